@@ -1,1 +1,31 @@
-//! placeholder
+//! The domain of the edge attribution platform, with no IO at all.
+//!
+//! Everything here is a rule that can be tested without a network: decoding and validating
+//! Segment payloads, the identity model, turning events into touches, attribution windows and
+//! models, geo-routing policy, the contracts between the edge, the Durable Objects and the
+//! origin. It compiles to `wasm32-unknown-unknown` (for the Workers) and natively (for the
+//! origin and the tools); it depends on neither `worker` nor tokio. IO happens behind the
+//! traits it defines ([`journey::JourneyStore`]), implemented by the crates at the edges.
+
+pub mod attribution;
+pub mod conversion;
+pub mod error;
+pub mod event;
+pub mod geo;
+pub mod identity;
+pub mod journey;
+pub mod keys;
+pub mod limits;
+pub mod message_id;
+pub mod outbox;
+pub mod protocol;
+pub mod rollup;
+pub mod segment;
+pub mod settings;
+pub mod time;
+pub mod touch;
+
+#[cfg(test)]
+mod testkit;
+
+pub use error::FieldError;

@@ -1,0 +1,246 @@
+//! One person's journey: recording events, deduplicating, making touches, attributing
+//! conversions and filling the outbox, over any [`JourneyStore`].
+//!
+//! The Journey Durable Object implements the store on its SQLite storage; unit tests use
+//! [`memory::MemoryStore`]. Everything an event causes (the event, its touch, its conversion's
+//! attribution under every model, its outbox records) is written in one atomic unit, and an
+//! event id already stored is never stored again, however many times it is retried.
+
+#[cfg(any(test, feature = "memory-store"))]
+pub mod memory;
+
+use serde::{Deserialize, Serialize};
+
+use crate::attribution::{attribute, AttributionResult, Windows};
+use crate::conversion::conversion_of;
+use crate::error::FieldError;
+use crate::event::Event;
+use crate::identity::JourneyKey;
+use crate::limits::TOUCH_SESSION_TIMEOUT_MS;
+use crate::outbox::{AttributionRecord, EventRecord, MergeRecord, OutboxRecord};
+use crate::settings::AppSettings;
+use crate::touch::{classify, Recording, Touch};
+
+/// Storage for one journey. Methods take `&self`: a Durable Object's storage handle is shared.
+pub trait JourneyStore {
+    type Error: std::error::Error + 'static;
+
+    /// Runs `work` so that its writes all land or none do.
+    fn atomically<T, E: From<Self::Error>>(
+        &self,
+        work: impl FnOnce() -> Result<T, E>,
+    ) -> Result<T, E>;
+
+    fn has_event(&self, message_id: &str) -> Result<bool, Self::Error>;
+    fn insert_event(&self, event: &Event) -> Result<(), Self::Error>;
+    /// The latest event time at or before `ts_ms`, other than event `excluding`.
+    fn latest_activity(&self, ts_ms: i64, excluding: &str) -> Result<Option<i64>, Self::Error>;
+
+    fn has_touch(&self, touch_id: &str) -> Result<bool, Self::Error>;
+    fn insert_touch(&self, touch: &Touch) -> Result<(), Self::Error>;
+    /// The latest touch at or before `ts_ms`.
+    fn latest_touch(&self, ts_ms: i64) -> Result<Option<Touch>, Self::Error>;
+    /// Touches at or after `from_ms`.
+    fn touches_since(&self, from_ms: i64) -> Result<Vec<Touch>, Self::Error>;
+
+    fn has_order(&self, conversion_name: &str, order_id: &str) -> Result<bool, Self::Error>;
+    fn has_attribution(&self, conversion_id: &str) -> Result<bool, Self::Error>;
+    fn insert_attribution(&self, result: &AttributionResult) -> Result<(), Self::Error>;
+
+    fn enqueue(&self, record: &OutboxRecord) -> Result<(), Self::Error>;
+
+    fn all_events(&self) -> Result<Vec<Event>, Self::Error>;
+    fn all_touches(&self) -> Result<Vec<Touch>, Self::Error>;
+    fn all_attributions(&self) -> Result<Vec<AttributionResult>, Self::Error>;
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum JourneyError<S: std::error::Error + 'static> {
+    #[error("journey storage failed: {0}")]
+    Store(#[from] S),
+}
+
+/// What happened to one event.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "status", rename_all = "snake_case")]
+pub enum EventOutcome {
+    Stored {
+        touch: bool,
+        conversion: bool,
+    },
+    /// Already stored (same message id): nothing written.
+    Duplicate,
+    /// Refused at the journey (e.g. a conversion with a bad revenue); nothing written.
+    Rejected {
+        error: FieldError,
+    },
+}
+
+/// Everything a journey holds, handed over when it merges into another.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct JourneyExport {
+    pub events: Vec<Event>,
+    pub touches: Vec<Touch>,
+    pub attributions: Vec<AttributionResult>,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ImportSummary {
+    pub events: usize,
+    pub touches: usize,
+    pub conversions: usize,
+}
+
+pub struct Journey<'a, S: JourneyStore> {
+    pub store: &'a S,
+    pub key: &'a JourneyKey,
+    pub settings: &'a AppSettings,
+}
+
+impl<'a, S: JourneyStore> Journey<'a, S> {
+    pub fn new(store: &'a S, key: &'a JourneyKey, settings: &'a AppSettings) -> Self {
+        Journey {
+            store,
+            key,
+            settings,
+        }
+    }
+
+    /// Records one event at `now_ms`.
+    pub fn record(
+        &self,
+        event: &Event,
+        now_ms: i64,
+    ) -> Result<EventOutcome, JourneyError<S::Error>> {
+        if self.store.has_event(&event.message_id)? {
+            return Ok(EventOutcome::Duplicate);
+        }
+        let conversion = match conversion_of(event, self.settings) {
+            Ok(conversion) => conversion,
+            Err(error) => return Ok(EventOutcome::Rejected { error }),
+        };
+        self.store.atomically(|| {
+            self.store.insert_event(event)?;
+            let touch = self.new_touch(event)?;
+            if let Some(touch) = &touch {
+                self.store.insert_touch(touch)?;
+            }
+            let mut attributed = false;
+            if let Some(conversion) = conversion {
+                let repeated_order = match &conversion.order_id {
+                    Some(order) => self.store.has_order(&conversion.name, order)?,
+                    None => false,
+                };
+                if !repeated_order {
+                    let windows = Windows::of(self.settings);
+                    let touches = self
+                        .store
+                        .touches_since(windows.lookback_start(conversion.ts_ms))?;
+                    let result = attribute(&conversion, &touches, self.settings, now_ms);
+                    self.store.insert_attribution(&result)?;
+                    self.store.enqueue(&OutboxRecord::Attribution(Box::new(
+                        AttributionRecord {
+                            app_id: self.settings.app_id.clone(),
+                            journey: self.key.object_name(),
+                            result,
+                        },
+                    )))?;
+                    attributed = true;
+                }
+            }
+            self.store
+                .enqueue(&OutboxRecord::Event(Box::new(EventRecord {
+                    app_id: self.settings.app_id.clone(),
+                    journey: self.key.object_name(),
+                    event: event.clone(),
+                    touch: touch.clone(),
+                    is_conversion: attributed,
+                })))?;
+            Ok(EventOutcome::Stored {
+                touch: touch.is_some(),
+                conversion: attributed,
+            })
+        })
+    }
+
+    /// The touch `event` adds to this journey, after the visit rules.
+    fn new_touch(&self, event: &Event) -> Result<Option<Touch>, S::Error> {
+        let Some(classified) = classify(event) else {
+            return Ok(None);
+        };
+        let touch = classified.touch;
+        let visit_going_on = || -> Result<bool, S::Error> {
+            Ok(self
+                .store
+                .latest_activity(touch.ts_ms, &event.message_id)?
+                .is_some_and(|last| touch.ts_ms - last < TOUCH_SESSION_TIMEOUT_MS))
+        };
+        let keep = match classified.recording {
+            Recording::Always => !self.store.has_touch(&touch.touch_id)?,
+            Recording::UnlessSameVisit => {
+                let repeats_latest = self
+                    .store
+                    .latest_touch(touch.ts_ms)?
+                    .is_some_and(|previous| previous.same_visit_as(&touch));
+                !(repeats_latest && visit_going_on()?)
+            }
+            Recording::OnlyNewVisit => !visit_going_on()?,
+        };
+        Ok(keep.then_some(touch))
+    }
+
+    pub fn export(&self) -> Result<JourneyExport, JourneyError<S::Error>> {
+        Ok(JourneyExport {
+            events: self.store.all_events()?,
+            touches: self.store.all_touches()?,
+            attributions: self.store.all_attributions()?,
+        })
+    }
+
+    /// Takes in the journey `from` hands over. Already-present facts are skipped, so importing
+    /// the same export twice changes nothing the second time. Conversions keep the attribution
+    /// they got in their own journey.
+    pub fn import(
+        &self,
+        from: &JourneyKey,
+        export: &JourneyExport,
+        now_ms: i64,
+    ) -> Result<ImportSummary, JourneyError<S::Error>> {
+        self.store.atomically(|| {
+            let mut summary = ImportSummary::default();
+            for event in &export.events {
+                if !self.store.has_event(&event.message_id)? {
+                    self.store.insert_event(event)?;
+                    summary.events += 1;
+                }
+            }
+            for touch in &export.touches {
+                if !self.store.has_touch(&touch.touch_id)? {
+                    self.store.insert_touch(touch)?;
+                    summary.touches += 1;
+                }
+            }
+            for result in &export.attributions {
+                if !self
+                    .store
+                    .has_attribution(&result.conversion.conversion_id)?
+                {
+                    self.store.insert_attribution(result)?;
+                    summary.conversions += 1;
+                }
+            }
+            if summary != ImportSummary::default() {
+                self.store.enqueue(&OutboxRecord::Merge(MergeRecord {
+                    app_id: self.settings.app_id.clone(),
+                    from: from.object_name(),
+                    into: self.key.object_name(),
+                    merged_at_ms: now_ms,
+                }))?;
+            }
+            Ok(summary)
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,163 @@
+//! An in-memory [`JourneyStore`] for unit tests, with real all-or-nothing transactions.
+
+use std::cell::{Cell, RefCell};
+use std::collections::BTreeMap;
+
+use crate::attribution::AttributionResult;
+use crate::event::Event;
+use crate::outbox::OutboxRecord;
+use crate::touch::Touch;
+
+use super::JourneyStore;
+
+#[derive(Debug, Clone, Default)]
+struct State {
+    events: BTreeMap<String, Event>,
+    touches: BTreeMap<String, Touch>,
+    attributions: BTreeMap<String, AttributionResult>,
+    outbox: Vec<OutboxRecord>,
+}
+
+#[derive(Debug, Default)]
+pub struct MemoryStore {
+    state: RefCell<State>,
+    /// Makes the write after the next n fail once, to test that nothing is half-written.
+    fail_after_writes: Cell<Option<usize>>,
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("injected storage failure")]
+pub struct InjectedFailure;
+
+impl MemoryStore {
+    pub fn outbox(&self) -> Vec<OutboxRecord> {
+        self.state.borrow().outbox.clone()
+    }
+
+    pub fn event_count(&self) -> usize {
+        self.state.borrow().events.len()
+    }
+
+    pub fn fail_after_writes(&self, writes: usize) {
+        self.fail_after_writes.set(Some(writes));
+    }
+
+    fn write(&self, apply: impl FnOnce(&mut State)) -> Result<(), InjectedFailure> {
+        if let Some(left) = self.fail_after_writes.get() {
+            if left == 0 {
+                self.fail_after_writes.set(None);
+                return Err(InjectedFailure);
+            }
+            self.fail_after_writes.set(Some(left - 1));
+        }
+        apply(&mut self.state.borrow_mut());
+        Ok(())
+    }
+}
+
+impl JourneyStore for MemoryStore {
+    type Error = InjectedFailure;
+
+    fn atomically<T, E: From<Self::Error>>(
+        &self,
+        work: impl FnOnce() -> Result<T, E>,
+    ) -> Result<T, E> {
+        let snapshot = self.state.borrow().clone();
+        let result = work();
+        if result.is_err() {
+            *self.state.borrow_mut() = snapshot;
+        }
+        result
+    }
+
+    fn has_event(&self, message_id: &str) -> Result<bool, Self::Error> {
+        Ok(self.state.borrow().events.contains_key(message_id))
+    }
+
+    fn insert_event(&self, event: &Event) -> Result<(), Self::Error> {
+        self.write(|s| {
+            s.events.insert(event.message_id.clone(), event.clone());
+        })
+    }
+
+    fn latest_activity(&self, ts_ms: i64, excluding: &str) -> Result<Option<i64>, Self::Error> {
+        Ok(self
+            .state
+            .borrow()
+            .events
+            .values()
+            .filter(|e| e.timestamp_ms <= ts_ms && e.message_id != excluding)
+            .map(|e| e.timestamp_ms)
+            .max())
+    }
+
+    fn has_touch(&self, touch_id: &str) -> Result<bool, Self::Error> {
+        Ok(self.state.borrow().touches.contains_key(touch_id))
+    }
+
+    fn insert_touch(&self, touch: &Touch) -> Result<(), Self::Error> {
+        self.write(|s| {
+            s.touches.insert(touch.touch_id.clone(), touch.clone());
+        })
+    }
+
+    fn latest_touch(&self, ts_ms: i64) -> Result<Option<Touch>, Self::Error> {
+        Ok(self
+            .state
+            .borrow()
+            .touches
+            .values()
+            .filter(|t| t.ts_ms <= ts_ms)
+            .max_by(|a, b| {
+                a.ts_ms
+                    .cmp(&b.ts_ms)
+                    .then_with(|| a.touch_id.cmp(&b.touch_id))
+            })
+            .cloned())
+    }
+
+    fn touches_since(&self, from_ms: i64) -> Result<Vec<Touch>, Self::Error> {
+        Ok(self
+            .state
+            .borrow()
+            .touches
+            .values()
+            .filter(|t| t.ts_ms >= from_ms)
+            .cloned()
+            .collect())
+    }
+
+    fn has_order(&self, conversion_name: &str, order_id: &str) -> Result<bool, Self::Error> {
+        Ok(self.state.borrow().attributions.values().any(|a| {
+            a.conversion.name == conversion_name
+                && a.conversion.order_id.as_deref() == Some(order_id)
+        }))
+    }
+
+    fn has_attribution(&self, conversion_id: &str) -> Result<bool, Self::Error> {
+        Ok(self.state.borrow().attributions.contains_key(conversion_id))
+    }
+
+    fn insert_attribution(&self, result: &AttributionResult) -> Result<(), Self::Error> {
+        self.write(|s| {
+            s.attributions
+                .insert(result.conversion.conversion_id.clone(), result.clone());
+        })
+    }
+
+    fn enqueue(&self, record: &OutboxRecord) -> Result<(), Self::Error> {
+        self.write(|s| s.outbox.push(record.clone()))
+    }
+
+    fn all_events(&self) -> Result<Vec<Event>, Self::Error> {
+        Ok(self.state.borrow().events.values().cloned().collect())
+    }
+
+    fn all_touches(&self) -> Result<Vec<Touch>, Self::Error> {
+        Ok(self.state.borrow().touches.values().cloned().collect())
+    }
+
+    fn all_attributions(&self) -> Result<Vec<AttributionResult>, Self::Error> {
+        Ok(self.state.borrow().attributions.values().cloned().collect())
+    }
+}

@@ -1,0 +1,191 @@
+//! The contract between the Journey Durable Objects and the origin service.
+//!
+//! A journey writes outbox records in the same transaction as the facts they describe, then
+//! sends them in signed batches until the origin acknowledges. Every record has a stable id,
+//! so a batch sent twice is stored once: the origin deduplicates on `OutboxRecord::id`.
+//!
+//! Wire format: `POST {origin}/v1/outbox`, JSON body [`OutboxBatch`], header
+//! [`SIGNATURE_HEADER`] = `t=<unix seconds>,v1=<hex HMAC-SHA256(secret, "<t>.<body>")>`.
+
+use hmac::{Hmac, Mac};
+use serde::{Deserialize, Serialize};
+use sha2::Sha256;
+
+use crate::attribution::AttributionResult;
+use crate::event::Event;
+use crate::geo::OriginRegion;
+use crate::limits::SIGNATURE_TOLERANCE_SECS;
+use crate::touch::Touch;
+
+pub const SIGNATURE_HEADER: &str = "x-attrib-signature";
+pub const OUTBOX_PATH: &str = "/v1/outbox";
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct OutboxBatch {
+    /// The journey's Durable Object name; the origin's Kafka key.
+    pub journey: String,
+    pub region: OriginRegion,
+    pub records: Vec<OutboxRecord>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum OutboxRecord {
+    /// An accepted event, with the touch it made (if any).
+    Event(Box<EventRecord>),
+    /// A conversion's attribution under every model.
+    Attribution(Box<AttributionRecord>),
+    /// A journey merged into this one.
+    Merge(MergeRecord),
+}
+
+impl OutboxRecord {
+    /// Stable across retries: the origin stores each id once.
+    pub fn id(&self) -> String {
+        match self {
+            OutboxRecord::Event(r) => format!("event:{}", r.event.message_id),
+            OutboxRecord::Attribution(r) => format!(
+                "attribution:{}:{}",
+                r.result.conversion.conversion_id, r.result.revision
+            ),
+            OutboxRecord::Merge(r) => format!("merge:{}:{}", r.from, r.into),
+        }
+    }
+
+    pub fn app_id(&self) -> &str {
+        match self {
+            OutboxRecord::Event(r) => &r.app_id,
+            OutboxRecord::Attribution(r) => &r.app_id,
+            OutboxRecord::Merge(r) => &r.app_id,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EventRecord {
+    pub app_id: String,
+    pub journey: String,
+    pub event: Event,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub touch: Option<Touch>,
+    /// True when the event is a conversion (its attribution follows as its own record).
+    #[serde(default)]
+    pub is_conversion: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AttributionRecord {
+    pub app_id: String,
+    pub journey: String,
+    pub result: AttributionResult,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MergeRecord {
+    pub app_id: String,
+    pub from: String,
+    pub into: String,
+    pub merged_at_ms: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SignatureError {
+    #[error("signature header is missing or malformed")]
+    Malformed,
+    #[error(
+        "signature timestamp is more than {SIGNATURE_TOLERANCE_SECS} s from the origin's clock"
+    )]
+    Expired,
+    #[error("signature does not match the body")]
+    Mismatch,
+    #[error("the shared secret cannot key an HMAC")]
+    InvalidKey,
+}
+
+type HmacSha256 = Hmac<Sha256>;
+
+fn mac_of(secret: &[u8], timestamp_secs: i64, body: &[u8]) -> Result<HmacSha256, SignatureError> {
+    let mut mac = HmacSha256::new_from_slice(secret).map_err(|_| SignatureError::InvalidKey)?;
+    mac.update(timestamp_secs.to_string().as_bytes());
+    mac.update(b".");
+    mac.update(body);
+    Ok(mac)
+}
+
+/// The signature header value for `body` sent at `timestamp_secs`.
+pub fn sign(secret: &[u8], timestamp_secs: i64, body: &[u8]) -> Result<String, SignatureError> {
+    let digest = mac_of(secret, timestamp_secs, body)?
+        .finalize()
+        .into_bytes();
+    let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
+    Ok(format!("t={timestamp_secs},v1={hex}"))
+}
+
+/// Checks a signature header against `body`, in constant time.
+pub fn verify(
+    secret: &[u8],
+    header: &str,
+    body: &[u8],
+    now_secs: i64,
+) -> Result<(), SignatureError> {
+    let mut timestamp = None;
+    let mut signature = None;
+    for part in header.split(',') {
+        match part.trim().split_once('=') {
+            Some(("t", v)) => timestamp = v.parse::<i64>().ok(),
+            Some(("v1", v)) => signature = decode_hex(v),
+            _ => {}
+        }
+    }
+    let (Some(timestamp), Some(signature)) = (timestamp, signature) else {
+        return Err(SignatureError::Malformed);
+    };
+    if (now_secs - timestamp).abs() > SIGNATURE_TOLERANCE_SECS {
+        return Err(SignatureError::Expired);
+    }
+    mac_of(secret, timestamp, body)?
+        .verify_slice(&signature)
+        .map_err(|_| SignatureError::Mismatch)
+}
+
+fn decode_hex(text: &str) -> Option<Vec<u8>> {
+    if !text.len().is_multiple_of(2) {
+        return None;
+    }
+    (0..text.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(text.get(i..i + 2)?, 16).ok())
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn signature_round_trip_and_failures() {
+        let header = sign(b"secret", 1_000, b"{\"a\":1}").expect("signs");
+        assert_eq!(verify(b"secret", &header, b"{\"a\":1}", 1_100), Ok(()));
+        assert_eq!(
+            verify(b"secret", &header, b"{\"a\":2}", 1_100),
+            Err(SignatureError::Mismatch)
+        );
+        assert_eq!(
+            verify(b"other", &header, b"{\"a\":1}", 1_100),
+            Err(SignatureError::Mismatch)
+        );
+        assert_eq!(
+            verify(
+                b"secret",
+                &header,
+                b"{\"a\":1}",
+                1_000 + SIGNATURE_TOLERANCE_SECS + 1
+            ),
+            Err(SignatureError::Expired)
+        );
+        assert_eq!(
+            verify(b"secret", "v1=zz", b"", 0),
+            Err(SignatureError::Malformed)
+        );
+    }
+}

@@ -1,0 +1,71 @@
+//! Requests and replies between the Workers and the Journey Durable Object.
+//!
+//! These cross a `fetch` to the object as JSON; both sides compile this one definition.
+
+use serde::{Deserialize, Serialize};
+
+use crate::attribution::AttributionResult;
+use crate::event::Event;
+use crate::geo::Placement;
+use crate::identity::JourneyKey;
+use crate::journey::{EventOutcome, JourneyExport};
+use crate::settings::AppSettings;
+use crate::touch::Touch;
+
+/// Paths on the Journey Durable Object.
+pub const RECORD_PATH: &str = "/record";
+pub const MERGE_PATH: &str = "/merge";
+pub const VIEW_PATH: &str = "/view";
+
+/// `POST /record`: events for one journey, in the order received.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RecordRequest {
+    pub key: JourneyKey,
+    pub settings: AppSettings,
+    /// Used only if the journey is new; a journey keeps its first placement.
+    pub placement: Placement,
+    pub events: Vec<Event>,
+    /// Times this request was forwarded from merged journeys (cycle guard).
+    #[serde(default)]
+    pub hops: u8,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RecordReply {
+    /// One per event of the request, same order.
+    pub outcomes: Vec<EventOutcome>,
+    /// The journey that finally recorded them (differs when this one was merged away).
+    pub journey: String,
+    pub placement: Placement,
+}
+
+/// `POST /merge`: hand everything over to `into` and forward from now on.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MergeRequest {
+    pub into: JourneyKey,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MergeReply {
+    pub export: JourneyExport,
+}
+
+/// `GET /view`: a journey as the query API shows it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct JourneyView {
+    pub journey: String,
+    pub exists: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub merged_into: Option<String>,
+    #[serde(default)]
+    pub merged_from: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub placement: Option<Placement>,
+    pub event_count: u64,
+    /// Oldest first.
+    pub touches: Vec<Touch>,
+    /// Oldest first, each with its credits under every model.
+    pub conversions: Vec<AttributionResult>,
+    /// Outbox records not yet acknowledged by the origin.
+    pub outbox_pending: u64,
+}

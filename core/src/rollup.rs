@@ -1,0 +1,183 @@
+//! Daily stats: the rows dashboards read at the edge.
+//!
+//! One row per (app, UTC day, source, campaign, model, currency):
+//! - `touches`: touches from that source and campaign that day (fraud-rejected ones excluded).
+//!   Touches carry no currency, so they sit in rows with `currency = ""`, repeated per model
+//!   so that any one model's rows carry the whole picture.
+//! - `conversions`: conversions credited to the source and campaign, as the sum of their
+//!   shares under the model (fractional conversions).
+//! - `revenue`: revenue of the conversions in which the source and campaign had any share.
+//! - `credited_value`: the sum of share × revenue.
+//!
+//! Unattributed conversions are credited to source `(organic)`, campaign `(none)`, so that
+//! conversions add up to the real total under every model. Revenue in different currencies
+//! is never summed together. Rollups are recomputed from the facts, not incremented, so a
+//! record delivered twice cannot count twice; when a conversion is re-attributed, its latest
+//! revision is the one counted.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::attribution::{AttributionResult, Basis, Model};
+use crate::outbox::OutboxRecord;
+use crate::time::day_of_millis;
+
+/// `POST` path on the query Worker where the origin upserts rows (signed like outbox batches).
+pub const ROLLUP_PATH: &str = "/internal/rollups";
+pub const ORGANIC_SOURCE: &str = "(organic)";
+pub const ORGANIC_CAMPAIGN: &str = "(none)";
+
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct StatKey {
+    pub app_id: String,
+    /// `YYYY-MM-DD`, UTC.
+    pub day: String,
+    pub source: String,
+    pub campaign: String,
+    pub model: Model,
+    pub currency: String,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct StatValues {
+    pub touches: u64,
+    pub conversions: f64,
+    pub revenue: f64,
+    pub credited_value: f64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DailyStat {
+    #[serde(flatten)]
+    pub key: StatKey,
+    #[serde(flatten)]
+    pub values: StatValues,
+}
+
+/// The body of a rollup upsert: complete rows for whole (app, day) pairs. Rows of those days
+/// that are not in `rows` are deleted, so a day's stats are replaced, never mixed.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RollupUpsert {
+    pub days: Vec<AppDay>,
+    pub rows: Vec<DailyStat>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct AppDay {
+    pub app_id: String,
+    pub day: String,
+}
+
+/// Aggregates the records of some (app, day) pairs into their complete daily stats. Give it
+/// every record of those days; it takes each record id once and each conversion's latest
+/// attribution revision.
+pub fn daily_stats<'a>(records: impl IntoIterator<Item = &'a OutboxRecord>) -> Vec<DailyStat> {
+    let mut seen_events = std::collections::BTreeSet::new();
+    let mut touches: BTreeMap<(String, String, String, String), u64> = BTreeMap::new();
+    let mut latest: BTreeMap<(String, String), &AttributionResult> = BTreeMap::new();
+    for record in records {
+        match record {
+            OutboxRecord::Event(r) => {
+                if !seen_events.insert((r.app_id.clone(), r.event.message_id.clone())) {
+                    continue;
+                }
+                if let Some(t) = r.touch.as_ref().filter(|t| t.rejected.is_none()) {
+                    *touches
+                        .entry((
+                            r.app_id.clone(),
+                            day_of_millis(t.ts_ms),
+                            t.source.clone(),
+                            t.campaign.clone(),
+                        ))
+                        .or_default() += 1;
+                }
+            }
+            OutboxRecord::Attribution(r) => {
+                let key = (r.app_id.clone(), r.result.conversion.conversion_id.clone());
+                let newer = latest
+                    .get(&key)
+                    .is_none_or(|old| old.revision < r.result.revision);
+                if newer {
+                    latest.insert(key, &r.result);
+                }
+            }
+            OutboxRecord::Merge(_) => {}
+        }
+    }
+
+    let mut stats: BTreeMap<StatKey, StatValues> = BTreeMap::new();
+    for ((app_id, day, source, campaign), count) in touches {
+        for model in Model::ALL {
+            let key = StatKey {
+                app_id: app_id.clone(),
+                day: day.clone(),
+                source: source.clone(),
+                campaign: campaign.clone(),
+                model,
+                currency: String::new(),
+            };
+            stats.entry(key).or_default().touches += count;
+        }
+    }
+    for ((app_id, _), result) in &latest {
+        let day = day_of_millis(result.conversion.ts_ms);
+        for model in Model::ALL {
+            let mut shares: BTreeMap<(String, String), (f64, f64)> = BTreeMap::new();
+            if result.basis == Basis::Unattributed {
+                shares.insert(
+                    (ORGANIC_SOURCE.into(), ORGANIC_CAMPAIGN.into()),
+                    (1.0, result.conversion.revenue),
+                );
+            }
+            for credit in result.credits_of(model) {
+                let entry = shares
+                    .entry((credit.source.clone(), credit.campaign.clone()))
+                    .or_default();
+                entry.0 += credit.credit;
+                entry.1 += credit.value;
+            }
+            for ((source, campaign), (share, value)) in shares {
+                let values = stats
+                    .entry(StatKey {
+                        app_id: app_id.clone(),
+                        day: day.clone(),
+                        source,
+                        campaign,
+                        model,
+                        currency: result.conversion.currency.clone(),
+                    })
+                    .or_default();
+                values.conversions += share;
+                values.revenue += result.conversion.revenue;
+                values.credited_value += value;
+            }
+        }
+    }
+    stats
+        .into_iter()
+        .map(|(key, values)| DailyStat { key, values })
+        .collect()
+}
+
+/// The (app, day) pairs a set of records touches: the days whose stats must be recomputed.
+pub fn affected_days<'a>(records: impl IntoIterator<Item = &'a OutboxRecord>) -> Vec<AppDay> {
+    let mut days = std::collections::BTreeSet::new();
+    for record in records {
+        let ts = match record {
+            OutboxRecord::Event(r) => r.touch.as_ref().map(|t| t.ts_ms),
+            OutboxRecord::Attribution(r) => Some(r.result.conversion.ts_ms),
+            OutboxRecord::Merge(_) => None,
+        };
+        if let Some(ts) = ts {
+            days.insert(AppDay {
+                app_id: record.app_id().to_owned(),
+                day: day_of_millis(ts),
+            });
+        }
+    }
+    days.into_iter().collect()
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,109 @@
+use super::*;
+use crate::attribution::attribute;
+use crate::conversion::Conversion;
+use crate::outbox::{AttributionRecord, EventRecord};
+use crate::settings::AppSettings;
+use crate::testkit::*;
+
+fn conversion(id: &str, ts_ms: i64, revenue: f64, currency: &str) -> Conversion {
+    Conversion {
+        conversion_id: id.into(),
+        name: "Order Completed".into(),
+        ts_ms,
+        revenue,
+        currency: currency.into(),
+        order_id: None,
+    }
+}
+
+fn event_record(id: &str, touch: Option<crate::touch::Touch>) -> OutboxRecord {
+    OutboxRecord::Event(Box::new(EventRecord {
+        app_id: "app".into(),
+        journey: "a:app:x".into(),
+        event: event(id, crate::event::EventType::Page, 0),
+        touch,
+        is_conversion: false,
+    }))
+}
+
+fn attribution_record(result: AttributionResult) -> OutboxRecord {
+    OutboxRecord::Attribution(Box::new(AttributionRecord {
+        app_id: "app".into(),
+        journey: "a:app:x".into(),
+        result,
+    }))
+}
+
+fn row<'a>(stats: &'a [DailyStat], source: &str, model: Model, currency: &str) -> &'a StatValues {
+    &stats
+        .iter()
+        .find(|s| s.key.source == source && s.key.model == model && s.key.currency == currency)
+        .expect("row present")
+        .values
+}
+
+#[test]
+fn touches_conversions_and_value_per_model() {
+    let settings = AppSettings::with_defaults("app");
+    let now = 10 * DAY_MS;
+    let a = click("a", now - 2 * HOUR_MS);
+    let b = click("b", now - HOUR_MS);
+    let result = attribute(
+        &conversion("c1", now, 100.0, "USD"),
+        &[a.clone(), b.clone()],
+        &settings,
+        now,
+    );
+    let records = vec![
+        event_record("a", Some(a)),
+        event_record("b", Some(b.clone())),
+        event_record("b", Some(b)), // delivered twice
+        attribution_record(result),
+    ];
+    let stats = daily_stats(&records);
+    assert_eq!(row(&stats, "src-a", Model::Linear, "").touches, 1);
+    let linear_a = row(&stats, "src-a", Model::Linear, "USD");
+    assert_eq!(
+        (
+            linear_a.conversions,
+            linear_a.revenue,
+            linear_a.credited_value
+        ),
+        (0.5, 100.0, 50.0)
+    );
+    let last_b = row(&stats, "src-b", Model::LastClick, "USD");
+    assert_eq!((last_b.conversions, last_b.credited_value), (1.0, 100.0));
+    assert!(!stats.iter().any(|s| s.key.source == "src-a"
+        && s.key.model == Model::LastClick
+        && s.key.currency == "USD"));
+}
+
+#[test]
+fn organic_conversions_and_currencies_stay_apart() {
+    let settings = AppSettings::with_defaults("app");
+    let organic = attribute(&conversion("c1", DAY_MS, 10.0, "EUR"), &[], &settings, 0);
+    let mut revised = attribute(&conversion("c2", DAY_MS, 7.0, "JPY"), &[], &settings, 0);
+    let first = revised.clone();
+    revised.revision = 2;
+    revised.conversion.revenue = 8.0;
+    let stats = daily_stats(&[
+        attribution_record(organic),
+        attribution_record(revised),
+        attribution_record(first),
+    ]);
+    let eur = row(&stats, ORGANIC_SOURCE, Model::TimeDecay, "EUR");
+    assert_eq!((eur.conversions, eur.revenue), (1.0, 10.0));
+    let jpy = row(&stats, ORGANIC_SOURCE, Model::TimeDecay, "JPY");
+    assert_eq!(
+        (jpy.conversions, jpy.revenue),
+        (1.0, 8.0),
+        "latest revision only"
+    );
+    assert_eq!(
+        affected_days(&[event_record("x", Some(click("t", 3 * DAY_MS)))]),
+        vec![AppDay {
+            app_id: "app".into(),
+            day: "1970-01-04".into()
+        }]
+    );
+}
