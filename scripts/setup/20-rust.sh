@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# The wasm target and the cargo tools the Worker build needs, at pinned versions.
+# Tools are built once into $ATTRIB_TOOLS_DIR/cargo (optimised, without LTO: about 4 min for
+# worker-build and 4 min for wasm-bindgen-cli on 2 cores instead of 12 and 8).
+set -euo pipefail
+source "$(dirname "$0")/../env.sh"
+
+WORKER_BUILD_VERSION=0.8.7
+# wasm-bindgen-cli must match the wasm-bindgen library in Cargo.lock exactly.
+WASM_BINDGEN_VERSION=$(awk '/^name = "wasm-bindgen"$/ {getline; gsub(/"/, "", $3); print $3; exit}' "$ATTRIB_ROOT/Cargo.lock")
+[ -n "$WASM_BINDGEN_VERSION" ] || die "wasm-bindgen not found in Cargo.lock"
+
+rustup target list --installed | grep -qx wasm32-unknown-unknown || rustup target add wasm32-unknown-unknown
+rustup component list --installed 2>/dev/null | grep -q '^clippy' || rustup component add clippy rustfmt
+
+install_tool() { # crate version binary version-command
+  local crate=$1 version=$2 bin=$3
+  local have
+  have=$("$ATTRIB_TOOLS_DIR/cargo/bin/$bin" --version 2>/dev/null | grep -oE '[0-9]+\.[0-9]+\.[0-9]+' | head -1 || true)
+  if [ "$have" = "$version" ]; then
+    log "rust: $crate $version present"
+    return
+  fi
+  log "rust: installing $crate $version (cached in $ATTRIB_TOOLS_DIR)"
+  CARGO_TARGET_DIR="$ATTRIB_TOOLS_DIR/cargo-target" \
+  CARGO_PROFILE_RELEASE_LTO=false CARGO_PROFILE_RELEASE_CODEGEN_UNITS=16 \
+    cargo install --locked --root "$ATTRIB_TOOLS_DIR/cargo" "$crate" --version "$version" "${@:4}"
+}
+
+install_tool worker-build "$WORKER_BUILD_VERSION" worker-build
+install_tool wasm-bindgen-cli "$WASM_BINDGEN_VERSION" wasm-bindgen
