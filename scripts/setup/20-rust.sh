@@ -13,7 +13,7 @@ WASM_BINDGEN_VERSION=$(awk '/^name = "wasm-bindgen"$/ {getline; gsub(/"/, "", $3
 rustup target list --installed | grep -qx wasm32-unknown-unknown || rustup target add wasm32-unknown-unknown
 rustup component list --installed 2>/dev/null | grep -q '^clippy' || rustup component add clippy rustfmt
 
-install_tool() { # crate version binary version-command
+install_tool() { # crate version binary [extra cargo install args]
   local crate=$1 version=$2 bin=$3
   local have
   have=$("$ATTRIB_TOOLS_DIR/cargo/bin/$bin" --version 2>/dev/null | grep -oE '[0-9]+\.[0-9]+\.[0-9]+' | head -1 || true)
@@ -22,9 +22,12 @@ install_tool() { # crate version binary version-command
     return
   fi
   log "rust: installing $crate $version (cached in $ATTRIB_TOOLS_DIR)"
-  CARGO_TARGET_DIR="$ATTRIB_TOOLS_DIR/cargo-target" \
-  CARGO_PROFILE_RELEASE_LTO=false CARGO_PROFILE_RELEASE_CODEGEN_UNITS=16 \
-    cargo install --locked --root "$ATTRIB_TOOLS_DIR/cargo" "$crate" --version "$version" "${@:4}"
+  export CARGO_TARGET_DIR="$ATTRIB_TOOLS_DIR/cargo-target" CARGO_PROFILE_RELEASE_LTO=false \
+    CARGO_PROFILE_RELEASE_CODEGEN_UNITS=16
+  # The crate's own lockfile first; some registry mirrors lack a version it pins, and then
+  # cargo resolves semver-compatible versions instead.
+  cargo install --locked --root "$ATTRIB_TOOLS_DIR/cargo" "$crate" --version "$version" "${@:4}" ||
+    cargo install --root "$ATTRIB_TOOLS_DIR/cargo" "$crate" --version "$version" "${@:4}"
 }
 
 install_tool worker-build "$WORKER_BUILD_VERSION" worker-build

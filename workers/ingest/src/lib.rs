@@ -1,1 +1,60 @@
-//! placeholder
+//! The ingest Worker: the edge's front door for SDK events.
+//!
+//! It speaks the Segment HTTP Tracking API (`/v1/track`, `/v1/identify`, `/v1/page`,
+//! `/v1/screen`, `/v1/group`, `/v1/alias`, `/v1/batch`, `/v1/b`) and records tracking-link
+//! clicks (`GET /c/{link_id}`) and impressions (`GET /i/{link_id}`). It authenticates the
+//! write key, validates and normalises each event, decides placement from `request.cf` and
+//! the app's residency, and hands each person's events to their Journey Durable Object.
+//! It also exports the Durable Object classes (this is the script that owns them).
+
+mod deliver;
+mod error;
+mod links;
+mod segment;
+
+pub use attrib_durable_objects::JourneyObject;
+
+use attrib_worker_common::response;
+use worker::{event, Context, Env, Method, Request, Response, Result};
+
+use crate::error::IngestError;
+
+#[event(fetch)]
+async fn fetch(req: Request, env: Env, _ctx: Context) -> Result<Response> {
+    let path = req.path();
+    let outcome = match (req.method(), path.as_str()) {
+        (Method::Get, "/" | "/healthz") => {
+            response::json(200, &serde_json::json!({"ok": true, "service": "ingest"}))
+                .map_err(IngestError::from)
+        }
+        (Method::Options, _) => preflight(),
+        (_, p) if p.starts_with("/v1/") => segment::handle(req, &env).await,
+        (Method::Get | Method::Head, p) if p.starts_with("/c/") => links::click(req, &env).await,
+        (Method::Get | Method::Head, p) if p.starts_with("/i/") => {
+            links::impression(req, &env).await
+        }
+        _ => Err(IngestError::NotFound),
+    };
+    let response = outcome.or_else(|err| err.into_response())?;
+    with_cors(response)
+}
+
+/// Browsers send events from any site (analytics.js), so ingest allows any origin. Credentials
+/// are the write key in the request, never cookies.
+fn with_cors(mut response: Response) -> Result<Response> {
+    let headers = response.headers_mut();
+    headers.set("access-control-allow-origin", "*")?;
+    Ok(response)
+}
+
+fn preflight() -> std::result::Result<Response, IngestError> {
+    let headers = worker::Headers::new();
+    headers.set("access-control-allow-origin", "*")?;
+    headers.set("access-control-allow-methods", "GET, POST, OPTIONS")?;
+    headers.set(
+        "access-control-allow-headers",
+        "authorization, content-type",
+    )?;
+    headers.set("access-control-max-age", "86400")?;
+    Ok(response::empty_with_headers(204, headers))
+}

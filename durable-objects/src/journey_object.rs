@@ -1,0 +1,268 @@
+//! The Journey Durable Object: HTTP surface, merges and forwarding, the flush alarm.
+//!
+//! `POST /record` records events (after merging any journeys they name), `POST /merge` hands
+//! this journey over to another, `GET /view` shows it. Errors become responses in
+//! [`JourneyObject::fetch`] only.
+
+use std::collections::BTreeSet;
+
+use attrib_core::geo::Placement;
+use attrib_core::identity::{merges_for, JourneyKey};
+use attrib_core::journey::{Journey, JourneyError, JourneyStore};
+use attrib_core::limits::MAX_MERGE_HOPS;
+use attrib_core::protocol::{
+    JourneyView, MergeReply, MergeRequest, RecordReply, RecordRequest, MERGE_PATH, RECORD_PATH,
+    VIEW_PATH,
+};
+use attrib_worker_common::config;
+use attrib_worker_common::journeys;
+use attrib_worker_common::response;
+use attrib_worker_common::EdgeError;
+use worker::{durable_object, DurableObject, Env, Method, Request, Response, Result, State};
+
+use crate::flush::{self, Next, FLUSH_DELAY_MS};
+use crate::meta::Meta;
+use crate::schema;
+use crate::store::{SqlJourneyStore, StoreError, Table};
+
+#[durable_object]
+pub struct JourneyObject {
+    state: State,
+    env: Env,
+    store: SqlJourneyStore,
+    schema_error: Option<String>,
+}
+
+#[derive(Debug, thiserror::Error)]
+enum ObjectError {
+    #[error("bad request to the journey: {0}")]
+    BadRequest(String),
+    #[error("identity merge chain longer than {MAX_MERGE_HOPS} hops (a cycle?)")]
+    MergeLoop,
+    #[error("merging {0} failed: {1}")]
+    Merge(String, EdgeError),
+    #[error("forwarding to {0} failed: {1}")]
+    Forward(String, EdgeError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("schema could not be created: {0}")]
+    Schema(String),
+    #[error(transparent)]
+    Runtime(#[from] worker::Error),
+}
+
+impl From<JourneyError<StoreError>> for ObjectError {
+    fn from(err: JourneyError<StoreError>) -> Self {
+        match err {
+            JourneyError::Store(e) => ObjectError::Store(e),
+        }
+    }
+}
+
+impl DurableObject for JourneyObject {
+    fn new(state: State, env: Env) -> Self {
+        let store = SqlJourneyStore::new(state.storage());
+        let schema_error = schema::create(&store.sql).err().map(|e| e.to_string());
+        JourneyObject {
+            state,
+            env,
+            store,
+            schema_error,
+        }
+    }
+
+    async fn fetch(&self, req: Request) -> Result<Response> {
+        let outcome = match &self.schema_error {
+            Some(err) => Err(ObjectError::Schema(err.clone())),
+            None => self.route(req).await,
+        };
+        match outcome {
+            Ok(response) => Ok(response),
+            Err(ObjectError::BadRequest(reason)) => response::error(400, "bad_request", reason),
+            Err(err @ ObjectError::MergeLoop) => {
+                response::error(508, "merge_loop", err.to_string())
+            }
+            Err(err @ (ObjectError::Merge(..) | ObjectError::Forward(..))) => {
+                worker::console_error!("{err}");
+                response::error(
+                    503,
+                    "journey_unavailable",
+                    "a linked journey is unavailable; retry",
+                )
+            }
+            Err(err) => response::internal("journey", &err),
+        }
+    }
+
+    async fn alarm(&self) -> Result<Response> {
+        if let Next::In(delay) = flush::flush(&self.store, &self.env).await {
+            self.state.storage().set_alarm(delay.max(1)).await?;
+        }
+        Response::ok("flushed")
+    }
+}
+
+impl JourneyObject {
+    async fn route(&self, mut req: Request) -> std::result::Result<Response, ObjectError> {
+        let path = req.path();
+        match (req.method(), path.as_str()) {
+            (Method::Post, RECORD_PATH) => {
+                let request: RecordRequest = read_json(&mut req).await?;
+                let reply = self.record(request).await?;
+                Ok(response::json(200, &reply)?)
+            }
+            (Method::Post, MERGE_PATH) => {
+                let request: MergeRequest = read_json(&mut req).await?;
+                Ok(response::json(200, &self.hand_over(&request.into)?)?)
+            }
+            (Method::Get, VIEW_PATH) => Ok(response::json(200, &self.view()?)?),
+            _ => Ok(response::error(404, "not_found", "no such journey route")?),
+        }
+    }
+
+    async fn record(
+        &self,
+        request: RecordRequest,
+    ) -> std::result::Result<RecordReply, ObjectError> {
+        let meta = Meta::new(&self.store.sql);
+        if let Some(target) = meta.merged_into()? {
+            return self.forward(request, target).await;
+        }
+        let placement = meta.adopt(&request.key, &request.placement)?;
+        self.merge_named_journeys(&request, &placement).await?;
+
+        let now = flush::now_ms();
+        let journey = Journey::new(&self.store, &request.key, &request.settings);
+        let outcomes = request
+            .events
+            .iter()
+            .map(|event| journey.record(event, now))
+            .collect::<std::result::Result<Vec<_>, _>>()?;
+        self.schedule_flush().await?;
+        Ok(RecordReply {
+            outcomes,
+            journey: request.key.object_name(),
+            placement,
+        })
+    }
+
+    /// This journey was merged away: its events belong to the target now.
+    async fn forward(
+        &self,
+        mut request: RecordRequest,
+        target: JourneyKey,
+    ) -> std::result::Result<RecordReply, ObjectError> {
+        if request.hops >= MAX_MERGE_HOPS {
+            return Err(ObjectError::MergeLoop);
+        }
+        request.hops += 1;
+        request.key = target.clone();
+        let placement = Meta::new(&self.store.sql)
+            .placement()?
+            .unwrap_or(request.placement);
+        let name = target.object_name();
+        let mode = config::jurisdiction_mode(&self.env)
+            .map_err(|e| ObjectError::Forward(name.clone(), e))?;
+        let stub = journeys::stub(&self.env, &target, &placement, mode)
+            .map_err(|e| ObjectError::Forward(name.clone(), e))?;
+        journeys::post(&stub, RECORD_PATH, &request)
+            .await
+            .map_err(|e| ObjectError::Forward(name, e))
+    }
+
+    /// Pulls in every journey the events name (anonymous ids, alias, click ids) not merged yet.
+    async fn merge_named_journeys(
+        &self,
+        request: &RecordRequest,
+        placement: &Placement,
+    ) -> std::result::Result<(), ObjectError> {
+        let meta = Meta::new(&self.store.sql);
+        let mut sources = BTreeSet::new();
+        for event in &request.events {
+            for source in merges_for(event, &request.key) {
+                if !meta.has_merged(&source)? {
+                    sources.insert(source);
+                }
+            }
+        }
+        if sources.is_empty() {
+            return Ok(());
+        }
+        let mode = config::jurisdiction_mode(&self.env)
+            .map_err(|e| ObjectError::Merge(request.key.object_name(), e))?;
+        let journey = Journey::new(&self.store, &request.key, &request.settings);
+        for source in sources {
+            let name = source.object_name();
+            let stub = journeys::stub(&self.env, &source, placement, mode)
+                .map_err(|e| ObjectError::Merge(name.clone(), e))?;
+            let reply: MergeReply = journeys::post(
+                &stub,
+                MERGE_PATH,
+                &MergeRequest {
+                    into: request.key.clone(),
+                },
+            )
+            .await
+            .map_err(|e| ObjectError::Merge(name, e))?;
+            let now = flush::now_ms();
+            journey.import(&source, &reply.export, now)?;
+            meta.mark_merged(&source, now)?;
+        }
+        Ok(())
+    }
+
+    /// Marks this journey merged into `target` (the first target wins) and exports it.
+    fn hand_over(&self, target: &JourneyKey) -> std::result::Result<MergeReply, ObjectError> {
+        let meta = Meta::new(&self.store.sql);
+        self.store.atomically(|| {
+            if meta.merged_into()?.is_none() {
+                meta.set_merged_into(target)?;
+            }
+            Ok::<_, ObjectError>(())
+        })?;
+        Ok(MergeReply {
+            export: attrib_core::journey::JourneyExport {
+                events: self.store.all_events()?,
+                touches: self.store.all_touches()?,
+                attributions: self.store.all_attributions()?,
+            },
+        })
+    }
+
+    fn view(&self) -> std::result::Result<JourneyView, ObjectError> {
+        let meta = Meta::new(&self.store.sql);
+        let key = meta.key()?;
+        Ok(JourneyView {
+            journey: key
+                .as_ref()
+                .map(JourneyKey::object_name)
+                .unwrap_or_default(),
+            exists: key.is_some(),
+            merged_into: meta.merged_into()?.as_ref().map(JourneyKey::object_name),
+            merged_from: meta.merged_from()?,
+            placement: meta.placement()?,
+            event_count: self.store.count(Table::Events)?,
+            touches: self.store.all_touches()?,
+            conversions: self.store.all_attributions()?,
+            outbox_pending: self.store.count(Table::Outbox)?,
+        })
+    }
+
+    async fn schedule_flush(&self) -> std::result::Result<(), ObjectError> {
+        if self.store.count(Table::Outbox)? == 0 {
+            return Ok(());
+        }
+        let storage = self.state.storage();
+        if storage.get_alarm().await?.is_none() {
+            storage.set_alarm(FLUSH_DELAY_MS).await?;
+        }
+        Ok(())
+    }
+}
+
+async fn read_json<T: serde::de::DeserializeOwned>(
+    req: &mut Request,
+) -> std::result::Result<T, ObjectError> {
+    let text = req.text().await?;
+    serde_json::from_str(&text).map_err(|e| ObjectError::BadRequest(e.to_string()))
+}

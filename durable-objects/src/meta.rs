@@ -1,0 +1,123 @@
+//! What a journey knows about itself: its key, its placement, whether it was merged away,
+//! which journeys it absorbed, and the outbox flush's retry count.
+
+use attrib_core::geo::Placement;
+use attrib_core::identity::JourneyKey;
+use serde::{de::DeserializeOwned, Deserialize, Serialize};
+use worker::{SqlStorage, SqlStorageValue};
+
+use crate::store::StoreError;
+
+const KEY: &str = "key";
+const PLACEMENT: &str = "placement";
+const MERGED_INTO: &str = "merged_into";
+const FLUSH_ATTEMPTS: &str = "flush_attempts";
+
+#[derive(Deserialize)]
+struct Value {
+    value: String,
+}
+
+#[derive(Deserialize)]
+struct Journey {
+    journey: String,
+}
+
+pub struct Meta<'a> {
+    sql: &'a SqlStorage,
+}
+
+impl<'a> Meta<'a> {
+    pub fn new(sql: &'a SqlStorage) -> Self {
+        Meta { sql }
+    }
+
+    fn get<T: DeserializeOwned>(&self, name: &str) -> Result<Option<T>, StoreError> {
+        let rows: Vec<Value> = self
+            .sql
+            .exec("SELECT value FROM meta WHERE key = ?", vec![name.into()])?
+            .to_array()?;
+        rows.first()
+            .map(|r| serde_json::from_str(&r.value).map_err(StoreError::from))
+            .transpose()
+    }
+
+    fn put<T: Serialize>(&self, name: &str, value: &T) -> Result<(), StoreError> {
+        self.sql.exec(
+            "INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            vec![name.into(), SqlStorageValue::String(serde_json::to_string(value)?)],
+        )?;
+        Ok(())
+    }
+
+    pub fn key(&self) -> Result<Option<JourneyKey>, StoreError> {
+        self.get(KEY)
+    }
+
+    pub fn placement(&self) -> Result<Option<Placement>, StoreError> {
+        self.get(PLACEMENT)
+    }
+
+    /// Records the journey's identity and placement the first time; later calls keep the first.
+    pub fn adopt(&self, key: &JourneyKey, placement: &Placement) -> Result<Placement, StoreError> {
+        if self.key()?.is_none() {
+            self.put(KEY, key)?;
+        }
+        match self.placement()? {
+            Some(existing) => Ok(existing),
+            None => {
+                self.put(PLACEMENT, placement)?;
+                Ok(*placement)
+            }
+        }
+    }
+
+    pub fn merged_into(&self) -> Result<Option<JourneyKey>, StoreError> {
+        self.get(MERGED_INTO)
+    }
+
+    pub fn set_merged_into(&self, target: &JourneyKey) -> Result<(), StoreError> {
+        self.put(MERGED_INTO, target)
+    }
+
+    pub fn merged_from(&self) -> Result<Vec<String>, StoreError> {
+        let rows: Vec<Journey> = self
+            .sql
+            .exec(
+                "SELECT journey FROM merged_from ORDER BY merged_at_ms, journey",
+                None,
+            )?
+            .to_array()?;
+        Ok(rows.into_iter().map(|r| r.journey).collect())
+    }
+
+    pub fn has_merged(&self, source: &JourneyKey) -> Result<bool, StoreError> {
+        let rows: Vec<Journey> = self
+            .sql
+            .exec(
+                "SELECT journey FROM merged_from WHERE journey = ?",
+                vec![source.object_name().into()],
+            )?
+            .to_array()?;
+        Ok(!rows.is_empty())
+    }
+
+    pub fn mark_merged(&self, source: &JourneyKey, now_ms: i64) -> Result<(), StoreError> {
+        self.sql.exec(
+            "INSERT OR IGNORE INTO merged_from (journey, merged_at_ms) VALUES (?, ?)",
+            vec![
+                source.object_name().into(),
+                SqlStorageValue::Integer(now_ms),
+            ],
+        )?;
+        Ok(())
+    }
+
+    pub fn flush_attempts(&self) -> Result<u32, StoreError> {
+        Ok(self.get(FLUSH_ATTEMPTS)?.unwrap_or(0))
+    }
+
+    pub fn set_flush_attempts(&self, attempts: u32) -> Result<(), StoreError> {
+        self.put(FLUSH_ATTEMPTS, &attempts)
+    }
+}

@@ -1,0 +1,222 @@
+//! [`JourneyStore`] on the Durable Object's SQLite storage.
+
+use attrib_core::attribution::AttributionResult;
+use attrib_core::event::Event;
+use attrib_core::journey::JourneyStore;
+use attrib_core::outbox::OutboxRecord;
+use attrib_core::touch::Touch;
+use serde::de::DeserializeOwned;
+use serde::Deserialize;
+use worker::{SqlStorage, SqlStorageValue, Storage};
+
+use crate::tx::{self, TransactionError};
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("SQL failed: {0}")]
+    Sql(#[from] worker::Error),
+    #[error("stored JSON is unreadable: {0}")]
+    Json(#[from] serde_json::Error),
+    #[error(transparent)]
+    Transaction(#[from] TransactionError),
+}
+
+pub struct SqlJourneyStore {
+    pub storage: Storage,
+    pub sql: SqlStorage,
+}
+
+#[derive(Deserialize)]
+struct Body {
+    body: String,
+}
+
+#[derive(Deserialize)]
+struct MaybeTime {
+    ts: Option<f64>,
+}
+
+#[derive(Deserialize)]
+struct Count {
+    n: f64,
+}
+
+impl SqlJourneyStore {
+    pub fn new(storage: Storage) -> Self {
+        let sql = storage.sql();
+        SqlJourneyStore { storage, sql }
+    }
+
+    fn exists(&self, query: &str, binds: Vec<SqlStorageValue>) -> Result<bool, StoreError> {
+        let rows: Vec<serde_json::Value> = self.sql.exec(query, binds)?.to_array()?;
+        Ok(!rows.is_empty())
+    }
+
+    fn bodies<T: DeserializeOwned>(
+        &self,
+        query: &str,
+        binds: Vec<SqlStorageValue>,
+    ) -> Result<Vec<T>, StoreError> {
+        let rows: Vec<Body> = self.sql.exec(query, binds)?.to_array()?;
+        rows.iter()
+            .map(|r| serde_json::from_str(&r.body).map_err(StoreError::from))
+            .collect()
+    }
+
+    pub fn count(&self, table: Table) -> Result<u64, StoreError> {
+        let query = match table {
+            Table::Events => "SELECT count(*) AS n FROM events",
+            Table::Outbox => "SELECT count(*) AS n FROM outbox",
+        };
+        let rows: Vec<Count> = self.sql.exec(query, None)?.to_array()?;
+        Ok(rows.first().map_or(0, |c| c.n as u64))
+    }
+}
+
+#[derive(Debug, Clone, Copy)]
+pub enum Table {
+    Events,
+    Outbox,
+}
+
+fn int(v: i64) -> SqlStorageValue {
+    SqlStorageValue::Integer(v)
+}
+
+fn text(v: &str) -> SqlStorageValue {
+    SqlStorageValue::String(v.to_owned())
+}
+
+impl JourneyStore for SqlJourneyStore {
+    type Error = StoreError;
+
+    fn atomically<T, E: From<Self::Error>>(
+        &self,
+        work: impl FnOnce() -> Result<T, E>,
+    ) -> Result<T, E> {
+        tx::atomically(&self.storage, work, |t| E::from(StoreError::Transaction(t)))
+    }
+
+    fn has_event(&self, message_id: &str) -> Result<bool, StoreError> {
+        self.exists(
+            "SELECT 1 AS found FROM events WHERE message_id = ?",
+            vec![text(message_id)],
+        )
+    }
+
+    fn insert_event(&self, event: &Event) -> Result<(), StoreError> {
+        self.sql.exec(
+            "INSERT INTO events (message_id, ts_ms, body) VALUES (?, ?, ?)",
+            vec![
+                text(&event.message_id),
+                int(event.timestamp_ms),
+                text(&serde_json::to_string(event)?),
+            ],
+        )?;
+        Ok(())
+    }
+
+    fn latest_activity(&self, ts_ms: i64, excluding: &str) -> Result<Option<i64>, StoreError> {
+        let rows: Vec<MaybeTime> = self
+            .sql
+            .exec(
+                "SELECT max(ts_ms) AS ts FROM events WHERE ts_ms <= ? AND message_id != ?",
+                vec![int(ts_ms), text(excluding)],
+            )?
+            .to_array()?;
+        Ok(rows.first().and_then(|r| r.ts).map(|t| t as i64))
+    }
+
+    fn has_touch(&self, touch_id: &str) -> Result<bool, StoreError> {
+        self.exists(
+            "SELECT 1 AS found FROM touches WHERE touch_id = ?",
+            vec![text(touch_id)],
+        )
+    }
+
+    fn insert_touch(&self, touch: &Touch) -> Result<(), StoreError> {
+        self.sql.exec(
+            "INSERT INTO touches (touch_id, ts_ms, body) VALUES (?, ?, ?)",
+            vec![
+                text(&touch.touch_id),
+                int(touch.ts_ms),
+                text(&serde_json::to_string(touch)?),
+            ],
+        )?;
+        Ok(())
+    }
+
+    fn latest_touch(&self, ts_ms: i64) -> Result<Option<Touch>, StoreError> {
+        Ok(self
+            .bodies(
+                "SELECT body FROM touches WHERE ts_ms <= ? ORDER BY ts_ms DESC, touch_id DESC LIMIT 1",
+                vec![int(ts_ms)],
+            )?
+            .pop())
+    }
+
+    fn touches_since(&self, from_ms: i64) -> Result<Vec<Touch>, StoreError> {
+        self.bodies(
+            "SELECT body FROM touches WHERE ts_ms >= ?",
+            vec![int(from_ms)],
+        )
+    }
+
+    fn has_order(&self, conversion_name: &str, order_id: &str) -> Result<bool, StoreError> {
+        self.exists(
+            "SELECT 1 AS found FROM attributions WHERE name = ? AND order_id = ?",
+            vec![text(conversion_name), text(order_id)],
+        )
+    }
+
+    fn has_attribution(&self, conversion_id: &str) -> Result<bool, StoreError> {
+        self.exists(
+            "SELECT 1 AS found FROM attributions WHERE conversion_id = ?",
+            vec![text(conversion_id)],
+        )
+    }
+
+    fn insert_attribution(&self, result: &AttributionResult) -> Result<(), StoreError> {
+        let c = &result.conversion;
+        self.sql.exec(
+            "INSERT INTO attributions (conversion_id, ts_ms, name, order_id, body) VALUES (?, ?, ?, ?, ?)",
+            vec![
+                text(&c.conversion_id),
+                int(c.ts_ms),
+                text(&c.name),
+                c.order_id.as_deref().map_or(SqlStorageValue::Null, text),
+                text(&serde_json::to_string(result)?),
+            ],
+        )?;
+        Ok(())
+    }
+
+    fn enqueue(&self, record: &OutboxRecord) -> Result<(), StoreError> {
+        self.sql.exec(
+            "INSERT INTO outbox (body) VALUES (?)",
+            vec![text(&serde_json::to_string(record)?)],
+        )?;
+        Ok(())
+    }
+
+    fn all_events(&self) -> Result<Vec<Event>, StoreError> {
+        self.bodies(
+            "SELECT body FROM events ORDER BY ts_ms, message_id",
+            Vec::new(),
+        )
+    }
+
+    fn all_touches(&self) -> Result<Vec<Touch>, StoreError> {
+        self.bodies(
+            "SELECT body FROM touches ORDER BY ts_ms, touch_id",
+            Vec::new(),
+        )
+    }
+
+    fn all_attributions(&self) -> Result<Vec<AttributionResult>, StoreError> {
+        self.bodies(
+            "SELECT body FROM attributions ORDER BY ts_ms, conversion_id",
+            Vec::new(),
+        )
+    }
+}

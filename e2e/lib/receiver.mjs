@@ -1,0 +1,56 @@
+// A stand-in origin for edge tests: verifies the HMAC signature of each outbox batch the
+// Journey objects send, optionally refuses the first attempts, and keeps what it accepted.
+import { createHmac, timingSafeEqual } from 'node:crypto';
+import { createServer } from 'node:http';
+
+export function verifySignature(secret, header, body) {
+  const parts = Object.fromEntries((header ?? '').split(',').map((p) => p.split('=')));
+  if (!parts.t || !parts.v1) return false;
+  const expected = createHmac('sha256', secret).update(`${parts.t}.${body}`).digest();
+  const given = Buffer.from(parts.v1, 'hex');
+  return given.length === expected.length && timingSafeEqual(given, expected);
+}
+
+export async function startReceiver(secret, { refuseFirst = 0 } = {}) {
+  const state = { batches: [], attempts: 0, badSignatures: 0 };
+  const server = createServer((req, res) => {
+    let body = '';
+    req.on('data', (c) => (body += c));
+    req.on('end', () => {
+      state.attempts += 1;
+      if (!verifySignature(secret, req.headers['x-attrib-signature'], body)) {
+        state.badSignatures += 1;
+        res.writeHead(401).end('{"error":"bad signature"}');
+        return;
+      }
+      if (state.attempts <= refuseFirst) {
+        res.writeHead(503).end('{"error":"down for the test"}');
+        return;
+      }
+      state.batches.push(JSON.parse(body));
+      res.writeHead(200, { 'content-type': 'application/json' }).end('{"accepted":1}');
+    });
+  });
+  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    url: `http://127.0.0.1:${server.address().port}`,
+    state,
+    records: () => state.batches.flatMap((b) => b.records),
+    close: () => new Promise((resolve) => server.close(resolve)),
+  };
+}
+
+export async function eventually(check, { timeoutMs = 30_000, intervalMs = 200 } = {}) {
+  const deadline = Date.now() + timeoutMs;
+  let last;
+  while (Date.now() < deadline) {
+    try {
+      const value = await check();
+      if (value) return value;
+    } catch (err) {
+      last = err;
+    }
+    await new Promise((r) => setTimeout(r, intervalMs));
+  }
+  throw last ?? new Error('condition not met in time');
+}

@@ -1,0 +1,143 @@
+// The edge stack under test: the built ingest and query Workers in one Miniflare (real
+// workerd), sharing a D1 database migrated from migrations/, with test apps and keys.
+// Requests go through dispatchFetch so tests can inject request.cf.
+import { createHash, randomBytes } from 'node:crypto';
+import { readdirSync, readFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Miniflare } from 'miniflare';
+import { unstable_getMiniflareWorkerOptions, unstable_splitSqlQuery } from 'wrangler';
+
+export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
+export const INGEST = 'http://ingest.test';
+export const QUERY = 'http://query.test';
+
+const sha256 = (s) => createHash('sha256').update(s).digest('hex');
+export const newKey = (prefix) => `${prefix}_${randomBytes(24).toString('hex')}`;
+
+function workerOptions(configPath, name, host, bindings) {
+  const { workerOptions, main } = unstable_getMiniflareWorkerOptions(configPath);
+  return {
+    ...workerOptions,
+    name,
+    modules: true,
+    scriptPath: main,
+    modulesRules: [{ type: 'CompiledWasm', include: ['**/*.wasm'], fallthrough: true }],
+    routes: [`${host}/*`],
+    bindings: { ...workerOptions.bindings, ...bindings },
+  };
+}
+
+/** Cloudflare's request.cf for a request from a place. */
+export const CF = {
+  NA: { continent: 'NA', country: 'US', isEUCountry: undefined, longitude: '-122.42', latitude: '37.77', colo: 'SJC', asn: 13335 },
+  EU: { continent: 'EU', country: 'FR', isEUCountry: '1', longitude: '2.35', latitude: '48.86', colo: 'CDG', asn: 3215 },
+  APAC: { continent: 'AS', country: 'JP', isEUCountry: undefined, longitude: '139.69', latitude: '35.69', colo: 'NRT', asn: 2516 },
+};
+
+export class Stack {
+  static async start({ originUrl = 'http://127.0.0.1:9', secret = randomBytes(16).toString('hex'), vars = {} } = {}) {
+    const shared = { EDGE_ORIGIN_SECRET: secret, DO_JURISDICTIONS: 'record-only', ...vars };
+    const mf = new Miniflare({
+      host: '127.0.0.1',
+      port: 0,
+      workers: [
+        workerOptions(join(ROOT, 'wrangler.toml'), 'attrib-ingest', 'ingest.test', {
+          ...shared,
+          ORIGIN_URLS: JSON.stringify({ us: originUrl }),
+        }),
+        workerOptions(join(ROOT, 'workers/query/wrangler.toml'), 'attrib-query', 'query.test', shared),
+      ],
+    });
+    const url = await mf.ready;
+    const stack = new Stack(mf, url, secret);
+    await stack.migrate();
+    return stack;
+  }
+
+  constructor(mf, url, secret) {
+    this.mf = mf;
+    this.url = url;
+    this.secret = secret;
+  }
+
+  async d1() {
+    return this.mf.getD1Database('DB', 'attrib-ingest');
+  }
+
+  async migrate() {
+    const db = await this.d1();
+    const dir = join(ROOT, 'migrations');
+    for (const file of readdirSync(dir).filter((f) => f.endsWith('.sql')).sort()) {
+      for (const statement of unstable_splitSqlQuery(readFileSync(join(dir, file), 'utf8'))) {
+        await db.prepare(statement).run();
+      }
+    }
+  }
+
+  /** A new app with its own write key and read token. */
+  async createApp({ id, residency = 'global', settings = {} } = {}) {
+    const appId = id ?? `app${randomBytes(4).toString('hex')}`;
+    const writeKey = newKey('wk');
+    const readToken = newKey('rt');
+    const db = await this.d1();
+    const columns = { id: appId, name: appId, residency, ...settings };
+    const names = Object.keys(columns);
+    await db
+      .prepare(`INSERT INTO apps (${names.join(', ')}) VALUES (${names.map(() => '?').join(', ')})`)
+      .bind(...names.map((n) => columns[n]))
+      .run();
+    await db.prepare("INSERT INTO api_keys (key_hash, app_id, kind) VALUES (?, ?, 'write')").bind(sha256(writeKey), appId).run();
+    await db.prepare("INSERT INTO api_keys (key_hash, app_id, kind) VALUES (?, ?, 'read')").bind(sha256(readToken), appId).run();
+    return { appId, writeKey, readToken };
+  }
+
+  async createLink(appId, link) {
+    const db = await this.d1();
+    const row = { source: null, medium: null, campaign: null, content: null, term: null, ...link };
+    await db
+      .prepare('INSERT INTO links (id, app_id, destination_url, source, medium, campaign, content, term) VALUES (?, ?, ?, ?, ?, ?, ?, ?)')
+      .bind(row.id, appId, row.destination, row.source, row.medium, row.campaign, row.content, row.term)
+      .run();
+    return row.id;
+  }
+
+  async fetch(url, init = {}) {
+    const response = await this.mf.dispatchFetch(url, { redirect: 'manual', ...init });
+    const text = await response.text();
+    let json;
+    try {
+      json = JSON.parse(text);
+    } catch {
+      json = undefined;
+    }
+    return { status: response.status, headers: response.headers, text, json };
+  }
+
+  /** POST a Segment call; `key` goes in HTTP Basic like Segment SDKs send it. */
+  segment(path, body, { key, cf, headers = {} } = {}) {
+    const auth = key ? { authorization: `Basic ${Buffer.from(`${key}:`).toString('base64')}` } : {};
+    return this.fetch(`${INGEST}${path}`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', ...auth, ...headers },
+      body: typeof body === 'string' ? body : JSON.stringify(body),
+      cf,
+    });
+  }
+
+  journey(id, token, { type } = {}) {
+    const query = type ? `?type=${type}` : '';
+    return this.fetch(`${QUERY}/v1/journeys/${encodeURIComponent(id)}${query}`, {
+      headers: token ? { authorization: `Bearer ${token}` } : {},
+    });
+  }
+
+  async dispose() {
+    await this.mf.dispose();
+  }
+}
+
+/** ISO time `ms` milliseconds from now. */
+export const at = (ms = 0) => new Date(Date.now() + ms).toISOString();
+export const HOUR = 3_600_000;
+export const DAY = 24 * HOUR;

@@ -1,0 +1,45 @@
+// The Journey object's outbox reaches the origin: signed, retried through failures until
+// acknowledged, and then emptied.
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { after, before, test } from 'node:test';
+import { eventually, startReceiver } from './lib/receiver.mjs';
+import { at, HOUR, Stack } from './lib/stack.mjs';
+
+let stack;
+let receiver;
+let app;
+before(async () => {
+  const secret = randomBytes(16).toString('hex');
+  receiver = await startReceiver(secret, { refuseFirst: 2 });
+  stack = await Stack.start({ originUrl: receiver.url, secret });
+  app = await stack.createApp();
+});
+after(async () => {
+  await stack.dispose();
+  await receiver.close();
+});
+
+test('events and attributions are flushed, signed, through refusals, exactly once', async () => {
+  const res = await stack.segment('/v1/batch', {
+    batch: [
+      { type: 'page', userId: 'flush-user', messageId: 'f-1', timestamp: at(-HOUR), context: { page: { url: 'https://s.example/?utm_source=x&utm_medium=cpc' } } },
+      { type: 'track', userId: 'flush-user', messageId: 'f-2', event: 'Order Completed', properties: { revenue: 3 } },
+    ],
+  }, { key: app.writeKey });
+  assert.equal(res.status, 200, res.text);
+
+  await eventually(async () => (await stack.journey('flush-user', app.readToken)).json.outbox_pending === 0, { timeoutMs: 45_000 });
+  assert.ok(receiver.state.attempts >= 3, 'the first two attempts were refused and retried');
+  assert.equal(receiver.state.badSignatures, 0);
+  const records = receiver.records();
+  const ids = records.map((r) => `${r.kind}:${r.event?.messageId ?? r.result?.conversion.conversion_id}`);
+  assert.deepEqual(ids.sort(), ['attribution:f-2', 'event:f-1', 'event:f-2']);
+  assert.equal(receiver.state.batches[0].journey, `u:${app.appId}:flush-user`);
+  assert.equal(receiver.state.batches[0].region, 'us');
+  const attribution = records.find((r) => r.kind === 'attribution');
+  assert.equal(attribution.app_id, app.appId);
+  assert.equal(attribution.result.models.length, 6);
+  const event = records.find((r) => r.kind === 'event' && r.event.messageId === 'f-1');
+  assert.equal(event.touch.source, 'x');
+});

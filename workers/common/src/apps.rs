@@ -1,0 +1,180 @@
+//! Apps and their keys in D1: who a write key or read token belongs to, and the app's
+//! attribution settings.
+//!
+//! Lookups are cached per isolate for [`AUTH_CACHE_TTL_MS`] (unknown keys for
+//! [`NEGATIVE_AUTH_CACHE_TTL_MS`]) so a busy ingest path does not query D1 per request. A
+//! revoked key or changed setting therefore takes effect within that time.
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+
+use attrib_core::attribution::Model;
+use attrib_core::keys::{hash_key, KeyKind};
+use attrib_core::settings::{AppSettings, Residency};
+use serde::Deserialize;
+use wasm_bindgen::JsValue;
+use worker::{Date, Env};
+
+use crate::EdgeError;
+
+pub const DB_BINDING: &str = "DB";
+pub const AUTH_CACHE_TTL_MS: u64 = 60_000;
+pub const NEGATIVE_AUTH_CACHE_TTL_MS: u64 = 10_000;
+/// The cache is cleared when it grows past this many keys.
+pub const AUTH_CACHE_MAX_ENTRIES: usize = 10_000;
+
+#[derive(Debug, Deserialize)]
+struct AppRow {
+    id: String,
+    residency: String,
+    click_window_secs: f64,
+    view_window_secs: f64,
+    reattribution_window_secs: f64,
+    default_model: String,
+    time_decay_half_life_secs: f64,
+    conversion_events: String,
+}
+
+const APP_BY_KEY: &str = "SELECT a.id, a.residency, a.click_window_secs, a.view_window_secs, \
+     a.reattribution_window_secs, a.default_model, a.time_decay_half_life_secs, a.conversion_events \
+     FROM api_keys k JOIN apps a ON a.id = k.app_id \
+     WHERE k.key_hash = ?1 AND k.kind = ?2 AND k.revoked_at IS NULL";
+
+type CacheEntry = (u64, Option<AppSettings>);
+
+thread_local! {
+    static AUTH_CACHE: RefCell<HashMap<(KeyKind, String), CacheEntry>> = RefCell::new(HashMap::new());
+}
+
+/// The app `key` belongs to, if it is a live key of `kind`.
+pub async fn app_for_key(
+    env: &Env,
+    key: &str,
+    kind: KeyKind,
+) -> Result<Option<AppSettings>, EdgeError> {
+    let hash = hash_key(key);
+    let now = Date::now().as_millis();
+    let cached = AUTH_CACHE.with(|c| c.borrow().get(&(kind, hash.clone())).cloned());
+    if let Some((expires, app)) = cached {
+        if expires > now {
+            return Ok(app);
+        }
+    }
+    let db = env.d1(DB_BINDING)?;
+    let row: Option<AppRow> = db
+        .prepare(APP_BY_KEY)
+        .bind(&[JsValue::from_str(&hash), JsValue::from_str(kind.as_str())])?
+        .first(None)
+        .await?;
+    let app = row.map(settings_of).transpose()?;
+    let ttl = if app.is_some() {
+        AUTH_CACHE_TTL_MS
+    } else {
+        NEGATIVE_AUTH_CACHE_TTL_MS
+    };
+    AUTH_CACHE.with(|c| {
+        let mut cache = c.borrow_mut();
+        if cache.len() >= AUTH_CACHE_MAX_ENTRIES {
+            cache.clear();
+        }
+        cache.insert((kind, hash), (now + ttl, app.clone()));
+    });
+    Ok(app)
+}
+
+fn settings_of(row: AppRow) -> Result<AppSettings, EdgeError> {
+    let bad = |what: &str| EdgeError::Settings(format!("app {}: {what}", row.id));
+    let secs = |v: f64, what: &str| {
+        if v.fract() == 0.0 && (0.0..=f64::from(u32::MAX)).contains(&v) {
+            Ok(v as u32)
+        } else {
+            Err(bad(what))
+        }
+    };
+    let settings = AppSettings {
+        app_id: row.id.clone(),
+        residency: Residency::parse(&row.residency).ok_or_else(|| bad("residency"))?,
+        click_window_secs: secs(row.click_window_secs, "click_window_secs")?,
+        view_window_secs: secs(row.view_window_secs, "view_window_secs")?,
+        reattribution_window_secs: secs(
+            row.reattribution_window_secs,
+            "reattribution_window_secs",
+        )?,
+        default_model: Model::parse(&row.default_model).ok_or_else(|| bad("default_model"))?,
+        time_decay_half_life_secs: secs(
+            row.time_decay_half_life_secs,
+            "time_decay_half_life_secs",
+        )?,
+        conversion_events: serde_json::from_str(&row.conversion_events)
+            .map_err(|_| bad("conversion_events"))?,
+    };
+    settings.validate().map_err(|e| bad(&e.to_string()))?;
+    Ok(settings)
+}
+
+/// A tracking link: where it sends people and the campaign it stands for.
+#[derive(Debug, Clone, Deserialize)]
+pub struct Link {
+    pub link_id: String,
+    pub destination_url: String,
+    pub source: Option<String>,
+    pub medium: Option<String>,
+    pub campaign: Option<String>,
+    pub content: Option<String>,
+    pub term: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+struct LinkRow {
+    #[serde(flatten)]
+    link: Link,
+    #[serde(flatten)]
+    app: AppRow,
+}
+
+const LINK_WITH_APP: &str = "SELECT l.id AS link_id, l.destination_url, l.source, l.medium, l.campaign, \
+     l.content, l.term, a.id, a.residency, a.click_window_secs, a.view_window_secs, \
+     a.reattribution_window_secs, a.default_model, a.time_decay_half_life_secs, a.conversion_events \
+     FROM links l JOIN apps a ON a.id = l.app_id WHERE l.id = ?1";
+
+type LinkEntry = (u64, Option<(Link, AppSettings)>);
+
+thread_local! {
+    static LINK_CACHE: RefCell<HashMap<String, LinkEntry>> = RefCell::new(HashMap::new());
+}
+
+/// The link `link_id` and its app's settings, cached like keys.
+pub async fn link_with_app(
+    env: &Env,
+    link_id: &str,
+) -> Result<Option<(Link, AppSettings)>, EdgeError> {
+    let now = Date::now().as_millis();
+    if let Some((expires, found)) = LINK_CACHE.with(|c| c.borrow().get(link_id).cloned()) {
+        if expires > now {
+            return Ok(found);
+        }
+    }
+    let row: Option<LinkRow> = env
+        .d1(DB_BINDING)?
+        .prepare(LINK_WITH_APP)
+        .bind(&[JsValue::from_str(link_id)])?
+        .first(None)
+        .await?;
+    let found = match row {
+        Some(row) => Some((row.link, settings_of(row.app)?)),
+        None => None,
+    };
+    let ttl = if found.is_some() {
+        AUTH_CACHE_TTL_MS
+    } else {
+        NEGATIVE_AUTH_CACHE_TTL_MS
+    };
+    LINK_CACHE.with(|c| {
+        let mut cache = c.borrow_mut();
+        if cache.len() >= AUTH_CACHE_MAX_ENTRIES {
+            cache.clear();
+        }
+        cache.insert(link_id.to_owned(), (now + ttl, found.clone()));
+    });
+    Ok(found)
+}

@@ -1,0 +1,106 @@
+//! Handing events to their journeys: one Durable Object call per person, concurrently.
+//!
+//! Anonymous and click journeys are called before user journeys: an event that merges an
+//! anonymous journey into a user's must find, already recorded, the anonymous events that
+//! came before it in the same batch.
+
+use std::collections::BTreeMap;
+
+use attrib_core::event::Event;
+use attrib_core::geo::Placement;
+use attrib_core::identity::{journey_of, JourneyKey, JourneyKind};
+use attrib_core::journey::EventOutcome;
+use attrib_core::protocol::{RecordReply, RecordRequest, RECORD_PATH};
+use attrib_core::settings::AppSettings;
+use attrib_worker_common::config::{self, JurisdictionMode};
+use attrib_worker_common::journeys;
+use futures_util::future::join_all;
+use worker::Env;
+
+use crate::error::IngestError;
+
+/// An event and where it sat in the request.
+pub struct Positioned {
+    pub index: Option<usize>,
+    pub event: Event,
+}
+
+pub struct Delivered {
+    pub index: Option<usize>,
+    pub message_id: String,
+    pub outcome: EventOutcome,
+}
+
+pub async fn deliver(
+    env: &Env,
+    settings: &AppSettings,
+    placement: Placement,
+    events: Vec<Positioned>,
+) -> Result<Vec<Delivered>, IngestError> {
+    let mode = config::jurisdiction_mode(env)?;
+    let mut groups: BTreeMap<JourneyKey, Vec<Positioned>> = BTreeMap::new();
+    for item in events {
+        groups
+            .entry(journey_of(&settings.app_id, &item.event))
+            .or_default()
+            .push(item);
+    }
+    let (users, others): (Vec<_>, Vec<_>) = groups
+        .into_iter()
+        .partition(|(key, _)| key.kind == JourneyKind::User);
+    let mut delivered = Vec::new();
+    for wave in [others, users] {
+        let calls = wave
+            .into_iter()
+            .map(|(key, items)| record(env, settings, placement, mode, key, items));
+        for result in join_all(calls).await {
+            delivered.extend(result?);
+        }
+    }
+    Ok(delivered)
+}
+
+async fn record(
+    env: &Env,
+    settings: &AppSettings,
+    placement: Placement,
+    mode: JurisdictionMode,
+    key: JourneyKey,
+    items: Vec<Positioned>,
+) -> Result<Vec<Delivered>, IngestError> {
+    let unavailable = |e: attrib_worker_common::EdgeError| {
+        IngestError::JourneyUnavailable(format!("{}: {e}", key.object_name()))
+    };
+    let stub = journeys::stub(env, &key, &placement, mode).map_err(unavailable)?;
+    let (positions, events): (Vec<_>, Vec<_>) = items
+        .into_iter()
+        .map(|p| ((p.index, p.event.message_id.clone()), p.event))
+        .unzip();
+    let request = RecordRequest {
+        key: key.clone(),
+        settings: settings.clone(),
+        placement,
+        events,
+        hops: 0,
+    };
+    let reply: RecordReply = journeys::post(&stub, RECORD_PATH, &request)
+        .await
+        .map_err(unavailable)?;
+    if reply.outcomes.len() != positions.len() {
+        return Err(IngestError::JourneyUnavailable(format!(
+            "{} answered {} outcomes for {} events",
+            key.object_name(),
+            reply.outcomes.len(),
+            positions.len()
+        )));
+    }
+    Ok(positions
+        .into_iter()
+        .zip(reply.outcomes)
+        .map(|((index, message_id), outcome)| Delivered {
+            index,
+            message_id,
+            outcome,
+        })
+        .collect())
+}

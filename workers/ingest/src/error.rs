@@ -1,0 +1,92 @@
+//! Every way an ingest request can fail, and the one place they become responses.
+
+use attrib_core::segment::RequestError;
+use attrib_core::FieldError;
+use attrib_worker_common::body::BodyError;
+use attrib_worker_common::{response, EdgeError};
+use worker::Response;
+
+#[derive(Debug, thiserror::Error)]
+pub enum IngestError {
+    #[error("no such endpoint")]
+    NotFound,
+    #[error("method not allowed")]
+    MethodNotAllowed,
+    #[error("write key missing")]
+    MissingWriteKey,
+    #[error("write key not recognised")]
+    UnknownWriteKey,
+    #[error("body too large")]
+    BodyTooLarge(usize),
+    #[error(transparent)]
+    BadRequest(#[from] RequestError),
+    #[error("{0}")]
+    BadField(FieldError),
+    #[error("unknown tracking link")]
+    UnknownLink,
+    #[error("a journey is unavailable: {0}")]
+    JourneyUnavailable(String),
+    #[error(transparent)]
+    Edge(#[from] EdgeError),
+    #[error(transparent)]
+    Runtime(#[from] worker::Error),
+}
+
+impl From<BodyError> for IngestError {
+    fn from(err: BodyError) -> Self {
+        match err {
+            BodyError::TooLarge { limit } => IngestError::BodyTooLarge(limit),
+            BodyError::Unreadable(reason) => IngestError::BadField(FieldError::new("body", reason)),
+        }
+    }
+}
+
+impl IngestError {
+    pub fn into_response(self) -> worker::Result<Response> {
+        match self {
+            IngestError::NotFound => response::error(404, "not_found", "no such endpoint"),
+            IngestError::MethodNotAllowed => {
+                response::error(405, "method_not_allowed", "this endpoint takes POST")
+            }
+            IngestError::MissingWriteKey => response::field_error(
+                401,
+                "missing_write_key",
+                &FieldError::new(
+                    "writeKey",
+                    "send the write key as the HTTP Basic user name or as writeKey in the body",
+                ),
+            ),
+            IngestError::UnknownWriteKey => response::field_error(
+                401,
+                "invalid_write_key",
+                &FieldError::new("writeKey", "is not a live write key"),
+            ),
+            IngestError::BodyTooLarge(limit) => response::field_error(
+                413,
+                "body_too_large",
+                &FieldError::new("body", format!("is larger than {limit} bytes")),
+            ),
+            IngestError::BadRequest(err) => {
+                let status = match err {
+                    RequestError::BodyTooLarge { .. } => 413,
+                    _ => 400,
+                };
+                response::field_error(status, "invalid_request", &err.field_error())
+            }
+            IngestError::BadField(err) => response::field_error(400, "invalid_request", &err),
+            IngestError::UnknownLink => {
+                response::error(404, "unknown_link", "no such tracking link")
+            }
+            IngestError::JourneyUnavailable(reason) => {
+                worker::console_error!("journey unavailable: {reason}");
+                response::error(
+                    503,
+                    "unavailable",
+                    "events were not all stored; retry the request",
+                )
+            }
+            IngestError::Edge(err) => response::internal("ingest", &err),
+            IngestError::Runtime(err) => response::internal("ingest", &err),
+        }
+    }
+}

@@ -1,0 +1,244 @@
+//! Tracking links: `GET /c/{link_id}` records a click and redirects (302) to the link's
+//! destination with the click id appended; `GET /i/{link_id}` records an impression and
+//! answers with a 1x1 GIF.
+//!
+//! Query parameters: `utm_source`, `utm_medium`, `utm_campaign`, `utm_content`, `utm_term`
+//! override the link's own campaign fields; `anonymous_id` / `user_id` put the touch straight
+//! into a known visitor's journey (impressions need one of them, since a view cannot be
+//! linked to anyone later); `impression_id` makes a retried impression pixel count once.
+//! HEAD requests (link previews, prefetchers) redirect without recording.
+
+use attrib_core::event::{Event, EventType};
+use attrib_core::geo::place;
+use attrib_core::identity::new_click_id;
+use attrib_core::journey::EventOutcome;
+use attrib_core::limits::MAX_ID_CHARS;
+use attrib_core::touch::CLICK_ID_PARAM;
+use attrib_core::FieldError;
+use attrib_worker_common::apps::{self, Link};
+use attrib_worker_common::random::random_bytes;
+use attrib_worker_common::{config, geo};
+use serde_json::{Map, Value};
+use url::Url;
+use worker::{Date, Env, Headers, Method, Request, Response};
+
+use crate::deliver::{deliver, Positioned};
+use crate::error::IngestError;
+
+/// Link ids are chosen by the app: 1 to this many of `[A-Za-z0-9_-]`.
+pub const MAX_LINK_ID_CHARS: usize = 64;
+
+/// The smallest transparent GIF.
+const PIXEL_GIF: [u8; 43] = [
+    0x47, 0x49, 0x46, 0x38, 0x39, 0x61, 0x01, 0x00, 0x01, 0x00, 0x80, 0x00, 0x00, 0x00, 0x00, 0x00,
+    0xff, 0xff, 0xff, 0x21, 0xf9, 0x04, 0x01, 0x00, 0x00, 0x00, 0x00, 0x2c, 0x00, 0x00, 0x00, 0x00,
+    0x01, 0x00, 0x01, 0x00, 0x00, 0x02, 0x02, 0x44, 0x01, 0x00, 0x3b,
+];
+
+struct Visitor {
+    user_id: Option<String>,
+    anonymous_id: Option<String>,
+}
+
+pub async fn click(req: Request, env: &Env) -> Result<Response, IngestError> {
+    let (link, settings) = find_link(&req, env, "/c/").await?;
+    let url = req.url()?;
+    let visitor = visitor_of(&url)?;
+    let mut destination = Url::parse(&link.destination_url).map_err(|_| {
+        IngestError::BadField(FieldError::new(
+            "destination_url",
+            "the link's destination is not a URL",
+        ))
+    })?;
+    if req.method() == Method::Head {
+        return redirect(&destination);
+    }
+    let click_id = new_click_id(random_bytes::<16>()?);
+    let mut properties = campaign_properties(&link, &url);
+    properties.insert("click_id".into(), Value::String(click_id.clone()));
+    properties.insert(
+        "destination".into(),
+        Value::String(link.destination_url.clone()),
+    );
+    let event = link_event(
+        &req,
+        EventType::Click,
+        click_id.clone(),
+        visitor,
+        properties,
+    )?;
+    record(&req, env, &settings, event).await?;
+    destination
+        .query_pairs_mut()
+        .append_pair(CLICK_ID_PARAM, &click_id);
+    redirect(&destination)
+}
+
+pub async fn impression(req: Request, env: &Env) -> Result<Response, IngestError> {
+    let (link, settings) = find_link(&req, env, "/i/").await?;
+    let url = req.url()?;
+    let visitor = visitor_of(&url)?;
+    if visitor.user_id.is_none() && visitor.anonymous_id.is_none() {
+        return Err(IngestError::BadField(FieldError::new(
+            "anonymous_id",
+            "an impression needs anonymous_id or user_id: a view cannot be linked to anyone later",
+        )));
+    }
+    let message_id = match query(&url, "impression_id") {
+        Some(id) => format!("imp_{}", checked_id("impression_id", id)?),
+        None => format!("imp_{}", hex(&random_bytes::<16>()?)),
+    };
+    let properties = campaign_properties(&link, &url);
+    let event = link_event(&req, EventType::Impression, message_id, visitor, properties)?;
+    if req.method() != Method::Head {
+        record(&req, env, &settings, event).await?;
+    }
+    let headers = Headers::new();
+    headers.set("content-type", "image/gif")?;
+    headers.set("cache-control", "no-store")?;
+    Ok(Response::from_bytes(PIXEL_GIF.to_vec())?.with_headers(headers))
+}
+
+async fn find_link(
+    req: &Request,
+    env: &Env,
+    prefix: &str,
+) -> Result<(Link, attrib_core::settings::AppSettings), IngestError> {
+    let path = req.path();
+    let link_id = path.strip_prefix(prefix).unwrap_or_default();
+    let well_formed = !link_id.is_empty()
+        && link_id.len() <= MAX_LINK_ID_CHARS
+        && link_id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
+    if !well_formed {
+        return Err(IngestError::UnknownLink);
+    }
+    apps::link_with_app(env, link_id)
+        .await?
+        .ok_or(IngestError::UnknownLink)
+}
+
+fn query(url: &Url, key: &str) -> Option<String> {
+    url.query_pairs()
+        .find(|(k, _)| k == key)
+        .map(|(_, v)| v.into_owned())
+}
+
+fn checked_id(field: &str, value: String) -> Result<String, IngestError> {
+    if value.trim().is_empty() || value.chars().count() > MAX_ID_CHARS {
+        return Err(IngestError::BadField(FieldError::new(
+            field,
+            format!("must be 1 to {MAX_ID_CHARS} characters"),
+        )));
+    }
+    Ok(value)
+}
+
+fn visitor_of(url: &Url) -> Result<Visitor, IngestError> {
+    Ok(Visitor {
+        user_id: query(url, "user_id")
+            .map(|v| checked_id("user_id", v))
+            .transpose()?,
+        anonymous_id: query(url, "anonymous_id")
+            .map(|v| checked_id("anonymous_id", v))
+            .transpose()?,
+    })
+}
+
+/// The link's campaign, with the request's UTM parameters taking precedence.
+fn campaign_properties(link: &Link, url: &Url) -> Map<String, Value> {
+    let mut properties = Map::new();
+    properties.insert("link_id".into(), Value::String(link.link_id.clone()));
+    let fields = [
+        ("source", "utm_source", &link.source),
+        ("medium", "utm_medium", &link.medium),
+        ("campaign", "utm_campaign", &link.campaign),
+        ("content", "utm_content", &link.content),
+        ("term", "utm_term", &link.term),
+    ];
+    for (name, utm, from_link) in fields {
+        if let Some(value) = query(url, utm)
+            .or_else(|| from_link.clone())
+            .filter(|v| !v.is_empty())
+        {
+            properties.insert(name.into(), Value::String(value));
+        }
+    }
+    properties
+}
+
+fn link_event(
+    req: &Request,
+    event_type: EventType,
+    message_id: String,
+    visitor: Visitor,
+    properties: Map<String, Value>,
+) -> Result<Event, IngestError> {
+    let now = Date::now().as_millis() as i64;
+    let header = |name: &str| req.headers().get(name).ok().flatten();
+    let mut context = Map::new();
+    if let Some(ip) = header("cf-connecting-ip") {
+        context.insert("ip".into(), Value::String(ip));
+    }
+    if let Some(agent) = header("user-agent") {
+        context.insert("userAgent".into(), Value::String(agent));
+    }
+    if let Some(referrer) = header("referer") {
+        context.insert("page".into(), serde_json::json!({ "referrer": referrer }));
+    }
+    Ok(Event {
+        message_id,
+        event_type,
+        user_id: visitor.user_id,
+        anonymous_id: visitor.anonymous_id,
+        previous_id: None,
+        group_id: None,
+        name: None,
+        timestamp_ms: now,
+        original_timestamp_ms: None,
+        sent_at_ms: None,
+        received_at_ms: now,
+        context,
+        properties,
+        traits: Map::new(),
+    })
+}
+
+async fn record(
+    req: &Request,
+    env: &Env,
+    settings: &attrib_core::settings::AppSettings,
+    event: Event,
+) -> Result<(), IngestError> {
+    let placement = place(
+        &geo::request_geo(req),
+        settings.residency,
+        config::default_region(env)?,
+    );
+    let delivered = deliver(
+        env,
+        settings,
+        placement,
+        vec![Positioned { index: None, event }],
+    )
+    .await?;
+    match delivered.into_iter().next().map(|d| d.outcome) {
+        Some(EventOutcome::Stored { .. } | EventOutcome::Duplicate) => Ok(()),
+        Some(EventOutcome::Rejected { error }) => Err(IngestError::BadField(error)),
+        None => Err(IngestError::JourneyUnavailable(
+            "no outcome for a link event".into(),
+        )),
+    }
+}
+
+fn redirect(destination: &Url) -> Result<Response, IngestError> {
+    let headers = Headers::new();
+    headers.set("location", destination.as_str())?;
+    headers.set("cache-control", "no-store")?;
+    Ok(Response::empty()?.with_status(302).with_headers(headers))
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}

@@ -1,0 +1,138 @@
+//! The Segment HTTP Tracking API endpoints.
+
+use attrib_core::conversion::conversion_of;
+use attrib_core::geo::{place, Placement};
+use attrib_core::journey::EventOutcome;
+use attrib_core::keys::{basic_auth_user, KeyKind};
+use attrib_core::limits::MAX_BATCH_BYTES;
+use attrib_core::segment::{decode_request, Endpoint, Rejection};
+use attrib_core::settings::AppSettings;
+use attrib_core::time::from_millis;
+use attrib_worker_common::body::read_capped;
+use attrib_worker_common::response::{self, ErrorDetail};
+use attrib_worker_common::{apps, config, geo};
+use serde::Serialize;
+use worker::{Date, Env, Method, Request, Response};
+
+use crate::deliver::{deliver, Positioned};
+use crate::error::IngestError;
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct IngestReply<'a> {
+    success: bool,
+    accepted: usize,
+    duplicates: usize,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    rejected: Vec<Rejection>,
+    /// Where new journeys of this request are placed.
+    placement: Placement,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    error: Option<ErrorDetail<'a>>,
+}
+
+pub async fn handle(mut req: Request, env: &Env) -> Result<Response, IngestError> {
+    let endpoint = Endpoint::from_path(&req.path()).ok_or(IngestError::NotFound)?;
+    if req.method() != Method::Post {
+        return Err(IngestError::MethodNotAllowed);
+    }
+    // A key in the header is checked before the body is read: strangers get 401, not parsing.
+    let header_key = req
+        .headers()
+        .get("authorization")?
+        .and_then(|h| basic_auth_user(&h));
+    let header_app = match &header_key {
+        Some(key) => Some(authenticate(env, key).await?),
+        None => None,
+    };
+    let body = read_capped(&mut req, MAX_BATCH_BYTES).await?;
+    let received_at = from_millis(Date::now().as_millis() as i64);
+    let decoded = decode_request(endpoint, &body, received_at)?;
+    let settings = match header_app {
+        Some(app) => app,
+        None => {
+            let key = decoded.write_key.ok_or(IngestError::MissingWriteKey)?;
+            authenticate(env, &key).await?
+        }
+    };
+
+    let mut rejected = Vec::new();
+    let mut accepted = Vec::new();
+    for item in decoded.events {
+        match item.outcome {
+            Err(rejection) => rejected.push(rejection),
+            Ok(event) => match conversion_of(&event, &settings) {
+                Ok(_) => accepted.push(Positioned {
+                    index: item.index,
+                    event,
+                }),
+                Err(err) => rejected.push(Rejection {
+                    index: item.index,
+                    message_id: Some(event.message_id),
+                    errors: vec![err.within(&prefix(item.index))],
+                }),
+            },
+        }
+    }
+
+    let placement = place(
+        &geo::request_geo(&req),
+        settings.residency,
+        config::default_region(env)?,
+    );
+    let mut duplicates = 0;
+    let mut stored = 0;
+    for delivered in deliver(env, &settings, placement, accepted).await? {
+        match delivered.outcome {
+            EventOutcome::Stored { .. } => stored += 1,
+            EventOutcome::Duplicate => duplicates += 1,
+            EventOutcome::Rejected { error } => rejected.push(Rejection {
+                index: delivered.index,
+                message_id: Some(delivered.message_id),
+                errors: vec![error.within(&prefix(delivered.index))],
+            }),
+        }
+    }
+    rejected.sort_by_key(|r| r.index);
+    reply(stored + duplicates, duplicates, rejected, placement)
+}
+
+fn prefix(index: Option<usize>) -> String {
+    index.map(|i| format!("batch[{i}]")).unwrap_or_default()
+}
+
+async fn authenticate(env: &Env, key: &str) -> Result<AppSettings, IngestError> {
+    apps::app_for_key(env, key, KeyKind::Write)
+        .await?
+        .ok_or(IngestError::UnknownWriteKey)
+}
+
+/// 200 when every event was taken, 207 when some were, 400 when none were.
+fn reply(
+    accepted: usize,
+    duplicates: usize,
+    rejected: Vec<Rejection>,
+    placement: Placement,
+) -> Result<Response, IngestError> {
+    let status = match (accepted, rejected.is_empty()) {
+        (_, true) => 200,
+        (0, false) => 400,
+        (_, false) => 207,
+    };
+    let first = rejected.first().and_then(|r| r.errors.first()).cloned();
+    let error = first.as_ref().map(|err| ErrorDetail {
+        code: "invalid_event",
+        message: err.to_string(),
+        field: Some(err.field.clone()),
+        reason: Some(err.reason.clone()),
+    });
+    let body = IngestReply {
+        success: rejected.is_empty(),
+        accepted,
+        duplicates,
+        rejected,
+        placement,
+        error,
+    };
+    Ok(response::json(status, &body)?)
+}

@@ -1,0 +1,64 @@
+//! Every way a query can fail, and the one place they become responses.
+
+use attrib_core::FieldError;
+use attrib_worker_common::{response, EdgeError};
+use worker::Response;
+
+#[derive(Debug, thiserror::Error)]
+pub enum QueryError {
+    #[error("no such endpoint")]
+    NotFound,
+    #[error("read token missing")]
+    MissingToken,
+    #[error("read token not recognised")]
+    UnknownToken,
+    #[error("signature rejected: {0}")]
+    BadSignature(String),
+    #[error("{0}")]
+    BadField(FieldError),
+    #[error("too large: {0}")]
+    TooLarge(FieldError),
+    #[error("no journey {0}")]
+    NoJourney(String),
+    #[error("the journey is unavailable: {0}")]
+    JourneyUnavailable(String),
+    #[error(transparent)]
+    Edge(#[from] EdgeError),
+    #[error(transparent)]
+    Runtime(#[from] worker::Error),
+}
+
+impl QueryError {
+    pub fn into_response(self) -> worker::Result<Response> {
+        match self {
+            QueryError::NotFound => response::error(404, "not_found", "no such endpoint"),
+            QueryError::MissingToken => response::field_error(
+                401,
+                "missing_token",
+                &FieldError::new(
+                    "authorization",
+                    "send the read token as Authorization: Bearer <token>",
+                ),
+            ),
+            QueryError::UnknownToken => response::field_error(
+                401,
+                "invalid_token",
+                &FieldError::new("authorization", "is not a live read token"),
+            ),
+            QueryError::BadSignature(reason) => response::error(401, "invalid_signature", reason),
+            QueryError::BadField(err) => response::field_error(400, "invalid_request", &err),
+            QueryError::TooLarge(err) => response::field_error(413, "too_large", &err),
+            QueryError::NoJourney(id) => response::error(
+                404,
+                "no_journey",
+                format!("no journey for {id} in this app"),
+            ),
+            QueryError::JourneyUnavailable(reason) => {
+                worker::console_error!("journey unavailable: {reason}");
+                response::error(503, "unavailable", "the journey could not be read; retry")
+            }
+            QueryError::Edge(err) => response::internal("query", &err),
+            QueryError::Runtime(err) => response::internal("query", &err),
+        }
+    }
+}
