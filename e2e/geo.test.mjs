@@ -53,7 +53,7 @@ test('a journey keeps its first placement when the user travels', async () => {
 });
 
 test('no geo data falls back to the default region', async () => {
-  const res = await stack.segment('/v1/identify', { userId: 'nowhere' }, { key: globalApp.writeKey, cf: {} });
+  const res = await stack.segment('/v1/identify', { userId: 'nowhere' }, { key: globalApp.writeKey, cf: { continent: null, country: null, longitude: null, latitude: null } });
   assert.equal(res.status, 200, res.text);
   assert.deepEqual(res.json.placement, { origin_region: 'us' });
 });

@@ -22,7 +22,10 @@ function workerOptions(configPath, name, host, bindings) {
     name,
     modules: true,
     scriptPath: main,
-    modulesRules: [{ type: 'CompiledWasm', include: ['**/*.wasm'], fallthrough: true }],
+    modulesRules: [
+      { type: 'ESModule', include: ['**/*.js', '**/*.mjs'] },
+      { type: 'CompiledWasm', include: ['**/*.wasm'] },
+    ],
     routes: [`${host}/*`],
     bindings: { ...workerOptions.bindings, ...bindings },
   };

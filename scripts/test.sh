@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Runs every test, installing what is missing first (see scripts/setup.sh). This is the
+# README's test command and what CI runs.
+set -euo pipefail
+source "$(dirname "$0")/env.sh"
+cd "$ATTRIB_ROOT"
+started=$(date +%s)
+step() { log "[$(( $(date +%s) - started ))s] $*"; }
+
+step "setup"
+bash scripts/setup.sh
+
+step "format and lints"
+cargo fmt --all -- --check
+cargo clippy --workspace --all-targets -- -D warnings
+
+step "core compiles for wasm32 (the Workers) as well as natively"
+cargo check -q -p attrib-core --target wasm32-unknown-unknown
+
+step "unit and integration tests (Rust)"
+cargo test -q --workspace
+
+step "build the Workers"
+bash scripts/build-worker.sh ingest
+bash scripts/build-worker.sh query
+
+step "edge end-to-end tests in workerd (Miniflare)"
+node --test --test-concurrency=2 e2e/
+
+step "all tests passed in $(( $(date +%s) - started ))s"
