@@ -106,8 +106,33 @@ impl<'a, S: JourneyStore> Journey<'a, S> {
         }
     }
 
-    /// Records one event at `now_ms`.
+    /// Records one event at `now_ms`: everything it causes lands, or nothing does.
     pub fn record(
+        &self,
+        event: &Event,
+        now_ms: i64,
+    ) -> Result<EventOutcome, JourneyError<S::Error>> {
+        self.store.atomically(|| self.record_within(event, now_ms))
+    }
+
+    /// Records events in order in one transaction (one commit instead of one per event). An
+    /// event refused by the rules is reported and writes nothing; a storage failure rolls the
+    /// whole call back, so a retry finds nothing half-written.
+    pub fn record_all(
+        &self,
+        events: &[Event],
+        now_ms: i64,
+    ) -> Result<Vec<EventOutcome>, JourneyError<S::Error>> {
+        self.store.atomically(|| {
+            events
+                .iter()
+                .map(|event| self.record_within(event, now_ms))
+                .collect()
+        })
+    }
+
+    /// [`Self::record`] without its transaction.
+    fn record_within(
         &self,
         event: &Event,
         now_ms: i64,
@@ -119,47 +144,44 @@ impl<'a, S: JourneyStore> Journey<'a, S> {
             Ok(conversion) => conversion,
             Err(error) => return Ok(EventOutcome::Rejected { error }),
         };
-        self.store.atomically(|| {
-            self.store.insert_event(event)?;
-            let touch = self.new_touch(event)?;
-            if let Some(touch) = &touch {
-                self.store.insert_touch(touch)?;
+        self.store.insert_event(event)?;
+        let touch = self.new_touch(event)?;
+        if let Some(touch) = &touch {
+            self.store.insert_touch(touch)?;
+        }
+        let mut attributed = false;
+        if let Some(conversion) = conversion {
+            let repeated_order = match &conversion.order_id {
+                Some(order) => self.store.has_order(&conversion.name, order)?,
+                None => false,
+            };
+            if !repeated_order {
+                let windows = Windows::of(self.settings);
+                let touches = self
+                    .store
+                    .touches_since(windows.lookback_start(conversion.ts_ms))?;
+                let result = attribute(&conversion, &touches, self.settings, now_ms);
+                self.store.insert_attribution(&result)?;
+                self.store
+                    .enqueue(&OutboxRecord::Attribution(Box::new(AttributionRecord {
+                        app_id: self.settings.app_id.clone(),
+                        journey: self.key.object_name(),
+                        result,
+                    })))?;
+                attributed = true;
             }
-            let mut attributed = false;
-            if let Some(conversion) = conversion {
-                let repeated_order = match &conversion.order_id {
-                    Some(order) => self.store.has_order(&conversion.name, order)?,
-                    None => false,
-                };
-                if !repeated_order {
-                    let windows = Windows::of(self.settings);
-                    let touches = self
-                        .store
-                        .touches_since(windows.lookback_start(conversion.ts_ms))?;
-                    let result = attribute(&conversion, &touches, self.settings, now_ms);
-                    self.store.insert_attribution(&result)?;
-                    self.store.enqueue(&OutboxRecord::Attribution(Box::new(
-                        AttributionRecord {
-                            app_id: self.settings.app_id.clone(),
-                            journey: self.key.object_name(),
-                            result,
-                        },
-                    )))?;
-                    attributed = true;
-                }
-            }
-            self.store
-                .enqueue(&OutboxRecord::Event(Box::new(EventRecord {
-                    app_id: self.settings.app_id.clone(),
-                    journey: self.key.object_name(),
-                    event: event.clone(),
-                    touch: touch.clone(),
-                    is_conversion: attributed,
-                })))?;
-            Ok(EventOutcome::Stored {
-                touch: touch.is_some(),
-                conversion: attributed,
-            })
+        }
+        self.store
+            .enqueue(&OutboxRecord::Event(Box::new(EventRecord {
+                app_id: self.settings.app_id.clone(),
+                journey: self.key.object_name(),
+                event: event.clone(),
+                touch: touch.clone(),
+                is_conversion: attributed,
+            })))?;
+        Ok(EventOutcome::Stored {
+            touch: touch.is_some(),
+            conversion: attributed,
         })
     }
 

@@ -4,6 +4,7 @@
 //! this journey over to another, `GET /view` shows it. Errors become responses in
 //! [`JourneyObject::fetch`] only.
 
+use std::cell::Cell;
 use std::collections::BTreeSet;
 
 use attrib_core::geo::Placement;
@@ -31,6 +32,8 @@ pub struct JourneyObject {
     env: Env,
     store: SqlJourneyStore,
     schema_error: Option<String>,
+    /// Whether an alarm is known to be set: saves a storage read per request.
+    alarm_set: Cell<bool>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -68,6 +71,7 @@ impl DurableObject for JourneyObject {
             env,
             store,
             schema_error,
+            alarm_set: Cell::new(false),
         }
     }
 
@@ -95,8 +99,10 @@ impl DurableObject for JourneyObject {
     }
 
     async fn alarm(&self) -> Result<Response> {
+        self.alarm_set.set(false);
         if let Next::In(delay) = flush::flush(&self.store, &self.env).await {
             self.state.storage().set_alarm(delay.max(1)).await?;
+            self.alarm_set.set(true);
         }
         Response::ok("flushed")
     }
@@ -133,11 +139,7 @@ impl JourneyObject {
 
         let now = flush::now_ms();
         let journey = Journey::new(&self.store, &request.key, &request.settings);
-        let outcomes = request
-            .events
-            .iter()
-            .map(|event| journey.record(event, now))
-            .collect::<std::result::Result<Vec<_>, _>>()?;
+        let outcomes = journey.record_all(&request.events, now)?;
         self.schedule_flush().await?;
         Ok(RecordReply {
             outcomes,
@@ -248,14 +250,17 @@ impl JourneyObject {
         })
     }
 
+    /// Makes sure an alarm will flush the outbox, without moving an alarm already set (a
+    /// backoff after a failed flush must not be cut short by new traffic).
     async fn schedule_flush(&self) -> std::result::Result<(), ObjectError> {
-        if self.store.count(Table::Outbox)? == 0 {
+        if self.alarm_set.get() || !self.store.outbox_has_rows()? {
             return Ok(());
         }
         let storage = self.state.storage();
         if storage.get_alarm().await?.is_none() {
             storage.set_alarm(FLUSH_DELAY_MS).await?;
         }
+        self.alarm_set.set(true);
         Ok(())
     }
 }

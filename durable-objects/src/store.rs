@@ -73,6 +73,12 @@ impl SqlJourneyStore {
     }
 }
 
+impl SqlJourneyStore {
+    pub fn outbox_has_rows(&self) -> Result<bool, StoreError> {
+        self.exists("SELECT 1 AS found FROM outbox LIMIT 1", Vec::new())
+    }
+}
+
 #[derive(Debug, Clone, Copy)]
 pub enum Table {
     Events,

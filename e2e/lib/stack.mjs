@@ -39,11 +39,12 @@ export const CF = {
 };
 
 export class Stack {
-  static async start({ originUrl = 'http://127.0.0.1:9', secret = randomBytes(16).toString('hex'), vars = {} } = {}) {
+  static async start({ originUrl = 'http://127.0.0.1:9', secret = randomBytes(16).toString('hex'), vars = {}, miniflare = {} } = {}) {
     const shared = { EDGE_ORIGIN_SECRET: secret, DO_JURISDICTIONS: 'record-only', ...vars };
     const mf = new Miniflare({
       host: '127.0.0.1',
       port: 0,
+      ...miniflare,
       workers: [
         workerOptions(join(ROOT, 'wrangler.toml'), 'attrib-ingest', 'ingest.test', {
           ...shared,

@@ -281,3 +281,24 @@ proptest! {
         prop_assert_eq!(retried.outbox(), once.outbox());
     }
 }
+
+#[test]
+fn record_all_rolls_the_whole_call_back_on_a_storage_failure() {
+    let store = MemoryStore::default();
+    let (key, settings) = (key(), settings());
+    let journey = Journey::new(&store, &key, &settings);
+    let events = [
+        campaign_page("b1", DAY_MS, "google"),
+        track("b2", "Order Completed", DAY_MS + 1, json!({"revenue": 1})),
+        track("b3", "Viewed", DAY_MS + 2, json!({})),
+    ];
+    store.fail_after_writes(4);
+    assert!(journey.record_all(&events, 0).is_err());
+    assert_eq!(store.event_count(), 0);
+    assert!(store.outbox().is_empty());
+    let outcomes = journey.record_all(&events, 0).expect("retry succeeds");
+    assert_eq!(outcomes.len(), 3);
+    assert_eq!(store.event_count(), 3);
+    let again = journey.record_all(&events, 0).expect("duplicates");
+    assert!(again.iter().all(|o| *o == EventOutcome::Duplicate));
+}

@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# Issue 2's figures: bundle sizes of each Worker, and events per second through the local
+# ingest Worker into the Journey Durable Objects next to a no-op Rust Worker, in one run.
+#   bash scripts/bench-edge.sh [seconds=20] [concurrency=16]
+set -euo pipefail
+source "$(dirname "$0")/env.sh"
+cd "$ATTRIB_ROOT"
+for worker in ingest query noop; do bash scripts/build-worker.sh "$worker" > /dev/null; done
+
+echo "== bundle sizes (wasm + JS glue; limit 1 MB compressed per Worker on the free plan, 10 MB paid)"
+for dir in workers/ingest workers/query bench/noop-worker; do
+  wasm="$dir/build/index_bg.wasm"; js="$dir/build/index.js"
+  raw=$(( $(stat -c%s "$wasm") + $(stat -c%s "$js") ))
+  gz=$(( $(gzip -9c "$wasm" | wc -c) + $(gzip -9c "$js" | wc -c) ))
+  printf '%-22s raw %8d bytes   gzip %8d bytes\n' "$dir" "$raw" "$gz"
+done
+
+echo "== throughput"
+node bench/edge-throughput.mjs "${1:-20}" "${2:-16}"
