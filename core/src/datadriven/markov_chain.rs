@@ -100,9 +100,61 @@ impl StateIndex {
     }
 }
 
+/// Above this many possible (from, to) pairs, edge weights go to a hash map
+/// instead of a dense matrix (8 MiB of `f64`).
+const MAX_DENSE_EDGES: u64 = 1 << 20;
+
+/// Transition weights keyed by `(from << 32) | to`.
+enum EdgeWeights {
+    /// Row-major `states x states`, for small state spaces (order 1).
+    Dense {
+        states: usize,
+        weights: Vec<f64>,
+    },
+    Hash(HashMap<u64, f64, FxBuildHasher>),
+}
+
+impl EdgeWeights {
+    fn new(max_states: u64) -> Self {
+        match max_states.checked_mul(max_states) {
+            Some(cells) if cells <= MAX_DENSE_EDGES => EdgeWeights::Dense {
+                states: max_states as usize,
+                weights: vec![0.0; cells as usize],
+            },
+            _ => EdgeWeights::Hash(HashMap::default()),
+        }
+    }
+
+    #[inline]
+    fn add(&mut self, from: u32, to: u32, weight: f64) {
+        match self {
+            EdgeWeights::Dense { states, weights } => {
+                weights[from as usize * *states + to as usize] += weight;
+            }
+            EdgeWeights::Hash(map) => {
+                *map.entry((u64::from(from) << 32) | u64::from(to))
+                    .or_insert(0.0) += weight;
+            }
+        }
+    }
+
+    /// Non-zero edges as `(key, weight)`, in arbitrary order.
+    fn into_list(self) -> Vec<(u64, f64)> {
+        match self {
+            EdgeWeights::Dense { states, weights } => weights
+                .iter()
+                .enumerate()
+                .filter(|(_, &w)| w > 0.0)
+                .map(|(cell, &w)| ((((cell / states) as u64) << 32) | (cell % states) as u64, w))
+                .collect(),
+            EdgeWeights::Hash(map) => map.into_iter().collect(),
+        }
+    }
+}
+
 /// Accumulated weights before normalisation.
 struct Counts {
-    edges: HashMap<u64, f64, FxBuildHasher>,
+    edges: EdgeWeights,
     conversions: Vec<f64>,
     nulls: Vec<f64>,
     values: Vec<f64>,
@@ -132,7 +184,8 @@ pub(super) fn build_chain(paths: &PathSet, order: usize) -> Result<AbsorbingChai
     let mut index = StateIndex::new(key_space);
     let mut state_keys: Vec<u64> = vec![0]; // the start state has the empty key
     let mut counts = Counts {
-        edges: HashMap::default(),
+        // States are (start) plus at most one per key.
+        edges: EdgeWeights::new(key_space.saturating_add(1)),
         conversions: vec![0.0],
         nulls: vec![0.0],
         values: vec![0.0],
@@ -151,8 +204,7 @@ pub(super) fn build_chain(paths: &PathSet, order: usize) -> Result<AbsorbingChai
         let mut visit = |key: u64, counts: &mut Counts| {
             let state = index.get_or_insert(key, &mut state_keys);
             if state != previous {
-                let edge = (u64::from(previous) << 32) | u64::from(state);
-                *counts.edges.entry(edge).or_insert(0.0) += weight;
+                counts.edges.add(previous, state, weight);
                 previous = state;
             }
         };
@@ -195,7 +247,8 @@ fn normalise(counts: Counts, state_keys: &[u64], base: u64, channels: usize) -> 
         .map(|(c, n)| c + n)
         .collect();
     let mut row_start = vec![0usize; states + 1];
-    for (&edge, &weight) in &counts.edges {
+    let edges = counts.edges.into_list();
+    for &(edge, weight) in &edges {
         let from = (edge >> 32) as usize;
         row_start[from + 1] += 1;
         out_weight[from] += weight;
@@ -204,9 +257,9 @@ fn normalise(counts: Counts, state_keys: &[u64], base: u64, channels: usize) -> 
         row_start[s + 1] += row_start[s];
     }
     let mut fill = row_start.clone();
-    let mut targets = vec![0u32; counts.edges.len()];
-    let mut probabilities = vec![0.0; counts.edges.len()];
-    for (&edge, &weight) in &counts.edges {
+    let mut targets = vec![0u32; edges.len()];
+    let mut probabilities = vec![0.0; edges.len()];
+    for &(edge, weight) in &edges {
         let from = (edge >> 32) as usize;
         let slot = fill[from];
         fill[from] += 1;
