@@ -51,7 +51,7 @@ pub fn read_path_set(spec: &InputSpec) -> Result<PathSet> {
     let size = file.metadata().map(|m| m.len()).unwrap_or(0);
     let bar = reading_bar(spec, size);
     let reader = bar.wrap_read(file);
-    let result = read_from(reader, spec, &bar);
+    let result = read_from(reader, spec);
     bar.finish_and_clear();
     result.with_context(|| format!("cannot read {}", spec.file.display()))
 }
@@ -69,7 +69,7 @@ fn reading_bar(spec: &InputSpec, size: u64) -> ProgressBar {
     bar
 }
 
-fn read_from<R: Read>(reader: R, spec: &InputSpec, bar: &ProgressBar) -> Result<PathSet> {
+fn read_from<R: Read>(reader: R, spec: &InputSpec) -> Result<PathSet> {
     let mut csv = csv::ReaderBuilder::new()
         .delimiter(spec.delimiter)
         .has_headers(true)
@@ -81,7 +81,6 @@ fn read_from<R: Read>(reader: R, spec: &InputSpec, bar: &ProgressBar) -> Result<
     let columns = locate_columns(&headers, spec)?;
     let mut builder = PathSetBuilder::new(&spec.separator, columns.value.is_some())?;
     let mut record = csv::ByteRecord::new();
-    let mut rows = 0u64;
     loop {
         let more = csv
             .read_byte_record(&mut record)
@@ -121,10 +120,6 @@ fn read_from<R: Read>(reader: R, spec: &InputSpec, bar: &ProgressBar) -> Result<
         builder
             .push(path, conversions, nulls, value)
             .map_err(|err| row_error(err, line, spec))?;
-        rows += 1;
-        if rows % 65_536 == 0 {
-            bar.tick();
-        }
     }
     if builder.is_empty() {
         bail!("the file has a header but no data rows");

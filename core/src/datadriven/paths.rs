@@ -88,7 +88,9 @@ impl PathSet {
     where
         I: IntoIterator<Item = (&'a str, f64, f64, Option<f64>)>,
     {
+        let rows = rows.into_iter();
         let mut builder = PathSetBuilder::new(separator, has_values)?;
+        builder.reserve(rows.size_hint().0);
         for (path, conversions, nulls, value) in rows {
             builder.push(path, conversions, nulls, value)?;
         }
@@ -181,6 +183,19 @@ impl PathSetBuilder {
                 values: has_values.then(Vec::new),
             },
         })
+    }
+
+    /// Makes room for `rows` more rows (a hint; growing is automatic).
+    pub fn reserve(&mut self, rows: usize) {
+        let set = &mut self.set;
+        set.offsets.reserve(rows);
+        set.conversions.reserve(rows);
+        set.nulls.reserve(rows);
+        if let Some(values) = set.values.as_mut() {
+            values.reserve(rows);
+        }
+        // Journeys average a handful of touchpoints.
+        set.touches.reserve(rows.saturating_mul(4));
     }
 
     /// Rows pushed so far.
@@ -279,13 +294,28 @@ impl PathSetBuilder {
 }
 
 /// Channel name -> id, with a direct-mapped cache in front of the hash map:
-/// inputs have few distinct channels repeated millions of times, and one
-/// cheap word hash plus one comparison beats a full string hash and probe.
+/// inputs have few distinct channels repeated millions of times. A cache
+/// entry holds the name's first 8 bytes packed in a word plus its length, so
+/// names of up to 8 bytes are recognised without touching the string heap
+/// (one compare instead of a hash, a probe and a `memcmp` call).
 #[derive(Debug)]
 struct ChannelInterner {
     map: HashMap<Box<str>, ChannelId, FxBuildHasher>,
-    cache: Vec<ChannelId>,
+    cache: Vec<CacheEntry>,
 }
+
+#[derive(Debug, Clone, Copy)]
+struct CacheEntry {
+    head: u64,
+    len: usize,
+    id: ChannelId,
+}
+
+const EMPTY_ENTRY: CacheEntry = CacheEntry {
+    head: 0,
+    len: usize::MAX,
+    id: ChannelId::MAX,
+};
 
 const INTERN_CACHE_BITS: u32 = 10;
 
@@ -293,35 +323,48 @@ impl Default for ChannelInterner {
     fn default() -> Self {
         Self {
             map: HashMap::default(),
-            cache: vec![ChannelId::MAX; 1 << INTERN_CACHE_BITS],
+            cache: vec![EMPTY_ENTRY; 1 << INTERN_CACHE_BITS],
         }
     }
 }
 
+/// First 8 bytes packed big-end first (byte loop: a memcpy into a word
+/// buffer stalls on store forwarding in this hot path).
+#[inline]
+fn head_word(bytes: &[u8]) -> u64 {
+    bytes[..bytes.len().min(8)]
+        .iter()
+        .fold(0u64, |w, &b| (w << 8) | u64::from(b))
+}
+
 impl ChannelInterner {
-    fn slot(name: &str) -> usize {
-        // Byte loop over at most 16 bytes (head and tail): no memcpy into a
-        // word buffer, which stalls on store forwarding in this hot path.
-        let bytes = name.as_bytes();
-        let sample = |part: &[u8]| part.iter().fold(0u64, |w, &b| (w << 8) | u64::from(b));
-        let word = if bytes.len() <= 8 {
-            sample(bytes)
-        } else {
-            sample(&bytes[..8]) ^ sample(&bytes[bytes.len() - 8..]).rotate_left(29)
-        } ^ (bytes.len() as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    #[inline]
+    fn slot(head: u64, bytes: &[u8]) -> usize {
+        let mut word = head ^ (bytes.len() as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        if bytes.len() > 8 {
+            word ^= head_word(&bytes[bytes.len() - 8..]).rotate_left(29);
+        }
         (word.wrapping_mul(0x51_7C_C1_B7_27_22_0A_95) >> (64 - INTERN_CACHE_BITS)) as usize
     }
 
+    #[inline]
     fn get(&mut self, name: &str, names: &[String]) -> Option<ChannelId> {
-        let slot = Self::slot(name);
-        let cached = self.cache[slot];
-        if let Some(known) = names.get(cached as usize) {
-            if known == name {
-                return Some(cached);
-            }
+        let bytes = name.as_bytes();
+        let head = head_word(bytes);
+        let slot = Self::slot(head, bytes);
+        let entry = self.cache[slot];
+        if entry.len == bytes.len()
+            && entry.head == head
+            && (bytes.len() <= 8 || names.get(entry.id as usize).is_some_and(|n| n == name))
+        {
+            return Some(entry.id);
         }
         let id = *self.map.get(name)?;
-        self.cache[slot] = id;
+        self.cache[slot] = CacheEntry {
+            head,
+            len: bytes.len(),
+            id,
+        };
         Some(id)
     }
 
@@ -333,16 +376,20 @@ impl ChannelInterner {
                 max: ChannelId::MAX as usize - 1,
             })?;
         self.map.insert(name.into(), id);
-        self.cache[Self::slot(name)] = id;
+        let head = head_word(name.as_bytes());
+        self.cache[Self::slot(head, name.as_bytes())] = CacheEntry {
+            head,
+            len: name.len(),
+            id,
+        };
         names.push(name.to_owned());
         Ok(id)
     }
 
     fn forget(&mut self, name: &str) {
         self.map.remove(name);
-        let slot = Self::slot(name);
-        // The slot may now point past the end of the names; `get` checks.
-        self.cache[slot] = ChannelId::MAX;
+        let head = head_word(name.as_bytes());
+        self.cache[Self::slot(head, name.as_bytes())] = EMPTY_ENTRY;
     }
 }
 
