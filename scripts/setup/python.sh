@@ -23,6 +23,21 @@ SETUPTOOLS_VERSION="80.9.0"
 WHEEL_VERSION="0.45.1"
 CYTHON_VERSION="3.0.12"
 
+# Transitive deps (of pandas and matplotlib), pinned as pip constraints so a
+# fresh machine gets the same environment the comparison was validated on.
+TRANSITIVE_PINS=(
+    "contourpy==1.3.3"
+    "cycler==0.12.1"
+    "fonttools==4.68.0"
+    "kiwisolver==1.5.1"
+    "packaging==26.3"
+    "pillow==13.0.0"
+    "pyparsing==3.3.3"
+    "python-dateutil==4.0.0"
+    "pytz==2026.6"
+    "tzdata==2026.6"
+)
+
 TOOLS_DIR="${ATTRIB_TOOLS_DIR:-$HOME/.cache/attribution-tools}"
 VENV_DIR="$TOOLS_DIR/python-venv"
 PYTHON_BIN="${PYTHON:-python3}"
@@ -66,8 +81,11 @@ if [[ ! -x "$VENV_PY" ]]; then
     "$PYTHON_BIN" -m venv "$VENV_DIR"
 fi
 
+CONSTRAINTS="$TOOLS_DIR/python-constraints.txt"
+printf '%s\n' "${TRANSITIVE_PINS[@]}" >"$CONSTRAINTS"
+
 pip_install() {
-    "$VENV_PY" -m pip install --disable-pip-version-check --no-input "$@"
+    "$VENV_PY" -m pip install --disable-pip-version-check --no-input --constraint "$CONSTRAINTS" "$@"
 }
 
 echo "python.sh: installing pinned build and runtime deps"

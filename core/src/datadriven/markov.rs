@@ -18,9 +18,12 @@
 //! * it cuts simulated paths at `max_step` steps and counts a cut path as a
 //!   null. Its default `max_step` is the longest observed path (in collapsed
 //!   states), so chains with loops (`a > b > a > b ...`) lose their longest
-//!   simulated journeys and it under-credits the looping channels by around 1%
-//!   of conversions; with a large `max_step` (e.g. 200) it agrees with us to
-//!   within its sampling noise. We never truncate;
+//!   simulated journeys: on our synthetic 10k-path set (longest path 17) it
+//!   cut 1.6% of simulated journeys and moved 0.34% of total conversions
+//!   between channels, and around 1% on data with more loops. With a large
+//!   `max_step` (e.g. 200) it agrees with us to within its sampling noise
+//!   (below 0.1% of conversions per channel at `conv_par` 0.005). We never
+//!   truncate;
 //! * it requires integer counts; we accept any non-negative weights;
 //! * when run without a null column it drops rows without conversions; rows
 //!   with zero conversions and zero nulls carry no weight here either, so the

@@ -421,6 +421,42 @@ mod tests {
     }
 
     #[test]
+    fn interning_survives_cache_collisions_and_shared_prefixes() {
+        // Thousands of names (far more than cache slots), long ones sharing
+        // their first 8 bytes and length, short ones of every length.
+        let names: Vec<String> = (0..3000)
+            .map(|i| format!("campaign_{i:05}"))
+            .chain((0..600).map(|i| format!("c{i}")))
+            .collect();
+        let n = names.len();
+        let rows: Vec<String> = (0..2 * n)
+            .map(|i| {
+                format!(
+                    "{} > {} > {}",
+                    names[i % n],
+                    names[(i * 7) % n],
+                    names[(i * 13 + 5) % n]
+                )
+            })
+            .collect();
+        let set = PathSet::parse(
+            ">",
+            false,
+            rows.iter().map(|r| (r.as_str(), 1.0, 0.0, None)),
+        )
+        .unwrap();
+        assert_eq!(set.channel_count(), n);
+        for (row, text) in rows.iter().enumerate() {
+            let rebuilt: Vec<&str> = set
+                .path(row)
+                .iter()
+                .map(|&c| set.channel_names()[c as usize].as_str())
+                .collect();
+            assert_eq!(rebuilt.join(" > "), *text);
+        }
+    }
+
+    #[test]
     fn multi_character_separator_splits_exactly() {
         let set = PathSet::parse(" > ", false, [("x > y>z", 1.0, 0.0, None)]).unwrap();
         assert_eq!(set.channel_names(), ["x", "y>z"]);
