@@ -8,7 +8,7 @@
 //! (`wasm32-unknown-unknown`).
 //!
 //! * [`paths`]: parsing and validating the input into an interned [`PathSet`].
-//! * [`markov`]: Markov-chain attribution (order 1 to 4) with exact removal
+//! * [`mod@markov`]: Markov-chain attribution (order 1 to 4) with exact removal
 //!   effects, semantically matching ChannelAttribution's `markov_model`.
 //! * [`shapley`]: Shapley value attribution, unordered ("simplified") and
 //!   ordered (position-aware), exact or by seeded permutation sampling.
