@@ -16,8 +16,8 @@ use std::path::PathBuf;
 
 use anyhow::{bail, Context, Result};
 use attrib_core::datadriven::{
-    heuristics, markov::markov_with_progress, shapley_ordered, shapley_simplified, PathSet,
-    ShapleyMethod, MAX_MARKOV_ORDER,
+    heuristics, markov_with_progress, shapley_ordered, shapley_simplified, PathSet, ShapleyMethod,
+    MAX_MARKOV_ORDER,
 };
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};

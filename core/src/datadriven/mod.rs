@@ -31,7 +31,7 @@ use serde::Serialize;
 use thiserror::Error;
 
 pub use heuristic::{first_touch, heuristics, last_touch, linear, HeuristicCredits};
-pub use markov::{markov, MarkovAttribution, MAX_MARKOV_ORDER};
+pub use markov::{markov, markov_with_progress, MarkovAttribution, MAX_MARKOV_ORDER};
 pub use paths::{ChannelId, PathError, PathField, PathSet, PathSetBuilder};
 pub use shapley::{
     shapley_ordered, shapley_simplified, OrderedShapley, ShapleyMethod, MAX_EXACT_SHAPLEY_CHANNELS,

@@ -21,7 +21,9 @@
 //!   of `c` is the sum of `R(T)` over the observed sets `T` in which `c`
 //!   arrives last, so a sample costs `O(sum of |T|)` and every sample is
 //!   efficient (credits add up to the total exactly). The standard error of a
-//!   credit is at most `total / (2 sqrt(permutations))`.
+//!   credit is at most `total / (2 sqrt(permutations))`. Cost is
+//!   `permutations x sum of |T|` over the distinct channel sets, so choose
+//!   the sample count with the input size in mind.
 //!
 //! Because `v` is a sum of unanimity games, the exact result equals Zhao's
 //! simplified formula `phi_c = sum over T ∋ c of R(T) / |T|`; the tests use it
