@@ -333,6 +333,14 @@ fn sampled_shares(coalitions: &Coalitions, permutations: u32, seed: u64) -> Vec<
         .iter()
         .map(|m| vec![0; m.len()])
         .collect();
+    // Sets without conversions or value get no credit whatever their shares:
+    // skipping them saves most of the work on typical inputs.
+    let carries_measure: Vec<bool> = (0..coalitions.members.len())
+        .map(|t| {
+            coalitions.conversions[t] > 0.0
+                || coalitions.values.as_ref().is_some_and(|v| v[t] > 0.0)
+        })
+        .collect();
     let mut remaining = permutations;
     while remaining > 0 {
         rng.shuffle(&mut order);
@@ -342,7 +350,13 @@ fn sampled_shares(coalitions: &Coalitions, permutations: u32, seed: u64) -> Vec<
         // Antithetic pair: the reversed order is also a uniform permutation,
         // and in it the first arrival of each set is the last one.
         let use_reverse = remaining >= 2;
-        for (members, wins) in coalitions.members.iter().zip(wins.iter_mut()) {
+        for ((members, wins), _) in coalitions
+            .members
+            .iter()
+            .zip(wins.iter_mut())
+            .zip(&carries_measure)
+            .filter(|(_, &carries)| carries)
+        {
             let (mut last, mut first) = (0, 0);
             for (i, &c) in members.iter().enumerate() {
                 let at = arrival[c as usize];
@@ -362,9 +376,17 @@ fn sampled_shares(coalitions: &Coalitions, permutations: u32, seed: u64) -> Vec<
     }
     let samples = f64::from(permutations);
     wins.into_iter()
-        .map(|w| {
+        .zip(&carries_measure)
+        .map(|(w, &carries)| {
+            let members = w.len() as f64;
             w.into_iter()
-                .map(|count| f64::from(count) / samples)
+                .map(|count| {
+                    if carries {
+                        f64::from(count) / samples
+                    } else {
+                        1.0 / members
+                    }
+                })
                 .collect()
         })
         .collect()
