@@ -20,6 +20,7 @@
 //! input carries conversion values, for total value, in [`ChannelCredits`].
 
 pub mod heuristic;
+mod interner;
 pub mod markov;
 mod markov_chain;
 mod markov_solver;
