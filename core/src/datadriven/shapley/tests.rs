@@ -91,6 +91,28 @@ fn exact_refuses_too_many_channels_and_sampling_takes_over() {
 }
 
 #[test]
+fn inputs_without_conversions_give_zero_credit() {
+    // No channel carries conversions, so the game has no players at all.
+    let paths = set(&[("a", 0.0, 0.0), ("a > b", 0.0, 0.0)]);
+    for method in [
+        ShapleyMethod::Exact,
+        ShapleyMethod::Sampled {
+            permutations: 3,
+            seed: 0,
+        },
+    ] {
+        let result = shapley_simplified(&paths, method).unwrap();
+        assert!(result.channels.iter().all(|c| c.conversions == 0.0));
+        let ordered = shapley_ordered(&paths, method).unwrap();
+        assert!(ordered
+            .credits
+            .channels
+            .iter()
+            .all(|c| c.conversions == 0.0));
+    }
+}
+
+#[test]
 fn zero_samples_is_an_error() {
     let paths = set(&[("a", 1.0, 0.0)]);
     let method = ShapleyMethod::Sampled {
