@@ -9,6 +9,7 @@
 
 pub mod attribution;
 pub mod conversion;
+pub mod datadriven;
 pub mod error;
 pub mod event;
 pub mod geo;
