@@ -11,7 +11,7 @@
 # run (it takes seconds). It also times one end-to-end `attrib run` (process
 # start, CSV read, Markov order 1) on the largest file.
 #
-# Needs: `bash scripts/setup/python.sh` first (or ATTRIB_PYTHON). Runs the
+# Needs: `bash scripts/setup/50-python.sh` first (or ATTRIB_PYTHON). Runs the
 # benchmarks one after another; do not run it next to other heavy jobs.
 # Usage: scripts/bench-datadriven.sh [sizes...]   (default: 10000 100000 500000)
 set -euo pipefail
@@ -27,7 +27,7 @@ SIZES=("$@")
 [[ ${#SIZES[@]} -gt 0 ]] || SIZES=(10000 100000 500000)
 
 if [[ ! -x "$PYTHON" ]]; then
-    echo "bench: $PYTHON not found; run 'bash scripts/setup/python.sh' first" >&2
+    echo "bench: $PYTHON not found; run 'bash scripts/setup/50-python.sh' first" >&2
     exit 1
 fi
 

@@ -7,7 +7,7 @@
 //! simulation carries more variance). Heuristics are deterministic on both
 //! sides and must agree to floating-point rounding.
 //!
-//! Needs the venv from `bash scripts/setup/python.sh` (or `ATTRIB_PYTHON`);
+//! Needs the venv from `bash scripts/setup/50-python.sh` (or `ATTRIB_PYTHON`);
 //! without it these tests fail, by design.
 
 mod support;

@@ -46,14 +46,14 @@ json.dump(out, sys.stdout)
 "#;
 
 /// The interpreter with ChannelAttribution installed: `ATTRIB_PYTHON`, else
-/// the venv made by `scripts/setup/python.sh`. Panics (fails the test) with
+/// the venv made by `scripts/setup/50-python.sh`. Panics (fails the test) with
 /// the fix when it is missing: a silently skipped comparison proves nothing.
 pub fn python() -> PathBuf {
     if let Some(explicit) = std::env::var_os("ATTRIB_PYTHON") {
         let path = PathBuf::from(explicit);
         assert!(
             path.exists(),
-            "ATTRIB_PYTHON={} does not exist; unset it or run `bash scripts/setup/python.sh`",
+            "ATTRIB_PYTHON={} does not exist; unset it or run `bash scripts/setup/50-python.sh`",
             path.display()
         );
         return path;
@@ -68,7 +68,7 @@ pub fn python() -> PathBuf {
     assert!(
         venv_python.exists(),
         "ChannelAttribution is not installed ({} is missing). \
-         Run `bash scripts/setup/python.sh` from the repository root, \
+         Run `bash scripts/setup/50-python.sh` from the repository root, \
          or point ATTRIB_PYTHON at a python with ChannelAttribution 2.2.5.",
         venv_python.display()
     );
