@@ -14,9 +14,14 @@ use axum::Json;
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
+use http_body_util::BodyExt;
+
 use super::error::ApiError;
 use super::AppState;
 use crate::spool::{SpoolError, SpoolRecord};
+
+/// How much of an oversized body is read and dropped before the 413 (see [`read_limited`]).
+const DRAIN_LIMIT_BYTES: usize = 2 * MAX_OUTBOX_BATCH_BYTES;
 
 /// The batch with its records still as raw JSON, so each is spooled exactly as sent.
 #[derive(Deserialize)]
@@ -81,25 +86,37 @@ fn too_large() -> ApiError {
     )
 }
 
-async fn read_limited(headers: &HeaderMap, body: Body) -> Result<Bytes, ApiError> {
+/// Reads the body, refusing more than [`MAX_OUTBOX_BATCH_BYTES`]. An oversized body is still
+/// read (and dropped) up to [`DRAIN_LIMIT_BYTES`], so the sender gets to read the 413 instead
+/// of a connection reset mid-upload; beyond that the connection is cut.
+async fn read_limited(headers: &HeaderMap, mut body: Body) -> Result<Bytes, ApiError> {
     let declared = headers
         .get(axum::http::header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<usize>().ok());
-    if declared.is_some_and(|len| len > MAX_OUTBOX_BATCH_BYTES) {
+    if declared.is_some_and(|len| len > DRAIN_LIMIT_BYTES) {
         return Err(too_large());
     }
-    axum::body::to_bytes(body, MAX_OUTBOX_BATCH_BYTES)
-        .await
-        .map_err(|err| {
-            let is_limit = std::error::Error::source(&err)
-                .is_some_and(|s| s.is::<http_body_util::LengthLimitError>());
-            if is_limit {
-                too_large()
-            } else {
-                ApiError::new(StatusCode::BAD_REQUEST, "unreadable_body", err.to_string())
-            }
-        })
+    let mut kept = Vec::with_capacity(declared.unwrap_or(0).min(MAX_OUTBOX_BATCH_BYTES));
+    let mut total = 0usize;
+    while let Some(frame) = body.frame().await {
+        let frame = frame.map_err(|err| {
+            ApiError::new(StatusCode::BAD_REQUEST, "unreadable_body", err.to_string())
+        })?;
+        let Ok(data) = frame.into_data() else {
+            continue;
+        };
+        total += data.len();
+        if total <= MAX_OUTBOX_BATCH_BYTES {
+            kept.extend_from_slice(&data);
+        } else if total > DRAIN_LIMIT_BYTES {
+            return Err(too_large());
+        }
+    }
+    if total > MAX_OUTBOX_BATCH_BYTES {
+        return Err(too_large());
+    }
+    Ok(Bytes::from(kept))
 }
 
 fn authenticate(state: &AppState, headers: &HeaderMap, body: &[u8]) -> Result<(), ApiError> {
