@@ -70,7 +70,8 @@ start() {
   if running; then log "clickhouse: already running (pid $(cat "$PID_FILE"))"; return; fi
   [ -x "$SERVER" ] || die "clickhouse-server not found: run scripts/setup.sh (apt package clickhouse-server)"
   write_config
-  (cd "$DIR" && nohup "$SERVER" --config-file="$DIR/config.xml" > "$DIR/log/stdout.log" 2>&1 & echo $! > "$PID_FILE")
+  curl -fsS "http://127.0.0.1:$HTTP_PORT/ping" > /dev/null 2>&1 && die "port $HTTP_PORT already answers but $PID_FILE names no live server: stop it first"
+  (cd "$DIR"; nohup "$SERVER" --config-file="$DIR/config.xml" > "$DIR/log/stdout.log" 2>&1 & echo $! > "$PID_FILE")
   for _ in $(seq 1 100); do
     if curl -fsS "http://127.0.0.1:$HTTP_PORT/ping" > /dev/null 2>&1; then
       log "clickhouse: up on http://127.0.0.1:$HTTP_PORT (pid $(cat "$PID_FILE"))"

@@ -8,6 +8,7 @@
 #![allow(dead_code)]
 
 pub mod receiver;
+pub mod stores;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
