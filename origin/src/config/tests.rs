@@ -88,3 +88,9 @@ fn secret_is_required_and_unknown_keys_are_refused() {
         .to_string();
     assert!(err.contains("TOML"), "{err}");
 }
+
+#[test]
+fn the_example_file_is_valid() {
+    let config = load(include_str!("../../origin.example.toml"), &[SECRET]).expect("valid");
+    assert_eq!(config.rollups.debounce, Duration::from_millis(1000));
+}
