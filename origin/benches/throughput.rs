@@ -63,6 +63,33 @@ fn cpu_seconds(pid: u32) -> f64 {
     ticks / 100.0 // USER_HZ
 }
 
+/// CPU seconds per thread name of `pid`, busiest first (where the time goes).
+fn print_threads(pid: u32) {
+    let mut by_name: std::collections::BTreeMap<String, f64> = Default::default();
+    for entry in std::fs::read_dir(format!("/proc/{pid}/task"))
+        .into_iter()
+        .flatten()
+        .flatten()
+    {
+        let tid: u32 = entry.file_name().to_string_lossy().parse().unwrap_or(0);
+        let name =
+            std::fs::read_to_string(format!("/proc/{pid}/task/{tid}/comm")).unwrap_or_default();
+        let stat =
+            std::fs::read_to_string(format!("/proc/{pid}/task/{tid}/stat")).unwrap_or_default();
+        let after = stat.rsplit_once(')').map(|(_, r)| r).unwrap_or("");
+        let fields: Vec<&str> = after.split_whitespace().collect();
+        let ticks: f64 = fields.get(11..13).map_or(0.0, |f| {
+            f.iter().filter_map(|v| v.parse::<f64>().ok()).sum()
+        });
+        *by_name.entry(name.trim().to_owned()).or_default() += ticks / 100.0;
+    }
+    let mut threads: Vec<_> = by_name.into_iter().collect();
+    threads.sort_by(|a, b| b.1.total_cmp(&a.1));
+    for (name, cpu) in threads.iter().take(6) {
+        println!("    thread {name:<20} {cpu:>6.2} CPU-s");
+    }
+}
+
 struct Run {
     wall: Duration,
     cpu: f64,
@@ -159,6 +186,9 @@ async fn run_origin(
         wall: started.elapsed(),
         cpu: cpu_seconds(child.id()) - cpu_before,
     };
+    if std::env::var("ATTRIB_BENCH_THREADS").is_ok() {
+        print_threads(child.id());
+    }
     let _ = child.kill();
     let _ = child.wait();
     run
@@ -232,58 +262,64 @@ async fn main() {
     let run_id = std::process::id();
     println!("origin throughput, {events} event records (each with a touch) in batches of {RECORDS_PER_BATCH}, {IN_FLIGHT} requests in flight; origin pinned to CPU 1");
 
-    let batches = make_batches("ch", events);
-    let database = format!("bench_{run_id}");
-    let run = run_origin(
-        "clickhouse",
-        &[
-            ("CLICKHOUSE_URL", clickhouse.clone()),
-            ("CLICKHOUSE_DATABASE", database.clone()),
-        ],
-        &batches,
-        "clickhouse",
-    )
-    .await;
-    report("origin HTTP -> ClickHouse", events, &run);
-    // Same rows, same table shape, fresh database created by the origin's schema.
-    let direct_db = format!("bench_direct_{run_id}");
-    for statement in attrib_origin::sinks::clickhouse::schema_statements(&direct_db) {
-        let response = reqwest::Client::new()
-            .post(&clickhouse)
-            .body(statement)
-            .send()
-            .await;
-        assert!(
-            response.is_ok_and(|r| r.status().is_success()),
-            "schema statement failed"
-        );
-    }
-    let direct = clickhouse_direct(&clickhouse, &clickhouse_tcp, &direct_db, &batches).await;
-    println!(
+    let only = std::env::var("ATTRIB_BENCH_ONLY").unwrap_or_default();
+    let wanted = |mode: &str| only.is_empty() || only == mode;
+    if wanted("clickhouse") {
+        let batches = make_batches("ch", events);
+        let database = format!("bench_{run_id}");
+        let run = run_origin(
+            "clickhouse",
+            &[
+                ("CLICKHOUSE_URL", clickhouse.clone()),
+                ("CLICKHOUSE_DATABASE", database.clone()),
+            ],
+            &batches,
+            "clickhouse",
+        )
+        .await;
+        report("origin HTTP -> ClickHouse", events, &run);
+        // Same rows, same table shape, fresh database created by the origin's schema.
+        let direct_db = format!("bench_direct_{run_id}");
+        for statement in attrib_origin::sinks::clickhouse::schema_statements(&direct_db) {
+            let response = reqwest::Client::new()
+                .post(&clickhouse)
+                .body(statement)
+                .send()
+                .await;
+            assert!(
+                response.is_ok_and(|r| r.status().is_success()),
+                "schema statement failed"
+            );
+        }
+        let direct = clickhouse_direct(&clickhouse, &clickhouse_tcp, &direct_db, &batches).await;
+        println!(
         "{:<34} {events:>8} events  {:>7.2} s  {:>9.0} events/s wall  (origin reaches {:.0}% of it)",
         "clickhouse-client direct insert",
         direct.as_secs_f64(),
         events as f64 / direct.as_secs_f64(),
         100.0 * direct.as_secs_f64() / run.wall.as_secs_f64(),
     );
-
-    let batches = make_batches("k", events);
-    let topic = format!("bench{run_id}");
-    let run = run_origin(
-        "kafka",
-        &[
-            ("KAFKA_BROKERS", brokers.clone()),
-            ("KAFKA_EVENTS_TOPIC", format!("{topic}.events")),
-            ("KAFKA_ATTRIBUTIONS_TOPIC", format!("{topic}.attributions")),
-            ("KAFKA_MERGES_TOPIC", format!("{topic}.merges")),
-        ],
-        &batches,
-        "kafka",
-    )
-    .await;
-    report("origin HTTP -> Kafka (tansu)", events, &run);
-
-    let batches = make_batches("e", events);
-    let run = run_origin("embedded", &[], &batches, "embedded").await;
-    report("origin HTTP -> embedded libsql", events, &run);
+    }
+    if wanted("kafka") {
+        let batches = make_batches("k", events);
+        let topic = format!("bench{run_id}");
+        let run = run_origin(
+            "kafka",
+            &[
+                ("KAFKA_BROKERS", brokers.clone()),
+                ("KAFKA_EVENTS_TOPIC", format!("{topic}.events")),
+                ("KAFKA_ATTRIBUTIONS_TOPIC", format!("{topic}.attributions")),
+                ("KAFKA_MERGES_TOPIC", format!("{topic}.merges")),
+            ],
+            &batches,
+            "kafka",
+        )
+        .await;
+        report("origin HTTP -> Kafka (tansu)", events, &run);
+    }
+    if wanted("embedded") {
+        let batches = make_batches("e", events);
+        let run = run_origin("embedded", &[], &batches, "embedded").await;
+        report("origin HTTP -> embedded libsql", events, &run);
+    }
 }

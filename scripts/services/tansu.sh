@@ -3,7 +3,8 @@
 #   scripts/services/tansu.sh start|stop|status
 # Listens on 127.0.0.1:$ATTRIB_TANSU_PORT (19092). Storage: a SQLite file under
 # $ATTRIB_STATE_DIR/tansu (the libsql engine; its path is relative to the working dir), so messages survive stop/start, which the
-# outage tests rely on. Installed by scripts/setup/40-tansu.sh.
+# outage tests rely on. ATTRIB_TANSU_STORAGE=memory keeps messages in memory instead (faster,
+# lost on stop; the bench uses it). Installed by scripts/setup/40-tansu.sh.
 set -euo pipefail
 source "$(dirname "$0")/../env.sh"
 
@@ -11,6 +12,11 @@ PORT="${ATTRIB_TANSU_PORT:-19092}"
 DIR="$ATTRIB_STATE_DIR/tansu"
 PID_FILE="$DIR/broker.pid"
 BIN="$ATTRIB_TOOLS_DIR/cargo/bin/tansu"
+case "${ATTRIB_TANSU_STORAGE:-sqlite}" in
+  sqlite) STORAGE="sqlite://tansu.db" ;;
+  memory) STORAGE="memory://tansu/" ;;
+  *) die "ATTRIB_TANSU_STORAGE must be sqlite or memory" ;;
+esac
 
 running() { [ -f "$PID_FILE" ] && kill -0 "$(cat "$PID_FILE")" 2>/dev/null; }
 
@@ -23,7 +29,7 @@ start() {
       --cluster-id attrib-origin \
       --listener-url "tcp://127.0.0.1:$PORT" \
       --advertised-listener-url "tcp://127.0.0.1:$PORT" \
-      --storage-engine "sqlite://tansu.db" \
+      --storage-engine "$STORAGE" \
       >> "$DIR/broker.log" 2>&1 & echo $! > "$PID_FILE")
   for _ in $(seq 1 100); do
     if (exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null; then

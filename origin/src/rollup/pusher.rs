@@ -3,7 +3,8 @@
 //!
 //! With the default 1 s debounce a conversion's stats reach the edge a second or two after
 //! the origin accepted it, and a day that receives a thousand records in that second is
-//! recomputed once, not a thousand times.
+//! recomputed once, not a thousand times. Very large days are pushed less often (see
+//! [`PUSH_COST_FACTOR`]).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -17,6 +18,10 @@ use super::RollupError;
 use crate::metrics::Metrics;
 
 const MAX_BACKOFF: Duration = Duration::from_secs(5);
+/// Recomputing a day costs time proportional to its records, so a huge day must not be
+/// recomputed every debounce: the pause before the next push is at least this many times
+/// the last push's duration, which keeps the pusher under about a quarter of a core.
+const PUSH_COST_FACTOR: u32 = 3;
 
 pub struct Pusher {
     pub facts: Arc<FactStore>,
@@ -32,6 +37,7 @@ impl Pusher {
         // Days left dirty by a previous run are pushed right away.
         self.wake.notify_one();
         let mut backoff = Duration::from_millis(100);
+        let mut last_push = Duration::ZERO;
         loop {
             tokio::select! {
                 () = self.wake.notified() => {}
@@ -41,13 +47,15 @@ impl Pusher {
                 return;
             }
             tokio::select! {
-                () = tokio::time::sleep(self.debounce) => {}
+                () = tokio::time::sleep(self.debounce.max(last_push * PUSH_COST_FACTOR)) => {}
                 _ = stop.changed() => return,
             }
+            let started = std::time::Instant::now();
             loop {
                 match self.push_some().await {
                     Ok(0) => {
                         backoff = Duration::from_millis(100);
+                        last_push = started.elapsed();
                         break;
                     }
                     Ok(_) => backoff = Duration::from_millis(100),
