@@ -106,13 +106,14 @@ impl Writer {
                 self.active_len += buffer.len() as u64;
                 self.next_seq = seq;
                 self.durable.send_replace(seq);
-                for (request, outcome) in group.into_iter().zip(outcomes) {
-                    let _ = request.reply.send(Ok(outcome));
-                }
+                // Roll before answering, so an acknowledged append never races a roll.
                 if self.active_len >= self.segment_bytes {
                     if let Err(err) = self.roll() {
                         self.poison(&err);
                     }
+                }
+                for (request, outcome) in group.into_iter().zip(outcomes) {
+                    let _ = request.reply.send(Ok(outcome));
                 }
             }
             Err(err) => {
