@@ -42,5 +42,8 @@ pub const MAX_CONVERSION_EVENTS: usize = 50;
 
 /// Outbox records sent to the origin in one signed batch.
 pub const MAX_OUTBOX_RECORDS_PER_BATCH: usize = 500;
+/// Largest outbox batch body the origin accepts (JSON bytes); larger ones get 413 and must be
+/// split by the sender. Room for a full batch of maximum-size events with their touches.
+pub const MAX_OUTBOX_BATCH_BYTES: usize = 20 * 1024 * 1024;
 /// How far the signature timestamp of an outbox batch may be from the origin's clock.
 pub const SIGNATURE_TOLERANCE_SECS: i64 = 300;

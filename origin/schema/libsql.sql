@@ -1,0 +1,62 @@
+-- The origin's embedded store (libsql / SQLite file), used when no Kafka and no ClickHouse
+-- is configured. Applied by the origin on start; every statement is idempotent.
+-- Records are keyed by their outbox id, so a record delivered twice is stored once
+-- (INSERT OR IGNORE). `record` keeps the JSON exactly as the Durable Object sent it.
+
+PRAGMA journal_mode = WAL;
+
+CREATE TABLE IF NOT EXISTS events (
+    id TEXT PRIMARY KEY,
+    app_id TEXT NOT NULL,
+    journey TEXT NOT NULL,
+    event_type TEXT NOT NULL,
+    name TEXT NOT NULL,
+    timestamp_ms INTEGER NOT NULL,
+    day TEXT NOT NULL,
+    is_conversion INTEGER NOT NULL,
+    touch_source TEXT NOT NULL,
+    touch_campaign TEXT NOT NULL,
+    record TEXT NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS events_by_app_day ON events (app_id, day);
+
+CREATE TABLE IF NOT EXISTS attributions (
+    id TEXT PRIMARY KEY,
+    app_id TEXT NOT NULL,
+    journey TEXT NOT NULL,
+    conversion_id TEXT NOT NULL,
+    revision INTEGER NOT NULL,
+    conversion_ts_ms INTEGER NOT NULL,
+    day TEXT NOT NULL,
+    revenue REAL NOT NULL,
+    currency TEXT NOT NULL,
+    basis TEXT NOT NULL,
+    record TEXT NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS attributions_by_app_day ON attributions (app_id, day);
+
+CREATE TABLE IF NOT EXISTS merges (
+    id TEXT PRIMARY KEY,
+    app_id TEXT NOT NULL,
+    from_journey TEXT NOT NULL,
+    into_journey TEXT NOT NULL,
+    merged_at_ms INTEGER NOT NULL,
+    record TEXT NOT NULL
+) WITHOUT ROWID;
+
+-- Same shape as the edge read store's daily_stats (D1 / Turso); rows of an (app, day) are
+-- replaced together by the rollup pusher.
+CREATE TABLE IF NOT EXISTS daily_stats (
+    app_id TEXT NOT NULL,
+    day TEXT NOT NULL,
+    source TEXT NOT NULL,
+    campaign TEXT NOT NULL,
+    model TEXT NOT NULL,
+    currency TEXT NOT NULL,
+    touches INTEGER NOT NULL,
+    conversions REAL NOT NULL,
+    revenue REAL NOT NULL,
+    credited_value REAL NOT NULL,
+    updated_at INTEGER NOT NULL,
+    PRIMARY KEY (app_id, day, source, campaign, model, currency)
+);

@@ -1,0 +1,176 @@
+//! The origin's configuration: a TOML file and environment variables, environment winning.
+//!
+//! Every setting has one TOML key and one environment variable (the table in
+//! `origin/README.md`); errors name the one that was wrong and why, so a bad deployment
+//! fails at start with a message instead of misbehaving later. Sink settings live beside
+//! their sinks (`sinks/*/config.rs`) and read through the same [`Sources`].
+
+pub mod sources;
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+pub use sources::{Setting, Sources};
+
+use crate::rollup::RollupConfig;
+use crate::sinks::clickhouse::ClickHouseConfig;
+use crate::sinks::embedded::{EmbeddedConfig, EmbeddedMode};
+use crate::sinks::kafka::KafkaConfig;
+use crate::spool::SpoolConfig;
+
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:8790";
+pub const DEFAULT_DATA_DIR: &str = ".state/origin";
+
+const LISTEN: Setting = Setting::new("listen", "ATTRIB_ORIGIN_LISTEN");
+const DATA_DIR: Setting = Setting::new("data_dir", "ATTRIB_ORIGIN_DATA_DIR");
+const SECRET: Setting = Setting::new("edge_origin_secret", "EDGE_ORIGIN_SECRET");
+const SEGMENT_BYTES: Setting =
+    Setting::new("spool.segment_bytes", "ATTRIB_ORIGIN_SPOOL_SEGMENT_BYTES");
+const DEDUP_DAYS: Setting = Setting::new(
+    "spool.dedup_retention_days",
+    "ATTRIB_ORIGIN_DEDUP_RETENTION_DAYS",
+);
+const SHUTDOWN_GRACE: Setting =
+    Setting::new("shutdown_grace_ms", "ATTRIB_ORIGIN_SHUTDOWN_GRACE_MS");
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read config file {path}: {source}")]
+    Read {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("config file {path} is not valid TOML: {message}")]
+    Toml { path: PathBuf, message: String },
+    #[error("config file {path}: unknown setting `{key}` (see origin/README.md)")]
+    UnknownKey { path: PathBuf, key: String },
+    #[error("{origin} = {value:?}: {reason}")]
+    Invalid {
+        origin: String,
+        value: String,
+        reason: String,
+    },
+    #[error("{0} is required (set the environment variable or the TOML key)")]
+    Missing(String),
+}
+
+#[derive(Clone)]
+pub struct Config {
+    pub listen: SocketAddr,
+    pub data_dir: PathBuf,
+    /// `EDGE_ORIGIN_SECRET`: signs rollups and verifies outbox batches.
+    pub secret: Vec<u8>,
+    pub spool: SpoolConfig,
+    pub kafka: Option<KafkaConfig>,
+    pub clickhouse: Option<ClickHouseConfig>,
+    pub embedded: EmbeddedConfig,
+    pub rollups: RollupConfig,
+    /// How long shutdown waits for a sink to finish its current batch.
+    pub shutdown_grace: Duration,
+}
+
+impl std::fmt::Debug for Config {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Config")
+            .field("listen", &self.listen)
+            .field("data_dir", &self.data_dir)
+            .field("secret", &"<redacted>")
+            .field("kafka", &self.kafka)
+            .field("clickhouse", &self.clickhouse)
+            .field("embedded", &self.embedded)
+            .field("rollups", &self.rollups)
+            .finish()
+    }
+}
+
+impl Config {
+    /// Reads `file` (if any) and the process environment.
+    pub fn load(file: Option<&Path>) -> Result<Config, ConfigError> {
+        let env: HashMap<String, String> = std::env::vars().collect();
+        Config::from_sources(&Sources::new(file, env)?)
+    }
+
+    pub fn from_sources(sources: &Sources) -> Result<Config, ConfigError> {
+        sources.reject_unknown_keys(&known_settings())?;
+        let listen = sources.parse_or(&LISTEN, DEFAULT_LISTEN, |v| {
+            v.parse::<SocketAddr>()
+                .map_err(|e| format!("not a socket address like {DEFAULT_LISTEN} ({e})"))
+        })?;
+        let data_dir = PathBuf::from(sources.string_or(&DATA_DIR, DEFAULT_DATA_DIR));
+        let secret = sources
+            .string(&SECRET)
+            .ok_or_else(|| ConfigError::Missing(SECRET.describe()))?;
+        if secret.is_empty() {
+            return Err(sources.invalid(&SECRET, "", "must not be empty"));
+        }
+        let spool = SpoolConfig {
+            dir: data_dir.join("spool"),
+            segment_bytes: sources.parse_or(&SEGMENT_BYTES, "67108864", sources::positive_u64)?,
+            dedup_retention_days: sources.parse_or(&DEDUP_DAYS, "7", sources::positive_u64)?,
+        };
+        let kafka = KafkaConfig::from_sources(sources)?;
+        let clickhouse = ClickHouseConfig::from_sources(sources)?;
+        let mut embedded = EmbeddedConfig::from_sources(sources, &data_dir)?;
+        if embedded.mode == EmbeddedMode::Auto {
+            embedded.mode = if kafka.is_none() && clickhouse.is_none() {
+                EmbeddedMode::On
+            } else {
+                EmbeddedMode::Off
+            };
+        }
+        let rollups = RollupConfig::from_sources(sources, &data_dir)?;
+        let shutdown_grace = Duration::from_millis(sources.parse_or(
+            &SHUTDOWN_GRACE,
+            "10000",
+            sources::positive_u64,
+        )?);
+        Ok(Config {
+            listen,
+            data_dir,
+            secret: secret.into_bytes(),
+            spool,
+            kafka,
+            clickhouse,
+            embedded,
+            rollups,
+            shutdown_grace,
+        })
+    }
+
+    /// Names of the spool consumers this configuration runs, in a stable order.
+    pub fn sink_names(&self) -> Vec<&'static str> {
+        let mut names = vec![crate::rollup::SINK_NAME];
+        if self.kafka.is_some() {
+            names.push(crate::sinks::kafka::SINK_NAME);
+        }
+        if self.clickhouse.is_some() {
+            names.push(crate::sinks::clickhouse::SINK_NAME);
+        }
+        if self.embedded.mode == EmbeddedMode::On {
+            names.push(crate::sinks::embedded::SINK_NAME);
+        }
+        names
+    }
+}
+
+fn known_settings() -> Vec<&'static Setting> {
+    let mut all = vec![
+        &LISTEN,
+        &DATA_DIR,
+        &SECRET,
+        &SEGMENT_BYTES,
+        &DEDUP_DAYS,
+        &SHUTDOWN_GRACE,
+    ];
+    all.extend(KafkaConfig::SETTINGS);
+    all.extend(ClickHouseConfig::SETTINGS);
+    all.extend(EmbeddedConfig::SETTINGS);
+    all.extend(RollupConfig::SETTINGS);
+    all
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,208 @@
+//! `POST /v1/outbox`: authenticate, validate, spool, then acknowledge.
+//!
+//! Order matters: the size limit is enforced while reading, the signature is checked before
+//! any parsing (an unauthenticated body costs no more than an HMAC), and the batch is parsed
+//! completely before anything is spooled, so a bad batch changes nothing.
+
+use attrib_core::geo::OriginRegion;
+use attrib_core::limits::{MAX_OUTBOX_BATCH_BYTES, MAX_OUTBOX_RECORDS_PER_BATCH};
+use attrib_core::outbox::{self, OutboxRecord, SIGNATURE_HEADER};
+use axum::body::{Body, Bytes};
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::Json;
+use serde::Deserialize;
+use serde_json::value::RawValue;
+
+use http_body_util::BodyExt;
+
+use super::error::ApiError;
+use super::AppState;
+use crate::spool::{SpoolError, SpoolRecord};
+
+/// How much of an oversized body is read and dropped before the 413 (see [`read_limited`]).
+const DRAIN_LIMIT_BYTES: usize = 2 * MAX_OUTBOX_BATCH_BYTES;
+
+/// The batch with its records still as raw JSON, so each is spooled exactly as sent.
+#[derive(Deserialize)]
+struct RawBatch<'a> {
+    journey: String,
+    #[allow(dead_code)] // validated here; routing uses the records' own fields
+    region: OriginRegion,
+    #[serde(borrow)]
+    records: Vec<&'a RawValue>,
+}
+
+pub async fn receive(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let result = handle(&state, &headers, body).await;
+    match &result {
+        Ok(outcome) => {
+            state.metrics.batches_accepted.inc();
+            state.metrics.records_accepted.add(outcome.0 as u64);
+            state.metrics.records_duplicate.add(outcome.1 as u64);
+        }
+        Err(err) => {
+            state.metrics.rejected(err.code);
+            tracing::warn!(code = err.code, field = ?err.field, "outbox batch refused: {}", err.message);
+        }
+    }
+    result.map(|(accepted, duplicates)| {
+        Json(serde_json::json!({"accepted": accepted, "duplicates": duplicates}))
+    })
+}
+
+async fn handle(
+    state: &AppState,
+    headers: &HeaderMap,
+    body: Body,
+) -> Result<(usize, usize), ApiError> {
+    let body = read_limited(headers, body).await?;
+    authenticate(state, headers, &body)?;
+    let records = parse(&body)?;
+    let outcome = state.spool.append(records).await.map_err(|err| match err {
+        SpoolError::Poisoned | SpoolError::Closed => ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "spool_unavailable",
+            format!("{err}; retry later"),
+        ),
+        other => ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "spool_unavailable",
+            format!("the batch could not be made durable ({other}); retry later"),
+        ),
+    })?;
+    Ok((outcome.accepted, outcome.duplicates))
+}
+
+fn too_large() -> ApiError {
+    ApiError::new(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "batch_too_large",
+        format!("the body exceeds MAX_OUTBOX_BATCH_BYTES ({MAX_OUTBOX_BATCH_BYTES} bytes); split the batch"),
+    )
+}
+
+/// Reads the body, refusing more than [`MAX_OUTBOX_BATCH_BYTES`]. An oversized body is still
+/// read (and dropped) up to [`DRAIN_LIMIT_BYTES`], so the sender gets to read the 413 instead
+/// of a connection reset mid-upload; beyond that the connection is cut.
+async fn read_limited(headers: &HeaderMap, mut body: Body) -> Result<Bytes, ApiError> {
+    let declared = headers
+        .get(axum::http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok());
+    if declared.is_some_and(|len| len > DRAIN_LIMIT_BYTES) {
+        return Err(too_large());
+    }
+    let mut kept = Vec::with_capacity(declared.unwrap_or(0).min(MAX_OUTBOX_BATCH_BYTES));
+    let mut total = 0usize;
+    while let Some(frame) = body.frame().await {
+        let frame = frame.map_err(|err| {
+            ApiError::new(StatusCode::BAD_REQUEST, "unreadable_body", err.to_string())
+        })?;
+        let Ok(data) = frame.into_data() else {
+            continue;
+        };
+        total += data.len();
+        if total <= MAX_OUTBOX_BATCH_BYTES {
+            kept.extend_from_slice(&data);
+        } else if total > DRAIN_LIMIT_BYTES {
+            return Err(too_large());
+        }
+    }
+    if total > MAX_OUTBOX_BATCH_BYTES {
+        return Err(too_large());
+    }
+    Ok(Bytes::from(kept))
+}
+
+fn authenticate(state: &AppState, headers: &HeaderMap, body: &[u8]) -> Result<(), ApiError> {
+    let header = headers
+        .get(SIGNATURE_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .ok_or_else(|| {
+            ApiError::new(
+                StatusCode::UNAUTHORIZED,
+                "missing_signature",
+                format!("the {SIGNATURE_HEADER} header is required"),
+            )
+            .at(SIGNATURE_HEADER)
+        })?;
+    let now = chrono::Utc::now().timestamp();
+    outbox::verify(&state.secret, header, body, now).map_err(|err| {
+        ApiError::new(StatusCode::UNAUTHORIZED, "bad_signature", err.to_string())
+            .at(SIGNATURE_HEADER)
+    })
+}
+
+fn parse(body: &[u8]) -> Result<Vec<SpoolRecord>, ApiError> {
+    let batch: RawBatch = serde_json::from_slice(body).map_err(|err| {
+        let code = if err.is_data() {
+            "invalid_batch"
+        } else {
+            "invalid_json"
+        };
+        let status = if err.is_data() {
+            StatusCode::UNPROCESSABLE_ENTITY
+        } else {
+            StatusCode::BAD_REQUEST
+        };
+        ApiError::new(status, code, format!("not an OutboxBatch: {err}"))
+    })?;
+    if batch.records.len() > MAX_OUTBOX_RECORDS_PER_BATCH {
+        return Err(ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "too_many_records",
+            format!(
+                "{} records; at most MAX_OUTBOX_RECORDS_PER_BATCH ({MAX_OUTBOX_RECORDS_PER_BATCH}) per batch",
+                batch.records.len()
+            ),
+        )
+        .at("records"));
+    }
+    let mut records = Vec::with_capacity(batch.records.len());
+    for (index, raw) in batch.records.iter().enumerate() {
+        let field = format!("records[{index}]");
+        let record: OutboxRecord = serde_json::from_str(raw.get()).map_err(|err| {
+            ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "invalid_record",
+                format!("not an OutboxRecord: {err}"),
+            )
+            .at(field.clone())
+        })?;
+        if let Some((sub, reason)) = missing_identity(&record) {
+            return Err(
+                ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_record", reason)
+                    .at(format!("{field}.{sub}")),
+            );
+        }
+        records.push(SpoolRecord::new(
+            &record,
+            &batch.journey,
+            raw.get().to_owned(),
+        ));
+    }
+    Ok(records)
+}
+
+/// Empty keys would make every record of a kind collide on one id.
+fn missing_identity(record: &OutboxRecord) -> Option<(&'static str, &'static str)> {
+    if record.app_id().is_empty() {
+        return Some(("app_id", "must not be empty"));
+    }
+    match record {
+        OutboxRecord::Event(r) if r.event.message_id.is_empty() => Some((
+            "event.messageId",
+            "must not be empty (it is the record's id)",
+        )),
+        OutboxRecord::Attribution(r) if r.result.conversion.conversion_id.is_empty() => Some((
+            "result.conversion.conversion_id",
+            "must not be empty (it is the record's id)",
+        )),
+        _ => None,
+    }
+}

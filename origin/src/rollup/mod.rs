@@ -1,0 +1,84 @@
+//! Rollups to the edge read store: complete daily stats of the (app, day) pairs that new
+//! records touched, recomputed from every record of those days and pushed, debounced.
+//!
+//! The rollup consumer is a spool sink like the others ([`RollupSink`]): it keeps the records
+//! that count in daily stats in a local fact store ([`facts`]) and marks their days dirty in
+//! the same transaction, then commits its cursor. A separate task ([`pusher`]) waits a short
+//! debounce, recomputes the dirty days with `core::rollup::daily_stats` and sends them to
+//! every target ([`targets`]: the query Worker, Turso, the embedded file). Dirty marks are
+//! durable, so a crash between storing and pushing loses nothing; pushes replace whole days,
+//! so repeating one is harmless.
+
+mod config;
+pub mod facts;
+pub mod pusher;
+pub mod targets;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+pub use config::{RollupConfig, TursoConfig};
+use facts::FactStore;
+
+use crate::sinks::{Sink, SinkError};
+use crate::spool::{BatchLimits, SpoolBatch};
+
+/// Cursor and metrics name of the rollup consumer.
+pub const SINK_NAME: &str = "rollups";
+
+#[derive(Debug, thiserror::Error)]
+pub enum RollupError {
+    #[error("rollup fact store: {0}")]
+    Facts(#[from] libsql::Error),
+    #[error("rollup fact store {path}: {source}")]
+    Open {
+        path: String,
+        #[source]
+        source: libsql::Error,
+    },
+    #[error("a stored record is not valid JSON: {0}")]
+    Record(#[from] serde_json::Error),
+    #[error("rollup push to the query Worker failed: {0}")]
+    Http(#[from] reqwest::Error),
+    #[error("the query Worker answered {status}: {body}")]
+    Rejected { status: u16, body: String },
+    #[error("signing the rollup failed: {0}")]
+    Sign(#[from] attrib_core::outbox::SignatureError),
+}
+
+/// The spool consumer half: stores facts and marks days dirty, then wakes the pusher.
+pub struct RollupSink {
+    facts: Arc<FactStore>,
+    wake: Arc<tokio::sync::Notify>,
+}
+
+impl RollupSink {
+    pub fn new(facts: Arc<FactStore>, wake: Arc<tokio::sync::Notify>) -> Self {
+        RollupSink { facts, wake }
+    }
+}
+
+impl Sink for RollupSink {
+    fn name(&self) -> &'static str {
+        SINK_NAME
+    }
+
+    fn batch_limits(&self) -> BatchLimits {
+        BatchLimits {
+            max_records: 10_000,
+            max_wait: Duration::from_millis(100),
+        }
+    }
+
+    async fn prepare(&mut self) -> Result<(), SinkError> {
+        Ok(())
+    }
+
+    async fn deliver<'a>(&'a mut self, batch: &'a SpoolBatch) -> Result<(), SinkError> {
+        let marked = self.facts.store(batch).await?;
+        if marked > 0 {
+            self.wake.notify_one();
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,30 @@
+//! The embedded sink: events, attributions and merges in a local libsql (SQLite) file.
+//!
+//! The default when neither Kafka nor ClickHouse is configured, so the whole stack runs with
+//! nothing else installed. The rollup pusher also writes `daily_stats` into the same file.
+
+mod config;
+mod request;
+mod sink;
+
+pub use config::{EmbeddedConfig, EmbeddedMode};
+pub use sink::{open_database, EmbeddedSink};
+
+/// Cursor and metrics name.
+pub const SINK_NAME: &str = "embedded";
+/// The schema, applied on start (idempotent).
+pub const SCHEMA: &str = include_str!("../../../schema/libsql.sql");
+
+#[derive(Debug, thiserror::Error)]
+pub enum EmbeddedError {
+    #[error("embedded database {path}: {source}")]
+    Open {
+        path: String,
+        #[source]
+        source: libsql::Error,
+    },
+    #[error("embedded database write failed: {0}")]
+    Write(#[from] libsql::Error),
+    #[error("a spooled record is not valid JSON: {0}")]
+    Record(#[from] serde_json::Error),
+}

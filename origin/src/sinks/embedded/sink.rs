@@ -1,0 +1,87 @@
+//! Writes a batch in one transaction with prepared `INSERT OR IGNORE` statements: the
+//! primary key on the record id makes a redelivered batch a no-op.
+
+use std::path::Path;
+use std::time::Duration;
+
+use libsql::{Connection, Database};
+
+use super::request::{self, INSERT_ATTRIBUTION, INSERT_EVENT, INSERT_MERGE};
+use super::{EmbeddedError, SCHEMA, SINK_NAME};
+use crate::sinks::{Sink, SinkError};
+use crate::spool::{BatchLimits, SpoolBatch};
+
+/// Opens the database file (creating its directory) and applies the schema.
+pub async fn open_database(path: &Path) -> Result<(Database, Connection), EmbeddedError> {
+    let open_err = |source| EmbeddedError::Open {
+        path: path.display().to_string(),
+        source,
+    };
+    if let Some(dir) = path.parent() {
+        let _ = std::fs::create_dir_all(dir);
+    }
+    let db = libsql::Builder::new_local(path)
+        .build()
+        .await
+        .map_err(open_err)?;
+    let conn = db.connect().map_err(open_err)?;
+    conn.busy_timeout(Duration::from_secs(5))
+        .map_err(open_err)?;
+    conn.execute_batch(SCHEMA).await.map_err(open_err)?;
+    Ok((db, conn))
+}
+
+pub struct EmbeddedSink {
+    // Kept so the connection's database stays open.
+    _db: Database,
+    conn: Connection,
+}
+
+impl EmbeddedSink {
+    pub async fn open(path: &Path) -> Result<Self, EmbeddedError> {
+        let (db, conn) = open_database(path).await?;
+        Ok(EmbeddedSink { _db: db, conn })
+    }
+
+    async fn write(&self, batch: &SpoolBatch) -> Result<(), EmbeddedError> {
+        let inserts = request::build(batch)?;
+        let tx = self.conn.transaction().await?;
+        for (sql, rows) in [
+            (INSERT_EVENT, inserts.events),
+            (INSERT_ATTRIBUTION, inserts.attributions),
+            (INSERT_MERGE, inserts.merges),
+        ] {
+            if rows.is_empty() {
+                continue;
+            }
+            let statement = tx.prepare(sql).await?;
+            for params in rows {
+                statement.execute(params).await?;
+                statement.reset();
+            }
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+}
+
+impl Sink for EmbeddedSink {
+    fn name(&self) -> &'static str {
+        SINK_NAME
+    }
+
+    fn batch_limits(&self) -> BatchLimits {
+        BatchLimits {
+            max_records: 10_000,
+            max_wait: Duration::from_millis(200),
+        }
+    }
+
+    async fn prepare(&mut self) -> Result<(), SinkError> {
+        Ok(())
+    }
+
+    async fn deliver<'a>(&'a mut self, batch: &'a SpoolBatch) -> Result<(), SinkError> {
+        self.write(batch).await.map_err(SinkError::from)
+    }
+}

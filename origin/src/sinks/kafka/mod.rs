@@ -1,0 +1,37 @@
+//! The Kafka sink: events, attributions and merges on their topics, keyed by journey
+//! (`u:{app}:{user}`) so one user's records stay in order on one partition.
+//!
+//! Exactly once, in three layers: the spool never re-sends a batch the sink acknowledged;
+//! the idempotent producer (acks=all) removes duplicates from its own retries; and the gap
+//! in between (the origin crashing after Kafka took a batch but before the cursor commit) is
+//! closed by [`recovery`]: every message carries its spool position in a header, the sink
+//! chooses partitions itself, and on start it reads the last message of each partition so
+//! it can skip what is already there.
+
+mod config;
+mod recovery;
+mod request;
+mod sink;
+
+pub use config::KafkaConfig;
+pub use request::{partition_for, SPOOL_POSITION_HEADER};
+pub use sink::KafkaSink;
+
+/// Cursor and metrics name.
+pub const SINK_NAME: &str = "kafka";
+
+#[derive(Debug, thiserror::Error)]
+pub enum KafkaError {
+    #[error("Kafka client: {0}")]
+    Client(#[from] rdkafka::error::KafkaError),
+    #[error("Kafka topic {topic}: {reason}")]
+    Topic { topic: String, reason: String },
+    #[error("{failed} of {total} messages were not acknowledged: {first}")]
+    Undelivered {
+        failed: usize,
+        total: usize,
+        first: rdkafka::error::KafkaError,
+    },
+    #[error("a Kafka client task failed: {0}")]
+    Task(String),
+}

@@ -1,0 +1,243 @@
+//! Produces a batch with librdkafka (idempotent, acks=all, compressed, lingering) and returns
+//! once every message is acknowledged. A retried batch skips what was already acknowledged:
+//! messages acked in an earlier attempt of the same batch, and (after a restart) messages at
+//! or before the last position found on their partition.
+
+use std::collections::{HashMap, HashSet};
+use std::time::Duration;
+
+use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
+use rdkafka::client::DefaultClientContext;
+use rdkafka::error::RDKafkaErrorCode;
+use rdkafka::message::{Header, OwnedHeaders};
+use rdkafka::producer::{FutureProducer, FutureRecord, Producer};
+use rdkafka::ClientConfig;
+
+use super::config::KafkaConfig;
+use super::recovery::last_positions;
+use super::request::{
+    self, format_position, Position, ID_HEADER, KIND_HEADER, SPOOL_POSITION_HEADER,
+};
+use super::{KafkaError, SINK_NAME};
+use crate::sinks::{Sink, SinkError};
+use crate::spool::{BatchLimits, SpoolBatch};
+
+const METADATA_TIMEOUT: Duration = Duration::from_secs(10);
+
+pub struct KafkaSink {
+    config: KafkaConfig,
+    producer: FutureProducer,
+    partitions: HashMap<String, i32>,
+    /// Last position per (topic, partition) found at start: already in Kafka.
+    recovered: HashMap<(String, i32), Position>,
+    /// Positions acknowledged in earlier attempts of the batch being retried.
+    acked: HashSet<Position>,
+    acked_batch_end: u64,
+}
+
+impl KafkaSink {
+    pub fn new(config: KafkaConfig) -> Result<Self, KafkaError> {
+        let producer: FutureProducer = ClientConfig::new()
+            .set("bootstrap.servers", &config.brokers)
+            .set("enable.idempotence", "true")
+            .set("acks", "all")
+            .set("compression.type", &config.compression)
+            .set("linger.ms", config.linger_ms.to_string())
+            .set("batch.num.messages", "10000")
+            .set("batch.size", "1000000")
+            .set("queue.buffering.max.messages", "1000000")
+            .set("queue.buffering.max.kbytes", "1048576")
+            .set("message.timeout.ms", "30000")
+            .set("partitioner", "murmur2_random")
+            .create()?;
+        Ok(KafkaSink {
+            config,
+            producer,
+            partitions: HashMap::new(),
+            recovered: HashMap::new(),
+            acked: HashSet::new(),
+            acked_batch_end: 0,
+        })
+    }
+
+    fn topics(&self) -> [&str; 3] {
+        [
+            &self.config.events_topic,
+            &self.config.attributions_topic,
+            &self.config.merges_topic,
+        ]
+    }
+
+    async fn ensure_topics(&self) -> Result<(), KafkaError> {
+        let admin: AdminClient<DefaultClientContext> = ClientConfig::new()
+            .set("bootstrap.servers", &self.config.brokers)
+            .create()?;
+        let new_topics: Vec<NewTopic> = self
+            .topics()
+            .iter()
+            .map(|t| NewTopic::new(t, self.config.partitions as i32, TopicReplication::Fixed(1)))
+            .collect();
+        let results = admin
+            .create_topics(
+                &new_topics,
+                &AdminOptions::new().operation_timeout(Some(METADATA_TIMEOUT)),
+            )
+            .await?;
+        for result in results {
+            match result {
+                Ok(_) | Err((_, RDKafkaErrorCode::TopicAlreadyExists)) => {}
+                Err((topic, code)) => {
+                    return Err(KafkaError::Topic {
+                        topic,
+                        reason: format!("cannot be created: {code}"),
+                    })
+                }
+            }
+        }
+        Ok(())
+    }
+
+    async fn partition_counts(&self) -> Result<HashMap<String, i32>, KafkaError> {
+        let producer = self.producer.clone();
+        let topics: Vec<String> = self.topics().iter().map(|t| t.to_string()).collect();
+        tokio::task::spawn_blocking(move || {
+            let mut counts = HashMap::new();
+            for topic in topics {
+                let metadata = producer
+                    .client()
+                    .fetch_metadata(Some(&topic), METADATA_TIMEOUT)?;
+                let partitions = metadata
+                    .topics()
+                    .iter()
+                    .find(|t| t.name() == topic)
+                    .map_or(0, |t| t.partitions().len() as i32);
+                if partitions == 0 {
+                    return Err(KafkaError::Topic {
+                        topic,
+                        reason: "has no partitions (does it exist?)".into(),
+                    });
+                }
+                counts.insert(topic, partitions);
+            }
+            Ok(counts)
+        })
+        .await
+        .map_err(|e| KafkaError::Task(e.to_string()))?
+    }
+
+    async fn produce(&mut self, batch: &SpoolBatch) -> Result<(), KafkaError> {
+        if self.acked_batch_end != batch.next_seq {
+            self.acked.clear();
+            self.acked_batch_end = batch.next_seq;
+        }
+        let partitions = &self.partitions;
+        let messages = request::build(batch, &self.config, |topic| {
+            partitions.get(topic).copied().unwrap_or(1)
+        });
+        let mut pending = Vec::with_capacity(messages.len());
+        for message in &messages {
+            if self.acked.contains(&message.position) {
+                continue;
+            }
+            let already = self
+                .recovered
+                .get(&(message.topic.to_owned(), message.partition))
+                .is_some_and(|last| message.position <= *last);
+            if already {
+                continue;
+            }
+            let position = format_position(message.position);
+            let headers = OwnedHeaders::new_with_capacity(3)
+                .insert(Header {
+                    key: ID_HEADER,
+                    value: Some(message.id),
+                })
+                .insert(Header {
+                    key: KIND_HEADER,
+                    value: Some(message.kind),
+                })
+                .insert(Header {
+                    key: SPOOL_POSITION_HEADER,
+                    value: Some(&position),
+                });
+            let mut record = FutureRecord::to(message.topic)
+                .partition(message.partition)
+                .key(message.key)
+                .payload(message.payload)
+                .headers(headers);
+            let delivery = loop {
+                match self.producer.send_result(record) {
+                    Ok(delivery) => break delivery,
+                    Err((
+                        rdkafka::error::KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull),
+                        back,
+                    )) => {
+                        record = back;
+                        tokio::time::sleep(Duration::from_millis(5)).await;
+                    }
+                    Err((err, _)) => return Err(err.into()),
+                }
+            };
+            pending.push((message.position, delivery));
+        }
+        let total = pending.len();
+        let mut failed = 0;
+        let mut first_error = None;
+        for (position, delivery) in pending {
+            match delivery.await {
+                Ok(Ok(_)) => {
+                    self.acked.insert(position);
+                }
+                Ok(Err((err, _))) => {
+                    failed += 1;
+                    first_error.get_or_insert(err);
+                }
+                Err(_canceled) => {
+                    failed += 1;
+                    first_error.get_or_insert(rdkafka::error::KafkaError::Canceled);
+                }
+            }
+        }
+        match first_error {
+            None => Ok(()),
+            Some(first) => Err(KafkaError::Undelivered {
+                failed,
+                total,
+                first,
+            }),
+        }
+    }
+}
+
+impl Sink for KafkaSink {
+    fn name(&self) -> &'static str {
+        SINK_NAME
+    }
+
+    fn batch_limits(&self) -> BatchLimits {
+        BatchLimits {
+            max_records: self.config.batch_records,
+            max_wait: Duration::from_millis(self.config.linger_ms.max(1)),
+        }
+    }
+
+    async fn prepare(&mut self) -> Result<(), SinkError> {
+        self.ensure_topics().await?;
+        self.partitions = self.partition_counts().await?;
+        let brokers = self.config.brokers.clone();
+        let topics: Vec<(String, i32)> = self
+            .partitions
+            .iter()
+            .map(|(t, n)| (t.clone(), *n))
+            .collect();
+        self.recovered = tokio::task::spawn_blocking(move || last_positions(&brokers, &topics))
+            .await
+            .map_err(|e| KafkaError::Task(e.to_string()))??;
+        tracing::info!(partitions = ?self.partitions, recovered = self.recovered.len(), "kafka sink ready");
+        Ok(())
+    }
+
+    async fn deliver<'a>(&'a mut self, batch: &'a SpoolBatch) -> Result<(), SinkError> {
+        self.produce(batch).await.map_err(SinkError::from)
+    }
+}

@@ -1,0 +1,206 @@
+use std::io::Write;
+use std::time::Duration;
+
+use tokio::sync::watch;
+
+use super::*;
+
+fn record(id: &str) -> SpoolRecord {
+    SpoolRecord {
+        id: id.into(),
+        kind: RecordKind::Event,
+        app_id: "app".into(),
+        journey: "u:app:1".into(),
+        json: format!("{{\"id\":\"{id}\"}}"),
+    }
+}
+
+fn records(prefix: &str, n: usize) -> Vec<SpoolRecord> {
+    (0..n).map(|i| record(&format!("{prefix}{i}"))).collect()
+}
+
+fn config(dir: &Path, segment_bytes: u64) -> SpoolConfig {
+    SpoolConfig {
+        dir: dir.to_owned(),
+        segment_bytes,
+        dedup_retention_days: 7,
+    }
+}
+
+const NOW: BatchLimits = BatchLimits {
+    max_records: 1_000,
+    max_wait: Duration::ZERO,
+};
+
+async fn read_all(spool: &Spool, sink: &str) -> Vec<String> {
+    let (_stop_tx, mut stop) = watch::channel(false);
+    let mut reader = spool.reader(sink);
+    let mut ids = Vec::new();
+    while reader.position() < spool.stats().next_seq {
+        let batch = reader
+            .next_batch(NOW, &mut stop)
+            .await
+            .expect("reads")
+            .expect("a batch");
+        ids.extend(batch.records().map(|r| r.id.clone()));
+    }
+    ids
+}
+
+#[tokio::test]
+async fn duplicates_are_spooled_once_even_within_a_batch() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let spool = Spool::open(&config(dir.path(), 1 << 20), &["a"]).expect("opens");
+    let first = spool.append(records("m", 3)).await.expect("appends");
+    assert_eq!((first.accepted, first.duplicates), (3, 0));
+    let mut again = records("m", 4);
+    again.push(record("m3"));
+    let second = spool.append(again).await.expect("appends");
+    assert_eq!((second.accepted, second.duplicates), (1, 4));
+    assert_eq!(read_all(&spool, "a").await, ["m0", "m1", "m2", "m3"]);
+    spool.close();
+}
+
+#[tokio::test]
+async fn cursors_survive_reopen_and_each_sink_has_its_own() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let cfg = config(dir.path(), 1 << 20);
+    {
+        let spool = Spool::open(&cfg, &["fast", "slow"]).expect("opens");
+        spool.append(records("a", 2)).await.expect("appends");
+        spool.append(records("b", 2)).await.expect("appends");
+        let (_tx, mut stop) = watch::channel(false);
+        let mut reader = spool.reader("fast");
+        let batch = reader
+            .next_batch(NOW, &mut stop)
+            .await
+            .expect("reads")
+            .expect("batch");
+        assert_eq!(batch.record_count(), 4);
+        spool.commit("fast", batch.next_seq).await.expect("commits");
+        spool.close();
+    }
+    let spool = Spool::open(&cfg, &["fast", "slow"]).expect("reopens");
+    assert!(read_all(&spool, "fast").await.is_empty());
+    assert_eq!(read_all(&spool, "slow").await, ["a0", "a1", "b0", "b1"]);
+    let dup = spool.append(records("a", 2)).await.expect("appends");
+    assert_eq!(dup.duplicates, 2, "dedup index rebuilt from segments");
+    spool.close();
+}
+
+#[tokio::test]
+async fn trims_only_what_every_sink_delivered_and_keeps_dedup() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    // Tiny segments: every entry rolls a new one.
+    let cfg = config(dir.path(), 1);
+    let spool = Spool::open(&cfg, &["x", "y"]).expect("opens");
+    for i in 0..5 {
+        spool
+            .append(records(&format!("r{i}-"), 2))
+            .await
+            .expect("appends");
+    }
+    let end = spool.stats().next_seq;
+    let before = spool.stats().segments;
+    spool.commit("x", end).await.expect("commits");
+    assert_eq!(spool.stats().segments, before, "y still needs them");
+    spool.commit("y", 3).await.expect("commits");
+    let after_y = spool.stats();
+    assert!(after_y.segments < before);
+    assert!(after_y.oldest_seq <= 3, "entry 3 is still there for y");
+    spool.commit("y", end).await.expect("commits");
+    assert_eq!(spool.stats().segments, 1, "only the active segment stays");
+    spool.close();
+
+    let spool = Spool::open(&cfg, &["x", "y"]).expect("reopens");
+    let dup = spool.append(records("r0-", 2)).await.expect("appends");
+    assert_eq!(dup.duplicates, 2, "trimmed ids are still known");
+    spool.close();
+}
+
+#[tokio::test]
+async fn a_torn_tail_is_cut_and_appends_continue() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let cfg = config(dir.path(), 1 << 20);
+    {
+        let spool = Spool::open(&cfg, &["a"]).expect("opens");
+        spool.append(records("ok", 2)).await.expect("appends");
+        spool.close();
+    }
+    let (_, last) = segment::list_segments(&dir.path().join("segments"))
+        .expect("lists")
+        .pop()
+        .expect("a segment");
+    let mut file = fs::OpenOptions::new()
+        .append(true)
+        .open(&last)
+        .expect("opens");
+    file.write_all(&[9, 0, 0, 0, 1, 2, 3])
+        .expect("writes garbage");
+    drop(file);
+
+    let spool = Spool::open(&cfg, &["a"]).expect("recovers");
+    spool.append(records("after", 1)).await.expect("appends");
+    assert_eq!(read_all(&spool, "a").await, ["ok0", "ok1", "after0"]);
+    spool.close();
+}
+
+#[tokio::test]
+async fn batches_close_at_max_records_or_after_max_wait() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let spool = Spool::open(&config(dir.path(), 1 << 20), &["a"]).expect("opens");
+    for i in 0..3 {
+        spool
+            .append(records(&format!("e{i}-"), 2))
+            .await
+            .expect("appends");
+    }
+    let (_tx, mut stop) = watch::channel(false);
+    let mut reader = spool.reader("a");
+    let limits = BatchLimits {
+        max_records: 4,
+        max_wait: Duration::from_secs(60),
+    };
+    let full = reader
+        .next_batch(limits, &mut stop)
+        .await
+        .expect("reads")
+        .expect("batch");
+    assert_eq!(
+        full.record_count(),
+        4,
+        "closed by size, not by the 60 s wait"
+    );
+
+    let short_wait = BatchLimits {
+        max_records: 1_000,
+        max_wait: Duration::from_millis(50),
+    };
+    let started = std::time::Instant::now();
+    let rest = reader
+        .next_batch(short_wait, &mut stop)
+        .await
+        .expect("reads")
+        .expect("batch");
+    assert_eq!(rest.record_count(), 2);
+    assert!(started.elapsed() < Duration::from_secs(5));
+    spool.close();
+}
+
+#[tokio::test]
+async fn stop_ends_an_idle_reader() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let spool = Spool::open(&config(dir.path(), 1 << 20), &["a"]).expect("opens");
+    let (tx, mut stop) = watch::channel(false);
+    let mut reader = spool.reader("a");
+    let waiting = tokio::spawn(async move { reader.next_batch(NOW, &mut stop).await });
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    tx.send_replace(true);
+    let result = tokio::time::timeout(Duration::from_secs(5), waiting)
+        .await
+        .expect("returns promptly")
+        .expect("joins")
+        .expect("no error");
+    assert!(result.is_none());
+    spool.close();
+}

@@ -1,0 +1,73 @@
+//! A stand-in for the query Worker's `/internal/rollups`: verifies the signature like the
+//! Worker will, and keeps the latest rows of every (app, day) it was sent.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+
+use attrib_core::outbox::{verify, SIGNATURE_HEADER};
+use attrib_core::rollup::{AppDay, DailyStat, RollupUpsert, ROLLUP_PATH};
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::routing::post;
+use axum::Router;
+
+#[derive(Default)]
+pub struct Received {
+    /// Replaced per (app, day), as D1 will be.
+    pub days: BTreeMap<AppDay, Vec<DailyStat>>,
+    pub requests: usize,
+    pub bad_signatures: usize,
+}
+
+#[derive(Clone)]
+pub struct Receiver {
+    pub url: String,
+    pub received: Arc<Mutex<Received>>,
+}
+
+pub async fn start(secret: &'static str) -> Receiver {
+    let received = Arc::new(Mutex::new(Received::default()));
+    let app = Router::new()
+        .route(ROLLUP_PATH, post(receive))
+        .with_state((received.clone(), secret));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let url = format!("http://{}", listener.local_addr().expect("addr"));
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    Receiver { url, received }
+}
+
+async fn receive(
+    State((received, secret)): State<(Arc<Mutex<Received>>, &'static str)>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> StatusCode {
+    let mut received = received.lock().expect("lock");
+    received.requests += 1;
+    let header = headers
+        .get(SIGNATURE_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    let now = chrono::Utc::now().timestamp();
+    if verify(secret.as_bytes(), header, &body, now).is_err() {
+        received.bad_signatures += 1;
+        return StatusCode::UNAUTHORIZED;
+    }
+    let Ok(upsert) = serde_json::from_slice::<RollupUpsert>(&body) else {
+        return StatusCode::BAD_REQUEST;
+    };
+    for day in &upsert.days {
+        let rows = upsert
+            .rows
+            .iter()
+            .filter(|r| r.key.app_id == day.app_id && r.key.day == day.day)
+            .cloned()
+            .collect();
+        received.days.insert(day.clone(), rows);
+    }
+    StatusCode::OK
+}

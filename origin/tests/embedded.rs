@@ -1,0 +1,284 @@
+//! The embedded default (no Kafka, no ClickHouse): every record stored once in the libsql
+//! file, bad batches refused without effect, rollups pushed (signed) to the query Worker
+//! stand-in and written to the file, and nothing acknowledged lost across SIGKILL.
+//! Needs no external service.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use attrib_core::limits::MAX_OUTBOX_BATCH_BYTES;
+use attrib_core::outbox::OutboxRecord;
+use attrib_core::rollup::{daily_stats, AppDay, DailyStat};
+use common::*;
+
+const DAY_MS: i64 = 86_400_000;
+const START_MS: i64 = 1_714_521_600_000; // 2024-05-01T00:00:00Z
+
+async fn embedded_ids(path: &std::path::Path) -> (i64, i64) {
+    let db = libsql::Builder::new_local(path).build().await.expect("db");
+    let conn = db.connect().expect("conn");
+    let mut total = (0, 0);
+    for table in ["events", "attributions"] {
+        let mut rows = conn
+            .query(
+                &format!("SELECT count(*), count(DISTINCT id) FROM {table}"),
+                (),
+            )
+            .await
+            .expect("query");
+        let row = rows.next().await.expect("row").expect("one row");
+        total.0 += row.get::<i64>(0).expect("count");
+        total.1 += row.get::<i64>(1).expect("distinct");
+    }
+    total
+}
+
+async fn embedded_id_list(path: &std::path::Path) -> Vec<String> {
+    let db = libsql::Builder::new_local(path).build().await.expect("db");
+    let conn = db.connect().expect("conn");
+    let mut ids = Vec::new();
+    let mut rows = conn
+        .query(
+            "SELECT id FROM events UNION ALL SELECT id FROM attributions",
+            (),
+        )
+        .await
+        .expect("query");
+    while let Some(row) = rows.next().await.expect("row") {
+        ids.push(row.get::<String>(0).expect("id"));
+    }
+    ids.sort();
+    ids
+}
+
+fn expected_stats(
+    batches: &[attrib_core::outbox::OutboxBatch],
+) -> BTreeMap<AppDay, Vec<DailyStat>> {
+    let records: Vec<&OutboxRecord> = batches.iter().flat_map(|b| b.records.iter()).collect();
+    let mut by_day: BTreeMap<AppDay, Vec<DailyStat>> = BTreeMap::new();
+    for stat in daily_stats(records) {
+        by_day
+            .entry(AppDay {
+                app_id: stat.key.app_id.clone(),
+                day: stat.key.day.clone(),
+            })
+            .or_default()
+            .push(stat);
+    }
+    by_day
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn embedded_mode_stores_each_record_once_and_pushes_rollups() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let receiver = common::receiver::start(SECRET).await;
+    let mut origin = Origin::new(
+        &dir.path().join("origin"),
+        &[("QUERY_WORKER_URL", receiver.url.clone())],
+    );
+    origin.start().await;
+    let client = reqwest::Client::new();
+
+    let batches: Vec<_> = (0..40)
+        .map(|u| {
+            let start = START_MS + (u % 2) as i64 * DAY_MS;
+            attrib_origin::testkit::journey_batch(
+                "app1",
+                &format!("user{u}"),
+                "a",
+                3,
+                u % 3 != 0,
+                start,
+            )
+        })
+        .collect();
+    for batch in &batches {
+        let (status, body) = send_batch(&client, &origin, batch).await;
+        assert_eq!(status, 200, "{body}");
+        assert_eq!(body["accepted"], batch.records.len());
+        assert_eq!(body["duplicates"], 0);
+    }
+    // The Durable Object retries: every batch again, all duplicates.
+    for batch in &batches {
+        let (status, body) = send_batch(&client, &origin, batch).await;
+        assert_eq!(status, 200, "{body}");
+        assert_eq!(
+            (body["accepted"].as_u64(), body["duplicates"].as_u64()),
+            (Some(0), Some(batch.records.len() as u64))
+        );
+    }
+
+    let mut expected_ids = ids_of(&batches);
+    expected_ids.sort();
+    let db_path = origin.data_dir.join("origin.db");
+    let want = expected_ids.len() as i64;
+    eventually(
+        Duration::from_secs(30),
+        "all records in the embedded db",
+        || async { embedded_ids(&db_path).await == (want, want) },
+    )
+    .await;
+    assert_eq!(embedded_id_list(&db_path).await, expected_ids);
+
+    let expected = expected_stats(&batches);
+    assert_eq!(expected.len(), 2, "two days of data");
+    eventually(
+        Duration::from_secs(30),
+        "rollups of both days pushed",
+        || async { receiver.received.lock().expect("lock").days == expected },
+    )
+    .await;
+    let bad_signatures = receiver.received.lock().expect("lock").bad_signatures;
+    assert_eq!(bad_signatures, 0);
+
+    // The embedded file holds the same rollups.
+    let db = libsql::Builder::new_local(&db_path)
+        .build()
+        .await
+        .expect("db");
+    let conn = db.connect().expect("conn");
+    let mut rows = conn
+        .query("SELECT count(*), sum(touches) FROM daily_stats", ())
+        .await
+        .expect("query");
+    let row = rows.next().await.expect("row").expect("row");
+    let want_rows: usize = expected.values().map(Vec::len).sum();
+    let want_touches: u64 = expected.values().flatten().map(|s| s.values.touches).sum();
+    assert_eq!(row.get::<i64>(0).expect("n") as usize, want_rows);
+    assert_eq!(row.get::<i64>(1).expect("sum") as u64, want_touches);
+
+    let metrics = origin.metrics().await;
+    assert!(
+        metrics.contains(&format!("origin_records_accepted_total {want}")),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("origin_sink_lag_entries{sink=\"embedded\"} 0"),
+        "{metrics}"
+    );
+    origin.terminate();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_batches_get_4xx_and_change_nothing() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut origin = Origin::new(&dir.path().join("origin"), &[]);
+    origin.start().await;
+    let client = reqwest::Client::new();
+    let good = attrib_origin::testkit::journey_batch("app2", "u", "a", 2, true, START_MS);
+    let body = serde_json::to_vec(&good).expect("json");
+
+    let (status, json) = post_raw(&client, &origin, body.clone(), None).await;
+    assert_eq!(status, 401, "unsigned: {json}");
+    assert_eq!(json["error"]["code"], "missing_signature");
+
+    let forged = attrib_origin::testkit::signature(b"wrong-secret", &body);
+    let (status, json) = post_raw(&client, &origin, body.clone(), Some(forged)).await;
+    assert_eq!(status, 401, "{json}");
+    assert_eq!(json["error"]["code"], "bad_signature");
+
+    let (status, json) = post_signed(&client, &origin, b"{\"journey\": ".to_vec()).await;
+    assert_eq!(status, 400, "{json}");
+    assert_eq!(json["error"]["code"], "invalid_json");
+
+    let mut value = serde_json::to_value(&good).expect("value");
+    value["records"][1]["event"]["timestampMs"] = "yesterday".into();
+    let (status, json) =
+        post_signed(&client, &origin, serde_json::to_vec(&value).expect("json")).await;
+    assert_eq!(status, 422, "{json}");
+    assert_eq!(json["error"]["field"], "records[1]");
+
+    let mut oversized = body.clone();
+    oversized.resize(MAX_OUTBOX_BATCH_BYTES + 1, b' ');
+    let (status, json) = post_signed(&client, &origin, oversized).await;
+    assert_eq!(status, 413, "{json}");
+    assert_eq!(json["error"]["code"], "batch_too_large");
+
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let metrics = origin.metrics().await;
+    assert!(
+        metrics.contains("origin_records_accepted_total 0"),
+        "{metrics}"
+    );
+    assert!(metrics.contains("origin_spool_entries 0"), "{metrics}");
+    assert_eq!(
+        embedded_ids(&origin.data_dir.join("origin.db")).await,
+        (0, 0)
+    );
+
+    // The same batch, properly signed, still goes through: nothing was poisoned.
+    let (status, json) = post_signed(&client, &origin, body).await;
+    assert_eq!(status, 200, "{json}");
+    assert_eq!(json["accepted"], good.records.len());
+    origin.terminate();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigkill_loses_no_acknowledged_record() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut origin = Origin::new(&dir.path().join("origin"), &[]);
+    origin.start().await;
+    let client = reqwest::Client::new();
+    let mut acknowledged = Vec::new();
+    let sender = {
+        let client = client.clone();
+        let url = origin.url(attrib_core::outbox::OUTBOX_PATH);
+        tokio::spawn(async move {
+            let mut acked = Vec::new();
+            for u in 0..400 {
+                let batch = attrib_origin::testkit::journey_batch(
+                    "app3",
+                    &format!("k{u}"),
+                    "a",
+                    2,
+                    true,
+                    START_MS,
+                );
+                let body = serde_json::to_vec(&batch).expect("json");
+                let sig = attrib_origin::testkit::signature(SECRET.as_bytes(), &body);
+                let response = client
+                    .post(&url)
+                    .header(attrib_core::outbox::SIGNATURE_HEADER, sig)
+                    .body(body)
+                    .send()
+                    .await;
+                match response {
+                    Ok(r) if r.status().is_success() => acked.push(batch),
+                    _ => break,
+                }
+            }
+            acked
+        })
+    };
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    origin.kill9();
+    acknowledged.extend(sender.await.expect("sender"));
+    assert!(
+        !acknowledged.is_empty(),
+        "some batches were acknowledged before the kill"
+    );
+
+    origin.start().await;
+    let ids = ids_of(&acknowledged);
+    let db_path = origin.data_dir.join("origin.db");
+    let want = ids.len() as i64;
+    eventually(
+        Duration::from_secs(30),
+        "acknowledged records after restart",
+        || async {
+            let (count, distinct) = embedded_ids(&db_path).await;
+            count == distinct && count >= want
+        },
+    )
+    .await;
+    let stored = embedded_id_list(&db_path).await;
+    for id in &ids {
+        assert!(
+            stored.binary_search(id).is_ok(),
+            "acknowledged record {id} lost"
+        );
+    }
+    origin.terminate();
+}

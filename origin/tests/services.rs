@@ -1,0 +1,264 @@
+//! The origin against the real ClickHouse (Debian's 18.16) and a real Kafka-protocol broker
+//! (tansu), started by scripts/test-origin.sh, which sets ATTRIB_IT_CLICKHOUSE_URL and
+//! ATTRIB_IT_KAFKA_BROKERS. These tests stop and start the shared services, so the script
+//! runs them one at a time (`--test-threads=1`). Without the services they FAIL.
+
+mod common;
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use attrib_core::outbox::OutboxBatch;
+use attrib_origin::testkit::journey_batch;
+use common::stores::{clickhouse_counts, kafka_id_counts};
+use common::*;
+
+const START_MS: i64 = 1_714_521_600_000; // 2024-05-01T00:00:00Z
+const DRAIN: Duration = Duration::from_secs(90);
+
+struct Services {
+    clickhouse_url: String,
+    database: String,
+    brokers: String,
+    topics: Vec<String>,
+}
+
+impl Services {
+    fn from_env(name: &str) -> Services {
+        let prefix = unique(name);
+        Services {
+            clickhouse_url: require_env("ATTRIB_IT_CLICKHOUSE_URL"),
+            database: prefix.clone(),
+            brokers: require_env("ATTRIB_IT_KAFKA_BROKERS"),
+            topics: vec![format!("{prefix}.events"), format!("{prefix}.attributions")],
+        }
+    }
+
+    fn origin_env(&self) -> Vec<(&'static str, String)> {
+        vec![
+            ("CLICKHOUSE_URL", self.clickhouse_url.clone()),
+            ("CLICKHOUSE_DATABASE", self.database.clone()),
+            ("CLICKHOUSE_BATCH_WAIT_MS", "300".into()),
+            ("KAFKA_BROKERS", self.brokers.clone()),
+            ("KAFKA_EVENTS_TOPIC", self.topics[0].clone()),
+            ("KAFKA_ATTRIBUTIONS_TOPIC", self.topics[1].clone()),
+            ("KAFKA_MERGES_TOPIC", format!("{}.merges", self.database)),
+        ]
+    }
+
+    async fn wait_for_clickhouse(&self, want: u64) {
+        let (url, db) = (self.clickhouse_url.clone(), self.database.clone());
+        eventually(DRAIN, &format!("{want} records in ClickHouse"), || {
+            let (url, db) = (url.clone(), db.clone());
+            async move {
+                clickhouse_counts(&url, &db)
+                    .await
+                    .is_some_and(|(n, _)| n >= want)
+            }
+        })
+        .await;
+        let (rows, distinct) = clickhouse_counts(&self.clickhouse_url, &self.database)
+            .await
+            .expect("counts");
+        assert_eq!(
+            (rows, distinct),
+            (want, want),
+            "each record once in ClickHouse"
+        );
+    }
+
+    async fn kafka_counts(&self) -> HashMap<String, usize> {
+        let (brokers, topics) = (self.brokers.clone(), self.topics.clone());
+        tokio::task::spawn_blocking(move || kafka_id_counts(&brokers, &topics))
+            .await
+            .expect("reader")
+    }
+
+    async fn wait_for_kafka(&self, ids: &[String]) {
+        let deadline = std::time::Instant::now() + DRAIN;
+        loop {
+            let counts = self.kafka_counts().await;
+            if ids.iter().all(|id| counts.contains_key(id)) {
+                let dupes: Vec<_> = counts.iter().filter(|(_, n)| **n > 1).collect();
+                assert!(dupes.is_empty(), "duplicates in Kafka: {dupes:?}");
+                assert_eq!(
+                    counts.len(),
+                    ids.len(),
+                    "only the records sent are in Kafka"
+                );
+                return;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "Kafka has {} of {} records after {DRAIN:?}",
+                ids.iter().filter(|id| counts.contains_key(*id)).count(),
+                ids.len()
+            );
+            tokio::time::sleep(Duration::from_millis(500)).await;
+        }
+    }
+}
+
+/// Stops a shared service, and starts it again when dropped, even if the test fails.
+struct Outage(&'static str);
+
+impl Outage {
+    fn begin(name: &'static str) -> Outage {
+        service(name, "stop");
+        Outage(name)
+    }
+}
+
+impl Drop for Outage {
+    fn drop(&mut self) {
+        service(self.0, "start");
+    }
+}
+
+fn batches(tag: &str, users: usize) -> Vec<OutboxBatch> {
+    (0..users)
+        .map(|u| journey_batch("app", &format!("{tag}{u}"), tag, 3, u % 2 == 0, START_MS))
+        .collect()
+}
+
+async fn send_all(client: &reqwest::Client, origin: &Origin, batches: &[OutboxBatch]) {
+    for batch in batches {
+        let (status, body) = send_batch(client, origin, batch).await;
+        assert_eq!(status, 200, "{body}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_record_once_in_clickhouse_and_kafka() {
+    let services = Services::from_env("once");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut origin = Origin::new(dir.path(), &services.origin_env());
+    origin.start().await;
+    let client = reqwest::Client::new();
+    let sent = batches("once", 60);
+    send_all(&client, &origin, &sent).await;
+    send_all(&client, &origin, &sent).await; // the Durable Objects' retries
+    let ids = ids_of(&sent);
+    services.wait_for_clickhouse(ids.len() as u64).await;
+    services.wait_for_kafka(&ids).await;
+
+    let rollup = common::stores::clickhouse_query(
+        &services.clickhouse_url,
+        &format!(
+            "SELECT sum(touches) FROM {}.daily_touches",
+            services.database
+        ),
+    )
+    .await
+    .expect("rollup view");
+    assert_eq!(
+        rollup.trim(),
+        (60 * 3).to_string(),
+        "materialized touches per day"
+    );
+    origin.terminate();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigkill_mid_stream_loses_nothing_and_duplicates_nothing() {
+    let services = Services::from_env("kill");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut origin = Origin::new(dir.path(), &services.origin_env());
+    origin.start().await;
+    let client = reqwest::Client::new();
+    let sent = batches("kill", 600);
+
+    let url = origin.url(attrib_core::outbox::OUTBOX_PATH);
+    let stream = {
+        let (client, sent) = (client.clone(), sent.clone());
+        tokio::spawn(async move {
+            let mut acknowledged = 0;
+            for batch in &sent {
+                let body = serde_json::to_vec(batch).expect("json");
+                let sig = attrib_origin::testkit::signature(SECRET.as_bytes(), &body);
+                let ok = client
+                    .post(&url)
+                    .header(attrib_core::outbox::SIGNATURE_HEADER, sig)
+                    .body(body)
+                    .send()
+                    .await
+                    .is_ok_and(|r| r.status().is_success());
+                if !ok {
+                    break;
+                }
+                acknowledged += 1;
+            }
+            acknowledged
+        })
+    };
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    origin.kill9();
+    let acknowledged = stream.await.expect("stream");
+    assert!(
+        acknowledged > 0 && acknowledged < sent.len(),
+        "the kill landed mid-stream ({acknowledged} of {} acknowledged)",
+        sent.len()
+    );
+
+    // Restart; the Durable Objects resend what was not acknowledged. Resending everything
+    // also proves the acknowledged part is not stored twice.
+    origin.start().await;
+    send_all(&client, &origin, &sent).await;
+    let ids = ids_of(&sent);
+    services.wait_for_clickhouse(ids.len() as u64).await;
+    services.wait_for_kafka(&ids).await;
+    origin.terminate();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn clickhouse_outage_backlog_drains_without_blocking_kafka() {
+    let services = Services::from_env("chdown");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut origin = Origin::new(dir.path(), &services.origin_env());
+    origin.start().await;
+    let client = reqwest::Client::new();
+    let first = batches("chdown-a", 10);
+    send_all(&client, &origin, &first).await;
+    services
+        .wait_for_clickhouse(ids_of(&first).len() as u64)
+        .await;
+
+    let outage = Outage::begin("clickhouse");
+    let during = batches("chdown-b", 40);
+    send_all(&client, &origin, &during).await;
+    let all: Vec<_> = first.iter().chain(&during).cloned().collect();
+    let ids = ids_of(&all);
+    services.wait_for_kafka(&ids).await; // Kafka is not held back by ClickHouse
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let metrics = origin.metrics().await;
+    assert!(
+        !metrics.contains("origin_sink_lag_entries{sink=\"clickhouse\"} 0"),
+        "ClickHouse is behind while down:\n{metrics}"
+    );
+    drop(outage);
+    services.wait_for_clickhouse(ids.len() as u64).await;
+    origin.terminate();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kafka_outage_backlog_drains() {
+    let services = Services::from_env("kdown");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut origin = Origin::new(dir.path(), &services.origin_env());
+    origin.start().await;
+    let client = reqwest::Client::new();
+    let first = batches("kdown-a", 10);
+    send_all(&client, &origin, &first).await;
+    services.wait_for_kafka(&ids_of(&first)).await;
+
+    let outage = Outage::begin("tansu");
+    let during = batches("kdown-b", 40);
+    send_all(&client, &origin, &during).await;
+    let all: Vec<_> = first.iter().chain(&during).cloned().collect();
+    services
+        .wait_for_clickhouse(ids_of(&all).len() as u64)
+        .await; // not held back
+    drop(outage);
+    services.wait_for_kafka(&ids_of(&all)).await;
+    origin.terminate();
+}
