@@ -17,8 +17,11 @@ cargo clippy --workspace --all-targets -- -D warnings
 step "core compiles for wasm32 (the Workers) as well as natively"
 cargo check -q -p attrib-core --target wasm32-unknown-unknown
 
-step "unit and integration tests (Rust)"
-cargo test -q --workspace
+step "unit and integration tests (Rust; ChannelAttribution comparison included)"
+cargo test -q --workspace --exclude attrib-origin
+
+step "origin: unit, embedded-mode and real ClickHouse + Kafka-protocol broker tests"
+bash scripts/test-origin.sh
 
 step "build the Workers"
 bash scripts/build-worker.sh ingest
