@@ -55,6 +55,8 @@ impl Statement {
 pub enum StoreError {
     #[error("D1: {0}")]
     D1(String),
+    #[error("Turso is unreachable: {0}")]
+    TursoUnreachable(String),
     #[error("Turso answered HTTP {status}: {body}")]
     TursoHttp { status: u16, body: String },
     #[error("Turso statement failed ({code}): {message}")]

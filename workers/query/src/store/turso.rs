@@ -40,9 +40,10 @@ impl TursoStore {
             .with_headers(headers)
             .with_body(Some(JsValue::from_str(&body.to_string())));
         let request = Request::new_with_init(&self.pipeline_url, &init)?;
-        let mut response = Fetch::Request(request).send().await?;
+        let unreachable = |e: worker::Error| StoreError::TursoUnreachable(e.to_string());
+        let mut response = Fetch::Request(request).send().await.map_err(unreachable)?;
         let status = response.status_code();
-        let text = response.text().await?;
+        let text = response.text().await.map_err(unreachable)?;
         if status != 200 {
             return Err(StoreError::TursoHttp {
                 status,
