@@ -2,6 +2,7 @@
 //! day when asked), over a day range.
 
 use attrib_core::FieldError;
+use futures_util::future::try_join;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
@@ -100,12 +101,9 @@ impl ReadQuery for FraudQuery {
             "SELECT COALESCE(SUM(count), 0) AS count FROM fraud_counts",
             "",
         );
-        let mut rows: Vec<FraudRow> = store.rows(&rows_stmt).await?;
-        let total = store
-            .rows::<Total>(&total_stmt)
-            .await?
-            .first()
-            .map_or(0, |t| t.count);
+        let (mut rows, totals): (Vec<FraudRow>, Vec<Total>) =
+            try_join(store.rows(&rows_stmt), store.rows(&total_stmt)).await?;
+        let total = totals.first().map_or(0, |t| t.count);
         let truncated = rows.len() > self.limit;
         rows.truncate(self.limit);
         Ok(json!({

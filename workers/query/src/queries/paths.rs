@@ -6,6 +6,7 @@
 //! `source` keeps paths that contain any of the given sources as a whole step.
 
 use attrib_core::FieldError;
+use futures_util::future::try_join;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
@@ -113,8 +114,8 @@ impl ReadQuery for PathsQuery {
              COALESCE(SUM(value), 0) AS value FROM conversion_paths",
             "GROUP BY currency ORDER BY currency",
         );
-        let mut rows: Vec<PathRow> = store.rows(&rows_stmt).await?;
-        let totals: Vec<PathTotal> = store.rows(&totals_stmt).await?;
+        let (mut rows, totals): (Vec<PathRow>, Vec<PathTotal>) =
+            try_join(store.rows(&rows_stmt), store.rows(&totals_stmt)).await?;
         let truncated = rows.len() > self.limit;
         rows.truncate(self.limit);
         let rows: Vec<PathOut> = rows.into_iter().map(path_out).collect();
