@@ -1,11 +1,12 @@
 -- Read-side tables of the query Worker, written through its signed /internal/rollups endpoint
--- (workers/query/src/upsert.rs documents the body). The same statements run on D1 and Turso.
+-- (workers/query/src/contract.rs documents the body). The same statements run on D1 and Turso.
 
--- Conversion paths: the sources of the touches eligible for each conversion, oldest first,
--- stored as a JSON array of strings (serde_json's canonical form, e.g. '["google","email"]') so
--- that sources containing " > " stay unambiguous. One row per (app, UTC day of the conversion,
--- path, currency); `conversions` counts conversions with that path, `value` sums their revenue
--- (never across currencies). Unattributed conversions have the path '["(organic)"]'.
+-- Conversion paths: the sources of the touches eligible for each conversion, oldest first
+-- (consecutive repeats merged, the last 20 kept; see contract.rs), stored as a JSON array of
+-- strings (serde_json's canonical form, e.g. '["google","email"]') so that sources containing
+-- " > " stay unambiguous. One row per (app, UTC day of the conversion, path, currency);
+-- `conversions` counts conversions with that path, `value` sums their revenue (never across
+-- currencies). Unattributed conversions have the path '["(organic)"]'.
 CREATE TABLE IF NOT EXISTS conversion_paths (
   app_id TEXT NOT NULL,
   day TEXT NOT NULL,

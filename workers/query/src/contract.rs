@@ -16,6 +16,14 @@
 //! (an empty list clears those days); an absent section leaves its table untouched, so the
 //! fraud writer can send `days` + `fraud` alone. Every row must belong to a listed day. The
 //! whole upsert is one transaction, together with a bump of each listed app's stats version.
+//!
+//! How the origin derives `paths` from the attribution records of a day (latest revision of
+//! each conversion, like `daily_stats`): the steps are the `source`s of the conversion's
+//! credits under the `linear` model (every eligible touch, oldest first), with consecutive
+//! equal sources merged into one step and only the last [`MAX_PATH_STEPS`] steps kept; an
+//! unattributed conversion has the path `["(organic)"]`. Rows are per (app, UTC day of the
+//! conversion, path, currency): `conversions` counts the conversions, `value` sums their
+//! revenue. `fraud` rows count the touches and events rejected per (app, UTC day, reason).
 
 use std::collections::{BTreeSet, HashSet};
 

@@ -171,7 +171,7 @@ pub fn labels<T>(choices: &[(&str, T)]) -> String {
 
 /// A UTC calendar day, `YYYY-MM-DD`, within [`EARLIEST_DAY`]..=[`LATEST_DAY`].
 pub fn day(field: &str, raw: &str) -> Result<NaiveDate, FieldError> {
-    let well_formed = raw.len() == 10 && raw.as_bytes()[4] == b'-' && raw.as_bytes()[7] == b'-';
+    let well_formed = matches!(raw.as_bytes(), [_, _, _, _, b'-', _, _, b'-', _, _]);
     let parsed = NaiveDate::parse_from_str(raw, "%Y-%m-%d")
         .ok()
         .filter(|_| well_formed)

@@ -1,3 +1,5 @@
+//! The upsert contract: what each section replaces, and how bad rows are named.
+
 use serde_json::json;
 
 use super::*;
