@@ -64,7 +64,7 @@ test('rollups: signed upserts replace whole days; unsigned ones change nothing',
   const stray = JSON.stringify({ days: [{ app_id: a.appId, day: '2026-01-02' }], rows: [row(a.appId, '2026-01-03', 'x', 'linear', 1)] });
   const strayRes = await stack.fetch(`${QUERY}/internal/rollups`, { method: 'POST', body: stray, headers: signed(stray, stack.secret) });
   assert.equal(strayRes.status, 400);
-  assert.equal(strayRes.json.error.field, 'rows');
+  assert.equal(strayRes.json.error.field, 'rows[0]', 'the first row outside the listed days');
   const garbage = '{"days": 5}';
   const garbageRes = await stack.fetch(`${QUERY}/internal/rollups`, { method: 'POST', body: garbage, headers: signed(garbage, stack.secret) });
   assert.equal(garbageRes.status, 400);

@@ -39,7 +39,12 @@ export const CF = {
 };
 
 export class Stack {
-  static async start({ originUrl = 'http://127.0.0.1:9', secret = randomBytes(16).toString('hex'), vars = {}, miniflare = {} } = {}) {
+  /**
+   * `vars` go to both Workers, `queryVars` to the query Worker only (e.g. READ_STORE=turso).
+   * `queryHttp: true` also serves the query Worker (assets included) on a loopback port of its
+   * own, at `stack.queryUrl`, for browsers. `miniflare` adds Miniflare options (e.g. inspectorPort).
+   */
+  static async start({ originUrl = 'http://127.0.0.1:9', secret = randomBytes(16).toString('hex'), vars = {}, queryVars = {}, queryHttp = false, miniflare = {} } = {}) {
     const shared = { EDGE_ORIGIN_SECRET: secret, DO_JURISDICTIONS: 'record-only', ...vars };
     const mf = new Miniflare({
       host: '127.0.0.1',
@@ -50,11 +55,15 @@ export class Stack {
           ...shared,
           ORIGIN_URLS: JSON.stringify({ us: originUrl }),
         }),
-        workerOptions(join(ROOT, 'workers/query/wrangler.toml'), 'attrib-query', 'query.test', shared),
+        {
+          ...workerOptions(join(ROOT, 'workers/query/wrangler.toml'), 'attrib-query', 'query.test', { ...shared, ...queryVars }),
+          ...(queryHttp ? { unsafeDirectSockets: [{ host: '127.0.0.1', port: 0 }] } : {}),
+        },
       ],
     });
     const url = await mf.ready;
     const stack = new Stack(mf, url, secret);
+    if (queryHttp) stack.queryUrl = (await mf.unsafeGetDirectURL('attrib-query')).toString().replace(/\/$/, '');
     await stack.migrate();
     return stack;
   }

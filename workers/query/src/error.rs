@@ -1,13 +1,21 @@
 //! Every way a query can fail, and the one place they become responses.
+//!
+//! Client mistakes are 4xx with the JSON error shape of `attrib_worker_common::response`
+//! (naming the field and the reason); store outages are 503 (retry); configuration and
+//! runtime faults are 500 with the details in the log only.
 
 use attrib_core::FieldError;
 use attrib_worker_common::{response, EdgeError};
 use worker::Response;
 
+use crate::store::StoreError;
+
 #[derive(Debug, thiserror::Error)]
 pub enum QueryError {
     #[error("no such endpoint")]
     NotFound,
+    #[error("method not allowed")]
+    MethodNotAllowed,
     #[error("read token missing")]
     MissingToken,
     #[error("read token not recognised")]
@@ -22,6 +30,8 @@ pub enum QueryError {
     NoJourney(String),
     #[error("the journey is unavailable: {0}")]
     JourneyUnavailable(String),
+    #[error("read store failed: {0}")]
+    Store(#[from] StoreError),
     #[error(transparent)]
     Edge(#[from] EdgeError),
     #[error(transparent)]
@@ -32,6 +42,9 @@ impl QueryError {
     pub fn into_response(self) -> worker::Result<Response> {
         match self {
             QueryError::NotFound => response::error(404, "not_found", "no such endpoint"),
+            QueryError::MethodNotAllowed => {
+                response::error(405, "method_not_allowed", "this endpoint takes GET")
+            }
             QueryError::MissingToken => response::field_error(
                 401,
                 "missing_token",
@@ -56,6 +69,15 @@ impl QueryError {
             QueryError::JourneyUnavailable(reason) => {
                 worker::console_error!("journey unavailable: {reason}");
                 response::error(503, "unavailable", "the journey could not be read; retry")
+            }
+            QueryError::Store(StoreError::Edge(err)) => response::internal("query", &err),
+            QueryError::Store(err) => {
+                worker::console_error!("read store: {err}");
+                response::error(
+                    503,
+                    "store_unavailable",
+                    "the stats store could not be read; retry",
+                )
             }
             QueryError::Edge(err) => response::internal("query", &err),
             QueryError::Runtime(err) => response::internal("query", &err),

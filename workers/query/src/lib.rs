@@ -1,31 +1,80 @@
 //! The query Worker: what dashboards and API clients read at the edge.
 //!
-//! `GET /v1/journeys/{user_id}` shows one person's journey (touches, conversions, credits
-//! under every model) from their Journey Durable Object; `POST /internal/rollups` takes the
-//! origin's daily stats into D1. Every read is scoped to the app of the read token: a token
-//! of app A never reads app B.
+//! Read API (read token as `Authorization: Bearer rt_...`, every read scoped to its app):
+//! `GET /v1/stats`, `/v1/paths`, `/v1/fraud`, `/v1/app` from the read store (D1 or Turso,
+//! see [`store`]) through the edge cache ([`reads`]), and `GET /v1/journeys/{user_id}` from
+//! the person's Journey Durable Object. `POST /internal/rollups` takes the origin's signed
+//! daily stats, paths and fraud counts. `GET /openapi.json` describes it all; the dashboard
+//! is static assets under `/dashboard/` (workers/query/public), served before this code runs.
 
 mod auth;
+mod cache;
+mod config;
+mod contract;
 mod error;
 mod journeys;
+mod limits;
+mod openapi;
+mod params;
+mod queries;
+mod reads;
 mod rollups;
+mod store;
+mod versions;
 
 use attrib_worker_common::response;
-use worker::{event, Context, Env, Method, Request, Response, Result};
+use worker::{event, Context, Env, Headers, Method, Request, Response, Result};
 
 use crate::error::QueryError;
+use crate::queries::{
+    fraud::FraudQuery, overview::Overview, paths::PathsQuery, stats::StatsQuery, ReadQuery,
+};
 
 #[event(fetch)]
-async fn fetch(req: Request, env: Env, _ctx: Context) -> Result<Response> {
+async fn fetch(req: Request, env: Env, ctx: Context) -> Result<Response> {
     let path = req.path();
-    let outcome = match (req.method(), path.as_str()) {
-        (Method::Get, "/" | "/healthz") => {
-            response::json(200, &serde_json::json!({"ok": true, "service": "query"}))
-                .map_err(QueryError::from)
-        }
+    let method = req.method();
+    let outcome = match (method.clone(), path.as_str()) {
+        (Method::Get, "/" | "/healthz") => response::json(
+            200,
+            &serde_json::json!({"ok": true, "service": "query", "dashboard": "/dashboard/"}),
+        )
+        .map_err(QueryError::from),
+        (Method::Get, "/openapi.json") => openapi::query_document(),
+        (Method::Get, "/openapi/ingest.json") => openapi::ingest_document(),
+        (Method::Options, p) if p.starts_with("/v1/") => preflight(),
+        (Method::Get, StatsQuery::PATH) => reads::serve::<StatsQuery>(req, &env, &ctx).await,
+        (Method::Get, PathsQuery::PATH) => reads::serve::<PathsQuery>(req, &env, &ctx).await,
+        (Method::Get, FraudQuery::PATH) => reads::serve::<FraudQuery>(req, &env, &ctx).await,
+        (Method::Get, Overview::PATH) => reads::serve::<Overview>(req, &env, &ctx).await,
         (Method::Get, p) if p.starts_with("/v1/journeys/") => journeys::show(req, &env).await,
+        (_, p) if p.starts_with("/v1/") => Err(QueryError::MethodNotAllowed),
         (Method::Post, attrib_core::rollup::ROLLUP_PATH) => rollups::upsert(req, &env).await,
         _ => Err(QueryError::NotFound),
     };
-    outcome.or_else(QueryError::into_response)
+    let response = outcome.or_else(QueryError::into_response)?;
+    if path.starts_with("/v1/") {
+        with_cors(response)
+    } else {
+        Ok(response)
+    }
+}
+
+/// API clients on other sites may read with a token (never cookies), so any origin is fine.
+fn with_cors(mut response: Response) -> Result<Response> {
+    let headers = response.headers_mut();
+    headers.set("access-control-allow-origin", "*")?;
+    headers.set(
+        "access-control-expose-headers",
+        "x-cache, x-stats-version, x-read-store, age",
+    )?;
+    Ok(response)
+}
+
+fn preflight() -> std::result::Result<Response, QueryError> {
+    let headers = Headers::new();
+    headers.set("access-control-allow-methods", "GET, OPTIONS")?;
+    headers.set("access-control-allow-headers", "authorization")?;
+    headers.set("access-control-max-age", "86400")?;
+    Ok(response::empty_with_headers(204, headers))
 }

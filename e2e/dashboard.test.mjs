@@ -1,0 +1,136 @@
+// The dashboard in a real headless Chromium (Debian's /usr/bin/chromium driven by the pinned
+// playwright-core; no browser is downloaded): it loads from the query Worker's static assets,
+// shows the API's numbers for the same filters, redraws when the model changes, and shows a
+// journey. A screenshot goes to test-artifacts/dashboard.png.
+import assert from 'node:assert/strict';
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, test } from 'node:test';
+import { ROOT, Stack } from './lib/stack.mjs';
+import { byDays, dayRange, fixture, read, upsert } from './lib/rollups.mjs';
+import { launchChromium } from './lib/browser.mjs';
+
+const ARTIFACTS = join(ROOT, 'test-artifacts');
+const DAYS = dayRange('2026-02-01', 40);
+const num = (text) => Number(text.replaceAll(',', ''));
+
+let stack;
+let app;
+let browser;
+let page;
+const problems = [];
+
+before(async () => {
+  stack = await Stack.start({ queryHttp: true });
+  app = await stack.createApp({ settings: { default_model: 'position_based' } });
+  for (const chunk of byDays(fixture(app.appId, DAYS, { seed: 3 }), 10)) {
+    const res = await upsert(stack, chunk);
+    assert.equal(res.status, 200, res.text);
+  }
+  browser = await launchChromium();
+  page = await browser.newPage({ viewport: { width: 1280, height: 1400 } });
+  page.on('console', (m) => m.type() === 'error' && !m.text().startsWith('Failed to load resource') && problems.push(`console: ${m.text()}`));
+  page.on('pageerror', (e) => problems.push(`page: ${e.message}`));
+  page.on('requestfailed', (r) => problems.push(`request failed: ${r.url()}`));
+  page.on('response', (r) => r.status() >= 400 && problems.push(`HTTP ${r.status()}: ${r.url()}`));
+});
+after(async () => {
+  await browser?.close();
+  await stack?.dispose();
+});
+
+/** The API's answers for the filters the page shows. */
+async function apiFor(group_by, model) {
+  const from = await page.inputValue('#from');
+  const to = await page.inputValue('#to');
+  const res = await read(stack, '/v1/stats', app.readToken, { from, to, group_by, ...(model ? { model } : {}) });
+  assert.equal(res.status, 200, res.text);
+  return res.json;
+}
+
+const sourceChart = () => page.evaluate(() => {
+  const option = window.__dashboard.charts['chart-source']?.getOption();
+  return option && { names: option.yAxis[0].data, values: option.series[0].data };
+});
+
+test('the page loads, takes the token and shows the numbers of the API', async () => {
+  await page.goto(`${stack.queryUrl}/dashboard/`);
+  assert.match(await page.textContent('#status'), /read token/i, 'asks for a token first');
+  await page.fill('#token', app.readToken);
+  await page.click('#token-form button');
+  await page.waitForFunction(() => window.__dashboard.state.renders > 0);
+  assert.equal(await page.inputValue('#model'), 'position_based', "the app's default model");
+  assert.equal(await page.inputValue('#to'), DAYS.at(-1), 'the range ends on the last day with stats');
+
+  const byDay = await apiFor('day', 'position_based');
+  assert.equal(num(await page.textContent('#total-touches')), byDay.totals.reduce((a, t) => a + t.touches, 0));
+  const conversions = byDay.totals.reduce((a, t) => a + t.conversions, 0);
+  assert.ok(Math.abs(num(await page.textContent('#total-conversions')) - conversions) < 0.005);
+  const value = await page.textContent('#total-value');
+  for (const t of byDay.totals.filter((t) => t.currency)) {
+    const shown = value.match(new RegExp(`${t.currency} ([\\d,.]+)`));
+    assert.ok(shown && Math.abs(num(shown[1]) - t.credited_value) < 0.005, `${t.currency} in ${value}`);
+  }
+
+  const bySource = await apiFor('source', 'position_based');
+  const rows = await page.$$eval('#sources-table tbody tr', (trs) => trs.map((tr) => ({ source: tr.dataset.source, cells: [...tr.cells].map((c) => c.textContent) })));
+  const sources = [...new Set(bySource.rows.map((r) => r.source))];
+  assert.equal(rows.length, sources.length);
+  for (const row of rows) {
+    const api = bySource.rows.filter((r) => r.source === row.source);
+    assert.equal(num(row.cells[1]), api.reduce((a, r) => a + r.touches, 0), `touches of ${row.source}`);
+    assert.ok(Math.abs(num(row.cells[2]) - api.reduce((a, r) => a + r.conversions, 0)) < 0.005, `conversions of ${row.source}`);
+  }
+  assert.ok((await page.$$('#paths-table tbody tr')).length > 0, 'top paths shown');
+  assert.ok((await page.$$('#fraud-table tbody tr')).length > 0, 'fraud counts shown');
+
+  await page.waitForFunction(() => window.__dashboard.charts['chart-models']);
+  mkdirSync(ARTIFACTS, { recursive: true });
+  await page.screenshot({ path: join(ARTIFACTS, 'dashboard.png'), fullPage: true });
+  assert.deepEqual(problems, []);
+});
+
+test('switching the model redraws the credit chart with that model’s numbers', async () => {
+  await page.waitForFunction(() => window.__dashboard.charts['chart-source']);
+  const before = await sourceChart();
+  const renders = await page.evaluate(() => window.__dashboard.state.renders);
+  await page.selectOption('#model', 'last_click');
+  await page.waitForFunction((n) => window.__dashboard.state.renders > n, renders);
+  await page.waitForFunction(() => document.querySelector('#chart-model-name').textContent === 'last click');
+  const afterSwitch = await sourceChart();
+  assert.notDeepEqual(afterSwitch.values, before.values, 'the chart changed');
+  const api = await apiFor('source', 'last_click');
+  for (const [i, name] of afterSwitch.names.entries()) {
+    const want = api.rows.filter((r) => r.source === name).reduce((a, r) => a + r.conversions, 0);
+    assert.ok(Math.abs(afterSwitch.values[i] - want) < 1e-3, `${name}: ${afterSwitch.values[i]} vs ${want}`);
+  }
+  await page.screenshot({ path: join(ARTIFACTS, 'dashboard-last-click.png') });
+  assert.deepEqual(problems, []);
+});
+
+test('filtering by source narrows the numbers to that source', async () => {
+  await page.selectOption('#source', 'google');
+  const renders = await page.evaluate(() => window.__dashboard.state.renders);
+  await page.click('#filters button');
+  await page.waitForFunction((n) => window.__dashboard.state.renders > n, renders);
+  const rows = await page.$$eval('#sources-table tbody tr', (trs) => trs.map((tr) => tr.dataset.source));
+  assert.deepEqual(rows, ['google']);
+  const from = await page.inputValue('#from');
+  const to = await page.inputValue('#to');
+  const api = await read(stack, '/v1/stats', app.readToken, { from, to, model: 'last_click', group_by: 'day', source: 'google' });
+  assert.equal(num(await page.textContent('#total-touches')), api.json.totals.reduce((a, t) => a + t.touches, 0));
+});
+
+test('the journey view shows a person’s touches and conversions', async () => {
+  const ingest = await stack.segment('/v1/page', { userId: 'dash-user', context: { page: { url: 'https://shop.example/?utm_source=newsletter&utm_medium=email&utm_campaign=spring' } } }, { key: app.writeKey });
+  assert.equal(ingest.status, 200, ingest.text);
+  await stack.segment('/v1/track', { userId: 'dash-user', event: 'Order Completed', properties: { revenue: 42, currency: 'EUR' } }, { key: app.writeKey });
+  await page.fill('#journey-id', 'dash-user');
+  await page.click('#journey-form button');
+  await page.waitForSelector('#journey-out li');
+  const items = await page.$$eval('#journey-out li', (lis) => lis.map((li) => li.textContent));
+  assert.equal(items.length, 2);
+  assert.match(items[0], /newsletter/);
+  assert.match(items[1], /conversion Order Completed · EUR 42 · last_click: newsletter 100%/);
+  assert.deepEqual(problems, []);
+});

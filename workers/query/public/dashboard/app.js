@@ -1,0 +1,241 @@
+// The attribution dashboard: reads the query API with the read token the user typed (kept in
+// localStorage, sent as a Bearer token, never put in a URL), renders the numbers as soon as
+// they arrive, and the charts once ECharts (loaded in parallel) is ready.
+const TOKEN_KEY = 'attrib.readToken';
+const DEFAULT_DAYS = 30;
+const DAY_MS = 86_400_000;
+
+const $ = (id) => document.getElementById(id);
+const number = new Intl.NumberFormat('en-US', { maximumFractionDigits: 2 });
+const state = { app: null, sources: [], renders: 0 };
+// For tests and curious people: the state, the chart instances and when numbers first showed.
+window.__dashboard = { state, charts: {}, firstNumbersMs: null };
+
+const echartsReady = new Promise((resolve, reject) => {
+  const script = document.createElement('script');
+  script.src = 'vendor/echarts.min.js';
+  script.async = true;
+  script.onload = () => resolve(window.echarts);
+  script.onerror = () => reject(new Error('the charting library did not load'));
+  document.head.append(script);
+});
+
+class ApiError extends Error {}
+
+async function api(path, params = {}) {
+  const token = localStorage.getItem(TOKEN_KEY);
+  const query = new URLSearchParams(Object.entries(params).filter(([, v]) => v !== '' && v !== undefined));
+  const response = await fetch(`${path}${query.size ? `?${query}` : ''}`, { headers: { authorization: `Bearer ${token}` } });
+  const body = await response.json().catch(() => ({}));
+  if (!response.ok) {
+    const e = body.error ?? {};
+    throw new ApiError(e.field ? `${e.field}: ${e.reason}` : e.message ?? `HTTP ${response.status}`);
+  }
+  return body;
+}
+
+function status(text, isError = false) {
+  $('status').textContent = text;
+  $('status').classList.toggle('error', isError);
+}
+
+const isoDay = (ms) => new Date(ms).toISOString().slice(0, 10);
+const sum = (values) => values.reduce((a, b) => a + b, 0);
+
+/** `USD 12.5 · EUR 3` from per-currency amounts; touch-only rows (currency '') have none. */
+function money(byCurrency) {
+  const parts = Object.entries(byCurrency).filter(([c]) => c !== '').sort(([a], [b]) => a.localeCompare(b));
+  return parts.length ? parts.map(([c, v]) => `${c} ${number.format(v)}`).join(' · ') : '0';
+}
+
+function cell(row, text, numeric = false) {
+  const td = row.insertCell();
+  td.textContent = text;
+  if (numeric) td.className = 'num';
+  return td;
+}
+
+function fillTable(id, rows, render) {
+  const body = $(id).tBodies[0];
+  body.replaceChildren();
+  for (const item of rows) render(body.insertRow(), item);
+  if (!rows.length) cell(body.insertRow(), 'No data for these filters').colSpan = 4;
+}
+
+/** Rows of a stats answer grouped by `key`: touches, conversions (all currencies), value per currency. */
+function groupRows(rows, key) {
+  const groups = new Map();
+  for (const r of rows) {
+    const g = groups.get(r[key]) ?? { key: r[key], touches: 0, conversions: 0, value: {} };
+    g.touches += r.touches;
+    g.conversions += r.conversions;
+    if (r.currency) g.value[r.currency] = (g.value[r.currency] ?? 0) + r.credited_value;
+    groups.set(r[key], g);
+  }
+  return [...groups.values()];
+}
+
+function filters() {
+  return { from: $('from').value, to: $('to').value, model: $('model').value, source: $('source').value };
+}
+
+async function start() {
+  const token = localStorage.getItem(TOKEN_KEY);
+  $('token').value = token ?? '';
+  if (!token) return status('Enter a read token to see your numbers.');
+  try {
+    status('Loading…');
+    const app = await api('/v1/app');
+    state.app = app;
+    $('app-name').textContent = `app ${app.app_id}`;
+    $('model').replaceChildren(...app.models.map((m) => new Option(m.replaceAll('_', ' '), m, false, m === app.default_model)));
+    const last = app.stats_days.last ?? isoDay(Date.now());
+    $('to').value = last;
+    $('from').value = isoDay(Date.parse(last) - (DEFAULT_DAYS - 1) * DAY_MS);
+    await refresh();
+  } catch (err) {
+    status(err.message, true);
+  }
+}
+
+async function refresh() {
+  const f = filters();
+  const range = { from: f.from, to: f.to };
+  const scope = { ...range, source: f.source };
+  status('Loading…');
+  const [byDay, bySource, byModel, paths, fraud] = await Promise.all([
+    api('/v1/stats', { ...scope, model: f.model, group_by: 'day' }),
+    api('/v1/stats', { ...scope, model: f.model, group_by: 'source', order_by: 'conversions' }),
+    api('/v1/stats', { ...scope, group_by: 'source,model' }),
+    api('/v1/paths', { ...scope, limit: 10 }),
+    api('/v1/fraud', range),
+  ]);
+  const data = { filters: f, byDay, bySource, byModel, paths, fraud };
+  state.data = data;
+  renderNumbers(data);
+  status(`${f.from} – ${f.to} · stats version ${byDay.stats_version}`);
+  renderCharts(data).catch((err) => status(err.message, true));
+}
+
+function renderNumbers({ byDay, bySource, paths, fraud, filters: f }) {
+  const totals = byDay.totals;
+  $('total-touches').textContent = number.format(sum(totals.map((t) => t.touches)));
+  $('total-conversions').textContent = number.format(sum(totals.map((t) => t.conversions)));
+  $('total-value').textContent = money(Object.fromEntries(totals.map((t) => [t.currency, t.credited_value])));
+
+  const sources = groupRows(bySource.rows, 'source').sort((a, b) => b.conversions - a.conversions || a.key.localeCompare(b.key));
+  fillTable('sources-table', sources, (row, s) => {
+    row.dataset.source = s.key;
+    cell(row, s.key);
+    cell(row, number.format(s.touches), true);
+    cell(row, number.format(s.conversions), true);
+    cell(row, money(s.value), true);
+  });
+  if (!f.source) {
+    state.sources = sources.map((s) => s.key).sort();
+    const select = $('source');
+    select.replaceChildren(new Option('All sources', ''), ...state.sources.map((s) => new Option(s, s)));
+  }
+  fillTable('paths-table', paths.rows, (row, p) => {
+    cell(row, p.label);
+    cell(row, number.format(p.conversions), true);
+    cell(row, `${p.currency} ${number.format(p.value)}`, true);
+  });
+  fillTable('fraud-table', fraud.rows, (row, r) => {
+    cell(row, r.reason);
+    cell(row, number.format(r.count), true);
+  });
+  if (window.__dashboard.firstNumbersMs === null) window.__dashboard.firstNumbersMs = performance.now();
+  state.renders += 1;
+}
+
+function chart(echarts, id) {
+  const charts = window.__dashboard.charts;
+  charts[id] ??= echarts.init($(id));
+  return charts[id];
+}
+
+async function renderCharts({ byDay, bySource, byModel, filters: f }) {
+  const echarts = await echartsReady;
+  const days = [];
+  for (let t = Date.parse(f.from); t <= Date.parse(f.to); t += DAY_MS) days.push(isoDay(t));
+  const perDay = new Map(groupRows(byDay.rows, 'day').map((d) => [d.key, d]));
+  chart(echarts, 'chart-time').setOption({
+    tooltip: { trigger: 'axis' },
+    legend: { top: 0, data: ['Conversions', 'Touches'] },
+    grid: { left: 48, right: 48, top: 32, bottom: 28 },
+    xAxis: { type: 'category', data: days },
+    yAxis: [{ type: 'value', name: 'conv.' }, { type: 'value', name: 'touches' }],
+    series: [
+      { name: 'Conversions', type: 'line', smooth: true, data: days.map((d) => perDay.get(d)?.conversions ?? 0) },
+      { name: 'Touches', type: 'bar', yAxisIndex: 1, itemStyle: { opacity: 0.35 }, data: days.map((d) => perDay.get(d)?.touches ?? 0) },
+    ],
+  }, true);
+
+  $('chart-model-name').textContent = f.model.replaceAll('_', ' ');
+  const sources = groupRows(bySource.rows, 'source').filter((s) => s.conversions > 0).sort((a, b) => a.conversions - b.conversions);
+  chart(echarts, 'chart-source').setOption({
+    tooltip: {},
+    grid: { left: 100, right: 24, top: 16, bottom: 28 },
+    xAxis: { type: 'value' },
+    yAxis: { type: 'category', data: sources.map((s) => s.key) },
+    series: [{ name: `Conversions (${f.model})`, type: 'bar', data: sources.map((s) => Number(s.conversions.toFixed(4))) }],
+  }, true);
+
+  const models = state.app.models;
+  const names = [...new Set(byModel.rows.map((r) => r.source))].sort();
+  const cells = new Map();
+  for (const r of byModel.rows) cells.set(`${r.model}\u0000${r.source}`, (cells.get(`${r.model}\u0000${r.source}`) ?? 0) + r.conversions);
+  chart(echarts, 'chart-models').setOption({
+    tooltip: { trigger: 'axis' },
+    legend: { top: 0, data: models },
+    grid: { left: 48, right: 24, top: 40, bottom: 28 },
+    xAxis: { type: 'category', data: names },
+    yAxis: { type: 'value' },
+    series: models.map((m) => ({ name: m, type: 'bar', data: names.map((s) => Number((cells.get(`${m}\u0000${s}`) ?? 0).toFixed(4))) })),
+  }, true);
+}
+
+async function showJourney(event) {
+  event.preventDefault();
+  const out = $('journey-out');
+  const id = $('journey-id').value.trim();
+  const model = $('model').value;
+  try {
+    const j = await api(`/v1/journeys/${encodeURIComponent(id)}`, { type: $('journey-type').value });
+    const list = document.createElement('ol');
+    const items = [
+      ...j.touches.map((t) => ({ ts: t.ts_ms, text: `${t.kind} · ${t.channel} · ${t.source} / ${t.campaign || '–'}` })),
+      ...j.conversions.map((c) => {
+        const credits = (c.models.find((m) => m.model === model)?.credits ?? []).map((k) => `${k.source} ${Math.round(k.credit * 100)}%`);
+        return { ts: c.conversion.ts_ms, text: `conversion ${c.conversion.name} · ${c.conversion.currency} ${number.format(c.conversion.revenue)} · ${model}: ${credits.join(', ') || '(organic)'}` };
+      }),
+    ].sort((a, b) => a.ts - b.ts);
+    for (const item of items) {
+      const li = document.createElement('li');
+      li.textContent = `${new Date(item.ts).toISOString().replace('T', ' ').slice(0, 19)} — ${item.text}`;
+      list.append(li);
+    }
+    const title = document.createElement('p');
+    title.className = 'muted';
+    title.textContent = `${j.journey} · ${j.event_count} events${j.merged_from.length ? ` · merged from ${j.merged_from.join(', ')}` : ''}`;
+    out.replaceChildren(title, list);
+  } catch (err) {
+    out.textContent = err.message;
+    out.className = 'error';
+  }
+}
+
+$('token-form').addEventListener('submit', (event) => {
+  event.preventDefault();
+  localStorage.setItem(TOKEN_KEY, $('token').value.trim());
+  start();
+});
+$('filters').addEventListener('submit', (event) => {
+  event.preventDefault();
+  refresh().catch((err) => status(err.message, true));
+});
+$('model').addEventListener('change', () => refresh().catch((err) => status(err.message, true)));
+$('journey-form').addEventListener('submit', showJourney);
+addEventListener('resize', () => Object.values(window.__dashboard.charts).forEach((c) => c.resize()));
+start();

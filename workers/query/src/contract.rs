@@ -1,0 +1,384 @@
+//! The body of `POST /internal/rollups`, as the origin (and the fraud rules' writer) sends it,
+//! its validation, and the statements that apply it.
+//!
+//! ```json
+//! {"days":  [{"app_id": "shop", "day": "2026-03-01"}],
+//!  "rows":  [{"app_id": "shop", "day": "2026-03-01", "source": "google", "campaign": "spring",
+//!             "model": "linear", "currency": "USD", "touches": 0, "conversions": 0.5,
+//!             "revenue": 100.0, "credited_value": 50.0}],
+//!  "paths": [{"app_id": "shop", "day": "2026-03-01", "path": ["google", "email"],
+//!             "currency": "USD", "conversions": 1, "value": 100.0}],
+//!  "fraud": [{"app_id": "shop", "day": "2026-03-01", "reason": "click_flood", "count": 12}]}
+//! ```
+//!
+//! `rows` (daily stats, core/src/rollup.rs), `paths` and `fraud` are each optional. For every
+//! section that is present, the listed days' rows of its table are replaced by the ones sent
+//! (an empty list clears those days); an absent section leaves its table untouched, so the
+//! fraud writer can send `days` + `fraud` alone. Every row must belong to a listed day. The
+//! whole upsert is one transaction, together with a bump of each listed app's stats version.
+//!
+//! How the origin derives `paths` from the attribution records of a day (latest revision of
+//! each conversion, like `daily_stats`): the steps are the `source`s of the conversion's
+//! credits under the `linear` model (every eligible touch, oldest first), with consecutive
+//! equal sources merged into one step and only the last [`MAX_PATH_STEPS`] steps kept; an
+//! unattributed conversion has the path `["(organic)"]`. Rows are per (app, UTC day of the
+//! conversion, path, currency): `conversions` counts the conversions, `value` sums their
+//! revenue. `fraud` rows count the touches and events rejected per (app, UTC day, reason).
+
+use std::collections::{BTreeSet, HashSet};
+
+use attrib_core::rollup::{AppDay, DailyStat};
+use attrib_core::FieldError;
+use serde::Deserialize;
+
+use crate::limits::{
+    MAX_COUNT, MAX_CURRENCY_CHARS, MAX_FILTER_VALUE_CHARS, MAX_PATH_STEPS, MAX_REASON_CHARS,
+    MAX_ROLLUP_ROWS, MAX_UPSERT_DAYS, MAX_UPSERT_FRAUD_ROWS, MAX_UPSERT_PATH_ROWS,
+};
+use crate::params::day;
+use crate::store::{Param, Statement};
+use crate::versions;
+
+/// Longest app id (the `apps.id` CHECK in migrations/0001).
+const MAX_APP_ID_CHARS: usize = 64;
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UpsertBody {
+    pub days: Vec<AppDay>,
+    #[serde(default)]
+    pub rows: Option<Vec<DailyStat>>,
+    #[serde(default)]
+    pub paths: Option<Vec<PathStat>>,
+    #[serde(default)]
+    pub fraud: Option<Vec<FraudCount>>,
+}
+
+/// Conversions of one (app, day) whose touches' sources, oldest first, were `path`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PathStat {
+    pub app_id: String,
+    pub day: String,
+    /// 1 to [`MAX_PATH_STEPS`] sources; `["(organic)"]` for unattributed conversions.
+    pub path: Vec<String>,
+    pub currency: String,
+    pub conversions: f64,
+    /// Revenue of those conversions, in `currency`.
+    pub value: f64,
+}
+
+/// Rejections of one (app, day) for one reason.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FraudCount {
+    pub app_id: String,
+    pub day: String,
+    pub reason: String,
+    pub count: u64,
+}
+
+/// Row counts of an applied upsert (`None`: section absent, table untouched).
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct Applied {
+    pub days: usize,
+    pub rows: Option<usize>,
+    pub paths: Option<usize>,
+    pub fraud: Option<usize>,
+}
+
+/// Why an upsert body was refused.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum Invalid {
+    /// A section has more entries than its limit (413).
+    #[error("{0}")]
+    TooLarge(FieldError),
+    /// A value is wrong (400).
+    #[error("{0}")]
+    Field(FieldError),
+}
+
+impl From<FieldError> for Invalid {
+    fn from(err: FieldError) -> Self {
+        Invalid::Field(err)
+    }
+}
+
+impl Invalid {
+    #[cfg(test)]
+    pub fn field_error(&self) -> &FieldError {
+        match self {
+            Invalid::TooLarge(e) | Invalid::Field(e) => e,
+        }
+    }
+}
+
+impl UpsertBody {
+    pub fn validate(&self) -> Result<(), Invalid> {
+        if self.days.len() > MAX_UPSERT_DAYS {
+            return Err(too_many("days", self.days.len(), MAX_UPSERT_DAYS));
+        }
+        for (i, d) in self.days.iter().enumerate() {
+            text(&format!("days[{i}].app_id"), &d.app_id, 1, MAX_APP_ID_CHARS)?;
+            day(&format!("days[{i}].day"), &d.day)?;
+        }
+        let listed: HashSet<(&str, &str)> = self
+            .days
+            .iter()
+            .map(|d| (d.app_id.as_str(), d.day.as_str()))
+            .collect();
+        let within = |field: String, app_id: &str, day: &str| {
+            if listed.contains(&(app_id, day)) {
+                Ok(())
+            } else {
+                Err(FieldError::new(
+                    field,
+                    format!("row for {app_id} {day} is outside the listed days"),
+                ))
+            }
+        };
+        if let Some(rows) = &self.rows {
+            if rows.len() > MAX_ROLLUP_ROWS {
+                return Err(too_many("rows", rows.len(), MAX_ROLLUP_ROWS));
+            }
+            let mut keys = HashSet::new();
+            for (i, r) in rows.iter().enumerate() {
+                let (k, v) = (&r.key, &r.values);
+                within(format!("rows[{i}]"), &k.app_id, &k.day)?;
+                text(
+                    &format!("rows[{i}].source"),
+                    &k.source,
+                    0,
+                    MAX_FILTER_VALUE_CHARS,
+                )?;
+                text(
+                    &format!("rows[{i}].campaign"),
+                    &k.campaign,
+                    0,
+                    MAX_FILTER_VALUE_CHARS,
+                )?;
+                text(
+                    &format!("rows[{i}].currency"),
+                    &k.currency,
+                    0,
+                    MAX_CURRENCY_CHARS,
+                )?;
+                count(&format!("rows[{i}].touches"), v.touches)?;
+                amount(&format!("rows[{i}].conversions"), v.conversions, true)?;
+                amount(&format!("rows[{i}].revenue"), v.revenue, false)?;
+                amount(
+                    &format!("rows[{i}].credited_value"),
+                    v.credited_value,
+                    false,
+                )?;
+                if !keys.insert(k) {
+                    return Err(FieldError::new(
+                        format!("rows[{i}]"),
+                        "repeats an earlier row's key",
+                    )
+                    .into());
+                }
+            }
+        }
+        if let Some(paths) = &self.paths {
+            if paths.len() > MAX_UPSERT_PATH_ROWS {
+                return Err(too_many("paths", paths.len(), MAX_UPSERT_PATH_ROWS));
+            }
+            let mut keys = HashSet::new();
+            for (i, p) in paths.iter().enumerate() {
+                within(format!("paths[{i}]"), &p.app_id, &p.day)?;
+                if p.path.is_empty() || p.path.len() > MAX_PATH_STEPS {
+                    return Err(FieldError::new(
+                        format!("paths[{i}].path"),
+                        format!(
+                            "must have 1 to {MAX_PATH_STEPS} steps, has {}",
+                            p.path.len()
+                        ),
+                    )
+                    .into());
+                }
+                for (j, step) in p.path.iter().enumerate() {
+                    text(
+                        &format!("paths[{i}].path[{j}]"),
+                        step,
+                        1,
+                        MAX_FILTER_VALUE_CHARS,
+                    )?;
+                }
+                text(
+                    &format!("paths[{i}].currency"),
+                    &p.currency,
+                    0,
+                    MAX_CURRENCY_CHARS,
+                )?;
+                amount(&format!("paths[{i}].conversions"), p.conversions, true)?;
+                amount(&format!("paths[{i}].value"), p.value, false)?;
+                if !keys.insert((&p.app_id, &p.day, &p.path, &p.currency)) {
+                    return Err(FieldError::new(
+                        format!("paths[{i}]"),
+                        "repeats an earlier path row",
+                    )
+                    .into());
+                }
+            }
+        }
+        if let Some(fraud) = &self.fraud {
+            if fraud.len() > MAX_UPSERT_FRAUD_ROWS {
+                return Err(too_many("fraud", fraud.len(), MAX_UPSERT_FRAUD_ROWS));
+            }
+            let mut keys = HashSet::new();
+            for (i, f) in fraud.iter().enumerate() {
+                within(format!("fraud[{i}]"), &f.app_id, &f.day)?;
+                text(
+                    &format!("fraud[{i}].reason"),
+                    &f.reason,
+                    1,
+                    MAX_REASON_CHARS,
+                )?;
+                count(&format!("fraud[{i}].count"), f.count)?;
+                if !keys.insert((&f.app_id, &f.day, &f.reason)) {
+                    return Err(FieldError::new(
+                        format!("fraud[{i}]"),
+                        "repeats an earlier reason",
+                    )
+                    .into());
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The apps whose stats versions this upsert bumps.
+    pub fn apps(&self) -> BTreeSet<&str> {
+        self.days.iter().map(|d| d.app_id.as_str()).collect()
+    }
+
+    pub fn applied(&self) -> Applied {
+        Applied {
+            days: self.days.len(),
+            rows: self.rows.as_ref().map(Vec::len),
+            paths: self.paths.as_ref().map(Vec::len),
+            fraud: self.fraud.as_ref().map(Vec::len),
+        }
+    }
+
+    /// Deletes of the listed days, inserts, then version bumps: one transaction.
+    pub fn statements(&self, now_iso: &str) -> Vec<Statement> {
+        let mut out = Vec::new();
+        let sections = [
+            (self.rows.is_some(), "daily_stats"),
+            (self.paths.is_some(), "conversion_paths"),
+            (self.fraud.is_some(), "fraud_counts"),
+        ];
+        for (present, table) in sections {
+            if !present {
+                continue;
+            }
+            for d in &self.days {
+                out.push(Statement::new(
+                    format!("DELETE FROM {table} WHERE app_id = ?1 AND day = ?2"),
+                    vec![d.app_id.as_str().into(), d.day.as_str().into()],
+                ));
+            }
+        }
+        for r in self.rows.iter().flatten() {
+            let (k, v) = (&r.key, &r.values);
+            out.push(Statement::new(
+                "INSERT INTO daily_stats (app_id, day, source, campaign, model, currency, touches, \
+                 conversions, revenue, credited_value) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+                vec![
+                    k.app_id.as_str().into(),
+                    k.day.as_str().into(),
+                    k.source.as_str().into(),
+                    k.campaign.as_str().into(),
+                    k.model.as_str().into(),
+                    k.currency.as_str().into(),
+                    Param::Int(v.touches as i64),
+                    Param::Real(v.conversions),
+                    Param::Real(v.revenue),
+                    Param::Real(v.credited_value),
+                ],
+            ));
+        }
+        for p in self.paths.iter().flatten() {
+            out.push(Statement::new(
+                "INSERT INTO conversion_paths (app_id, day, path, steps, currency, conversions, value) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                vec![
+                    p.app_id.as_str().into(),
+                    p.day.as_str().into(),
+                    // Canonical JSON: the form /v1/paths matches steps against.
+                    serde_json::to_string(&p.path).unwrap_or_default().into(),
+                    Param::Int(p.path.len() as i64),
+                    p.currency.as_str().into(),
+                    Param::Real(p.conversions),
+                    Param::Real(p.value),
+                ],
+            ));
+        }
+        for f in self.fraud.iter().flatten() {
+            out.push(Statement::new(
+                "INSERT INTO fraud_counts (app_id, day, reason, count) VALUES (?1, ?2, ?3, ?4)",
+                vec![
+                    f.app_id.as_str().into(),
+                    f.day.as_str().into(),
+                    f.reason.as_str().into(),
+                    Param::Int(f.count as i64),
+                ],
+            ));
+        }
+        let any_section = sections.iter().any(|(present, _)| *present);
+        if any_section {
+            out.extend(
+                self.apps()
+                    .into_iter()
+                    .map(|app| versions::bump(app, now_iso)),
+            );
+        }
+        out
+    }
+}
+
+fn too_many(field: &str, n: usize, limit: usize) -> Invalid {
+    Invalid::TooLarge(FieldError::new(
+        field,
+        format!("has {n} entries; the limit is {limit}"),
+    ))
+}
+
+fn text(field: &str, value: &str, min: usize, max: usize) -> Result<(), FieldError> {
+    let n = value.chars().count();
+    if (min..=max).contains(&n) {
+        Ok(())
+    } else {
+        Err(FieldError::new(
+            field,
+            format!("must be {min} to {max} characters, has {n}"),
+        ))
+    }
+}
+
+fn count(field: &str, value: u64) -> Result<(), FieldError> {
+    if value <= MAX_COUNT {
+        Ok(())
+    } else {
+        Err(FieldError::new(
+            field,
+            format!("must be at most {MAX_COUNT}"),
+        ))
+    }
+}
+
+/// A finite number; non-negative when `non_negative` (revenue may be negative: refunds).
+fn amount(field: &str, value: f64, non_negative: bool) -> Result<(), FieldError> {
+    if !value.is_finite() {
+        return Err(FieldError::new(field, "must be a finite number"));
+    }
+    if non_negative && value < 0.0 {
+        return Err(FieldError::new(field, "must not be negative"));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests;

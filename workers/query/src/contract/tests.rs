@@ -1,0 +1,109 @@
+//! The upsert contract: what each section replaces, and how bad rows are named.
+
+use serde_json::json;
+
+use super::*;
+
+fn body(value: serde_json::Value) -> UpsertBody {
+    serde_json::from_value(value).expect("decodes")
+}
+
+fn day_of(app: &str) -> serde_json::Value {
+    json!([{"app_id": app, "day": "2026-03-01"}])
+}
+
+#[test]
+fn sections_replace_only_their_own_tables() {
+    let fraud_only = body(json!({
+        "days": day_of("a"),
+        "fraud": [{"app_id": "a", "day": "2026-03-01", "reason": "click_flood", "count": 3}]
+    }));
+    fraud_only.validate().expect("valid");
+    let sql: Vec<String> = fraud_only
+        .statements("t")
+        .into_iter()
+        .map(|s| s.sql)
+        .collect();
+    assert!(sql[0].starts_with("DELETE FROM fraud_counts"));
+    assert!(!sql
+        .iter()
+        .any(|s| s.contains("daily_stats") || s.contains("conversion_paths")));
+    assert!(
+        sql.last().is_some_and(|s| s.contains("stats_versions")),
+        "version bumped last"
+    );
+    assert_eq!(fraud_only.applied().rows, None);
+}
+
+#[test]
+fn paths_are_stored_as_canonical_json_with_their_length() {
+    let b = body(json!({
+        "days": day_of("a"),
+        "paths": [{"app_id": "a", "day": "2026-03-01", "path": ["google", "e > mail"],
+                   "currency": "USD", "conversions": 2, "value": 10.5}]
+    }));
+    b.validate().expect("valid");
+    let insert = b
+        .statements("t")
+        .into_iter()
+        .find(|s| s.sql.starts_with("INSERT INTO conversion_paths"))
+        .expect("insert");
+    assert_eq!(
+        insert.params[2],
+        Param::Text(r#"["google","e > mail"]"#.into())
+    );
+    assert_eq!(insert.params[3], Param::Int(2));
+}
+
+#[test]
+fn bad_rows_name_their_field() {
+    let cases = [
+        (
+            json!({"days": day_of("a"), "paths": [{"app_id": "a", "day": "2026-03-01", "path": [],
+            "currency": "USD", "conversions": 1, "value": 1}]}),
+            "paths[0].path",
+        ),
+        (
+            json!({"days": day_of("a"), "paths": [{"app_id": "a", "day": "2026-03-02", "path": ["x"],
+            "currency": "USD", "conversions": 1, "value": 1}]}),
+            "paths[0]",
+        ),
+        (
+            json!({"days": day_of("a"), "fraud": [{"app_id": "a", "day": "2026-03-01", "reason": "",
+            "count": 1}]}),
+            "fraud[0].reason",
+        ),
+        (
+            json!({"days": day_of("a"), "fraud": [
+            {"app_id": "a", "day": "2026-03-01", "reason": "r", "count": 1},
+            {"app_id": "a", "day": "2026-03-01", "reason": "r", "count": 2}]}),
+            "fraud[1]",
+        ),
+        (
+            json!({"days": [{"app_id": "a", "day": "2026-02-30"}]}),
+            "days[0].day",
+        ),
+        (
+            json!({"days": day_of("a"), "rows": [{"app_id": "a", "day": "2026-03-01", "source": "s",
+            "campaign": "c", "model": "linear", "currency": "", "touches": 1,
+            "conversions": -1, "revenue": 0, "credited_value": 0}]}),
+            "rows[0].conversions",
+        ),
+    ];
+    for (value, field) in cases {
+        let err = body(value).validate().expect_err(field);
+        assert_eq!(err.field_error().field, field);
+    }
+}
+
+#[test]
+fn unknown_sections_are_refused() {
+    let err = serde_json::from_value::<UpsertBody>(json!({"days": [], "path": []}));
+    assert!(err.is_err(), "a misspelt section must not be ignored");
+}
+
+#[test]
+fn nothing_to_replace_bumps_nothing() {
+    let b = body(json!({"days": day_of("a")}));
+    assert!(b.statements("t").is_empty());
+}

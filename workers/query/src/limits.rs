@@ -1,0 +1,64 @@
+//! Every limit the query Worker enforces, in one place (docs/deploy.md and the OpenAPI
+//! document name the same numbers; change them together).
+//!
+//! Read limits keep one query cheap for D1 and Turso (a year of one app's daily rows is at
+//! most tens of thousands of rows to aggregate); upsert limits keep one signed request inside
+//! a Worker's memory and a D1 batch.
+
+/// Longest date range of a read, in days (both ends included).
+pub const MAX_RANGE_DAYS: i64 = 366;
+/// Range when `from` is not given: this many days ending at `to` (both included).
+pub const DEFAULT_RANGE_DAYS: i64 = 30;
+/// Days before this one are refused as typos (`0026-01-01`).
+pub const EARLIEST_DAY: &str = "2000-01-01";
+/// Days after this one are refused likewise.
+pub const LATEST_DAY: &str = "2099-12-31";
+
+/// Rows a stats read returns at most (`limit`), and when `limit` is not given.
+pub const MAX_STATS_ROWS: usize = 5_000;
+pub const DEFAULT_STATS_ROWS: usize = 1_000;
+/// Paths a top-paths read returns at most, and when `limit` is not given.
+pub const MAX_PATH_ROWS: usize = 500;
+pub const DEFAULT_PATH_ROWS: usize = 20;
+/// Rows a fraud read returns at most, and when `limit` is not given.
+pub const MAX_FRAUD_ROWS: usize = 5_000;
+pub const DEFAULT_FRAUD_ROWS: usize = 1_000;
+
+/// Values in one comma-separated filter (`source=a,b,c`).
+pub const MAX_FILTER_VALUES: usize = 20;
+/// Longest filter value; sources and campaigns are cut to this length at ingest.
+pub const MAX_FILTER_VALUE_CHARS: usize = attrib_core::limits::MAX_CAMPAIGN_FIELD_CHARS;
+/// Longest query string of a read.
+pub const MAX_QUERY_STRING_BYTES: usize = 8 * 1024;
+
+/// Steps of one conversion path; the origin keeps the last ones (nearest the conversion).
+pub const MAX_PATH_STEPS: usize = 20;
+/// Longest currency code (ISO 4217 codes have 3 letters; the slack is for custom units).
+pub const MAX_CURRENCY_CHARS: usize = 16;
+/// Longest fraud reason.
+pub const MAX_REASON_CHARS: usize = 64;
+
+/// Daily-stats rows in one upsert; the origin sends larger sets as several upserts.
+pub const MAX_ROLLUP_ROWS: usize = 5_000;
+/// Path rows in one upsert.
+pub const MAX_UPSERT_PATH_ROWS: usize = 5_000;
+/// Fraud rows in one upsert.
+pub const MAX_UPSERT_FRAUD_ROWS: usize = 5_000;
+/// (app, day) pairs replaced by one upsert.
+pub const MAX_UPSERT_DAYS: usize = 400;
+/// Body size of one upsert (a row is well under 1 KB).
+pub const MAX_ROLLUP_BYTES: usize = 8 * attrib_core::limits::MAX_BATCH_BYTES;
+/// Counts are bound to SQL as doubles: above this they would lose precision.
+pub const MAX_COUNT: u64 = 1 << 53;
+
+/// Edge cache: a cached read is fresh for this long (`CACHE_TTL_SECS` overrides) ...
+pub const DEFAULT_CACHE_TTL_SECS: u64 = 60;
+/// ... then served stale while one request refreshes it for this long (`CACHE_SWR_SECS`).
+pub const DEFAULT_CACHE_SWR_SECS: u64 = 600;
+/// Upper bound for both settings.
+pub const MAX_CACHE_SECS: u64 = 86_400;
+/// How long an isolate trusts the stats version it read. New rollups are visible at the edge
+/// within this time (at once in the isolate that took the upsert).
+pub const STATS_VERSION_TTL_MS: u64 = 1_000;
+/// The isolate's version memo is cleared when it holds more apps than this.
+pub const MAX_VERSION_ENTRIES: usize = 10_000;
