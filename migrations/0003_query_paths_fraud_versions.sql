@@ -2,7 +2,7 @@
 -- (workers/query/src/contract.rs documents the body). The same statements run on D1 and Turso.
 
 -- Conversion paths: the sources of the touches eligible for each conversion, oldest first
--- (consecutive repeats merged, the last 20 kept; see contract.rs), stored as a JSON array of
+-- (consecutive repeats merged, the last 20 kept; see core/src/rollup.rs), stored as a JSON array of
 -- strings (serde_json's canonical form, e.g. '["google","email"]') so that sources containing
 -- " > " stay unambiguous. One row per (app, UTC day of the conversion, path, currency);
 -- `conversions` counts conversions with that path, `value` sums their revenue (never across
@@ -14,6 +14,8 @@ CREATE TABLE IF NOT EXISTS conversion_paths (
   steps INTEGER NOT NULL CHECK (steps >= 1),
   currency TEXT NOT NULL,
   conversions REAL NOT NULL DEFAULT 0,
+  -- Journeys whose touches followed this path and ended without a conversion (currency '').
+  nulls REAL NOT NULL DEFAULT 0,
   value REAL NOT NULL DEFAULT 0,
   updated_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')),
   PRIMARY KEY (app_id, day, path, currency)

@@ -56,11 +56,112 @@ pub struct DailyStat {
 }
 
 /// The body of a rollup upsert: complete rows for whole (app, day) pairs. Rows of those days
-/// that are not in `rows` are deleted, so a day's stats are replaced, never mixed.
+/// that are not in `rows` are deleted, so a day's stats are replaced, never mixed. `paths` and
+/// `fraud`, when present, replace those days' paths and fraud counts the same way; when
+/// absent, they are left alone.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RollupUpsert {
     pub days: Vec<AppDay>,
     pub rows: Vec<DailyStat>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub paths: Option<Vec<PathStat>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fraud: Option<Vec<FraudCount>>,
+}
+
+/// Paths keep at most this many steps (the most recent ones).
+pub const MAX_PATH_STEPS: usize = 20;
+
+/// Journeys of one (app, day) whose touches' sources, oldest first, were `path`, in
+/// ChannelAttribution's terms: `conversions` that followed the path, `nulls` that ended without
+/// one, and the `value` (revenue, in `currency`) of the conversions. Null paths carry no
+/// currency (`""`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PathStat {
+    pub app_id: String,
+    pub day: String,
+    /// 1 to [`MAX_PATH_STEPS`] sources; `["(organic)"]` for unattributed conversions.
+    pub path: Vec<String>,
+    pub currency: String,
+    pub conversions: f64,
+    #[serde(default)]
+    pub nulls: f64,
+    pub value: f64,
+}
+
+/// Rejections of one (app, day) for one fraud reason.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FraudCount {
+    pub app_id: String,
+    pub day: String,
+    pub reason: String,
+    pub count: u64,
+}
+
+/// The path of a conversion: the sources of its touches under the linear model (every
+/// eligible touch, oldest first), consecutive repeats merged, the last [`MAX_PATH_STEPS`]
+/// kept; `["(organic)"]` when unattributed.
+pub fn path_of(result: &AttributionResult) -> Vec<String> {
+    let mut steps: Vec<String> = Vec::new();
+    for credit in result.credits_of(Model::Linear) {
+        if steps.last() != Some(&credit.source) {
+            steps.push(credit.source.clone());
+        }
+    }
+    if steps.is_empty() {
+        steps.push(ORGANIC_SOURCE.to_owned());
+    }
+    if steps.len() > MAX_PATH_STEPS {
+        steps.drain(..steps.len() - MAX_PATH_STEPS);
+    }
+    steps
+}
+
+/// Converting paths per (app, day of the conversion, path, currency), from each conversion's
+/// latest attribution revision. Give it every attribution record of the days wanted.
+pub fn conversion_paths<'a>(records: impl IntoIterator<Item = &'a OutboxRecord>) -> Vec<PathStat> {
+    let mut latest: BTreeMap<(String, String), &AttributionResult> = BTreeMap::new();
+    for record in records {
+        if let OutboxRecord::Attribution(r) = record {
+            let key = (r.app_id.clone(), r.result.conversion.conversion_id.clone());
+            if latest
+                .get(&key)
+                .is_none_or(|old| old.revision < r.result.revision)
+            {
+                latest.insert(key, &r.result);
+            }
+        }
+    }
+    // (app, day, path, currency) → (conversions, value)
+    type PathKey = (String, String, Vec<String>, String);
+    let mut paths: BTreeMap<PathKey, (f64, f64)> = BTreeMap::new();
+    for ((app_id, _), result) in latest {
+        let key = (
+            app_id,
+            day_of_millis(result.conversion.ts_ms),
+            path_of(result),
+            result.conversion.currency.clone(),
+        );
+        let entry = paths.entry(key).or_default();
+        entry.0 += 1.0;
+        entry.1 += result.conversion.revenue;
+    }
+    paths
+        .into_iter()
+        .map(
+            |((app_id, day, path, currency), (conversions, value))| PathStat {
+                app_id,
+                day,
+                path,
+                currency,
+                conversions,
+                nulls: 0.0,
+                value,
+            },
+        )
+        .collect()
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]

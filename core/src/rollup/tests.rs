@@ -107,3 +107,39 @@ fn organic_conversions_and_currencies_stay_apart() {
         }]
     );
 }
+
+#[test]
+fn conversion_paths_merge_repeats_and_keep_the_latest_revision() {
+    let settings = AppSettings::with_defaults("app");
+    let now = 10 * DAY_MS;
+    let mut b1 = click("b1", now - 3 * HOUR_MS);
+    let mut b2 = click("b2", now - 2 * HOUR_MS);
+    b1.source = "bing".into();
+    b2.source = "bing".into();
+    let g = click("g", now - 4 * HOUR_MS);
+    let first = attribute(
+        &conversion("c1", now, 10.0, "USD"),
+        &[g.clone(), b1, b2],
+        &settings,
+        now,
+    );
+    let mut revised = first.clone();
+    revised.revision = 2;
+    revised.conversion.revenue = 12.0;
+    let organic = attribute(&conversion("c2", now, 5.0, "USD"), &[], &settings, now);
+    let paths = conversion_paths(&[
+        attribution_record(first),
+        attribution_record(revised),
+        attribution_record(organic),
+    ]);
+    let find = |steps: &[&str]| {
+        paths
+            .iter()
+            .find(|p| p.path == steps.iter().map(|s| s.to_string()).collect::<Vec<_>>())
+            .expect("path present")
+    };
+    let converted = find(&["src-g", "bing"]);
+    assert_eq!((converted.conversions, converted.value), (1.0, 12.0));
+    assert_eq!(find(&[ORGANIC_SOURCE]).conversions, 1.0);
+    assert_eq!(paths.len(), 2);
+}

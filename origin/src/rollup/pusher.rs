@@ -9,7 +9,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use attrib_core::rollup::{daily_stats, RollupUpsert};
+use attrib_core::rollup::{conversion_paths, daily_stats, RollupUpsert};
 use tokio::sync::{watch, Notify};
 
 use super::facts::FactStore;
@@ -82,6 +82,8 @@ impl Pusher {
         let records = self.facts.records_of(&days).await?;
         let upsert = RollupUpsert {
             rows: daily_stats(&records),
+            paths: Some(conversion_paths(&records)),
+            fraud: None,
             days,
         };
         for target in &self.targets {

@@ -7,7 +7,7 @@
 //!             "model": "linear", "currency": "USD", "touches": 0, "conversions": 0.5,
 //!             "revenue": 100.0, "credited_value": 50.0}],
 //!  "paths": [{"app_id": "shop", "day": "2026-03-01", "path": ["google", "email"],
-//!             "currency": "USD", "conversions": 1, "value": 100.0}],
+//!             "currency": "USD", "conversions": 1, "nulls": 0, "value": 100.0}],
 //!  "fraud": [{"app_id": "shop", "day": "2026-03-01", "reason": "click_flood", "count": 12}]}
 //! ```
 //!
@@ -17,17 +17,13 @@
 //! fraud writer can send `days` + `fraud` alone. Every row must belong to a listed day. The
 //! whole upsert is one transaction, together with a bump of each listed app's stats version.
 //!
-//! How the origin derives `paths` from the attribution records of a day (latest revision of
-//! each conversion, like `daily_stats`): the steps are the `source`s of the conversion's
-//! credits under the `linear` model (every eligible touch, oldest first), with consecutive
-//! equal sources merged into one step and only the last [`MAX_PATH_STEPS`] steps kept; an
-//! unattributed conversion has the path `["(organic)"]`. Rows are per (app, UTC day of the
-//! conversion, path, currency): `conversions` counts the conversions, `value` sums their
-//! revenue. `fraud` rows count the touches and events rejected per (app, UTC day, reason).
+//! The types and how paths are derived live in `attrib_core::rollup` (`PathStat`,
+//! `conversion_paths`, `FraudCount`). `fraud` rows count the touches and events rejected per
+//! (app, UTC day, reason).
 
 use std::collections::{BTreeSet, HashSet};
 
-use attrib_core::rollup::{AppDay, DailyStat};
+use attrib_core::rollup::{AppDay, DailyStat, FraudCount, PathStat};
 use attrib_core::FieldError;
 use serde::Deserialize;
 
@@ -52,30 +48,6 @@ pub struct UpsertBody {
     pub paths: Option<Vec<PathStat>>,
     #[serde(default)]
     pub fraud: Option<Vec<FraudCount>>,
-}
-
-/// Conversions of one (app, day) whose touches' sources, oldest first, were `path`.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct PathStat {
-    pub app_id: String,
-    pub day: String,
-    /// 1 to [`MAX_PATH_STEPS`] sources; `["(organic)"]` for unattributed conversions.
-    pub path: Vec<String>,
-    pub currency: String,
-    pub conversions: f64,
-    /// Revenue of those conversions, in `currency`.
-    pub value: f64,
-}
-
-/// Rejections of one (app, day) for one reason.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct FraudCount {
-    pub app_id: String,
-    pub day: String,
-    pub reason: String,
-    pub count: u64,
 }
 
 /// Row counts of an applied upsert (`None`: section absent, table untouched).
@@ -212,6 +184,7 @@ impl UpsertBody {
                     MAX_CURRENCY_CHARS,
                 )?;
                 amount(&format!("paths[{i}].conversions"), p.conversions, true)?;
+                amount(&format!("paths[{i}].nulls"), p.nulls, true)?;
                 amount(&format!("paths[{i}].value"), p.value, false)?;
                 if !keys.insert((&p.app_id, &p.day, &p.path, &p.currency)) {
                     return Err(FieldError::new(
@@ -302,8 +275,8 @@ impl UpsertBody {
         }
         for p in self.paths.iter().flatten() {
             out.push(Statement::new(
-                "INSERT INTO conversion_paths (app_id, day, path, steps, currency, conversions, value) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                "INSERT INTO conversion_paths (app_id, day, path, steps, currency, conversions, nulls, \
+                 value) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
                 vec![
                     p.app_id.as_str().into(),
                     p.day.as_str().into(),
@@ -312,6 +285,7 @@ impl UpsertBody {
                     Param::Int(p.path.len() as i64),
                     p.currency.as_str().into(),
                     Param::Real(p.conversions),
+                    Param::Real(p.nulls),
                     Param::Real(p.value),
                 ],
             ));

@@ -32,7 +32,7 @@ pub const MAX_FILTER_VALUE_CHARS: usize = attrib_core::limits::MAX_CAMPAIGN_FIEL
 pub const MAX_QUERY_STRING_BYTES: usize = 8 * 1024;
 
 /// Steps of one conversion path; the origin keeps the last ones (nearest the conversion).
-pub const MAX_PATH_STEPS: usize = 20;
+pub use attrib_core::rollup::MAX_PATH_STEPS;
 /// Longest currency code (ISO 4217 codes have 3 letters; the slack is for custom units).
 pub const MAX_CURRENCY_CHARS: usize = 16;
 /// Longest fraud reason.
