@@ -6,23 +6,26 @@ import { spawn } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
+import { homedir, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { unstable_splitSqlQuery } from 'wrangler';
 import { ROOT } from './stack.mjs';
 
 const STARTUP_TIMEOUT_MS = 20_000;
+// Installed by scripts/setup/45-turso.sh into the tools cache, not from package.json: this
+// registry lacks the package's other platform builds, and `npm ci` would insist on them.
+const TURSO_PREFIX = join(process.env.ATTRIB_TOOLS_DIR ?? join(homedir(), '.cache/attribution-tools'), 'turso');
 const BINARY_PACKAGES = { 'linux-x64': '@tursodatabase/cli-linux-x64-gnu', 'linux-arm64': '@tursodatabase/cli-linux-arm64-gnu', 'darwin-arm64': '@tursodatabase/cli-darwin-arm64', 'darwin-x64': '@tursodatabase/cli-darwin-x64' };
 
 /** The tursodb binary shipped by the `turso` package's platform dependency. */
 export function tursodbPath() {
   const pkg = BINARY_PACKAGES[`${process.platform}-${process.arch}`];
   if (!pkg) throw new Error(`no tursodb build for ${process.platform}-${process.arch}`);
-  const require = createRequire(join(ROOT, 'package.json'));
+  const require = createRequire(join(TURSO_PREFIX, 'package.json'));
   try {
     return join(dirname(require.resolve(`${pkg}/package.json`)), 'tursodb');
   } catch {
-    throw new Error(`${pkg} is not installed: run bash scripts/setup/30-node.sh (npm ci installs the pinned turso package)`);
+    throw new Error(`${pkg} is not installed in ${TURSO_PREFIX}: run bash scripts/setup/45-turso.sh`);
   }
 }
 
