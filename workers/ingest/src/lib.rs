@@ -4,15 +4,17 @@
 //! `/v1/screen`, `/v1/group`, `/v1/alias`, `/v1/batch`, `/v1/b`) and records tracking-link
 //! clicks (`GET /c/{link_id}`) and impressions (`GET /i/{link_id}`). It authenticates the
 //! write key, validates and normalises each event, decides placement from `request.cf` and
-//! the app's residency, and hands each person's events to their Journey Durable Object.
+//! the app's residency, judges each event by the ingest fraud rules, and hands each person's
+//! events (with the verdicts) to their Journey Durable Object.
 //! It also exports the Durable Object classes (this is the script that owns them).
 
 mod deliver;
 mod error;
+mod fraud;
 mod links;
 mod segment;
 
-pub use attrib_durable_objects::JourneyObject;
+pub use attrib_durable_objects::{ClickCounter, JourneyObject};
 
 use attrib_worker_common::response;
 use worker::{event, Context, Env, Method, Request, Response, Result};

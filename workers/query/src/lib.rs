@@ -8,6 +8,8 @@
 mod auth;
 mod error;
 mod journeys;
+mod postbacks;
+mod reattribute;
 mod rollups;
 
 use attrib_worker_common::response;
@@ -23,7 +25,13 @@ async fn fetch(req: Request, env: Env, _ctx: Context) -> Result<Response> {
             response::json(200, &serde_json::json!({"ok": true, "service": "query"}))
                 .map_err(QueryError::from)
         }
+        (Method::Post, p)
+            if p.starts_with("/v1/journeys/") && p.ends_with(reattribute::REATTRIBUTE_SUFFIX) =>
+        {
+            reattribute::run(req, &env).await
+        }
         (Method::Get, p) if p.starts_with("/v1/journeys/") => journeys::show(req, &env).await,
+        (Method::Get, "/v1/postbacks") => postbacks::list(req, &env).await,
         (Method::Post, attrib_core::rollup::ROLLUP_PATH) => rollups::upsert(req, &env).await,
         _ => Err(QueryError::NotFound),
     };
