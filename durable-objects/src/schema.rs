@@ -24,9 +24,13 @@ pub const STATEMENTS: [&str; 9] = [
 ];
 
 /// Version 2: fraud rejections as a column (lifecycle and re-engagement skip rejected
-/// conversions), postbacks and their attempt log.
-const V2: [&str; 5] = [
+/// conversions), postbacks and their attempt log. The two indexes cover the per-conversion
+/// lookups of earlier conversions: without them each lookup reads every stored attribution
+/// (the column sits after the large JSON body), a cost that grew with the journey.
+const V2: [&str; 7] = [
     "ALTER TABLE attributions ADD COLUMN rejected TEXT",
+    "CREATE INDEX IF NOT EXISTS attributions_kept_by_time ON attributions (rejected, ts_ms)",
+    "CREATE INDEX IF NOT EXISTS attributions_kept_by_name ON attributions (name, rejected, ts_ms)",
     "CREATE TABLE IF NOT EXISTS postbacks (key TEXT PRIMARY KEY, conversion_id TEXT NOT NULL, \
      network TEXT NOT NULL, created_ms INTEGER NOT NULL, status TEXT NOT NULL, \
      attempts INTEGER NOT NULL DEFAULT 0, next_attempt_ms INTEGER, last_status INTEGER, \
