@@ -26,6 +26,9 @@ before(async () => {
   await db.prepare("INSERT INTO postback_configs (app_id, network, url_template) VALUES (?, 'newsy', ?)").bind(app.appId, newsy).run();
   await db.prepare("INSERT INTO postback_configs (app_id, network, url_template, method) VALUES (?, '*', ?, 'POST')")
     .bind(app.appId, `${network.url}/any/{network}`).run();
+  // A broken template is left out (and logged); it must not stop the app's ingestion or the
+  // other networks' postbacks.
+  await db.prepare("INSERT INTO postback_configs (app_id, network, url_template) VALUES (?, 'broken', 'https://x.example/?a={no_such_macro}')").bind(app.appId).run();
 });
 after(async () => {
   await stack.dispose();

@@ -82,7 +82,7 @@ async fn send_batch(store: &SqlJourneyStore) -> Result<(), StoreError> {
     let mut due = Vec::with_capacity(rows.len());
     for row in rows {
         let postback: Postback = serde_json::from_str(&row.body)?;
-        due.push((postback, row.attempts as u32 + 1));
+        due.push((postback, (row.attempts as u32).saturating_add(1)));
     }
     let attempts = join_all(
         due.into_iter()

@@ -282,6 +282,19 @@ fn partial_rule_json_keeps_every_other_default() {
 }
 
 #[test]
+fn datacenter_rule_is_on_when_the_json_leaves_it_out() {
+    // Regression: `Datacenter` once derived `Default`, so an app whose `fraud_rules` said
+    // nothing about it had the rule silently off.
+    let rules: FraudRules =
+        serde_json::from_value(json!({"bot_user_agents": {"enabled": false}})).expect("reads");
+    assert!(rules.datacenter.enabled);
+    assert!(rules.datacenter.blocks(16509));
+    let partial: FraudRules =
+        serde_json::from_value(json!({"datacenter": {"extra_asns": [1]}})).expect("reads");
+    assert!(partial.datacenter.enabled && partial.datacenter.blocks(16509));
+}
+
+#[test]
 fn bad_thresholds_name_their_field() {
     let mut rules = FraudRules::default();
     rules.ip_click_flood.window_secs = 10;

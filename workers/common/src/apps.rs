@@ -7,7 +7,10 @@
 //! [`app_for_key_fresh`] reads D1 now (re-runs of attribution use it).
 //!
 //! Settings include the fraud rules (`apps.fraud_rules`, JSON) and the app's postback
-//! configurations (table `postback_configs`, enabled rows), read in the same query.
+//! configurations (table `postback_configs`, enabled rows), read in the same query. Invalid
+//! fraud rules make the app's settings invalid, like any other setting (a fraud policy is not
+//! guessed); an invalid postback configuration is left out and logged, so that one bad
+//! template stops its postbacks, not the app's ingestion.
 
 use std::cell::RefCell;
 use std::collections::HashMap;
@@ -15,7 +18,8 @@ use std::collections::HashMap;
 use attrib_core::attribution::Model;
 use attrib_core::fraud::FraudRules;
 use attrib_core::keys::{hash_key, KeyKind};
-use attrib_core::postback::PostbackConfig;
+use attrib_core::limits::MAX_POSTBACK_CONFIGS;
+use attrib_core::postback::{validate_configs, PostbackConfig};
 use attrib_core::settings::{AppSettings, Residency};
 use serde::Deserialize;
 use wasm_bindgen::JsValue;
@@ -154,15 +158,46 @@ fn settings_of(row: AppRow) -> Result<AppSettings, EdgeError> {
             .map_err(|_| bad("lifecycle_events"))?,
         fraud: serde_json::from_str::<FraudRules>(&row.fraud_rules)
             .map_err(|e| bad(&format!("fraud_rules: {e}")))?,
-        postbacks: postbacks_of(&row.postbacks).map_err(|e| bad(&format!("postbacks: {e}")))?,
+        postbacks: postbacks_of(&row.id, &row.postbacks)
+            .map_err(|e| bad(&format!("postbacks: {e}")))?,
     };
     settings.validate().map_err(|e| bad(&e.to_string()))?;
     Ok(settings)
 }
 
-fn postbacks_of(json: &str) -> Result<Vec<PostbackConfig>, serde_json::Error> {
-    let mut configs: Vec<PostbackConfig> = serde_json::from_str(json)?;
+/// The app's usable postback configurations, by network.
+fn postbacks_of(app_id: &str, json: &str) -> Result<Vec<PostbackConfig>, serde_json::Error> {
+    let rows: Vec<serde_json::Value> = serde_json::from_str(json)?;
+    let mut configs: Vec<PostbackConfig> = rows
+        .into_iter()
+        .filter_map(|row| {
+            let network = row
+                .get("network")
+                .and_then(serde_json::Value::as_str)
+                .unwrap_or_default()
+                .to_owned();
+            let checked = serde_json::from_value::<PostbackConfig>(row)
+                .map_err(|e| e.to_string())
+                .and_then(|c| {
+                    validate_configs(std::slice::from_ref(&c))
+                        .map(|()| c)
+                        .map_err(|e| e.to_string())
+                });
+            checked
+                .map_err(|e| {
+                    worker::console_error!("app {app_id}: postback for {network:?} left out: {e}")
+                })
+                .ok()
+        })
+        .collect();
     configs.sort_by(|a, b| a.network.cmp(&b.network));
+    if configs.len() > MAX_POSTBACK_CONFIGS {
+        worker::console_error!(
+            "app {app_id}: {} postbacks configured, only the first {MAX_POSTBACK_CONFIGS} used",
+            configs.len()
+        );
+        configs.truncate(MAX_POSTBACK_CONFIGS);
+    }
     Ok(configs)
 }
 
