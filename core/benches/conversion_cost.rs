@@ -3,7 +3,7 @@
 //! Two figures per size:
 //! - `engine`: what the journey computes for a conversion, without storage: eligible touches,
 //!   attribution-time fraud rules, every heuristic model, the re-engagement touch, postback
-//!   planning (one configured network).
+//!   planning (a `*` postback configuration, so every size plans one postback).
 //! - `record`: `Journey::record` of the conversion on the in-memory store (reading the touches,
 //!   writing the attribution, outbox records and postback). The memory store snapshots its
 //!   whole state per transaction (for rollback), a cost the SQLite store does not have.
@@ -33,7 +33,7 @@ const SIZES: [usize; 3] = [1, 10, 100];
 fn settings() -> AppSettings {
     let mut s = AppSettings::with_defaults("bench");
     s.postbacks = vec![PostbackConfig {
-        network: "net0".into(),
+        network: "*".into(),
         url: "https://net.example/pb?k={idempotency_key}&c={click_id}&r={revenue}&cr={credit}"
             .into(),
         method: PostbackMethod::Get,
