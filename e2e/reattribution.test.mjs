@@ -47,7 +47,7 @@ test('a re-run with new settings gives a new revision, in the journey view and t
 
   const same = await rerun(app, 'rerun-1');
   assert.equal(same.status, 200, same.text);
-  assert.deepEqual([same.json.conversions, same.json.revised.length], [1, 0], 'same settings: nothing to revise');
+  assert.deepEqual([same.json.conversions, same.json.revised.length], [1, 0], `same settings: nothing to revise; before ${JSON.stringify(before)} after ${JSON.stringify(same.json.revised)}`);
 
   await update(app, { default_model: 'first_click', click_window_secs: 2 * 3600 });
   const res = await rerun(app, 'rerun-1');

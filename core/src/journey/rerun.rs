@@ -15,7 +15,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::{Journey, JourneyError, JourneyStore};
-use crate::attribution::AttributionResult;
+use crate::attribution::{AttributionResult, CreditedTouch, ModelResult};
 use crate::fraud::{Flag, Reason, Stage};
 use crate::outbox::{AttributionRecord, OutboxRecord};
 
@@ -79,12 +79,44 @@ impl<S: JourneyStore> Journey<'_, S> {
     }
 }
 
+/// Shares and values closer than this (relative) are the same: a stored result has been
+/// through JSON, and serde_json's float parsing may be one unit in the last place off.
+pub const CREDIT_TOLERANCE: f64 = 1e-9;
+
 /// Whether a re-run changed anything downstream cares about (details and times aside).
 fn same_outcome(old: &AttributionResult, new: &AttributionResult) -> bool {
     old.basis == new.basis
         && old.default_model == new.default_model
-        && old.models == new.models
         && old.rejected == new.rejected
         && old.reattributed == new.reattributed
-        && old.reengagement == new.reengagement
+        && same_models(&old.models, &new.models)
+        && match (&old.reengagement, &new.reengagement) {
+            (Some(a), Some(b)) => same_credit(a, b),
+            (a, b) => a.is_none() && b.is_none(),
+        }
+}
+
+fn same_models(old: &[ModelResult], new: &[ModelResult]) -> bool {
+    old.len() == new.len()
+        && old.iter().zip(new).all(|(a, b)| {
+            a.model == b.model
+                && a.credits.len() == b.credits.len()
+                && a.credits
+                    .iter()
+                    .zip(&b.credits)
+                    .all(|(x, y)| same_credit(x, y))
+        })
+}
+
+fn same_credit(a: &CreditedTouch, b: &CreditedTouch) -> bool {
+    let close = |x: f64, y: f64| (x - y).abs() <= CREDIT_TOLERANCE * x.abs().max(y.abs()).max(1.0);
+    a.touch_id == b.touch_id
+        && a.ts_ms == b.ts_ms
+        && a.kind == b.kind
+        && a.channel == b.channel
+        && a.source == b.source
+        && a.medium == b.medium
+        && a.campaign == b.campaign
+        && close(a.credit, b.credit)
+        && close(a.value, b.value)
 }

@@ -225,6 +225,35 @@ fn a_rerun_with_the_same_settings_changes_nothing() {
 }
 
 #[test]
+fn rerun_ignores_float_noise_from_the_stored_json() {
+    // Regression: a stored result comes back through JSON, and serde_json may parse a share
+    // one unit in the last place off; comparing exactly made same-settings re-runs revise.
+    let store = MemoryStore::default();
+    let settings = AppSettings::with_defaults("app");
+    order_with_two_touches(&store, &settings);
+    let mut stored = result_of(&store, "o1").expect("stored");
+    for model in &mut stored.models {
+        for credit in &mut model.credits {
+            credit.credit = f64::from_bits(credit.credit.to_bits() + 1);
+            credit.value = f64::from_bits(credit.value.to_bits() - 1);
+        }
+    }
+    store.replace_attribution(&stored).expect("write");
+    let key = key();
+    let summary = Journey::new(&store, &key, &settings)
+        .reattribute(T0 + DAY_MS)
+        .expect("ok");
+    assert!(summary.revised.is_empty(), "{:?}", summary.revised);
+    // A real change still counts.
+    stored.models[0].credits[0].credit = 0.5;
+    store.replace_attribution(&stored).expect("write");
+    let summary = Journey::new(&store, &key, &settings)
+        .reattribute(T0 + DAY_MS)
+        .expect("ok");
+    assert_eq!(summary.revised.len(), 1);
+}
+
+#[test]
 fn a_rerun_with_new_settings_writes_a_new_revision() {
     let store = MemoryStore::default();
     let settings = AppSettings::with_defaults("app");
