@@ -21,10 +21,10 @@ before(async () => {
 after(() => stack?.dispose());
 
 test('both documents are valid OpenAPI 3.1 and served as written', async () => {
-  for (const [path, name] of [['/openapi.json', 'query'], ['/openapi/ingest.json', 'ingest']]) {
-    const res = await stack.fetch(`${QUERY}${path}`);
+  for (const [url, name] of [[`${QUERY}/openapi.json`, 'query'], [`${QUERY}/openapi/ingest.json`, 'ingest'], [`${INGEST}/openapi.json`, 'ingest']]) {
+    const res = await stack.fetch(url);
     assert.equal(res.status, 200);
-    assert.deepEqual(res.json, JSON.parse(readFileSync(documentPath(name), 'utf8')), `${path} is openapi/${name}.json`);
+    assert.deepEqual(res.json, JSON.parse(readFileSync(documentPath(name), 'utf8')), `${url} is openapi/${name}.json`);
     assert.equal(res.json.openapi, '3.1.0');
   }
   await assert.rejects(loadDocument.call(null, 'missing'), 'a missing document does not pass');

@@ -4,7 +4,8 @@
 //! kind. Clicks beat views: when any click is inside the click window, views are ignored;
 //! only when there is none do views inside the view-through window count. Touches are
 //! ordered by (time, touch id), so the result never depends on the order touches arrived in.
-//! A conversion with no eligible touch is unattributed (organic).
+//! A conversion with no eligible touch is unattributed (organic). A conversion rejected by a
+//! fraud rule keeps its basis but has no credits under any model (`rejected` says why).
 
 use serde::{Deserialize, Serialize};
 
@@ -208,6 +209,26 @@ pub struct AttributionResult {
     /// 1 for the first attribution; re-runs with new settings count up.
     pub revision: u32,
     pub attributed_at_ms: i64,
+    /// The fraud reason code (`crate::fraud::Reason`) when the conversion is rejected: it is
+    /// reported, not attributed, so every model has empty credits. `basis` still says which
+    /// touches were eligible.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rejected: Option<String>,
+    /// What the fraud rule saw, for people.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rejected_detail: Option<String>,
+    /// A lifecycle conversion (install, sign-up) of a user who came back after the
+    /// re-attribution window: a new attribution rather than a repeat (`crate::lifecycle`).
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub reattributed: bool,
+    /// The re-engagement touch, credited with the whole conversion in addition to (not
+    /// instead of) the models' credits (`crate::lifecycle::reengagement_touch`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reengagement: Option<CreditedTouch>,
+}
+
+fn is_false(value: &bool) -> bool {
+    !*value
 }
 
 impl AttributionResult {
@@ -228,25 +249,26 @@ pub fn attribute(
     now_ms: i64,
 ) -> AttributionResult {
     let (basis, eligible) = eligible_touches(conversion.ts_ms, touches, &Windows::of(settings));
+    credit(conversion, basis, &eligible, settings, now_ms)
+}
+
+/// The result that credits `eligible` (oldest first) under every model.
+pub fn credit(
+    conversion: &Conversion,
+    basis: Basis,
+    eligible: &[&Touch],
+    settings: &AppSettings,
+    now_ms: i64,
+) -> AttributionResult {
     let half_life_ms = f64::from(settings.time_decay_half_life_secs) * 1000.0;
     let models = Model::ALL
         .into_iter()
         .map(|model| {
-            let credits = shares(model, &eligible, conversion.ts_ms, half_life_ms)
+            let credits = shares(model, eligible, conversion.ts_ms, half_life_ms)
                 .into_iter()
-                .zip(&eligible)
+                .zip(eligible)
                 .filter(|(share, _)| *share > 0.0)
-                .map(|(share, touch)| CreditedTouch {
-                    touch_id: touch.touch_id.clone(),
-                    ts_ms: touch.ts_ms,
-                    kind: touch.kind,
-                    channel: touch.channel,
-                    source: touch.source.clone(),
-                    medium: touch.medium.clone(),
-                    campaign: touch.campaign.clone(),
-                    credit: share,
-                    value: share * conversion.revenue,
-                })
+                .map(|(share, touch)| credited(touch, share, conversion.revenue))
                 .collect();
             ModelResult { model, credits }
         })
@@ -258,6 +280,40 @@ pub fn attribute(
         models,
         revision: 1,
         attributed_at_ms: now_ms,
+        rejected: None,
+        rejected_detail: None,
+        reattributed: false,
+        reengagement: None,
+    }
+}
+
+/// A rejected conversion: reported with its reason, every model without credits.
+pub fn rejected(
+    conversion: &Conversion,
+    basis: Basis,
+    settings: &AppSettings,
+    now_ms: i64,
+    reason: &str,
+    detail: &str,
+) -> AttributionResult {
+    let mut result = credit(conversion, basis, &[], settings, now_ms);
+    result.rejected = Some(reason.to_owned());
+    result.rejected_detail = Some(detail.to_owned());
+    result
+}
+
+/// `touch` with `share` of a conversion worth `revenue`.
+pub fn credited(touch: &Touch, share: f64, revenue: f64) -> CreditedTouch {
+    CreditedTouch {
+        touch_id: touch.touch_id.clone(),
+        ts_ms: touch.ts_ms,
+        kind: touch.kind,
+        channel: touch.channel,
+        source: touch.source.clone(),
+        medium: touch.medium.clone(),
+        campaign: touch.campaign.clone(),
+        credit: share,
+        value: share * revenue,
     }
 }
 

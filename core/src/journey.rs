@@ -3,21 +3,29 @@
 //!
 //! The Journey Durable Object implements the store on its SQLite storage; unit tests use
 //! [`memory::MemoryStore`]. Everything an event causes (the event, its touch, its conversion's
-//! attribution under every model, its outbox records) is written in one atomic unit, and an
-//! event id already stored is never stored again, however many times it is retried.
+//! attribution under every model, its outbox records, its postbacks) is written in one atomic
+//! unit, and an event id already stored is never stored again, however many times it is
+//! retried. How a conversion is judged (lifecycle, fraud, models, re-engagement) is in
+//! [`decide`]; re-running attribution over the stored history is [`Journey::reattribute`].
 
+mod decide;
 #[cfg(any(test, feature = "memory-store"))]
 pub mod memory;
+mod rerun;
+
+pub use rerun::RerunSummary;
 
 use serde::{Deserialize, Serialize};
 
-use crate::attribution::{attribute, AttributionResult, Windows};
+use crate::attribution::AttributionResult;
 use crate::conversion::conversion_of;
 use crate::error::FieldError;
 use crate::event::Event;
+use crate::fraud::Flag;
 use crate::identity::JourneyKey;
 use crate::limits::TOUCH_SESSION_TIMEOUT_MS;
 use crate::outbox::{AttributionRecord, EventRecord, MergeRecord, OutboxRecord};
+use crate::postback::Postback;
 use crate::settings::AppSettings;
 use crate::touch::{classify, Recording, Touch};
 
@@ -35,6 +43,9 @@ pub trait JourneyStore {
     fn insert_event(&self, event: &Event) -> Result<(), Self::Error>;
     /// The latest event time at or before `ts_ms`, other than event `excluding`.
     fn latest_activity(&self, ts_ms: i64, excluding: &str) -> Result<Option<i64>, Self::Error>;
+    /// Like [`Self::latest_activity`], counting only engagement: events other than
+    /// tracking-link clicks and impressions.
+    fn latest_engagement(&self, ts_ms: i64, excluding: &str) -> Result<Option<i64>, Self::Error>;
 
     fn has_touch(&self, touch_id: &str) -> Result<bool, Self::Error>;
     fn insert_touch(&self, touch: &Touch) -> Result<(), Self::Error>;
@@ -46,8 +57,20 @@ pub trait JourneyStore {
     fn has_order(&self, conversion_name: &str, order_id: &str) -> Result<bool, Self::Error>;
     fn has_attribution(&self, conversion_id: &str) -> Result<bool, Self::Error>;
     fn insert_attribution(&self, result: &AttributionResult) -> Result<(), Self::Error>;
+    /// Stores a new revision of an attribution already stored, in its place.
+    fn replace_attribution(&self, result: &AttributionResult) -> Result<(), Self::Error>;
+    /// The time of the latest conversion named `name` before `before_ms` that was not rejected.
+    fn latest_conversion_named(
+        &self,
+        name: &str,
+        before_ms: i64,
+    ) -> Result<Option<i64>, Self::Error>;
+    /// The time of the earliest conversion before `before_ms` that was not rejected.
+    fn first_conversion_before(&self, before_ms: i64) -> Result<Option<i64>, Self::Error>;
 
     fn enqueue(&self, record: &OutboxRecord) -> Result<(), Self::Error>;
+    /// Stores a postback to send; a key already stored is left as it is.
+    fn enqueue_postback(&self, postback: &Postback) -> Result<(), Self::Error>;
 
     fn all_events(&self) -> Result<Vec<Event>, Self::Error>;
     fn all_touches(&self) -> Result<Vec<Touch>, Self::Error>;
@@ -106,35 +129,51 @@ impl<'a, S: JourneyStore> Journey<'a, S> {
         }
     }
 
-    /// Records one event at `now_ms`: everything it causes lands, or nothing does.
+    /// Records one event at `now_ms`.
     pub fn record(
         &self,
         event: &Event,
         now_ms: i64,
     ) -> Result<EventOutcome, JourneyError<S::Error>> {
-        self.store.atomically(|| self.record_within(event, now_ms))
+        self.record_flagged(event, None, now_ms)
     }
 
-    /// Records events in order in one transaction (one commit instead of one per event). An
-    /// event refused by the rules is reported and writes nothing; a storage failure rolls the
-    /// whole call back, so a retry finds nothing half-written.
-    pub fn record_all(
+    /// Records one event that the ingest-time fraud rules may have flagged: its touch is
+    /// stored rejected, its conversion reported rejected. Everything the event causes lands,
+    /// or nothing does.
+    pub fn record_flagged(
+        &self,
+        event: &Event,
+        flag: Option<&Flag>,
+        now_ms: i64,
+    ) -> Result<EventOutcome, JourneyError<S::Error>> {
+        self.store
+            .atomically(|| self.record_within(event, flag, now_ms))
+    }
+
+    /// Records events in order in one transaction (one commit instead of one per event), each
+    /// with its ingest-time flag. An event refused by the rules is reported and writes
+    /// nothing; a storage failure rolls the whole call back, so a retry finds nothing
+    /// half-written.
+    pub fn record_all<'f>(
         &self,
         events: &[Event],
+        flag_of: impl Fn(&Event) -> Option<&'f Flag>,
         now_ms: i64,
     ) -> Result<Vec<EventOutcome>, JourneyError<S::Error>> {
         self.store.atomically(|| {
             events
                 .iter()
-                .map(|event| self.record_within(event, now_ms))
+                .map(|event| self.record_within(event, flag_of(event), now_ms))
                 .collect()
         })
     }
 
-    /// [`Self::record`] without its transaction.
+    /// [`Self::record_flagged`] without its transaction.
     fn record_within(
         &self,
         event: &Event,
+        flag: Option<&Flag>,
         now_ms: i64,
     ) -> Result<EventOutcome, JourneyError<S::Error>> {
         if self.store.has_event(&event.message_id)? {
@@ -145,8 +184,9 @@ impl<'a, S: JourneyStore> Journey<'a, S> {
             Err(error) => return Ok(EventOutcome::Rejected { error }),
         };
         self.store.insert_event(event)?;
-        let touch = self.new_touch(event)?;
-        if let Some(touch) = &touch {
+        let mut touch = self.new_touch(event)?;
+        if let Some(touch) = &mut touch {
+            touch.rejected = flag.map(|f| f.reason.as_str().to_owned());
             self.store.insert_touch(touch)?;
         }
         let mut attributed = false;
@@ -155,18 +195,23 @@ impl<'a, S: JourneyStore> Journey<'a, S> {
                 Some(order) => self.store.has_order(&conversion.name, order)?,
                 None => false,
             };
-            if !repeated_order {
-                let windows = Windows::of(self.settings);
-                let touches = self
-                    .store
-                    .touches_since(windows.lookback_start(conversion.ts_ms))?;
-                let result = attribute(&conversion, &touches, self.settings, now_ms);
-                self.store.insert_attribution(&result)?;
+            let decided = if repeated_order {
+                None
+            } else {
+                self.decide(&conversion, flag, now_ms)?
+            };
+            if let Some(decided) = decided {
+                self.store.insert_attribution(&decided.result)?;
+                for postback in
+                    crate::postback::plan(&decided.result, &decided.touches, self.settings)
+                {
+                    self.store.enqueue_postback(&postback)?;
+                }
                 self.store
                     .enqueue(&OutboxRecord::Attribution(Box::new(AttributionRecord {
                         app_id: self.settings.app_id.clone(),
                         journey: self.key.object_name(),
-                        result,
+                        result: decided.result,
                     })))?;
                 attributed = true;
             }
@@ -265,4 +310,8 @@ impl<'a, S: JourneyStore> Journey<'a, S> {
 }
 
 #[cfg(test)]
+mod fraud_tests;
+#[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod window_tests;

@@ -2,8 +2,8 @@
 //!
 //! Everything here is a rule that can be tested without a network: decoding and validating
 //! Segment payloads, the identity model, turning events into touches, attribution windows and
-//! models, geo-routing policy, the contracts between the edge, the Durable Objects and the
-//! origin. It compiles to `wasm32-unknown-unknown` (for the Workers) and natively (for the
+//! models, fraud rules, re-attribution and re-engagement windows, postback planning,
+//! geo-routing policy, the contracts between the edge, the Durable Objects and the origin. It compiles to `wasm32-unknown-unknown` (for the Workers) and natively (for the
 //! origin and the tools); it depends on neither `worker` nor tokio. IO happens behind the
 //! traits it defines ([`journey::JourneyStore`]), implemented by the crates at the edges.
 
@@ -12,13 +12,16 @@ pub mod conversion;
 pub mod datadriven;
 pub mod error;
 pub mod event;
+pub mod fraud;
 pub mod geo;
 pub mod identity;
 pub mod journey;
 pub mod keys;
+pub mod lifecycle;
 pub mod limits;
 pub mod message_id;
 pub mod outbox;
+pub mod postback;
 pub mod protocol;
 pub mod rollup;
 pub mod segment;

@@ -47,3 +47,58 @@ pub const MAX_OUTBOX_RECORDS_PER_BATCH: usize = 500;
 pub const MAX_OUTBOX_BATCH_BYTES: usize = 20 * 1024 * 1024;
 /// How far the signature timestamp of an outbox batch may be from the origin's clock.
 pub const SIGNATURE_TOLERANCE_SECS: i64 = 300;
+
+/// Default and bound of the re-engagement window: after a click by a user who has already
+/// converted, that user's conversions within this time are credited to the click too.
+pub const DEFAULT_REENGAGEMENT_WINDOW_SECS: u32 = 30 * 24 * 3600;
+pub const MAX_REENGAGEMENT_WINDOW_SECS: u32 = 90 * 24 * 3600;
+
+/// Fraud rule defaults (each rule is on by default; apps change them in `apps.fraud_rules`).
+/// Click injection: an install this soon after its last click is rejected.
+pub const DEFAULT_MIN_CTIT_SECS: u32 = 10;
+pub const MAX_MIN_CTIT_SECS: u32 = 3600;
+/// Click spamming: an install this long after its last click (the tail of the
+/// click-to-install time distribution) is rejected.
+pub const DEFAULT_MAX_CTIT_SECS: u32 = 3 * 24 * 3600;
+pub const MIN_MAX_CTIT_SECS: u32 = 60;
+/// Click flooding: more tracking-link clicks than this from one IP address in the window are
+/// rejected (the first ones are kept).
+pub const DEFAULT_MAX_CLICKS_PER_IP: u32 = 50;
+/// The same, per device (the visitor id the click names, else IP and user agent).
+pub const DEFAULT_MAX_CLICKS_PER_DEVICE: u32 = 10;
+pub const DEFAULT_CLICK_FLOOD_WINDOW_SECS: u32 = 3600;
+pub const MAX_CLICKS_LIMIT: u32 = 100_000;
+pub const MIN_CLICK_FLOOD_WINDOW_SECS: u32 = 60;
+/// Click counters keep this much history (per-minute buckets), so no window is longer.
+pub const MAX_CLICK_FLOOD_WINDOW_SECS: u32 = 24 * 3600;
+/// Timestamp bounds, after clock-skew correction: later than received + this is "future".
+pub const DEFAULT_MAX_FUTURE_SECS: u32 = 10 * 60;
+pub const MIN_MAX_FUTURE_SECS: u32 = 60;
+pub const MAX_MAX_FUTURE_SECS: u32 = 7 * 24 * 3600;
+/// Older than received − this is "stale".
+pub const DEFAULT_MAX_PAST_SECS: u32 = 30 * 24 * 3600;
+pub const MIN_MAX_PAST_SECS: u32 = 24 * 3600;
+pub const MAX_MAX_PAST_SECS: u32 = 2 * 365 * 24 * 3600;
+/// Most ASNs in an app's datacenter list, and most extra bot user-agent patterns.
+pub const MAX_BLOCKED_ASNS: usize = 10_000;
+pub const MAX_BOT_PATTERNS: usize = 100;
+pub const MAX_BOT_PATTERN_CHARS: usize = 128;
+/// Longest user agent the bot rule looks at (longer ones are cut, not rejected).
+pub const MAX_USER_AGENT_CHARS: usize = 1024;
+
+/// Postbacks: configurations per app, template size, expanded URL size.
+pub const MAX_POSTBACK_CONFIGS: usize = 100;
+pub const MAX_POSTBACK_TEMPLATE_CHARS: usize = 2048;
+pub const MAX_POSTBACK_URL_CHARS: usize = 8192;
+/// Postback retries: exponential backoff from the base (1 s, 2 s, 4 s, ...) capped at the max;
+/// after the last attempt the postback is given up (status `failed`). At these values 30
+/// attempts span about 1 h 48 min of a receiver being down (see `postback::backoff_ms`).
+pub const POSTBACK_BACKOFF_BASE_MS: i64 = 1_000;
+pub const POSTBACK_BACKOFF_MAX_MS: i64 = 5 * 60 * 1_000;
+pub const POSTBACK_MAX_ATTEMPTS: u32 = 30;
+/// One postback request may take this long before it counts as failed (and is retried).
+pub const POSTBACK_TIMEOUT_MS: u64 = 10_000;
+/// Postbacks sent by one alarm run (a Durable Object invocation has a subrequest budget).
+pub const MAX_POSTBACKS_PER_ALARM: usize = 20;
+/// Longest error text kept in a postback attempt's log.
+pub const MAX_POSTBACK_ERROR_CHARS: usize = 512;

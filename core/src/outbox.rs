@@ -6,6 +6,11 @@
 //!
 //! Wire format: `POST {origin}/v1/outbox`, JSON body [`OutboxBatch`], header
 //! [`SIGNATURE_HEADER`] = `t=<unix seconds>,v1=<hex HMAC-SHA256(secret, "<t>.<body>")>`.
+//!
+//! Fraud rejections travel in the existing records: an event's touch with `rejected` = a
+//! reason code, and an attribution whose result has `rejected` (and no credits). The origin
+//! counts them per (app, day, reason) with `crate::fraud::counts::fraud_counts`. A re-run of
+//! attribution sends the conversion's next revision as a new attribution record.
 
 use hmac::{Hmac, Mac};
 use serde::{Deserialize, Serialize};

@@ -2,13 +2,17 @@
 //!
 //! These cross a `fetch` to the object as JSON; both sides compile this one definition.
 
+use std::collections::BTreeMap;
+
 use serde::{Deserialize, Serialize};
 
 use crate::attribution::AttributionResult;
 use crate::event::Event;
+use crate::fraud::Flag;
 use crate::geo::Placement;
 use crate::identity::JourneyKey;
 use crate::journey::{EventOutcome, JourneyExport};
+use crate::postback::PostbackState;
 use crate::settings::AppSettings;
 use crate::touch::Touch;
 
@@ -16,6 +20,7 @@ use crate::touch::Touch;
 pub const RECORD_PATH: &str = "/record";
 pub const MERGE_PATH: &str = "/merge";
 pub const VIEW_PATH: &str = "/view";
+pub const REATTRIBUTE_PATH: &str = "/reattribute";
 
 /// `POST /record`: events for one journey, in the order received.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -28,6 +33,9 @@ pub struct RecordRequest {
     /// Times this request was forwarded from merged journeys (cycle guard).
     #[serde(default)]
     pub hops: u8,
+    /// Ingest-time fraud verdicts, by message id of the flagged events.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub flags: BTreeMap<String, Flag>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -50,6 +58,27 @@ pub struct MergeReply {
     pub export: JourneyExport,
 }
 
+/// `POST /reattribute`: re-run attribution over the journey's stored conversions with
+/// `settings` (see `crate::journey::Journey::reattribute`). A merged journey forwards it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ReattributeRequest {
+    pub key: JourneyKey,
+    pub settings: AppSettings,
+    #[serde(default)]
+    pub hops: u8,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ReattributeReply {
+    /// The journey that re-ran (differs when the requested one was merged away).
+    pub journey: String,
+    pub exists: bool,
+    /// Conversions judged again.
+    pub conversions: usize,
+    /// The new revisions, oldest conversion first.
+    pub revised: Vec<AttributionResult>,
+}
+
 /// `GET /view`: a journey as the query API shows it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct JourneyView {
@@ -68,4 +97,7 @@ pub struct JourneyView {
     pub conversions: Vec<AttributionResult>,
     /// Outbox records not yet acknowledged by the origin.
     pub outbox_pending: u64,
+    /// Postbacks of this journey's conversions, oldest first, with their delivery state.
+    #[serde(default)]
+    pub postbacks: Vec<PostbackState>,
 }

@@ -10,7 +10,8 @@
 //! - `credited_value`: the sum of share × revenue.
 //!
 //! Unattributed conversions are credited to source `(organic)`, campaign `(none)`, so that
-//! conversions add up to the real total under every model. Revenue in different currencies
+//! conversions add up to the real total under every model. Conversions rejected by a fraud
+//! rule are not counted here at all (they are in `crate::fraud::counts`). Revenue in different currencies
 //! is never summed together. Rollups are recomputed from the facts, not incremented, so a
 //! record delivered twice cannot count twice; when a conversion is re-attributed, its latest
 //! revision is the one counted.
@@ -90,8 +91,8 @@ pub struct PathStat {
     pub value: f64,
 }
 
-/// Rejections of one (app, day) for one fraud reason.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// Rejections of one (app, day) for one fraud reason (see `fraud::counts`).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct FraudCount {
     pub app_id: String,
@@ -137,7 +138,8 @@ pub fn conversion_paths<'a>(records: impl IntoIterator<Item = &'a OutboxRecord>)
     // (app, day, path, currency) → (conversions, value)
     type PathKey = (String, String, Vec<String>, String);
     let mut paths: BTreeMap<PathKey, (f64, f64)> = BTreeMap::new();
-    for ((app_id, _), result) in latest {
+    // The latest revision decides; a rejected one has no path.
+    for ((app_id, _), result) in latest.into_iter().filter(|(_, r)| r.rejected.is_none()) {
         let key = (
             app_id,
             day_of_millis(result.conversion.ts_ms),
@@ -221,7 +223,7 @@ pub fn daily_stats<'a>(records: impl IntoIterator<Item = &'a OutboxRecord>) -> V
             stats.entry(key).or_default().touches += count;
         }
     }
-    for ((app_id, _), result) in &latest {
+    for ((app_id, _), result) in latest.iter().filter(|(_, r)| r.rejected.is_none()) {
         let day = day_of_millis(result.conversion.ts_ms);
         for model in Model::ALL {
             let mut shares: BTreeMap<(String, String), (f64, f64)> = BTreeMap::new();

@@ -1,10 +1,15 @@
 //! Per-app attribution settings, their defaults and their bounds.
+//!
+//! Fields added after the first release have serde defaults, so settings serialized by an
+//! older Worker still read.
 
 use serde::{Deserialize, Serialize};
 
 use crate::attribution::Model;
 use crate::error::FieldError;
+use crate::fraud::FraudRules;
 use crate::limits::*;
+use crate::postback::PostbackConfig;
 
 /// Where an app's journeys and raw events may live.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
@@ -42,6 +47,8 @@ impl Residency {
 /// Segment's semantic names for the conversions most apps care about.
 pub const DEFAULT_CONVERSION_EVENTS: [&str; 3] =
     ["Application Installed", "Order Completed", "Signed Up"];
+/// The conversions that happen once per user lifecycle (see `crate::lifecycle`).
+pub const DEFAULT_LIFECYCLE_EVENTS: [&str; 2] = ["Application Installed", "Signed Up"];
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct AppSettings {
@@ -54,6 +61,29 @@ pub struct AppSettings {
     pub default_model: Model,
     pub time_decay_half_life_secs: u32,
     pub conversion_events: Vec<String>,
+    /// See `crate::lifecycle`; 0 turns re-engagement credit off.
+    #[serde(default = "default_reengagement_window")]
+    pub reengagement_window_secs: u32,
+    /// Conversions counted once per lifecycle: a repeat inside the re-attribution window is
+    /// recorded but not attributed (`crate::lifecycle`).
+    #[serde(default = "default_lifecycle_events")]
+    pub lifecycle_events: Vec<String>,
+    #[serde(default)]
+    pub fraud: FraudRules,
+    /// Postbacks per network (`crate::postback`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub postbacks: Vec<PostbackConfig>,
+}
+
+fn default_reengagement_window() -> u32 {
+    DEFAULT_REENGAGEMENT_WINDOW_SECS
+}
+
+fn default_lifecycle_events() -> Vec<String> {
+    DEFAULT_LIFECYCLE_EVENTS
+        .iter()
+        .map(|s| s.to_string())
+        .collect()
 }
 
 impl AppSettings {
@@ -70,11 +100,27 @@ impl AppSettings {
                 .iter()
                 .map(|s| s.to_string())
                 .collect(),
+            reengagement_window_secs: DEFAULT_REENGAGEMENT_WINDOW_SECS,
+            lifecycle_events: default_lifecycle_events(),
+            fraud: FraudRules::default(),
+            postbacks: Vec::new(),
         }
     }
 
     pub fn is_conversion(&self, event_name: &str) -> bool {
         self.conversion_events.iter().any(|c| c == event_name)
+    }
+
+    pub fn is_lifecycle(&self, conversion_name: &str) -> bool {
+        self.lifecycle_events.iter().any(|c| c == conversion_name)
+    }
+
+    pub fn reattribution_window_ms(&self) -> i64 {
+        i64::from(self.reattribution_window_secs) * 1000
+    }
+
+    pub fn reengagement_window_ms(&self) -> i64 {
+        i64::from(self.reengagement_window_secs) * 1000
     }
 
     pub fn validate(&self) -> Result<(), FieldError> {
@@ -102,24 +148,38 @@ impl AppSettings {
             MIN_TIME_DECAY_HALF_LIFE_SECS,
             MAX_TIME_DECAY_HALF_LIFE_SECS,
         )?;
-        if self.conversion_events.len() > MAX_CONVERSION_EVENTS {
-            return Err(FieldError::new(
-                "conversion_events",
-                format!("has more than {MAX_CONVERSION_EVENTS} names"),
-            ));
-        }
-        if let Some(bad) = self
-            .conversion_events
-            .iter()
-            .find(|n| n.is_empty() || n.chars().count() > MAX_EVENT_NAME_CHARS)
-        {
-            return Err(FieldError::new(
-                "conversion_events",
-                format!("{bad:?} must be 1 to {MAX_EVENT_NAME_CHARS} characters"),
-            ));
-        }
-        Ok(())
+        within(
+            "reengagement_window_secs",
+            self.reengagement_window_secs,
+            0,
+            MAX_REENGAGEMENT_WINDOW_SECS,
+        )?;
+        check_event_names("conversion_events", &self.conversion_events)?;
+        check_event_names("lifecycle_events", &self.lifecycle_events)?;
+        self.fraud.validate()?;
+        crate::postback::validate_configs(&self.postbacks)
     }
+}
+
+/// A list of event names an app configures: at most [`MAX_CONVERSION_EVENTS`], each 1 to
+/// [`MAX_EVENT_NAME_CHARS`] characters.
+pub fn check_event_names(field: &str, names: &[String]) -> Result<(), FieldError> {
+    if names.len() > MAX_CONVERSION_EVENTS {
+        return Err(FieldError::new(
+            field,
+            format!("has more than {MAX_CONVERSION_EVENTS} names"),
+        ));
+    }
+    if let Some(bad) = names
+        .iter()
+        .find(|n| n.is_empty() || n.chars().count() > MAX_EVENT_NAME_CHARS)
+    {
+        return Err(FieldError::new(
+            field,
+            format!("{bad:?} must be 1 to {MAX_EVENT_NAME_CHARS} characters"),
+        ));
+    }
+    Ok(())
 }
 
 fn within(field: &str, value: u32, min: u32, max: u32) -> Result<(), FieldError> {
@@ -145,6 +205,40 @@ mod tests {
         assert_eq!(s.view_window_secs, 24 * 3600);
         assert!(s.is_conversion("Order Completed"));
         assert!(!s.is_conversion("order completed"));
+    }
+
+    #[test]
+    fn settings_serialized_before_fraud_fields_still_read() {
+        let old = serde_json::json!({
+            "app_id": "app", "residency": "eu", "click_window_secs": 3600, "view_window_secs": 0,
+            "reattribution_window_secs": 0, "default_model": "linear",
+            "time_decay_half_life_secs": 3600, "conversion_events": ["Signed Up"]
+        });
+        let s: AppSettings = serde_json::from_value(old).expect("reads");
+        assert_eq!(s.reengagement_window_secs, DEFAULT_REENGAGEMENT_WINDOW_SECS);
+        assert_eq!(s.lifecycle_events, ["Application Installed", "Signed Up"]);
+        assert_eq!(s.fraud, FraudRules::default());
+        assert!(s.postbacks.is_empty());
+        s.validate().expect("valid");
+    }
+
+    #[test]
+    fn new_windows_and_lists_are_bounded() {
+        let mut s = AppSettings::with_defaults("app");
+        s.reengagement_window_secs = MAX_REENGAGEMENT_WINDOW_SECS + 1;
+        assert_eq!(
+            s.validate().expect_err("long").field,
+            "reengagement_window_secs"
+        );
+        let mut s = AppSettings::with_defaults("app");
+        s.lifecycle_events = vec![String::new()];
+        assert_eq!(s.validate().expect_err("empty").field, "lifecycle_events");
+        let mut s = AppSettings::with_defaults("app");
+        s.fraud.timestamps.max_future_secs = 1;
+        assert_eq!(
+            s.validate().expect_err("short").field,
+            "fraud_rules.timestamps.max_future_secs"
+        );
     }
 
     #[test]

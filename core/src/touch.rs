@@ -16,6 +16,9 @@ use crate::limits::MAX_CAMPAIGN_FIELD_CHARS;
 
 /// The query parameter a tracking-link redirect appends to the destination URL.
 pub const CLICK_ID_PARAM: &str = "click_id";
+/// The tracking-link query parameter (and event property) in which an ad network passes its
+/// own click id, for postbacks to send back (`{network_click_id}`).
+pub const NETWORK_CLICK_ID_PARAM: &str = "network_click_id";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -155,7 +158,8 @@ pub fn classify(event: &Event) -> Option<Classified> {
 }
 
 /// Tracking-link events carry the link's campaign fields in `properties` (set by the ingest
-/// Worker from the link definition and the click's own UTM parameters).
+/// Worker from the link definition and the click's own UTM parameters), and the network's own
+/// click id when the link was called with one ([`NETWORK_CLICK_ID_PARAM`]).
 fn classify_link_event(event: &Event) -> Classified {
     let field = |key: &str| event.property_str(key).map(clip).filter(|s| !s.is_empty());
     let source = field("source")
@@ -185,7 +189,8 @@ fn classify_link_event(event: &Event) -> Classified {
             content: field("content"),
             link_id: field("link_id"),
             click_id,
-            ad_click_id: None,
+            ad_click_id: field(NETWORK_CLICK_ID_PARAM)
+                .map(|id| format!("{NETWORK_CLICK_ID_PARAM}:{id}")),
             rejected: None,
         },
         recording: Recording::Always,

@@ -69,8 +69,18 @@ pub fn backoff_ms(attempts: u32) -> i64 {
     (FLUSH_BACKOFF_BASE_MS << exponent).min(FLUSH_BACKOFF_MAX_MS)
 }
 
-/// Sends the oldest batch; `Ok(true)` when the outbox is now empty.
+/// Sends the oldest batch; `Ok(true)` when the outbox is now empty. Configuration is checked
+/// before any row is read: an origin that cannot be reached costs no reading of records.
 async fn send_one_batch(store: &SqlJourneyStore, env: &Env) -> Result<bool, FlushError> {
+    let meta = Meta::new(&store.sql);
+    let (Some(key), Some(placement)) = (meta.key()?, meta.placement()?) else {
+        return Err(FlushError::NotConfigured("journey has no key yet".into()));
+    };
+    let origin = config::origin_url(env, placement.origin_region)
+        .map_err(|e| FlushError::NotConfigured(e.to_string()))?
+        .ok_or_else(|| FlushError::NotConfigured(config::ORIGIN_URLS.into()))?;
+    let secret = config::secret(env, EDGE_ORIGIN_SECRET)
+        .ok_or_else(|| FlushError::NotConfigured(EDGE_ORIGIN_SECRET.into()))?;
     let rows: Vec<Row> = store
         .sql
         .exec(
@@ -86,15 +96,6 @@ async fn send_one_batch(store: &SqlJourneyStore, env: &Env) -> Result<bool, Flus
         return Ok(true);
     };
     let last_seq = last.seq as i64;
-    let meta = Meta::new(&store.sql);
-    let (Some(key), Some(placement)) = (meta.key()?, meta.placement()?) else {
-        return Err(FlushError::NotConfigured("journey has no key yet".into()));
-    };
-    let origin = config::origin_url(env, placement.origin_region)
-        .map_err(|e| FlushError::NotConfigured(e.to_string()))?
-        .ok_or_else(|| FlushError::NotConfigured(config::ORIGIN_URLS.into()))?;
-    let secret = config::secret(env, EDGE_ORIGIN_SECRET)
-        .ok_or_else(|| FlushError::NotConfigured(EDGE_ORIGIN_SECRET.into()))?;
 
     // The rows already hold each record's JSON: splice them rather than decode and re-encode.
     let mut body =

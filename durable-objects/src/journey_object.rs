@@ -1,10 +1,10 @@
 //! The Journey Durable Object: HTTP surface, merges and forwarding, the flush alarm.
 //!
 //! `POST /record` records events (after merging any journeys they name), `POST /merge` hands
-//! this journey over to another, `GET /view` shows it. Errors become responses in
-//! [`JourneyObject::fetch`] only.
+//! this journey over to another, `GET /view` shows it, `POST /reattribute` re-runs attribution
+//! over its stored conversions with new settings. The alarm flushes the outbox and sends
+//! postbacks ([`crate::alarm`]). Errors become responses in [`JourneyObject::fetch`] only.
 
-use std::cell::Cell;
 use std::collections::BTreeSet;
 
 use attrib_core::geo::Placement;
@@ -12,8 +12,8 @@ use attrib_core::identity::{merges_for, JourneyKey};
 use attrib_core::journey::{Journey, JourneyError, JourneyStore};
 use attrib_core::limits::MAX_MERGE_HOPS;
 use attrib_core::protocol::{
-    JourneyView, MergeReply, MergeRequest, RecordReply, RecordRequest, MERGE_PATH, RECORD_PATH,
-    VIEW_PATH,
+    JourneyView, MergeReply, MergeRequest, ReattributeReply, ReattributeRequest, RecordReply,
+    RecordRequest, MERGE_PATH, REATTRIBUTE_PATH, RECORD_PATH, VIEW_PATH,
 };
 use attrib_worker_common::config;
 use attrib_worker_common::journeys;
@@ -21,8 +21,10 @@ use attrib_worker_common::response;
 use attrib_worker_common::EdgeError;
 use worker::{durable_object, DurableObject, Env, Method, Request, Response, Result, State};
 
-use crate::flush::{self, Next, FLUSH_DELAY_MS};
+use crate::alarm;
+use crate::flush;
 use crate::meta::Meta;
+use crate::postbacks;
 use crate::schema;
 use crate::store::{SqlJourneyStore, StoreError, Table};
 
@@ -32,8 +34,6 @@ pub struct JourneyObject {
     env: Env,
     store: SqlJourneyStore,
     schema_error: Option<String>,
-    /// Whether an alarm is known to be set: saves a storage read per request.
-    alarm_set: Cell<bool>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -65,13 +65,14 @@ impl From<JourneyError<StoreError>> for ObjectError {
 impl DurableObject for JourneyObject {
     fn new(state: State, env: Env) -> Self {
         let store = SqlJourneyStore::new(state.storage());
-        let schema_error = schema::create(&store.sql).err().map(|e| e.to_string());
+        let schema_error = schema::create(&store.storage, &store.sql)
+            .err()
+            .map(|e| e.to_string());
         JourneyObject {
             state,
             env,
             store,
             schema_error,
-            alarm_set: Cell::new(false),
         }
     }
 
@@ -99,11 +100,11 @@ impl DurableObject for JourneyObject {
     }
 
     async fn alarm(&self) -> Result<Response> {
-        self.alarm_set.set(false);
-        if let Next::In(delay) = flush::flush(&self.store, &self.env).await {
-            self.state.storage().set_alarm(delay.max(1)).await?;
-            self.alarm_set.set(true);
+        if self.schema_error.is_some() {
+            return Response::ok("no schema");
         }
+        let next = alarm::run(&self.store, &self.env).await;
+        alarm::rearm(&self.state.storage(), next).await?;
         Response::ok("flushed")
     }
 }
@@ -122,6 +123,10 @@ impl JourneyObject {
                 Ok(response::json(200, &self.hand_over(&request.into)?)?)
             }
             (Method::Get, VIEW_PATH) => Ok(response::json(200, &self.view()?)?),
+            (Method::Post, REATTRIBUTE_PATH) => {
+                let request: ReattributeRequest = read_json(&mut req).await?;
+                Ok(response::json(200, &self.reattribute(request).await?)?)
+            }
             _ => Ok(response::error(404, "not_found", "no such journey route")?),
         }
     }
@@ -139,7 +144,11 @@ impl JourneyObject {
 
         let now = flush::now_ms();
         let journey = Journey::new(&self.store, &request.key, &request.settings);
-        let outcomes = journey.record_all(&request.events, now)?;
+        let outcomes = journey.record_all(
+            &request.events,
+            |event| request.flags.get(&event.message_id),
+            now,
+        )?;
         self.schedule_flush().await?;
         Ok(RecordReply {
             outcomes,
@@ -159,17 +168,73 @@ impl JourneyObject {
         }
         request.hops += 1;
         request.key = target.clone();
-        let placement = Meta::new(&self.store.sql)
-            .placement()?
-            .unwrap_or(request.placement);
+        let fallback = request.placement;
+        self.post_to(&target, fallback, RECORD_PATH, &request).await
+    }
+
+    /// POSTs to the journey this one was merged into, where it was placed.
+    async fn post_to<Req: serde::Serialize, Rep: serde::de::DeserializeOwned>(
+        &self,
+        target: &JourneyKey,
+        fallback: Placement,
+        path: &str,
+        request: &Req,
+    ) -> std::result::Result<Rep, ObjectError> {
+        let placement = Meta::new(&self.store.sql).placement()?.unwrap_or(fallback);
         let name = target.object_name();
         let mode = config::jurisdiction_mode(&self.env)
             .map_err(|e| ObjectError::Forward(name.clone(), e))?;
-        let stub = journeys::stub(&self.env, &target, &placement, mode)
+        let stub = journeys::stub(&self.env, target, &placement, mode)
             .map_err(|e| ObjectError::Forward(name.clone(), e))?;
-        journeys::post(&stub, RECORD_PATH, &request)
+        journeys::post(&stub, path, request)
             .await
             .map_err(|e| ObjectError::Forward(name, e))
+    }
+
+    /// Re-runs attribution here, or where this journey was merged.
+    async fn reattribute(
+        &self,
+        mut request: ReattributeRequest,
+    ) -> std::result::Result<ReattributeReply, ObjectError> {
+        let meta = Meta::new(&self.store.sql);
+        if let Some(target) = meta.merged_into()? {
+            if request.hops >= MAX_MERGE_HOPS {
+                return Err(ObjectError::MergeLoop);
+            }
+            request.hops += 1;
+            request.key = target.clone();
+            let fallback = Placement {
+                jurisdiction: None,
+                location_hint: None,
+                origin_region: config::default_region(&self.env)
+                    .map_err(|e| ObjectError::Forward(target.object_name(), e))?,
+            };
+            return self
+                .post_to(&target, fallback, REATTRIBUTE_PATH, &request)
+                .await;
+        }
+        let Some(key) = meta.key()? else {
+            return Ok(ReattributeReply {
+                journey: request.key.object_name(),
+                exists: false,
+                conversions: 0,
+                revised: Vec::new(),
+            });
+        };
+        if key.app_id != request.settings.app_id {
+            return Err(ObjectError::BadRequest(
+                "settings are for another app".into(),
+            ));
+        }
+        let journey = Journey::new(&self.store, &key, &request.settings);
+        let summary = journey.reattribute(flush::now_ms())?;
+        alarm::schedule(&self.store, &self.state.storage()).await?;
+        Ok(ReattributeReply {
+            journey: key.object_name(),
+            exists: true,
+            conversions: summary.conversions,
+            revised: summary.revised,
+        })
     }
 
     /// Pulls in every journey the events name (anonymous ids, alias, click ids) not merged yet.
@@ -247,21 +312,12 @@ impl JourneyObject {
             touches: self.store.all_touches()?,
             conversions: self.store.all_attributions()?,
             outbox_pending: self.store.count(Table::Outbox)?,
+            postbacks: postbacks::states(&self.store)?,
         })
     }
 
-    /// Makes sure an alarm will flush the outbox, without moving an alarm already set (a
-    /// backoff after a failed flush must not be cut short by new traffic).
     async fn schedule_flush(&self) -> std::result::Result<(), ObjectError> {
-        if self.alarm_set.get() || !self.store.outbox_has_rows()? {
-            return Ok(());
-        }
-        let storage = self.state.storage();
-        if storage.get_alarm().await?.is_none() {
-            storage.set_alarm(FLUSH_DELAY_MS).await?;
-        }
-        self.alarm_set.set(true);
-        Ok(())
+        Ok(alarm::schedule(&self.store, &self.state.storage()).await?)
     }
 }
 

@@ -1,14 +1,19 @@
-//! The Durable Objects: one Journey object per app and person.
+//! The Durable Objects: one Journey object per app and person, and one click counter per
+//! (app, IP) and (app, device) for the click-flooding rules.
 //!
-//! Thin by design: the object holds SQLite storage and the calls between journeys (merges,
-//! forwarding) and to the origin (the outbox flush); every rule lives in `attrib_core`. The
-//! ingest Worker links this crate and exports the classes.
+//! Thin by design: the objects hold SQLite storage and the calls between journeys (merges,
+//! forwarding), to the origin (the outbox flush) and to ad networks (postbacks); every rule
+//! lives in `attrib_core`. The ingest Worker links this crate and exports the classes.
 
+mod alarm;
+mod counter;
 mod flush;
 mod journey_object;
 mod meta;
+mod postbacks;
 mod schema;
 mod store;
 mod tx;
 
+pub use counter::ClickCounter;
 pub use journey_object::JourneyObject;

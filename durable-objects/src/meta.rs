@@ -1,5 +1,5 @@
 //! What a journey knows about itself: its key, its placement, whether it was merged away,
-//! which journeys it absorbed, and the outbox flush's retry count.
+//! which journeys it absorbed, its schema version, and the outbox flush's retry state.
 
 use attrib_core::geo::Placement;
 use attrib_core::identity::JourneyKey;
@@ -12,6 +12,8 @@ const KEY: &str = "key";
 const PLACEMENT: &str = "placement";
 const MERGED_INTO: &str = "merged_into";
 const FLUSH_ATTEMPTS: &str = "flush_attempts";
+const FLUSH_NEXT_MS: &str = "flush_next_ms";
+const SCHEMA_VERSION: &str = "schema_version";
 
 #[derive(Deserialize)]
 struct Value {
@@ -119,5 +121,23 @@ impl<'a> Meta<'a> {
 
     pub fn set_flush_attempts(&self, attempts: u32) -> Result<(), StoreError> {
         self.put(FLUSH_ATTEMPTS, &attempts)
+    }
+
+    /// When the outbox may be flushed again after a failure (0: any time).
+    pub fn flush_next_ms(&self) -> Result<i64, StoreError> {
+        Ok(self.get(FLUSH_NEXT_MS)?.unwrap_or(0))
+    }
+
+    pub fn set_flush_next_ms(&self, at_ms: i64) -> Result<(), StoreError> {
+        self.put(FLUSH_NEXT_MS, &at_ms)
+    }
+
+    /// 1 for a journey created before versions were recorded.
+    pub fn schema_version(&self) -> Result<u32, StoreError> {
+        Ok(self.get(SCHEMA_VERSION)?.unwrap_or(1))
+    }
+
+    pub fn set_schema_version(&self, version: u32) -> Result<(), StoreError> {
+        self.put(SCHEMA_VERSION, &version)
     }
 }

@@ -1,7 +1,14 @@
-//! The journey's SQLite schema, created when the object starts (idempotent).
+//! The journey's SQLite schema, created when the object starts (idempotent), and the changes
+//! made to it since, applied once each in order (`meta.schema_version` counts them).
 //!
 //! Facts are stored as JSON bodies next to the columns they are looked up by: the object
 //! reads whole facts back, and the JSON is the same shape the outbox sends.
+
+use worker::{SqlStorage, Storage};
+
+use crate::meta::Meta;
+use crate::store::StoreError;
+use crate::tx;
 
 pub const STATEMENTS: [&str; 9] = [
     "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
@@ -16,9 +23,46 @@ pub const STATEMENTS: [&str; 9] = [
     "CREATE TABLE IF NOT EXISTS merged_from (journey TEXT PRIMARY KEY, merged_at_ms INTEGER NOT NULL)",
 ];
 
-pub fn create(sql: &worker::SqlStorage) -> worker::Result<()> {
+/// Version 2: fraud rejections as a column (lifecycle and re-engagement skip rejected
+/// conversions), postbacks and their attempt log. The two indexes cover the per-conversion
+/// lookups of earlier conversions: without them each lookup reads every stored attribution
+/// (the column sits after the large JSON body), a cost that grew with the journey.
+const V2: [&str; 7] = [
+    "ALTER TABLE attributions ADD COLUMN rejected TEXT",
+    "CREATE INDEX IF NOT EXISTS attributions_kept_by_time ON attributions (rejected, ts_ms)",
+    "CREATE INDEX IF NOT EXISTS attributions_kept_by_name ON attributions (name, rejected, ts_ms)",
+    "CREATE TABLE IF NOT EXISTS postbacks (key TEXT PRIMARY KEY, conversion_id TEXT NOT NULL, \
+     network TEXT NOT NULL, created_ms INTEGER NOT NULL, status TEXT NOT NULL, \
+     attempts INTEGER NOT NULL DEFAULT 0, next_attempt_ms INTEGER, last_status INTEGER, \
+     last_error TEXT, last_attempt_ms INTEGER, body TEXT NOT NULL)",
+    "CREATE INDEX IF NOT EXISTS postbacks_due ON postbacks (status, next_attempt_ms)",
+    // `logged` = 1 once the attempt is in D1's postback_attempts (read by the query API).
+    "CREATE TABLE IF NOT EXISTS postback_attempts (key TEXT NOT NULL, attempt INTEGER NOT NULL, \
+     at_ms INTEGER NOT NULL, status INTEGER, error TEXT, outcome TEXT NOT NULL, \
+     duration_ms INTEGER NOT NULL, logged INTEGER NOT NULL DEFAULT 0, PRIMARY KEY (key, attempt))",
+    "CREATE INDEX IF NOT EXISTS postback_attempts_unlogged ON postback_attempts (logged)",
+];
+
+/// Every change after [`STATEMENTS`], oldest first; version n has run when n − 1 of them have.
+const MIGRATIONS: [&[&str]; 1] = [&V2];
+
+pub fn create(storage: &Storage, sql: &SqlStorage) -> Result<(), StoreError> {
     for statement in STATEMENTS {
         sql.exec(statement, None)?;
+    }
+    let meta = Meta::new(sql);
+    let applied = meta.schema_version()?.saturating_sub(1) as usize;
+    for (i, migration) in MIGRATIONS.iter().enumerate().skip(applied) {
+        tx::atomically(
+            storage,
+            || {
+                for statement in migration.iter() {
+                    sql.exec(statement, None)?;
+                }
+                meta.set_schema_version(i as u32 + 2)
+            },
+            StoreError::Transaction,
+        )?;
     }
     Ok(())
 }

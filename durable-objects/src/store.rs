@@ -4,6 +4,7 @@ use attrib_core::attribution::AttributionResult;
 use attrib_core::event::Event;
 use attrib_core::journey::JourneyStore;
 use attrib_core::outbox::OutboxRecord;
+use attrib_core::postback::Postback;
 use attrib_core::touch::Touch;
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
@@ -52,7 +53,7 @@ impl SqlJourneyStore {
         Ok(!rows.is_empty())
     }
 
-    fn bodies<T: DeserializeOwned>(
+    pub fn bodies<T: DeserializeOwned>(
         &self,
         query: &str,
         binds: Vec<SqlStorageValue>,
@@ -85,11 +86,11 @@ pub enum Table {
     Outbox,
 }
 
-fn int(v: i64) -> SqlStorageValue {
+pub fn int(v: i64) -> SqlStorageValue {
     SqlStorageValue::Integer(v)
 }
 
-fn text(v: &str) -> SqlStorageValue {
+pub fn text(v: &str) -> SqlStorageValue {
     SqlStorageValue::String(v.to_owned())
 }
 
@@ -127,6 +128,19 @@ impl JourneyStore for SqlJourneyStore {
             .sql
             .exec(
                 "SELECT max(ts_ms) AS ts FROM events WHERE ts_ms <= ? AND message_id != ?",
+                vec![int(ts_ms), text(excluding)],
+            )?
+            .to_array()?;
+        Ok(rows.first().and_then(|r| r.ts).map(|t| t as i64))
+    }
+
+    fn latest_engagement(&self, ts_ms: i64, excluding: &str) -> Result<Option<i64>, StoreError> {
+        let rows: Vec<MaybeTime> = self
+            .sql
+            .exec(
+                "SELECT ts_ms AS ts FROM events WHERE ts_ms <= ? AND message_id != ? \
+                 AND json_extract(body, '$.type') NOT IN ('click', 'impression') \
+                 ORDER BY ts_ms DESC LIMIT 1",
                 vec![int(ts_ms), text(excluding)],
             )?
             .to_array()?;
@@ -185,22 +199,85 @@ impl JourneyStore for SqlJourneyStore {
     fn insert_attribution(&self, result: &AttributionResult) -> Result<(), StoreError> {
         let c = &result.conversion;
         self.sql.exec(
-            "INSERT INTO attributions (conversion_id, ts_ms, name, order_id, body) VALUES (?, ?, ?, ?, ?)",
+            "INSERT INTO attributions (conversion_id, ts_ms, name, order_id, rejected, body) \
+             VALUES (?, ?, ?, ?, ?, ?)",
             vec![
                 text(&c.conversion_id),
                 int(c.ts_ms),
                 text(&c.name),
                 c.order_id.as_deref().map_or(SqlStorageValue::Null, text),
+                result
+                    .rejected
+                    .as_deref()
+                    .map_or(SqlStorageValue::Null, text),
                 text(&serde_json::to_string(result)?),
             ],
         )?;
         Ok(())
     }
 
+    fn replace_attribution(&self, result: &AttributionResult) -> Result<(), StoreError> {
+        self.sql.exec(
+            "UPDATE attributions SET rejected = ?, body = ? WHERE conversion_id = ?",
+            vec![
+                result
+                    .rejected
+                    .as_deref()
+                    .map_or(SqlStorageValue::Null, text),
+                text(&serde_json::to_string(result)?),
+                text(&result.conversion.conversion_id),
+            ],
+        )?;
+        Ok(())
+    }
+
+    fn latest_conversion_named(
+        &self,
+        name: &str,
+        before_ms: i64,
+    ) -> Result<Option<i64>, StoreError> {
+        let rows: Vec<MaybeTime> = self
+            .sql
+            .exec(
+                "SELECT max(ts_ms) AS ts FROM attributions \
+                 WHERE name = ? AND ts_ms < ? AND rejected IS NULL",
+                vec![text(name), int(before_ms)],
+            )?
+            .to_array()?;
+        Ok(rows.first().and_then(|r| r.ts).map(|t| t as i64))
+    }
+
+    fn first_conversion_before(&self, before_ms: i64) -> Result<Option<i64>, StoreError> {
+        let rows: Vec<MaybeTime> = self
+            .sql
+            .exec(
+                "SELECT min(ts_ms) AS ts FROM attributions WHERE ts_ms < ? AND rejected IS NULL",
+                vec![int(before_ms)],
+            )?
+            .to_array()?;
+        Ok(rows.first().and_then(|r| r.ts).map(|t| t as i64))
+    }
+
     fn enqueue(&self, record: &OutboxRecord) -> Result<(), StoreError> {
         self.sql.exec(
             "INSERT INTO outbox (body) VALUES (?)",
             vec![text(&serde_json::to_string(record)?)],
+        )?;
+        Ok(())
+    }
+
+    fn enqueue_postback(&self, postback: &Postback) -> Result<(), StoreError> {
+        self.sql.exec(
+            "INSERT OR IGNORE INTO postbacks (key, conversion_id, network, created_ms, status, \
+             attempts, next_attempt_ms, body) VALUES (?, ?, ?, ?, 'pending', 0, ?, ?)",
+            vec![
+                text(&postback.key),
+                text(&postback.conversion_id),
+                text(&postback.network),
+                int(postback.created_at_ms),
+                int(postback.created_at_ms),
+                text(&serde_json::to_string(postback)?),
+            ],
         )?;
         Ok(())
     }

@@ -237,3 +237,27 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn results_stored_before_fraud_fields_still_read() {
+    let old = serde_json::json!({
+        "conversion": {"conversion_id": "c", "name": "Signed Up", "ts_ms": 5, "revenue": 0.0, "currency": "USD"},
+        "basis": "unattributed", "default_model": "last_click",
+        "models": [{"model": "last_click", "credits": []}],
+        "revision": 1, "attributed_at_ms": 6
+    });
+    let result: AttributionResult = serde_json::from_value(old).expect("reads");
+    assert_eq!(result.rejected, None);
+    assert!(!result.reattributed);
+    assert!(result.reengagement.is_none());
+    // And the new fields stay out of the JSON when unused, so old readers see what they knew.
+    let json = serde_json::to_value(&result).expect("writes");
+    for absent in [
+        "rejected",
+        "rejected_detail",
+        "reattributed",
+        "reengagement",
+    ] {
+        assert!(json.get(absent).is_none(), "{absent}");
+    }
+}

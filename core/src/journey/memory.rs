@@ -4,8 +4,9 @@ use std::cell::{Cell, RefCell};
 use std::collections::BTreeMap;
 
 use crate::attribution::AttributionResult;
-use crate::event::Event;
+use crate::event::{Event, EventType};
 use crate::outbox::OutboxRecord;
+use crate::postback::Postback;
 use crate::touch::Touch;
 
 use super::JourneyStore;
@@ -16,6 +17,7 @@ struct State {
     touches: BTreeMap<String, Touch>,
     attributions: BTreeMap<String, AttributionResult>,
     outbox: Vec<OutboxRecord>,
+    postbacks: BTreeMap<String, Postback>,
 }
 
 #[derive(Debug, Default)]
@@ -32,6 +34,10 @@ pub struct InjectedFailure;
 impl MemoryStore {
     pub fn outbox(&self) -> Vec<OutboxRecord> {
         self.state.borrow().outbox.clone()
+    }
+
+    pub fn postbacks(&self) -> Vec<Postback> {
+        self.state.borrow().postbacks.values().cloned().collect()
     }
 
     pub fn event_count(&self) -> usize {
@@ -91,6 +97,21 @@ impl JourneyStore for MemoryStore {
             .max())
     }
 
+    fn latest_engagement(&self, ts_ms: i64, excluding: &str) -> Result<Option<i64>, Self::Error> {
+        Ok(self
+            .state
+            .borrow()
+            .events
+            .values()
+            .filter(|e| {
+                e.timestamp_ms <= ts_ms
+                    && e.message_id != excluding
+                    && !matches!(e.event_type, EventType::Click | EventType::Impression)
+            })
+            .map(|e| e.timestamp_ms)
+            .max())
+    }
+
     fn has_touch(&self, touch_id: &str) -> Result<bool, Self::Error> {
         Ok(self.state.borrow().touches.contains_key(touch_id))
     }
@@ -145,8 +166,48 @@ impl JourneyStore for MemoryStore {
         })
     }
 
+    fn replace_attribution(&self, result: &AttributionResult) -> Result<(), Self::Error> {
+        self.insert_attribution(result)
+    }
+
+    fn latest_conversion_named(
+        &self,
+        name: &str,
+        before_ms: i64,
+    ) -> Result<Option<i64>, Self::Error> {
+        Ok(self
+            .state
+            .borrow()
+            .attributions
+            .values()
+            .filter(|a| {
+                a.conversion.name == name && a.conversion.ts_ms < before_ms && a.rejected.is_none()
+            })
+            .map(|a| a.conversion.ts_ms)
+            .max())
+    }
+
+    fn first_conversion_before(&self, before_ms: i64) -> Result<Option<i64>, Self::Error> {
+        Ok(self
+            .state
+            .borrow()
+            .attributions
+            .values()
+            .filter(|a| a.conversion.ts_ms < before_ms && a.rejected.is_none())
+            .map(|a| a.conversion.ts_ms)
+            .min())
+    }
+
     fn enqueue(&self, record: &OutboxRecord) -> Result<(), Self::Error> {
         self.write(|s| s.outbox.push(record.clone()))
+    }
+
+    fn enqueue_postback(&self, postback: &Postback) -> Result<(), Self::Error> {
+        self.write(|s| {
+            s.postbacks
+                .entry(postback.key.clone())
+                .or_insert_with(|| postback.clone());
+        })
     }
 
     fn all_events(&self) -> Result<Vec<Event>, Self::Error> {

@@ -293,12 +293,16 @@ fn record_all_rolls_the_whole_call_back_on_a_storage_failure() {
         track("b3", "Viewed", DAY_MS + 2, json!({})),
     ];
     store.fail_after_writes(4);
-    assert!(journey.record_all(&events, 0).is_err());
+    assert!(journey.record_all(&events, |_| None, 0).is_err());
     assert_eq!(store.event_count(), 0);
     assert!(store.outbox().is_empty());
-    let outcomes = journey.record_all(&events, 0).expect("retry succeeds");
+    let outcomes = journey
+        .record_all(&events, |_| None, 0)
+        .expect("retry succeeds");
     assert_eq!(outcomes.len(), 3);
     assert_eq!(store.event_count(), 3);
-    let again = journey.record_all(&events, 0).expect("duplicates");
+    let again = journey
+        .record_all(&events, |_| None, 0)
+        .expect("duplicates");
     assert!(again.iter().all(|o| *o == EventOutcome::Duplicate));
 }

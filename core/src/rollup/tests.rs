@@ -143,3 +143,36 @@ fn conversion_paths_merge_repeats_and_keep_the_latest_revision() {
     assert_eq!(find(&[ORGANIC_SOURCE]).conversions, 1.0);
     assert_eq!(paths.len(), 2);
 }
+
+#[test]
+fn rejected_conversions_are_neither_attributed_nor_organic() {
+    let settings = AppSettings::with_defaults("app");
+    let touches = [click("t", DAY_MS - HOUR_MS)];
+    let mut rejected = attribute(
+        &conversion("c1", DAY_MS, 10.0, "USD"),
+        &touches,
+        &settings,
+        0,
+    );
+    rejected.rejected = Some("click_injection".into());
+    rejected.models.iter_mut().for_each(|m| m.credits.clear());
+    let mut organic_rejected = attribute(&conversion("c2", DAY_MS, 5.0, "USD"), &[], &settings, 0);
+    organic_rejected.rejected = Some("bot_user_agent".into());
+    let stats = daily_stats(&[
+        attribution_record(rejected),
+        attribution_record(organic_rejected),
+    ]);
+    assert!(stats.is_empty(), "{stats:?}");
+    let paths = conversion_paths(&[attribution_record(rejected_again())]);
+    assert!(
+        paths.is_empty(),
+        "rejected conversions have no path: {paths:?}"
+    );
+}
+
+fn rejected_again() -> AttributionResult {
+    let settings = AppSettings::with_defaults("app");
+    let mut result = attribute(&conversion("c3", DAY_MS, 1.0, "USD"), &[], &settings, 0);
+    result.rejected = Some("click_injection".into());
+    result
+}

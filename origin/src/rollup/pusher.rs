@@ -9,6 +9,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use attrib_core::fraud::counts::fraud_counts;
 use attrib_core::rollup::{conversion_paths, daily_stats, RollupUpsert};
 use tokio::sync::{watch, Notify};
 
@@ -83,7 +84,7 @@ impl Pusher {
         let upsert = RollupUpsert {
             rows: daily_stats(&records),
             paths: Some(conversion_paths(&records)),
-            fraud: None,
+            fraud: Some(fraud_counts(&records)),
             days,
         };
         for target in &self.targets {

@@ -3,13 +3,23 @@
 //!
 //! Lookups are cached per isolate for [`AUTH_CACHE_TTL_MS`] (unknown keys for
 //! [`NEGATIVE_AUTH_CACHE_TTL_MS`]) so a busy ingest path does not query D1 per request. A
-//! revoked key or changed setting therefore takes effect within that time.
+//! revoked key or changed setting therefore takes effect within that time;
+//! [`app_for_key_fresh`] reads D1 now (re-runs of attribution use it).
+//!
+//! Settings include the fraud rules (`apps.fraud_rules`, JSON) and the app's postback
+//! configurations (table `postback_configs`, enabled rows), read in the same query. Invalid
+//! fraud rules make the app's settings invalid, like any other setting (a fraud policy is not
+//! guessed); an invalid postback configuration is left out and logged, so that one bad
+//! template stops its postbacks, not the app's ingestion.
 
 use std::cell::RefCell;
 use std::collections::HashMap;
 
 use attrib_core::attribution::Model;
+use attrib_core::fraud::FraudRules;
 use attrib_core::keys::{hash_key, KeyKind};
+use attrib_core::limits::MAX_POSTBACK_CONFIGS;
+use attrib_core::postback::{validate_configs, PostbackConfig};
 use attrib_core::settings::{AppSettings, Residency};
 use serde::Deserialize;
 use wasm_bindgen::JsValue;
@@ -33,12 +43,30 @@ struct AppRow {
     default_model: String,
     time_decay_half_life_secs: f64,
     conversion_events: String,
+    reengagement_window_secs: f64,
+    lifecycle_events: String,
+    fraud_rules: String,
+    postbacks: String,
 }
 
-const APP_BY_KEY: &str = "SELECT a.id, a.residency, a.click_window_secs, a.view_window_secs, \
-     a.reattribution_window_secs, a.default_model, a.time_decay_half_life_secs, a.conversion_events \
-     FROM api_keys k JOIN apps a ON a.id = k.app_id \
-     WHERE k.key_hash = ?1 AND k.kind = ?2 AND k.revoked_at IS NULL";
+/// The columns every settings query selects (from `apps a`), in [`AppRow`]'s shape.
+macro_rules! app_columns {
+    () => {
+        "a.id, a.residency, a.click_window_secs, a.view_window_secs, \
+         a.reattribution_window_secs, a.default_model, a.time_decay_half_life_secs, \
+         a.conversion_events, a.reengagement_window_secs, a.lifecycle_events, a.fraud_rules, \
+         (SELECT json_group_array(json_object('network', p.network, 'url', p.url_template, \
+           'method', p.method, 'events', json(p.events))) \
+          FROM postback_configs p WHERE p.app_id = a.id AND p.enabled = 1) AS postbacks"
+    };
+}
+
+const APP_BY_KEY: &str = concat!(
+    "SELECT ",
+    app_columns!(),
+    " FROM api_keys k JOIN apps a ON a.id = k.app_id \
+     WHERE k.key_hash = ?1 AND k.kind = ?2 AND k.revoked_at IS NULL"
+);
 
 type CacheEntry = (u64, Option<AppSettings>);
 
@@ -60,6 +88,24 @@ pub async fn app_for_key(
             return Ok(app);
         }
     }
+    load_app(env, hash, kind, now).await
+}
+
+/// Like [`app_for_key`], but reads D1 now whatever the cache holds (and refreshes it).
+pub async fn app_for_key_fresh(
+    env: &Env,
+    key: &str,
+    kind: KeyKind,
+) -> Result<Option<AppSettings>, EdgeError> {
+    load_app(env, hash_key(key), kind, Date::now().as_millis()).await
+}
+
+async fn load_app(
+    env: &Env,
+    hash: String,
+    kind: KeyKind,
+    now: u64,
+) -> Result<Option<AppSettings>, EdgeError> {
     let db = env.d1(DB_BINDING)?;
     let row: Option<AppRow> = db
         .prepare(APP_BY_KEY)
@@ -107,9 +153,52 @@ fn settings_of(row: AppRow) -> Result<AppSettings, EdgeError> {
         )?,
         conversion_events: serde_json::from_str(&row.conversion_events)
             .map_err(|_| bad("conversion_events"))?,
+        reengagement_window_secs: secs(row.reengagement_window_secs, "reengagement_window_secs")?,
+        lifecycle_events: serde_json::from_str(&row.lifecycle_events)
+            .map_err(|_| bad("lifecycle_events"))?,
+        fraud: serde_json::from_str::<FraudRules>(&row.fraud_rules)
+            .map_err(|e| bad(&format!("fraud_rules: {e}")))?,
+        postbacks: postbacks_of(&row.id, &row.postbacks)
+            .map_err(|e| bad(&format!("postbacks: {e}")))?,
     };
     settings.validate().map_err(|e| bad(&e.to_string()))?;
     Ok(settings)
+}
+
+/// The app's usable postback configurations, by network.
+fn postbacks_of(app_id: &str, json: &str) -> Result<Vec<PostbackConfig>, serde_json::Error> {
+    let rows: Vec<serde_json::Value> = serde_json::from_str(json)?;
+    let mut configs: Vec<PostbackConfig> = rows
+        .into_iter()
+        .filter_map(|row| {
+            let network = row
+                .get("network")
+                .and_then(serde_json::Value::as_str)
+                .unwrap_or_default()
+                .to_owned();
+            let checked = serde_json::from_value::<PostbackConfig>(row)
+                .map_err(|e| e.to_string())
+                .and_then(|c| {
+                    validate_configs(std::slice::from_ref(&c))
+                        .map(|()| c)
+                        .map_err(|e| e.to_string())
+                });
+            checked
+                .map_err(|e| {
+                    worker::console_error!("app {app_id}: postback for {network:?} left out: {e}")
+                })
+                .ok()
+        })
+        .collect();
+    configs.sort_by(|a, b| a.network.cmp(&b.network));
+    if configs.len() > MAX_POSTBACK_CONFIGS {
+        worker::console_error!(
+            "app {app_id}: {} postbacks configured, only the first {MAX_POSTBACK_CONFIGS} used",
+            configs.len()
+        );
+        configs.truncate(MAX_POSTBACK_CONFIGS);
+    }
+    Ok(configs)
 }
 
 /// A tracking link: where it sends people and the campaign it stands for.
@@ -132,10 +221,12 @@ struct LinkRow {
     app: AppRow,
 }
 
-const LINK_WITH_APP: &str = "SELECT l.id AS link_id, l.destination_url, l.source, l.medium, l.campaign, \
-     l.content, l.term, a.id, a.residency, a.click_window_secs, a.view_window_secs, \
-     a.reattribution_window_secs, a.default_model, a.time_decay_half_life_secs, a.conversion_events \
-     FROM links l JOIN apps a ON a.id = l.app_id WHERE l.id = ?1";
+const LINK_WITH_APP: &str = concat!(
+    "SELECT l.id AS link_id, l.destination_url, l.source, l.medium, l.campaign, \
+     l.content, l.term, ",
+    app_columns!(),
+    " FROM links l JOIN apps a ON a.id = l.app_id WHERE l.id = ?1"
+);
 
 type LinkEntry = (u64, Option<(Link, AppSettings)>);
 

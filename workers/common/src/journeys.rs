@@ -22,7 +22,17 @@ pub fn namespace(
     jurisdiction: Option<Jurisdiction>,
     mode: JurisdictionMode,
 ) -> Result<ObjectNamespace, EdgeError> {
-    let ns = env.durable_object(JOURNEY_BINDING)?;
+    namespace_of(env, JOURNEY_BINDING, jurisdiction, mode)
+}
+
+/// The namespace of the Durable Object class bound as `binding`, scoped to `jurisdiction`.
+pub fn namespace_of(
+    env: &Env,
+    binding: &str,
+    jurisdiction: Option<Jurisdiction>,
+    mode: JurisdictionMode,
+) -> Result<ObjectNamespace, EdgeError> {
+    let ns = env.durable_object(binding)?;
     match (jurisdiction, mode) {
         (Some(j), JurisdictionMode::Enforce) => {
             let raw: &JsValue = ns.as_ref();

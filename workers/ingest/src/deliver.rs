@@ -7,6 +7,7 @@
 use std::collections::BTreeMap;
 
 use attrib_core::event::Event;
+use attrib_core::fraud::Flag;
 use attrib_core::geo::Placement;
 use attrib_core::identity::{journey_of, JourneyKey, JourneyKind};
 use attrib_core::journey::EventOutcome;
@@ -19,10 +20,11 @@ use worker::Env;
 
 use crate::error::IngestError;
 
-/// An event and where it sat in the request.
+/// An event, where it sat in the request, and the ingest fraud rules' verdict on it.
 pub struct Positioned {
     pub index: Option<usize>,
     pub event: Event,
+    pub flag: Option<Flag>,
 }
 
 pub struct Delivered {
@@ -72,16 +74,23 @@ async fn record(
         IngestError::JourneyUnavailable(format!("{}: {e}", key.object_name()))
     };
     let stub = journeys::stub(env, &key, &placement, mode).map_err(unavailable)?;
-    let (positions, events): (Vec<_>, Vec<_>) = items
-        .into_iter()
-        .map(|p| ((p.index, p.event.message_id.clone()), p.event))
-        .unzip();
+    let mut flags = BTreeMap::new();
+    let mut positions = Vec::with_capacity(items.len());
+    let mut events = Vec::with_capacity(items.len());
+    for item in items {
+        if let Some(flag) = item.flag {
+            flags.insert(item.event.message_id.clone(), flag);
+        }
+        positions.push((item.index, item.event.message_id.clone()));
+        events.push(item.event);
+    }
     let request = RecordRequest {
         key: key.clone(),
         settings: settings.clone(),
         placement,
         events,
         hops: 0,
+        flags,
     };
     let reply: RecordReply = journeys::post(&stub, RECORD_PATH, &request)
         .await

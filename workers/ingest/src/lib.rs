@@ -4,15 +4,17 @@
 //! `/v1/screen`, `/v1/group`, `/v1/alias`, `/v1/batch`, `/v1/b`) and records tracking-link
 //! clicks (`GET /c/{link_id}`) and impressions (`GET /i/{link_id}`). It authenticates the
 //! write key, validates and normalises each event, decides placement from `request.cf` and
-//! the app's residency, and hands each person's events to their Journey Durable Object.
+//! the app's residency, judges each event by the ingest fraud rules, and hands each person's
+//! events (with the verdicts) to their Journey Durable Object.
 //! It also exports the Durable Object classes (this is the script that owns them).
 
 mod deliver;
 mod error;
+mod fraud;
 mod links;
 mod segment;
 
-pub use attrib_durable_objects::JourneyObject;
+pub use attrib_durable_objects::{ClickCounter, JourneyObject};
 
 use attrib_worker_common::response;
 use worker::{event, Context, Env, Method, Request, Response, Result};
@@ -27,6 +29,7 @@ async fn fetch(req: Request, env: Env, _ctx: Context) -> Result<Response> {
             response::json(200, &serde_json::json!({"ok": true, "service": "ingest"}))
                 .map_err(IngestError::from)
         }
+        (Method::Get, "/openapi.json") => openapi(),
         (Method::Options, _) => preflight(),
         (_, p) if p.starts_with("/v1/") => segment::handle(req, &env).await,
         (Method::Get | Method::Head, p) if p.starts_with("/c/") => links::click(req, &env).await,
@@ -45,6 +48,16 @@ fn with_cors(mut response: Response) -> Result<Response> {
     let headers = response.headers_mut();
     headers.set("access-control-allow-origin", "*")?;
     Ok(response)
+}
+
+/// This Worker's API description, compiled in so a deploy serves the document of its code.
+const OPENAPI_DOCUMENT: &str = include_str!("../../../openapi/ingest.json");
+
+fn openapi() -> std::result::Result<Response, IngestError> {
+    let headers = worker::Headers::new();
+    headers.set("content-type", "application/json")?;
+    headers.set("cache-control", "public, max-age=300")?;
+    Ok(Response::ok(OPENAPI_DOCUMENT)?.with_headers(headers))
 }
 
 fn preflight() -> std::result::Result<Response, IngestError> {

@@ -5,15 +5,19 @@
 //! Query parameters: `utm_source`, `utm_medium`, `utm_campaign`, `utm_content`, `utm_term`
 //! override the link's own campaign fields; `anonymous_id` / `user_id` put the touch straight
 //! into a known visitor's journey (impressions need one of them, since a view cannot be
-//! linked to anyone later); `impression_id` makes a retried impression pixel count once.
+//! linked to anyone later); `impression_id` makes a retried impression pixel count once;
+//! `network_click_id` carries the ad network's own click id, which postbacks send back.
 //! HEAD requests (link previews, prefetchers) redirect without recording.
+//!
+//! Both are judged by the ingest fraud rules ([`crate::fraud`]); a flagged click still
+//! redirects (the visitor is not told), its touch is stored rejected.
 
 use attrib_core::event::{Event, EventType};
-use attrib_core::geo::place;
+use attrib_core::geo::{place, Placement};
 use attrib_core::identity::new_click_id;
 use attrib_core::journey::EventOutcome;
 use attrib_core::limits::MAX_ID_CHARS;
-use attrib_core::touch::CLICK_ID_PARAM;
+use attrib_core::touch::{CLICK_ID_PARAM, NETWORK_CLICK_ID_PARAM};
 use attrib_core::FieldError;
 use attrib_worker_common::apps::{self, Link};
 use attrib_worker_common::random::random_bytes;
@@ -24,6 +28,7 @@ use worker::{Date, Env, Headers, Method, Request, Response};
 
 use crate::deliver::{deliver, Positioned};
 use crate::error::IngestError;
+use crate::fraud::{self, Signals};
 
 /// Link ids are chosen by the app: 1 to this many of `[A-Za-z0-9_-]`.
 pub const MAX_LINK_ID_CHARS: usize = 64;
@@ -67,7 +72,9 @@ pub async fn click(req: Request, env: &Env) -> Result<Response, IngestError> {
         visitor,
         properties,
     )?;
-    record(&req, env, &settings, event).await?;
+    let placement = placement_of(&req, env, &settings)?;
+    let flag = fraud::screen_click(env, &event, &Signals::of(&req), &settings, &placement).await;
+    record(env, &settings, placement, event, flag).await?;
     destination
         .query_pairs_mut()
         .append_pair(CLICK_ID_PARAM, &click_id);
@@ -91,7 +98,9 @@ pub async fn impression(req: Request, env: &Env) -> Result<Response, IngestError
     let properties = campaign_properties(&link, &url);
     let event = link_event(&req, EventType::Impression, message_id, visitor, properties)?;
     if req.method() != Method::Head {
-        record(&req, env, &settings, event).await?;
+        let flag = fraud::screen(&event, &Signals::of(&req), &settings);
+        let placement = placement_of(&req, env, &settings)?;
+        record(env, &settings, placement, event, flag).await?;
     }
     let headers = Headers::new();
     headers.set("content-type", "image/gif")?;
@@ -150,12 +159,14 @@ fn visitor_of(url: &Url) -> Result<Visitor, IngestError> {
 fn campaign_properties(link: &Link, url: &Url) -> Map<String, Value> {
     let mut properties = Map::new();
     properties.insert("link_id".into(), Value::String(link.link_id.clone()));
+    let none = None;
     let fields = [
         ("source", "utm_source", &link.source),
         ("medium", "utm_medium", &link.medium),
         ("campaign", "utm_campaign", &link.campaign),
         ("content", "utm_content", &link.content),
         ("term", "utm_term", &link.term),
+        (NETWORK_CLICK_ID_PARAM, NETWORK_CLICK_ID_PARAM, &none),
     ];
     for (name, utm, from_link) in fields {
         if let Some(value) = query(url, utm)
@@ -205,22 +216,34 @@ fn link_event(
     })
 }
 
-async fn record(
+fn placement_of(
     req: &Request,
     env: &Env,
     settings: &attrib_core::settings::AppSettings,
-    event: Event,
-) -> Result<(), IngestError> {
-    let placement = place(
+) -> Result<Placement, IngestError> {
+    Ok(place(
         &geo::request_geo(req),
         settings.residency,
         config::default_region(env)?,
-    );
+    ))
+}
+
+async fn record(
+    env: &Env,
+    settings: &attrib_core::settings::AppSettings,
+    placement: Placement,
+    event: Event,
+    flag: Option<attrib_core::fraud::Flag>,
+) -> Result<(), IngestError> {
     let delivered = deliver(
         env,
         settings,
         placement,
-        vec![Positioned { index: None, event }],
+        vec![Positioned {
+            index: None,
+            event,
+            flag,
+        }],
     )
     .await?;
     match delivered.into_iter().next().map(|d| d.outcome) {

@@ -16,6 +16,7 @@ use worker::{Date, Env, Method, Request, Response};
 
 use crate::deliver::{deliver, Positioned};
 use crate::error::IngestError;
+use crate::fraud::{self, Signals};
 
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -56,6 +57,7 @@ pub async fn handle(mut req: Request, env: &Env) -> Result<Response, IngestError
         }
     };
 
+    let signals = Signals::of(&req);
     let mut rejected = Vec::new();
     let mut accepted = Vec::new();
     for item in decoded.events {
@@ -64,6 +66,7 @@ pub async fn handle(mut req: Request, env: &Env) -> Result<Response, IngestError
             Ok(event) => match conversion_of(&event, &settings) {
                 Ok(_) => accepted.push(Positioned {
                     index: item.index,
+                    flag: fraud::screen(&event, &signals, &settings),
                     event,
                 }),
                 Err(err) => rejected.push(Rejection {

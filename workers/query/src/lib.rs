@@ -16,8 +16,10 @@ mod journeys;
 mod limits;
 mod openapi;
 mod params;
+mod postbacks;
 mod queries;
 mod reads;
+mod reattribute;
 mod rollups;
 mod store;
 mod versions;
@@ -48,6 +50,12 @@ async fn fetch(req: Request, env: Env, ctx: Context) -> Result<Response> {
         (Method::Get, FraudQuery::PATH) => reads::serve::<FraudQuery>(req, &env, &ctx).await,
         (Method::Get, Overview::PATH) => reads::serve::<Overview>(req, &env, &ctx).await,
         (Method::Get, p) if p.starts_with("/v1/journeys/") => journeys::show(req, &env).await,
+        (Method::Post, p)
+            if p.starts_with("/v1/journeys/") && p.ends_with(reattribute::REATTRIBUTE_SUFFIX) =>
+        {
+            reattribute::run(req, &env).await
+        }
+        (Method::Get, "/v1/postbacks") => postbacks::list(req, &env).await,
         (_, p) if p.starts_with("/v1/") => Err(QueryError::MethodNotAllowed),
         (Method::Post, attrib_core::rollup::ROLLUP_PATH) => rollups::upsert(req, &env).await,
         _ => Err(QueryError::NotFound),
