@@ -27,7 +27,10 @@
 //!
 //! Because `v` is a sum of unanimity games, the exact result equals Zhao's
 //! simplified formula `phi_c = sum over T ∋ c of R(T) / |T|`; the tests use it
-//! as an independent oracle.
+//! as an independent oracle. [`ShapleyMethod::ClosedForm`] computes exactly
+//! that, in `O(sum of |T|)` and for any number of channels: it is what the
+//! query Worker uses, since an app's sources (every referring site is one)
+//! easily outnumber the enumeration's limit.
 //!
 //! The ordered form ([`shapley_ordered`]) is Zhao's "ordered Shapley value":
 //! it splits each channel's credit by touchpoint position. A row with set `T`
@@ -54,6 +57,8 @@ pub enum ShapleyMethod {
     Exact,
     /// Monte Carlo over `permutations` random channel orders from `seed`.
     Sampled { permutations: u32, seed: u64 },
+    /// Zhao's closed form `sum over T ∋ c of R(T) / |T|`: exact for this game at any size.
+    ClosedForm,
 }
 
 impl ShapleyMethod {
@@ -90,7 +95,7 @@ pub fn shapley_simplified(paths: &PathSet, method: ShapleyMethod) -> Result<Chan
             };
             (conversions, values)
         }
-        ShapleyMethod::Sampled { .. } => {
+        ShapleyMethod::Sampled { .. } | ShapleyMethod::ClosedForm => {
             let shares = member_shares(&coalitions, method)?;
             let per_channel = |measure: &[f64]| {
                 let mut credit = vec![0.0; paths.channel_count()];
@@ -163,7 +168,7 @@ pub fn shapley_ordered(paths: &PathSet, method: ShapleyMethod) -> Result<Ordered
 
 fn model_name(base: &str, method: ShapleyMethod) -> String {
     match method {
-        ShapleyMethod::Exact => base.to_owned(),
+        ShapleyMethod::Exact | ShapleyMethod::ClosedForm => base.to_owned(),
         ShapleyMethod::Sampled { .. } => format!("{base}_sampled"),
     }
 }
@@ -308,6 +313,11 @@ fn member_shares(coalitions: &Coalitions, method: ShapleyMethod) -> Result<Vec<V
                 .map(|m| vec![1.0 / m.len() as f64; m.len()])
                 .collect())
         }
+        ShapleyMethod::ClosedForm => Ok(coalitions
+            .members
+            .iter()
+            .map(|m| vec![1.0 / m.len() as f64; m.len()])
+            .collect()),
         ShapleyMethod::Sampled { permutations, seed } => {
             if permutations == 0 {
                 return Err(Error::ZeroShapleySamples);

@@ -26,6 +26,10 @@ pub enum QueryError {
     BadField(FieldError),
     #[error("too large: {0}")]
     TooLarge(FieldError),
+    /// Well-formed, but the data cannot answer it (e.g. a Markov order too high for the
+    /// number of channels).
+    #[error("cannot answer: {0}")]
+    Unanswerable(FieldError),
     #[error("no journey {0}")]
     NoJourney(String),
     #[error("the journey is unavailable: {0}")]
@@ -61,6 +65,7 @@ impl QueryError {
             QueryError::BadSignature(reason) => response::error(401, "invalid_signature", reason),
             QueryError::BadField(err) => response::field_error(400, "invalid_request", &err),
             QueryError::TooLarge(err) => response::field_error(413, "too_large", &err),
+            QueryError::Unanswerable(err) => response::field_error(422, "unanswerable", &err),
             QueryError::NoJourney(id) => response::error(
                 404,
                 "no_journey",

@@ -12,6 +12,7 @@ mod cache;
 mod config;
 mod contract;
 mod error;
+mod export;
 mod journeys;
 mod limits;
 mod openapi;
@@ -29,7 +30,8 @@ use worker::{event, Context, Env, Headers, Method, Request, Response, Result};
 
 use crate::error::QueryError;
 use crate::queries::{
-    fraud::FraudQuery, overview::Overview, paths::PathsQuery, stats::StatsQuery, ReadQuery,
+    datadriven::DataDrivenQuery, fraud::FraudQuery, overview::Overview, paths::PathsQuery,
+    stats::StatsQuery, ReadQuery,
 };
 
 #[event(fetch)]
@@ -49,6 +51,10 @@ async fn fetch(req: Request, env: Env, ctx: Context) -> Result<Response> {
         (Method::Get, PathsQuery::PATH) => reads::serve::<PathsQuery>(req, &env, &ctx).await,
         (Method::Get, FraudQuery::PATH) => reads::serve::<FraudQuery>(req, &env, &ctx).await,
         (Method::Get, Overview::PATH) => reads::serve::<Overview>(req, &env, &ctx).await,
+        (Method::Get, DataDrivenQuery::PATH) => {
+            reads::serve::<DataDrivenQuery>(req, &env, &ctx).await
+        }
+        (Method::Get, export::PATH) => export::csv(req, &env).await,
         (Method::Get, p) if p.starts_with("/v1/journeys/") => journeys::show(req, &env).await,
         (Method::Post, p)
             if p.starts_with("/v1/journeys/") && p.ends_with(reattribute::REATTRIBUTE_SUFFIX) =>

@@ -14,7 +14,7 @@ use crate::config::{self, CachePolicy};
 use crate::error::QueryError;
 use crate::params::Params;
 use crate::queries::{QueryContext, ReadQuery};
-use crate::store::{ReadStore, StoreError};
+use crate::store::ReadStore;
 use crate::{auth, versions};
 
 /// `x-cache` values.
@@ -86,7 +86,7 @@ async fn render<Q: ReadQuery>(
     store: &ReadStore,
     app_id: &str,
     version: i64,
-) -> Result<String, StoreError> {
+) -> Result<String, QueryError> {
     let mut body = query.run(store, app_id).await?;
     if let Value::Object(map) = &mut body {
         map.insert("stats_version".into(), Value::from(version));
@@ -106,7 +106,7 @@ async fn refresh<Q: ReadQuery>(
     let now_ms = Date::now().as_millis();
     let body = match ReadStore::from_env(&env) {
         Ok(store) => render(&query, &store, &app_id, version).await,
-        Err(err) => Err(err),
+        Err(err) => Err(QueryError::from(err)),
     };
     match body {
         Ok(body) => cache::store(&key, &body, now_ms, policy).await,

@@ -233,3 +233,57 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn closed_form_matches_enumeration_and_has_no_channel_limit() {
+    let small = set(&[
+        ("a>b", 3.0, 30.0),
+        ("b>c>a", 2.0, 10.0),
+        ("c", 1.0, 5.0),
+        ("a", 4.0, 8.0),
+    ]);
+    let enumerated = shapley_simplified(&small, ShapleyMethod::Exact).unwrap();
+    let closed = shapley_simplified(&small, ShapleyMethod::ClosedForm).unwrap();
+    for c in &enumerated.channels {
+        let other = closed.get(&c.channel).unwrap();
+        assert!(
+            (c.conversions - other.conversions).abs() < 1e-9,
+            "{}",
+            c.channel
+        );
+        assert!(
+            (c.value.unwrap() - other.value.unwrap()).abs() < 1e-9,
+            "{}",
+            c.channel
+        );
+    }
+    // Far past the enumeration's limit: 60 channels, paths of three.
+    let names: Vec<String> = (0..60).map(|i| format!("c{i}")).collect();
+    let rows: Vec<String> = (0..60)
+        .map(|i| {
+            format!(
+                "{}>{}>{}",
+                names[i],
+                names[(i + 1) % 60],
+                names[(i + 7) % 60]
+            )
+        })
+        .collect();
+    let wide = PathSet::parse(
+        ">",
+        false,
+        rows.iter().map(|r| (r.as_str(), 1.0, 0.0, None)),
+    )
+    .unwrap();
+    let result = shapley_simplified(&wide, ShapleyMethod::ClosedForm).unwrap();
+    let oracle = closed_form(&wide);
+    for (id, name) in wide.channel_names().iter().enumerate() {
+        assert!((credit(&result, name) - oracle[id]).abs() < 1e-9, "{name}");
+    }
+    let total: f64 = result.channels.iter().map(|c| c.conversions).sum();
+    assert!((total - 60.0).abs() < 1e-9, "efficiency");
+    let ordered = shapley_ordered(&wide, ShapleyMethod::ClosedForm).unwrap();
+    for (a, b) in ordered.credits.channels.iter().zip(&result.channels) {
+        assert!((a.conversions - b.conversions).abs() < 1e-9);
+    }
+}

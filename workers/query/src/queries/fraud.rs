@@ -8,9 +8,10 @@ use serde_json::{json, Value};
 
 use super::sql::Where;
 use super::{canonical, QueryContext, ReadQuery};
+use crate::error::QueryError;
 use crate::limits::{DEFAULT_FRAUD_ROWS, MAX_FRAUD_ROWS, MAX_REASON_CHARS};
 use crate::params::{DayRange, Params};
-use crate::store::{Param, SqlStore, StoreError};
+use crate::store::{Param, SqlStore};
 
 #[derive(Debug, Clone)]
 pub struct FraudQuery {
@@ -82,7 +83,7 @@ impl ReadQuery for FraudQuery {
         ])
     }
 
-    async fn run<S: SqlStore>(&self, store: &S, app_id: &str) -> Result<Value, StoreError> {
+    async fn run<S: SqlStore>(&self, store: &S, app_id: &str) -> Result<Value, QueryError> {
         let mut filters = Where::new(app_id, &self.range);
         filters.any_of("reason", &self.reasons);
         let dims = if self.by_day { "day, reason" } else { "reason" };

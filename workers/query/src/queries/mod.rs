@@ -2,6 +2,7 @@
 //! Turso answer the same SQL: parsing and validating its parameters, its canonical form (the
 //! cache key), and running it.
 
+pub mod datadriven;
 pub mod fraud;
 pub mod overview;
 pub mod paths;
@@ -13,9 +14,10 @@ use attrib_core::FieldError;
 use chrono::NaiveDate;
 use serde_json::Value;
 
+use crate::error::QueryError;
 use crate::limits::MAX_CURRENCY_CHARS;
 use crate::params::Params;
-use crate::store::{SqlStore, StoreError};
+use crate::store::SqlStore;
 
 /// What a query's defaults depend on besides its parameters.
 #[derive(Debug, Clone, Copy)]
@@ -38,7 +40,7 @@ pub trait ReadQuery: Sized + 'static {
     /// Equal for requests that must get the same answer (defaults filled in, lists sorted).
     fn canonical(&self) -> String;
     /// The response body.
-    async fn run<S: SqlStore>(&self, store: &S, app_id: &str) -> Result<Value, StoreError>;
+    async fn run<S: SqlStore>(&self, store: &S, app_id: &str) -> Result<Value, QueryError>;
 }
 
 /// `name=value&...` in the given order, empty values left out.

@@ -7,11 +7,12 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::{canonical, QueryContext, ReadQuery};
+use crate::error::QueryError;
 use crate::limits::{
     DEFAULT_RANGE_DAYS, MAX_FILTER_VALUES, MAX_PATH_ROWS, MAX_RANGE_DAYS, MAX_STATS_ROWS,
 };
 use crate::params::Params;
-use crate::store::{SqlStore, Statement, StoreError};
+use crate::store::{SqlStore, Statement};
 
 #[derive(Debug, Clone)]
 pub struct Overview {
@@ -38,7 +39,7 @@ impl ReadQuery for Overview {
         canonical(&[("default_model", self.default_model.as_str().to_owned())])
     }
 
-    async fn run<S: SqlStore>(&self, store: &S, app_id: &str) -> Result<Value, StoreError> {
+    async fn run<S: SqlStore>(&self, store: &S, app_id: &str) -> Result<Value, QueryError> {
         let span = Statement::new(
             "SELECT MIN(day) AS first_day, MAX(day) AS last_day FROM daily_stats WHERE app_id = ?1",
             vec![app_id.into()],

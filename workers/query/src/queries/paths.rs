@@ -12,9 +12,10 @@ use serde_json::{json, Value};
 
 use super::sql::Where;
 use super::{canonical, currencies, QueryContext, ReadQuery};
+use crate::error::QueryError;
 use crate::limits::{DEFAULT_PATH_ROWS, MAX_PATH_ROWS, MAX_PATH_STEPS};
 use crate::params::{DayRange, Params};
-use crate::store::{Param, SqlStore, StoreError};
+use crate::store::{Param, SqlStore};
 
 /// How steps are shown joined in `label`.
 pub const STEP_SEPARATOR: &str = " > ";
@@ -98,7 +99,7 @@ impl ReadQuery for PathsQuery {
         ])
     }
 
-    async fn run<S: SqlStore>(&self, store: &S, app_id: &str) -> Result<Value, StoreError> {
+    async fn run<S: SqlStore>(&self, store: &S, app_id: &str) -> Result<Value, QueryError> {
         let filters = self.filters(app_id);
         let mut rows_filter = filters.clone();
         let limit = rows_filter.bind(Param::Int(self.limit as i64 + 1));

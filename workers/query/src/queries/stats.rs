@@ -16,9 +16,10 @@ use serde_json::{json, Value};
 
 use super::sql::Where;
 use super::{canonical, currencies, QueryContext, ReadQuery};
+use crate::error::QueryError;
 use crate::limits::{DEFAULT_STATS_ROWS, MAX_STATS_ROWS};
 use crate::params::{labels, DayRange, Params};
-use crate::store::{Param, SqlStore, StoreError};
+use crate::store::{Param, SqlStore};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Dim {
@@ -188,7 +189,7 @@ impl ReadQuery for StatsQuery {
         ])
     }
 
-    async fn run<S: SqlStore>(&self, store: &S, app_id: &str) -> Result<Value, StoreError> {
+    async fn run<S: SqlStore>(&self, store: &S, app_id: &str) -> Result<Value, QueryError> {
         let filters = self.filters(app_id);
         let dims: Vec<&str> = self.group_by.iter().map(|d| d.column()).collect();
         let select_dims: String = dims.iter().map(|d| format!("{d}, ")).collect();
