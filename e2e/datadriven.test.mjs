@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { QUERY, ROOT, Stack } from './lib/stack.mjs';
 import { signed } from './lib/rollups.mjs';
+import { loadDocument, ResponseChecker } from './lib/openapi.mjs';
 
 let stack;
 let app;
@@ -68,7 +69,9 @@ function cli(csvText, args) {
   return JSON.parse(execFileSync(bin, ['run', file, '--json', '--no-progress', ...args], { encoding: 'utf8' }));
 }
 
+let spec;
 before(async () => {
+  spec = new ResponseChecker(await loadDocument('query'));
   stack = await Stack.start();
   app = await stack.createApp();
   other = await stack.createApp();
@@ -97,6 +100,7 @@ test('markov at the edge equals the native CLI on the exported paths', async () 
     const res = await get('/v1/attribution', app.readToken, { ...range, model: 'markov', order, currency: 'USD' });
     assert.equal(res.status, 200, res.text);
     assert.equal(res.json.order, order);
+    spec.check('/v1/attribution', 'get', res);
     const native = cli(csv, ['--models', 'markov', '--order', String(order)]).models[0];
     assert.equal(res.json.total_conversions, native.total_conversions);
     const edge = credits(res.json.channels);
@@ -124,6 +128,7 @@ test('heuristics and Shapley agree with independent oracles', async () => {
   const res = await get('/v1/attribution', app.readToken, { ...range, model: 'shapley' });
   assert.equal(res.status, 200, res.text);
   assert.equal(res.json.method, 'closed_form');
+  spec.check('/v1/attribution', 'get', res);
   const close = (a, b, what) => {
     for (const [k, v] of Object.entries(b)) assert.ok(Math.abs((a[k] ?? 0) - v) < 1e-9, `${what} ${k}: ${a[k]} vs ${v}`);
   };

@@ -110,8 +110,9 @@ impl ReadQuery for DataDrivenQuery {
             "model": label,
             "currency": self.currency,
             "paths": rows.len(),
-            "total_conversions": paths.total_conversions(),
-            "total_nulls": rows.iter().map(|r| r.nulls).sum::<f64>(),
+            // `+ 0.0` turns the -0.0 of an empty sum into 0.
+            "total_conversions": paths.total_conversions() + 0.0,
+            "total_nulls": rows.iter().map(|r| r.nulls).sum::<f64>() + 0.0,
         });
         if paths.total_conversions() <= 0.0 {
             body["channels"] = json!([]);
