@@ -9,8 +9,9 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use attrib_core::outbox::{OutboxBatch, OutboxRecord, OUTBOX_PATH, SIGNATURE_HEADER};
-use attrib_origin::sinks::rows::Rows;
-use attrib_origin::spool::SpoolRecord;
+use attrib_origin::contract::{parse_record, RecordView};
+use attrib_origin::sinks::rows::EventJsonRow;
+use attrib_origin::spool::columns::{encode_event, EventCols};
 use attrib_origin::testkit::{journey_batch, signature};
 
 const SECRET: &str = "bench-secret";
@@ -209,18 +210,24 @@ async fn clickhouse_direct(
     database: &str,
     batches: &[OutboxBatch],
 ) -> Duration {
-    let mut rows = Rows::default();
+    // The rows the origin inserts, as JSON lines.
+    let mut body = Vec::new();
+    let mut rows = 0usize;
     for batch in batches {
         for record in &batch.records {
             let json = serde_json::to_string(record).expect("json");
-            rows.push(&SpoolRecord::new(record, &batch.journey, json))
-                .expect("row");
+            let Ok(RecordView::Event(view)) = parse_record(&json) else {
+                continue;
+            };
+            let mut cols = Vec::new();
+            encode_event(&view, &mut cols);
+            let cols = EventCols::decode(&cols).expect("columns");
+            let id = record.id();
+            let row = EventJsonRow::new(&id, record.app_id(), view.journey.as_str(), &json, &cols);
+            serde_json::to_writer(&mut body, &row).expect("row json");
+            body.push(b'\n');
+            rows += 1;
         }
-    }
-    let mut body = Vec::new();
-    for row in &rows.events {
-        serde_json::to_writer(&mut body, row).expect("row json");
-        body.push(b'\n');
     }
     let file = tempfile::NamedTempFile::new().expect("tmp");
     std::fs::write(file.path(), &body).expect("write rows");
@@ -242,11 +249,7 @@ async fn clickhouse_direct(
         .text()
         .await
         .expect("text");
-    assert_eq!(
-        count.trim(),
-        rows.events.len().to_string(),
-        "direct insert row count"
-    );
+    assert_eq!(count.trim(), rows.to_string(), "direct insert row count");
     elapsed
 }
 

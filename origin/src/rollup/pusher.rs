@@ -9,7 +9,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use attrib_core::rollup::{daily_stats, RollupUpsert};
+use attrib_core::rollup::RollupUpsert;
 use tokio::sync::{watch, Notify};
 
 use super::facts::FactStore;
@@ -79,9 +79,8 @@ impl Pusher {
             return Ok(0);
         }
         let days: Vec<_> = dirty.iter().map(|d| d.day.clone()).collect();
-        let records = self.facts.records_of(&days).await?;
         let upsert = RollupUpsert {
-            rows: daily_stats(&records),
+            rows: self.facts.stats_of(&days).await?,
             days,
         };
         for target in &self.targets {

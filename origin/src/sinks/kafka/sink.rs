@@ -133,7 +133,7 @@ impl KafkaSink {
         let partitions = &self.partitions;
         let messages = request::build(batch, &self.config, |topic| {
             partitions.get(topic).copied().unwrap_or(1)
-        });
+        })?;
         let mut pending = Vec::with_capacity(messages.len());
         for message in &messages {
             if self.acked.contains(&message.position) {
