@@ -271,8 +271,9 @@ fn parse_tag_anywhere(json: &str) -> Result<RecordView<'_>, Refused> {
     Ok(view)
 }
 
-/// The one-pass form: `Some` when the first key is `kind`, `None` when it is not there.
-struct TagFirst<'a>(Option<RecordView<'a>>);
+/// The one-pass form: `Some` when the first key is `kind`, `None` when it is not there (then
+/// use [`parse_record`] on the record's text).
+pub struct TagFirst<'a>(pub Option<RecordView<'a>>);
 
 impl<'de> Deserialize<'de> for TagFirst<'de> {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {

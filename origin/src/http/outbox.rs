@@ -18,7 +18,7 @@ use http_body_util::BodyExt;
 
 use super::error::ApiError;
 use super::AppState;
-use crate::contract::{parse_record, RecordView};
+use crate::contract::parse_record;
 use crate::spool::{EncodedBatch, SpoolError};
 
 /// How much of an oversized body is read and dropped before the 413 (see [`read_limited`]).
@@ -161,8 +161,7 @@ fn parse(body: &[u8]) -> Result<EncodedBatch, ApiError> {
 }
 
 fn fast_parse(body: &[u8]) -> Option<EncodedBatch> {
-    let batch: RawBatch = serde_json::from_slice(body).ok()?;
-    encode(&batch).ok()
+    super::scan::parse_batch(body)
 }
 
 /// Encodes every record; `Err(index)` for the first one the views refuse or that lacks an id.
@@ -174,21 +173,12 @@ fn encode(batch: &RawBatch) -> Result<EncodedBatch, usize> {
     let mut encoded = EncodedBatch::with_capacity(bytes + bytes / 2, batch.records.len());
     for (index, raw) in batch.records.iter().enumerate() {
         let view = parse_record(raw.get()).map_err(|_| index)?;
-        if missing_identity_view(&view) {
+        if super::scan::missing_identity(&view) {
             return Err(index);
         }
         encoded.push_view(&view, raw.get(), &batch.journey);
     }
     Ok(encoded)
-}
-
-fn missing_identity_view(view: &RecordView<'_>) -> bool {
-    view.app_id().is_empty()
-        || match view {
-            RecordView::Event(r) => r.event.message_id.as_str().is_empty(),
-            RecordView::Attribution(r) => r.result.conversion.conversion_id.as_str().is_empty(),
-            RecordView::Merge(_) => false,
-        }
 }
 
 /// The contract types' verdict on a batch, with the error the Durable Object gets.

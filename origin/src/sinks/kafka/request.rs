@@ -56,8 +56,12 @@ pub fn build<'a>(
     Ok(messages)
 }
 
-pub fn format_position((seq, index): Position) -> String {
-    format!("{seq}:{index}")
+/// Writes the header value of `position` into `out` (cleared first; reused per message).
+pub fn write_position(out: &mut String, (seq, index): Position) {
+    use std::fmt::Write;
+    out.clear();
+    // Writing to a String cannot fail.
+    let _ = write!(out, "{seq}:{index}");
 }
 
 pub fn parse_position(text: &str) -> Option<Position> {
@@ -124,7 +128,9 @@ mod tests {
 
     #[test]
     fn positions_round_trip_and_order() {
-        assert_eq!(parse_position(&format_position((42, 7))), Some((42, 7)));
+        let mut text = String::new();
+        write_position(&mut text, (42, 7));
+        assert_eq!(parse_position(&text), Some((42, 7)));
         assert_eq!(parse_position("x"), None);
         assert!((3, 9) < (4, 0));
     }
