@@ -82,6 +82,8 @@ pub enum Kind {
 }
 
 /// `OutboxRecord`, borrowed.
+// Parsed one at a time on the stack; boxing the event variant would allocate per record.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone)]
 pub enum RecordView<'a> {
     Event(EventRecordView<'a>),

@@ -48,6 +48,9 @@ CREATE TABLE IF NOT EXISTS applied (
 );
 ";
 
+/// (app, day number, source, campaign): one touch counter.
+type TouchKey<'a> = (&'a str, i64, &'a str, &'a str);
+
 /// A day waiting to be pushed, with the mark it had when read (see [`FactStore::clear`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DirtyDay {
@@ -114,8 +117,9 @@ impl FactStore {
     pub async fn store(&self, batch: &SpoolBatch) -> Result<usize, RollupError> {
         let applied = self.applied.load(Ordering::Acquire);
         let legacy = self.legacy.load(Ordering::Acquire);
-        let mut touches: HashMap<(&str, i64, &str, &str), i64> = HashMap::new();
-        let mut touch_ids: Vec<(&str, i64, &str, (&str, i64, &str, &str))> = Vec::new();
+        let mut touches: HashMap<TouchKey, i64> = HashMap::new();
+        // (app, touch time, record id, counter key): touches to check against legacy facts.
+        let mut touch_ids: Vec<(&str, i64, &str, TouchKey)> = Vec::new();
         let mut attributions = Vec::new();
         for entry in batch.entries.iter().filter(|e| e.seq >= applied) {
             for record in entry.records() {
