@@ -28,4 +28,8 @@ export ATTRIB_ORIGIN_BIN="$CARGO_TARGET_DIR/release/attrib-origin"
 export ATTRIB_BENCH_CLICKHOUSE_URL="http://127.0.0.1:${ATTRIB_CLICKHOUSE_HTTP_PORT:-18123}"
 export ATTRIB_BENCH_CLICKHOUSE_TCP_PORT="${ATTRIB_CLICKHOUSE_TCP_PORT:-19000}"
 export ATTRIB_BENCH_KAFKA_BROKERS="127.0.0.1:${ATTRIB_TANSU_PORT:-19092}"
+# So the bench can report the servers' own CPU next to the origin's.
+export ATTRIB_BENCH_CLICKHOUSE_PID_FILE="$ATTRIB_STATE_DIR/clickhouse/server.pid"
+export ATTRIB_BENCH_KAFKA_PID_FILE="$ATTRIB_STATE_DIR/tansu/broker.pid"
+uptime
 cargo bench -p attrib-origin --bench throughput

@@ -9,8 +9,9 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use attrib_core::outbox::{OutboxBatch, OutboxRecord, OUTBOX_PATH, SIGNATURE_HEADER};
-use attrib_origin::sinks::rows::Rows;
-use attrib_origin::spool::SpoolRecord;
+use attrib_origin::contract::{parse_record, RecordView};
+use attrib_origin::sinks::rows::EventJsonRow;
+use attrib_origin::spool::columns::{encode_event, EventCols};
 use attrib_origin::testkit::{journey_batch, signature};
 
 const SECRET: &str = "bench-secret";
@@ -93,6 +94,14 @@ fn print_threads(pid: u32) {
 struct Run {
     wall: Duration,
     cpu: f64,
+    /// CPU-seconds of the destination's server process (ClickHouse, the broker) meanwhile.
+    service_cpu: Option<f64>,
+}
+
+/// The pid in the pid file named by `var` (set by scripts/bench-origin.sh).
+fn service_pid(var: &str) -> Option<u32> {
+    let path = std::env::var(var).ok()?;
+    std::fs::read_to_string(path).ok()?.trim().parse().ok()
 }
 
 async fn run_origin(
@@ -100,6 +109,7 @@ async fn run_origin(
     envs: &[(&str, String)],
     batches: &[OutboxBatch],
     done: &str,
+    service: Option<u32>,
 ) -> Run {
     let dir = tempfile::tempdir().expect("tempdir");
     let port = std::net::TcpListener::bind("127.0.0.1:0")
@@ -131,6 +141,7 @@ async fn run_origin(
         .map(|b| serde_json::to_vec(b).expect("json"))
         .collect();
     let cpu_before = cpu_seconds(child.id());
+    let service_before = service.map(cpu_seconds);
     let started = Instant::now();
     let queue = std::sync::Arc::new(std::sync::Mutex::new(bodies));
     let mut senders = Vec::new();
@@ -185,6 +196,9 @@ async fn run_origin(
     let run = Run {
         wall: started.elapsed(),
         cpu: cpu_seconds(child.id()) - cpu_before,
+        service_cpu: service
+            .zip(service_before)
+            .map(|(pid, before)| cpu_seconds(pid) - before),
     };
     if std::env::var("ATTRIB_BENCH_THREADS").is_ok() {
         print_threads(child.id());
@@ -196,10 +210,12 @@ async fn run_origin(
 
 fn report(name: &str, events: usize, run: &Run) {
     println!(
-        "{name:<34} {events:>8} events  {:>7.2} s  {:>9.0} events/s wall  {:>9.0} events per origin CPU-second",
+        "{name:<34} {events:>8} events  {:>7.2} s  {:>9.0} events/s wall  {:>9.0} events per origin CPU-second  (origin {:.2} CPU-s, server {} CPU-s)",
         run.wall.as_secs_f64(),
         events as f64 / run.wall.as_secs_f64(),
         events as f64 / run.cpu.max(0.001),
+        run.cpu,
+        run.service_cpu.map_or("?".into(), |c| format!("{c:.2}")),
     );
 }
 
@@ -209,21 +225,29 @@ async fn clickhouse_direct(
     database: &str,
     batches: &[OutboxBatch],
 ) -> Duration {
-    let mut rows = Rows::default();
+    // The rows the origin inserts, as JSON lines.
+    let mut body = Vec::new();
+    let mut rows = 0usize;
     for batch in batches {
         for record in &batch.records {
             let json = serde_json::to_string(record).expect("json");
-            rows.push(&SpoolRecord::new(record, &batch.journey, json))
-                .expect("row");
+            let Ok(RecordView::Event(view)) = parse_record(&json) else {
+                continue;
+            };
+            let mut cols = Vec::new();
+            encode_event(&view, &mut cols);
+            let cols = EventCols::decode(&cols).expect("columns");
+            let id = record.id();
+            let row = EventJsonRow::new(&id, record.app_id(), view.journey.as_str(), &json, &cols);
+            serde_json::to_writer(&mut body, &row).expect("row json");
+            body.push(b'\n');
+            rows += 1;
         }
-    }
-    let mut body = Vec::new();
-    for row in &rows.events {
-        serde_json::to_writer(&mut body, row).expect("row json");
-        body.push(b'\n');
     }
     let file = tempfile::NamedTempFile::new().expect("tmp");
     std::fs::write(file.path(), &body).expect("write rows");
+    let server = service_pid("ATTRIB_BENCH_CLICKHOUSE_PID_FILE");
+    let server_before = server.map(cpu_seconds);
     let started = Instant::now();
     let status = Command::new("clickhouse-client")
         .args(["--host", "127.0.0.1", "--port", tcp_port, "--query"])
@@ -233,6 +257,12 @@ async fn clickhouse_direct(
         .expect("clickhouse-client runs");
     assert!(status.success(), "clickhouse-client insert failed");
     let elapsed = started.elapsed();
+    if let Some((pid, before)) = server.zip(server_before) {
+        println!(
+            "    clickhouse-client direct: clickhouse-server {:.2} CPU-s (the client parses the JSON, the server takes native blocks)",
+            cpu_seconds(pid) - before
+        );
+    }
     let count = reqwest::Client::new()
         .post(url)
         .body(format!("SELECT count() FROM {database}.events"))
@@ -242,11 +272,7 @@ async fn clickhouse_direct(
         .text()
         .await
         .expect("text");
-    assert_eq!(
-        count.trim(),
-        rows.events.len().to_string(),
-        "direct insert row count"
-    );
+    assert_eq!(count.trim(), rows.to_string(), "direct insert row count");
     elapsed
 }
 
@@ -275,6 +301,7 @@ async fn main() {
             ],
             &batches,
             "clickhouse",
+            service_pid("ATTRIB_BENCH_CLICKHOUSE_PID_FILE"),
         )
         .await;
         report("origin HTTP -> ClickHouse", events, &run);
@@ -293,10 +320,11 @@ async fn main() {
         }
         let direct = clickhouse_direct(&clickhouse, &clickhouse_tcp, &direct_db, &batches).await;
         println!(
-        "{:<34} {events:>8} events  {:>7.2} s  {:>9.0} events/s wall  (origin reaches {:.0}% of it)",
+        "{:<34} {events:>8} events  {:>7.2} s  {:>9.0} events/s wall  (origin per core: {:.0}% of it; origin wall: {:.0}%)",
         "clickhouse-client direct insert",
         direct.as_secs_f64(),
         events as f64 / direct.as_secs_f64(),
+        100.0 * (events as f64 / run.cpu.max(0.001)) / (events as f64 / direct.as_secs_f64()),
         100.0 * direct.as_secs_f64() / run.wall.as_secs_f64(),
     );
     }
@@ -313,13 +341,14 @@ async fn main() {
             ],
             &batches,
             "kafka",
+            service_pid("ATTRIB_BENCH_KAFKA_PID_FILE"),
         )
         .await;
         report("origin HTTP -> Kafka (tansu)", events, &run);
     }
     if wanted("embedded") {
         let batches = make_batches("e", events);
-        let run = run_origin("embedded", &[], &batches, "embedded").await;
+        let run = run_origin("embedded", &[], &batches, "embedded", None).await;
         report("origin HTTP -> embedded libsql", events, &run);
     }
 }

@@ -7,7 +7,9 @@
 --   * no DateTime64, LowCardinality, Nullable-heavy columns, CODEC, TTL, Map, JSON types:
 --     times are Int64 milliseconds, days are Date, absent strings are '';
 --   * new-style MergeTree syntax (PARTITION BY / ORDER BY), available since 1.1.54310;
---   * no `IF NOT EXISTS` on ALTER; no column DEFAULTs that call newer functions.
+--   * no `IF NOT EXISTS` on ALTER; no column DEFAULTs that call newer functions;
+--   * no query parameters, no startsWith(): the origin's own queries use plain literals;
+--   * inserts in RowBinary with an explicit column list (Date = UInt16 days).
 -- Dedup: every base table is a ReplacingMergeTree whose sorting key contains the record id
 -- (and only columns derived from the record), so a record delivered twice collapses to one
 -- row at merge time; read with FINAL (or GROUP BY id) for exact counts before merges run.
@@ -101,11 +103,38 @@ CREATE TABLE IF NOT EXISTS {database}.merges (
 PARTITION BY toYYYYMM(day)
 ORDER BY (app_id, day, id);
 
--- Daily rollups, maintained by ClickHouse as rows are inserted. They sum what was inserted:
--- a batch redelivered after a crash (the window between a sink's insert and its cursor
--- commit) or a re-attributed conversion (every revision) counts again here. The exact
--- daily stats (each record once, latest revision) are the ones the origin recomputes and
--- pushes to the edge read store; these views serve fast approximate dashboards.
+-- One row per attribution record: a conversion at one revision, with its contribution to
+-- the daily stats (per model, source and campaign: fractional conversions and credited
+-- value, summed as core::rollup::daily_stats does for one conversion; the conversion's
+-- revenue counts once per element). Written by the origin, one row per record, so a
+-- revision is always whole. ReplacingMergeTree(revision) on (app_id, conversion_id) keeps
+-- the latest revision; one partition, so every revision of a conversion meets in merges
+-- (and in FINAL) whatever its day. Read through `daily_attribution`.
+CREATE TABLE IF NOT EXISTS {database}.conversion_stats (
+    app_id String,
+    conversion_id String,
+    revision UInt32,
+    attribution_id String,
+    day Date,
+    currency String,
+    revenue Float64,
+    model Array(String),
+    source Array(String),
+    campaign Array(String),
+    conversions Array(Float64),
+    credited_value Array(Float64)
+) ENGINE = ReplacingMergeTree(revision)
+ORDER BY (app_id, conversion_id);
+
+-- Daily rollups, exact: each record counted once, each conversion at its latest revision,
+-- the same figures as core::rollup::daily_stats (up to float summation order).
+-- * daily_touches: materialized, summed at insert. Exact because the origin never inserts an
+--   event twice (it checks which ids are already present before re-sending a batch that may
+--   have reached ClickHouse; see src/sinks/clickhouse/sink.rs). Read with sum(touches) and
+--   GROUP BY: SummingMergeTree parts are summed at merge time.
+-- * daily_attribution: a plain view over conversion_stats FINAL (latest revision of every
+--   conversion), expanded per model, source and campaign. Its columns are those of the
+--   materialized view of earlier versions, plus revenue; the origin drops that one on start.
 CREATE MATERIALIZED VIEW IF NOT EXISTS {database}.daily_touches
 ENGINE = SummingMergeTree()
 PARTITION BY toYYYYMM(day)
@@ -120,18 +149,29 @@ FROM {database}.events
 WHERE has_touch = 1 AND touch_rejected = ''
 GROUP BY app_id, touch_day, touch_source, touch_campaign;
 
-CREATE MATERIALIZED VIEW IF NOT EXISTS {database}.daily_attribution
-ENGINE = SummingMergeTree()
-PARTITION BY toYYYYMM(day)
-ORDER BY (app_id, day, source, campaign, model, currency)
-AS SELECT
+CREATE VIEW IF NOT EXISTS {database}.daily_attribution AS
+SELECT
     app_id,
     day,
-    source,
-    campaign,
-    model,
+    share_source AS source,
+    share_campaign AS campaign,
+    share_model AS model,
     currency,
-    sum(credit) AS conversions,
-    sum(value) AS credited_value
-FROM {database}.attribution_credits
-GROUP BY app_id, day, source, campaign, model, currency;
+    sum(share_conversions) AS conversions,
+    sum(conversion_revenue) AS revenue,
+    sum(share_value) AS credited_value
+FROM (
+    SELECT
+        app_id,
+        day,
+        currency,
+        revenue AS conversion_revenue,
+        model AS share_model,
+        source AS share_source,
+        campaign AS share_campaign,
+        conversions AS share_conversions,
+        credited_value AS share_value
+    FROM {database}.conversion_stats FINAL
+)
+ARRAY JOIN share_model, share_source, share_campaign, share_conversions, share_value
+GROUP BY app_id, day, share_source, share_campaign, share_model, currency;

@@ -8,6 +8,7 @@
 //! `/metrics`.
 
 pub mod config;
+pub mod contract;
 pub mod delivery;
 pub mod http;
 pub mod metrics;

@@ -8,9 +8,10 @@ mod common;
 use std::collections::BTreeMap;
 use std::time::Duration;
 
+use attrib_core::fraud::counts::fraud_counts;
 use attrib_core::limits::MAX_OUTBOX_BATCH_BYTES;
 use attrib_core::outbox::OutboxRecord;
-use attrib_core::rollup::{daily_stats, AppDay, DailyStat};
+use attrib_core::rollup::{conversion_paths, daily_stats, AppDay, DailyStat};
 use common::*;
 
 const DAY_MS: i64 = 86_400_000;
@@ -81,7 +82,7 @@ async fn embedded_mode_stores_each_record_once_and_pushes_rollups() {
     origin.start().await;
     let client = reqwest::Client::new();
 
-    let batches: Vec<_> = (0..40)
+    let mut batches: Vec<_> = (0..40)
         .map(|u| {
             let start = START_MS + (u % 2) as i64 * DAY_MS;
             attrib_origin::testkit::journey_batch(
@@ -94,6 +95,24 @@ async fn embedded_mode_stores_each_record_once_and_pushes_rollups() {
             )
         })
         .collect();
+    // Some fraud, as the journeys report it: a rejected touch, a rejected conversion.
+    for batch in batches.iter_mut().step_by(5) {
+        for record in &mut batch.records {
+            match record {
+                OutboxRecord::Event(e) => {
+                    if let Some(t) = e.touch.as_mut() {
+                        t.rejected = Some("bot_user_agent".into());
+                        break;
+                    }
+                }
+                OutboxRecord::Attribution(a) => {
+                    a.result.rejected = Some("click_injection".into());
+                    a.result.models.iter_mut().for_each(|m| m.credits.clear());
+                }
+                OutboxRecord::Merge(_) => {}
+            }
+        }
+    }
     for batch in &batches {
         let (status, body) = send_batch(&client, &origin, batch).await;
         assert_eq!(status, 200, "{body}");
@@ -132,6 +151,20 @@ async fn embedded_mode_stores_each_record_once_and_pushes_rollups() {
     .await;
     let bad_signatures = receiver.received.lock().expect("lock").bad_signatures;
     assert_eq!(bad_signatures, 0);
+    // Paths and fraud counts come with the stats, as core computes them from the records.
+    let records: Vec<&OutboxRecord> = batches.iter().flat_map(|b| b.records.iter()).collect();
+    let want_paths = conversion_paths(records.iter().copied());
+    let want_fraud = fraud_counts(records.iter().copied());
+    assert!(!want_paths.is_empty() && !want_fraud.is_empty());
+    let (got_paths, got_fraud): (Vec<_>, Vec<_>) = {
+        let received = receiver.received.lock().expect("lock");
+        (
+            received.paths.values().flatten().cloned().collect(),
+            received.fraud.values().flatten().cloned().collect(),
+        )
+    };
+    assert_eq!(got_paths, want_paths);
+    assert_eq!(got_fraud, want_fraud);
 
     // The embedded file holds the same rollups.
     let db = libsql::Builder::new_local(&db_path)

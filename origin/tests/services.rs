@@ -8,9 +8,9 @@ mod common;
 use std::collections::HashMap;
 use std::time::Duration;
 
-use attrib_core::outbox::OutboxBatch;
+use attrib_core::outbox::{OutboxBatch, OutboxRecord};
 use attrib_origin::testkit::journey_batch;
-use common::stores::{clickhouse_counts, kafka_id_counts};
+use common::stores::{clickhouse_counts, clickhouse_rollups, expected_rollups, kafka_id_counts};
 use common::*;
 
 const START_MS: i64 = 1_714_521_600_000; // 2024-05-01T00:00:00Z
@@ -260,5 +260,125 @@ async fn kafka_outage_backlog_drains() {
         .await; // not held back
     drop(outage);
     services.wait_for_kafka(&ids_of(&all)).await;
+    origin.terminate();
+}
+
+/// Revision 2 of every attribution in `batch`: each model now credits only its last touch.
+fn revision_two(batch: &OutboxBatch) -> OutboxBatch {
+    let mut records = Vec::new();
+    for record in &batch.records {
+        if let OutboxRecord::Attribution(a) = record {
+            let mut a = a.clone();
+            a.result.revision = 2;
+            let revenue = a.result.conversion.revenue;
+            for model in &mut a.result.models {
+                if let Some(mut last) = model.credits.pop() {
+                    last.credit = 1.0;
+                    last.value = revenue;
+                    model.credits = vec![last];
+                }
+            }
+            records.push(OutboxRecord::Attribution(a));
+        }
+    }
+    OutboxBatch {
+        journey: batch.journey.clone(),
+        region: batch.region,
+        records,
+    }
+}
+
+async fn wait_until_caught_up(origin: &Origin, sink: &str) {
+    let needle = format!("origin_sink_lag_entries{{sink=\"{sink}\"}} 0");
+    eventually(DRAIN, &format!("{sink} caught up"), || async {
+        origin.metrics().await.contains(&needle)
+    })
+    .await;
+}
+
+async fn assert_rollups_exact(services: &Services, sent: &[OutboxBatch]) {
+    let (touches, attribution) = clickhouse_rollups(&services.clickhouse_url, &services.database)
+        .await
+        .expect("rollups readable");
+    let (want_touches, want_attribution) = expected_rollups(sent);
+    assert_eq!(
+        touches, want_touches,
+        "daily_touches = core::rollup::daily_stats"
+    );
+    assert_eq!(
+        attribution.keys().collect::<Vec<_>>(),
+        want_attribution.keys().collect::<Vec<_>>(),
+        "daily_attribution rows = core::rollup::daily_stats rows"
+    );
+    for (key, want) in &want_attribution {
+        let got = attribution[key];
+        for (g, w) in got.iter().zip(want) {
+            assert!((g - w).abs() < 1e-6, "{key:?}: {got:?} != {want:?}");
+        }
+    }
+}
+
+/// The crash window between ClickHouse's ack and the cursor commit, made deterministic:
+/// the cursor is moved back over batches ClickHouse already has, so the origin sends them
+/// again on start. The rollups must not change.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn clickhouse_rollups_stay_exact_when_a_batch_is_redelivered() {
+    let services = Services::from_env("redeliver");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut origin = Origin::new(dir.path(), &services.origin_env());
+    origin.start().await;
+    let client = reqwest::Client::new();
+    let sent = batches("redeliver", 20);
+    send_all(&client, &origin, &sent).await;
+    services
+        .wait_for_clickhouse(ids_of(&sent).len() as u64)
+        .await;
+    wait_until_caught_up(&origin, "clickhouse").await;
+    assert_rollups_exact(&services, &sent).await;
+    origin.terminate();
+
+    let cursor = dir.path().join("spool/cursors/clickhouse.pos");
+    assert!(cursor.exists(), "{}", cursor.display());
+    std::fs::write(&cursor, "1").expect("cursor rewound");
+    origin.start().await;
+    wait_until_caught_up(&origin, "clickhouse").await;
+    let metrics = origin.metrics().await;
+    assert!(
+        !metrics.contains("origin_sink_delivered_records_total{sink=\"clickhouse\"} 0"),
+        "the rewound batches were delivered again:\n{metrics}"
+    );
+    services
+        .wait_for_clickhouse(ids_of(&sent).len() as u64)
+        .await;
+    assert_rollups_exact(&services, &sent).await;
+    origin.terminate();
+}
+
+/// A conversion re-attributed: only its latest revision counts in the ClickHouse rollups.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn clickhouse_rollups_count_the_latest_revision_only() {
+    let services = Services::from_env("revision");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut origin = Origin::new(dir.path(), &services.origin_env());
+    origin.start().await;
+    let client = reqwest::Client::new();
+    let mut sent = batches("revision", 10);
+    send_all(&client, &origin, &sent).await;
+    services
+        .wait_for_clickhouse(ids_of(&sent).len() as u64)
+        .await;
+    let second: Vec<OutboxBatch> = sent
+        .iter()
+        .map(revision_two)
+        .filter(|b| !b.records.is_empty())
+        .collect();
+    assert!(!second.is_empty());
+    send_all(&client, &origin, &second).await;
+    sent.extend(second);
+    services
+        .wait_for_clickhouse(ids_of(&sent).len() as u64)
+        .await;
+    wait_until_caught_up(&origin, "clickhouse").await;
+    assert_rollups_exact(&services, &sent).await;
     origin.terminate();
 }

@@ -3,6 +3,7 @@
 
 pub mod error;
 mod outbox;
+mod scan;
 
 use std::sync::Arc;
 

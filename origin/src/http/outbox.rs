@@ -18,7 +18,8 @@ use http_body_util::BodyExt;
 
 use super::error::ApiError;
 use super::AppState;
-use crate::spool::{SpoolError, SpoolRecord};
+use crate::contract::parse_record;
+use crate::spool::{EncodedBatch, SpoolError};
 
 /// How much of an oversized body is read and dropped before the 413 (see [`read_limited`]).
 const DRAIN_LIMIT_BYTES: usize = 2 * MAX_OUTBOX_BATCH_BYTES;
@@ -138,7 +139,50 @@ fn authenticate(state: &AppState, headers: &HeaderMap, body: &[u8]) -> Result<()
     })
 }
 
-fn parse(body: &[u8]) -> Result<Vec<SpoolRecord>, ApiError> {
+/// The batch, encoded for the spool. Valid batches take the fast path: one parse into
+/// borrowed views. Anything it does not take is checked with the contract types, which give
+/// the precise error; a valid batch in a shape the fast path does not expect (escaped keys,
+/// say) is then encoded record by record.
+fn parse(body: &[u8]) -> Result<EncodedBatch, ApiError> {
+    if let Some(batch) = fast_parse(body) {
+        return Ok(batch);
+    }
+    validate(body)?;
+    let batch: RawBatch = serde_json::from_slice(body)
+        .map_err(|err| ApiError::new(StatusCode::BAD_REQUEST, "invalid_json", err.to_string()))?;
+    encode(&batch).map_err(|index| {
+        ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_record",
+            "a valid OutboxRecord the origin cannot read (enum tags must be strings)",
+        )
+        .at(format!("records[{index}]"))
+    })
+}
+
+fn fast_parse(body: &[u8]) -> Option<EncodedBatch> {
+    super::scan::parse_batch(body)
+}
+
+/// Encodes every record; `Err(index)` for the first one the views refuse or that lacks an id.
+fn encode(batch: &RawBatch) -> Result<EncodedBatch, usize> {
+    if batch.records.len() > MAX_OUTBOX_RECORDS_PER_BATCH {
+        return Err(0);
+    }
+    let bytes: usize = batch.records.iter().map(|r| r.get().len()).sum();
+    let mut encoded = EncodedBatch::with_capacity(bytes + bytes / 2, batch.records.len());
+    for (index, raw) in batch.records.iter().enumerate() {
+        let view = parse_record(raw.get()).map_err(|_| index)?;
+        if super::scan::missing_identity(&view) {
+            return Err(index);
+        }
+        encoded.push_view(&view, raw.get(), &batch.journey);
+    }
+    Ok(encoded)
+}
+
+/// The contract types' verdict on a batch, with the error the Durable Object gets.
+fn validate(body: &[u8]) -> Result<(), ApiError> {
     let batch: RawBatch = serde_json::from_slice(body).map_err(|err| {
         let code = if err.is_data() {
             "invalid_batch"
@@ -163,7 +207,6 @@ fn parse(body: &[u8]) -> Result<Vec<SpoolRecord>, ApiError> {
         )
         .at("records"));
     }
-    let mut records = Vec::with_capacity(batch.records.len());
     for (index, raw) in batch.records.iter().enumerate() {
         let field = format!("records[{index}]");
         let record: OutboxRecord = serde_json::from_str(raw.get()).map_err(|err| {
@@ -180,13 +223,8 @@ fn parse(body: &[u8]) -> Result<Vec<SpoolRecord>, ApiError> {
                     .at(format!("{field}.{sub}")),
             );
         }
-        records.push(SpoolRecord::new(
-            &record,
-            &batch.journey,
-            raw.get().to_owned(),
-        ));
     }
-    Ok(records)
+    Ok(())
 }
 
 /// Empty keys would make every record of a kind collide on one id.

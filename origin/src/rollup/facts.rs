@@ -1,48 +1,70 @@
-//! The rollup fact store: every record that counts in daily stats, by (app, day), and the
-//! days whose stats must be pushed again.
+//! The rollup fact store: what daily stats are computed from, and the days whose stats must
+//! be pushed again.
 //!
 //! Kept locally (libsql file) rather than read back from a sink, so rollups are exact and
-//! prompt whichever sinks are configured and however far behind they are. Only records that
-//! `core::rollup::affected_days` assigns to a day are kept (touch events, attributions).
+//! prompt whichever sinks are configured and however far behind they are. Per record it is
+//! cheap: touches are counted per (app, day, source, campaign) as they arrive (integers, so
+//! the count is exact), and each conversion keeps only its latest attribution (its JSON).
+//! Recomputing a day reads its counts and its conversions, never its events.
+//!
+//! Each record is counted once: the spool stores each id once, and the store records the
+//! spool position it has applied in the same transaction as the counts, so a batch
+//! redelivered after a crash (before the cursor commit) is skipped.
 
+use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
-use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
 use std::time::Duration;
 
+use attrib_core::attribution::Model;
+use attrib_core::fraud::counts::fraud_counts;
 use attrib_core::outbox::OutboxRecord;
-use attrib_core::rollup::{affected_days, AppDay};
-use libsql::{Connection, Database};
+use attrib_core::rollup::{
+    conversion_paths, daily_stats, AppDay, DailyStat, FraudCount, PathStat, StatKey, StatValues,
+};
+use attrib_core::time::day_of_millis;
+use libsql::{Connection, Database, Transaction};
 use tokio::sync::Mutex;
 
 use super::RollupError;
-use crate::spool::{RecordKind, SpoolBatch};
+use crate::spool::{Columns, SpoolBatch};
 
 const SCHEMA: &str = "
 PRAGMA journal_mode = WAL;
-CREATE TABLE IF NOT EXISTS facts (
-    app_id TEXT NOT NULL, day TEXT NOT NULL, id TEXT NOT NULL, record TEXT NOT NULL,
-    PRIMARY KEY (app_id, day, id)
+CREATE TABLE IF NOT EXISTS touch_counts (
+    app_id TEXT NOT NULL, day TEXT NOT NULL, source TEXT NOT NULL, campaign TEXT NOT NULL,
+    touches INTEGER NOT NULL,
+    PRIMARY KEY (app_id, day, source, campaign)
 ) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS touch_rejections (
+    app_id TEXT NOT NULL, day TEXT NOT NULL, reason TEXT NOT NULL,
+    rejections INTEGER NOT NULL,
+    PRIMARY KEY (app_id, day, reason)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS conversions (
+    app_id TEXT NOT NULL, conversion_id TEXT NOT NULL, day TEXT NOT NULL,
+    revision INTEGER NOT NULL, record TEXT NOT NULL,
+    PRIMARY KEY (app_id, conversion_id)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS conversions_by_day ON conversions (app_id, day);
 CREATE TABLE IF NOT EXISTS dirty_days (
     app_id TEXT NOT NULL, day TEXT NOT NULL, generation INTEGER NOT NULL,
     PRIMARY KEY (app_id, day)
 ) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS applied (
+    id INTEGER PRIMARY KEY CHECK (id = 0), next_seq INTEGER NOT NULL
+);
 ";
 
-/// The record as kept for recomputing stats: events lose their context, properties and
-/// traits (daily stats read only the message id and the touch), which makes the facts a
-/// fraction of the size and every recomputation correspondingly cheaper.
-fn slim_json(record: OutboxRecord) -> Result<String, serde_json::Error> {
-    let slim = match record {
-        OutboxRecord::Event(mut r) => {
-            r.event.context.clear();
-            r.event.properties.clear();
-            r.event.traits.clear();
-            OutboxRecord::Event(r)
-        }
-        other => other,
-    };
-    serde_json::to_string(&slim)
+/// (app, day number, source, campaign): one touch counter.
+type TouchKey<'a> = (&'a str, i64, &'a str, &'a str);
+
+/// What one push sends for its days.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct DayRollup {
+    pub rows: Vec<DailyStat>,
+    pub paths: Vec<PathStat>,
+    pub fraud: Vec<FraudCount>,
 }
 
 /// A day waiting to be pushed, with the mark it had when read (see [`FactStore::clear`]).
@@ -56,6 +78,19 @@ pub struct FactStore {
     _db: Database,
     conn: Mutex<Connection>,
     generation: AtomicI64,
+    /// Spool entries before this one are in the counts.
+    applied: AtomicU64,
+    /// Facts of an older origin (one row per record) are still kept to recognise a batch
+    /// it stored but did not commit; see [`super::migrate`].
+    legacy: AtomicBool,
+}
+
+async fn single_i64(conn: &Connection, sql: &str) -> Result<i64, RollupError> {
+    let mut rows = conn.query(sql, ()).await?;
+    Ok(match rows.next().await? {
+        Some(row) => row.get::<i64>(0)?,
+        None => 0,
+    })
 }
 
 impl FactStore {
@@ -75,53 +110,123 @@ impl FactStore {
         conn.busy_timeout(Duration::from_secs(5))
             .map_err(open_err)?;
         conn.execute_batch(SCHEMA).await.map_err(open_err)?;
-        let mut rows = conn
-            .query("SELECT COALESCE(MAX(generation), 0) FROM dirty_days", ())
-            .await?;
-        let last = match rows.next().await? {
-            Some(row) => row.get::<i64>(0)?,
-            None => 0,
-        };
+        super::migrate::from_record_facts(&conn).await?;
+        let legacy = single_i64(
+            &conn,
+            "SELECT count(*) FROM sqlite_master WHERE name = 'facts_legacy'",
+        )
+        .await?
+            > 0;
+        let last = single_i64(&conn, "SELECT COALESCE(MAX(generation), 0) FROM dirty_days").await?;
+        let applied = single_i64(&conn, "SELECT COALESCE(MAX(next_seq), 0) FROM applied").await?;
         Ok(FactStore {
             _db: db,
             conn: Mutex::new(conn),
             generation: AtomicI64::new(last),
+            applied: AtomicU64::new(applied as u64),
+            legacy: AtomicBool::new(legacy),
         })
     }
 
-    /// Stores the batch's facts and marks their days dirty, in one transaction; returns the
-    /// number of day marks written.
+    /// Counts the batch's touches, keeps its attributions and marks their days dirty, in one
+    /// transaction with the spool position; returns the number of day marks written.
     pub async fn store(&self, batch: &SpoolBatch) -> Result<usize, RollupError> {
+        let applied = self.applied.load(Ordering::Acquire);
+        let legacy = self.legacy.load(Ordering::Acquire);
+        let mut touches: HashMap<TouchKey, i64> = HashMap::new();
+        // (app, day number, reason): touches a fraud rule refused. Older origins stored no
+        // rejected touches, so these need no check against their facts.
+        let mut rejections: HashMap<(&str, i64, &str), i64> = HashMap::new();
+        // (app, touch time, record id, counter key): touches to check against legacy facts.
+        let mut touch_ids: Vec<(&str, i64, &str, TouchKey)> = Vec::new();
+        let mut attributions = Vec::new();
+        for entry in batch.entries.iter().filter(|e| e.seq >= applied) {
+            for record in entry.records() {
+                let r = record?;
+                match r.columns()? {
+                    Columns::Event(e) => {
+                        let Some(t) = e.touch else {
+                            continue;
+                        };
+                        if let Some(reason) = t.rejected {
+                            let day = crate::sinks::rows::day_number(t.ts_ms);
+                            *rejections.entry((r.app_id, day, reason)).or_default() += 1;
+                            continue;
+                        }
+                        let key = (
+                            r.app_id,
+                            crate::sinks::rows::day_number(t.ts_ms),
+                            t.source,
+                            t.campaign,
+                        );
+                        if legacy {
+                            touch_ids.push((r.app_id, t.ts_ms, r.id, key));
+                        } else {
+                            *touches.entry(key).or_default() += 1;
+                        }
+                    }
+                    Columns::Attribution(a) => {
+                        attributions.push((r.app_id, a.conversion_id, a.ts_ms, a.revision, r.json));
+                    }
+                    Columns::Merge(_) => {}
+                }
+            }
+        }
         let generation = self.generation.fetch_add(1, Ordering::Relaxed) + 1;
         let conn = self.conn.lock().await;
         let tx = conn.transaction().await?;
-        let insert_fact = tx
+        let mut day_names: HashMap<i64, String> = HashMap::new();
+        let mut name_of = |ms: i64| -> String {
+            day_names
+                .entry(crate::sinks::rows::day_number(ms))
+                .or_insert_with(|| day_of_millis(ms))
+                .clone()
+        };
+        let mut legacy_seen = 0usize;
+        for (app_id, ts_ms, id, key) in touch_ids {
+            if super::migrate::is_legacy_fact(&tx, app_id, &name_of(ts_ms), id).await? {
+                legacy_seen += 1;
+            } else {
+                *touches.entry(key).or_default() += 1;
+            }
+        }
+        let mut days = std::collections::BTreeSet::new();
+        let add = tx
             .prepare(
-                "INSERT OR IGNORE INTO facts (app_id, day, id, record) VALUES (?1, ?2, ?3, ?4)",
+                "INSERT INTO touch_counts (app_id, day, source, campaign, touches) \
+                 VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (app_id, day, source, campaign) \
+                 DO UPDATE SET touches = touches + excluded.touches",
             )
             .await?;
-        let mut days = std::collections::BTreeSet::new();
-        for spooled in batch.records() {
-            if spooled.kind == RecordKind::Merge {
-                continue;
-            }
-            let record: OutboxRecord = spooled.parse()?;
-            let days_of_record = affected_days([&record]);
-            if days_of_record.is_empty() {
-                continue;
-            }
-            let fact = slim_json(record)?;
-            for day in days_of_record {
-                insert_fact
-                    .execute((
-                        day.app_id.as_str(),
-                        day.day.as_str(),
-                        spooled.id.as_str(),
-                        fact.as_str(),
-                    ))
-                    .await?;
-                insert_fact.reset();
-                days.insert(day);
+        for ((app_id, day, source, campaign), count) in &touches {
+            let day_name = name_of(day * 86_400_000);
+            add.execute((*app_id, day_name.as_str(), *source, *campaign, *count))
+                .await?;
+            add.reset();
+            days.insert((app_id.to_string(), day_name));
+        }
+        let reject = tx
+            .prepare(
+                "INSERT INTO touch_rejections (app_id, day, reason, rejections) \
+                 VALUES (?1, ?2, ?3, ?4) ON CONFLICT (app_id, day, reason) \
+                 DO UPDATE SET rejections = rejections + excluded.rejections",
+            )
+            .await?;
+        for ((app_id, day, reason), count) in &rejections {
+            let day_name = name_of(day * 86_400_000);
+            reject
+                .execute((*app_id, day_name.as_str(), *reason, *count))
+                .await?;
+            reject.reset();
+            days.insert((app_id.to_string(), day_name));
+        }
+        for (app_id, conversion_id, ts_ms, revision, json) in attributions {
+            let day = name_of(ts_ms);
+            if let Some(old_day) =
+                keep_conversion(&tx, app_id, conversion_id, &day, revision, json).await?
+            {
+                days.insert((app_id.to_owned(), old_day));
+                days.insert((app_id.to_owned(), day));
             }
         }
         let mark = tx
@@ -130,12 +235,26 @@ impl FactStore {
                  ON CONFLICT (app_id, day) DO UPDATE SET generation = excluded.generation",
             )
             .await?;
-        for day in &days {
-            mark.execute((day.app_id.as_str(), day.day.as_str(), generation))
+        for (app_id, day) in &days {
+            mark.execute((app_id.as_str(), day.as_str(), generation))
                 .await?;
             mark.reset();
         }
+        tx.execute(
+            "INSERT INTO applied (id, next_seq) VALUES (0, ?1) \
+             ON CONFLICT (id) DO UPDATE SET next_seq = excluded.next_seq",
+            [batch.next_seq as i64],
+        )
+        .await?;
+        let drop_legacy = legacy && legacy_seen == 0;
+        if drop_legacy {
+            tx.execute("DROP TABLE IF EXISTS facts_legacy", ()).await?;
+        }
         tx.commit().await?;
+        self.applied.store(batch.next_seq, Ordering::Release);
+        if drop_legacy {
+            self.legacy.store(false, Ordering::Release);
+        }
         Ok(days.len())
     }
 
@@ -161,25 +280,95 @@ impl FactStore {
         Ok(out)
     }
 
-    /// Every stored record of `days`.
-    pub async fn records_of(&self, days: &[AppDay]) -> Result<Vec<OutboxRecord>, RollupError> {
+    /// Everything pushed for `days`: their complete daily stats (`core::rollup::daily_stats`
+    /// over their latest attributions, with their touch counts added: touches are integers
+    /// and independent of the other columns, so this equals `daily_stats` over every record
+    /// of those days), their conversion paths, and their fraud counts (rejected conversions
+    /// from the attributions, rejected touches from their counters).
+    pub async fn rollup_of(&self, days: &[AppDay]) -> Result<DayRollup, RollupError> {
         let conn = self.conn.lock().await;
-        let statement = conn
-            .prepare("SELECT record FROM facts WHERE app_id = ?1 AND day = ?2")
+        let mut attributions: Vec<OutboxRecord> = Vec::new();
+        let mut counts = Vec::new();
+        let mut rejected_touches = Vec::new();
+        let conversions = conn
+            .prepare("SELECT record FROM conversions WHERE app_id = ?1 AND day = ?2")
             .await?;
-        let mut records = Vec::new();
+        let touches = conn
+            .prepare(
+                "SELECT source, campaign, touches FROM touch_counts WHERE app_id = ?1 AND day = ?2",
+            )
+            .await?;
+        let rejections = conn
+            .prepare(
+                "SELECT reason, rejections FROM touch_rejections WHERE app_id = ?1 AND day = ?2",
+            )
+            .await?;
         for day in days {
-            let mut rows = statement
-                .query((day.app_id.as_str(), day.day.as_str()))
-                .await?;
+            let key = (day.app_id.as_str(), day.day.as_str());
+            let mut rows = conversions.query(key).await?;
             while let Some(row) = rows.next().await? {
                 let json: String = row.get(0)?;
-                records.push(serde_json::from_str(&json)?);
+                attributions.push(serde_json::from_str(&json)?);
             }
             drop(rows);
-            statement.reset();
+            conversions.reset();
+            let mut rows = touches.query(key).await?;
+            while let Some(row) = rows.next().await? {
+                let (source, campaign, n): (String, String, i64) =
+                    (row.get(0)?, row.get(1)?, row.get(2)?);
+                counts.push((day.clone(), source, campaign, n));
+            }
+            drop(rows);
+            touches.reset();
+            let mut rows = rejections.query(key).await?;
+            while let Some(row) = rows.next().await? {
+                let (reason, n): (String, i64) = (row.get(0)?, row.get(1)?);
+                rejected_touches.push((day.clone(), reason, n));
+            }
+            drop(rows);
+            rejections.reset();
         }
-        Ok(records)
+        drop(conn);
+        let mut stats: BTreeMap<StatKey, StatValues> = daily_stats(&attributions)
+            .into_iter()
+            .map(|s| (s.key, s.values))
+            .collect();
+        for (day, source, campaign, n) in counts {
+            for model in Model::ALL {
+                let key = StatKey {
+                    app_id: day.app_id.clone(),
+                    day: day.day.clone(),
+                    source: source.clone(),
+                    campaign: campaign.clone(),
+                    model,
+                    currency: String::new(),
+                };
+                stats.entry(key).or_default().touches += n as u64;
+            }
+        }
+        let mut fraud: BTreeMap<(String, String, String), u64> = fraud_counts(&attributions)
+            .into_iter()
+            .map(|f| ((f.app_id, f.day, f.reason), f.count))
+            .collect();
+        for (day, reason, n) in rejected_touches {
+            *fraud.entry((day.app_id, day.day, reason)).or_default() += n as u64;
+        }
+        Ok(DayRollup {
+            rows: stats
+                .into_iter()
+                .map(|(key, values)| DailyStat { key, values })
+                .collect(),
+            paths: conversion_paths(&attributions),
+            fraud: fraud
+                .into_iter()
+                .map(|((app_id, day, reason), count)| FraudCount {
+                    app_id,
+                    day,
+                    reason,
+                    count,
+                })
+                .collect(),
+        })
     }
 
     /// Clears the marks that were pushed; a day marked again since it was read stays dirty.
@@ -202,4 +391,42 @@ impl FactStore {
         tx.commit().await?;
         Ok(())
     }
+}
+
+/// Keeps `json` as the conversion's attribution if its revision is newer than the kept one;
+/// returns the day of the one it replaced (the conversion's own day if it is new), or `None`
+/// when nothing changed.
+async fn keep_conversion(
+    tx: &Transaction,
+    app_id: &str,
+    conversion_id: &str,
+    day: &str,
+    revision: u32,
+    json: &str,
+) -> Result<Option<String>, RollupError> {
+    let mut rows = tx
+        .query(
+            "SELECT day, revision FROM conversions WHERE app_id = ?1 AND conversion_id = ?2",
+            (app_id, conversion_id),
+        )
+        .await?;
+    let old = match rows.next().await? {
+        Some(row) => Some((row.get::<String>(0)?, row.get::<i64>(1)?)),
+        None => None,
+    };
+    drop(rows);
+    if old
+        .as_ref()
+        .is_some_and(|(_, old_revision)| *old_revision >= i64::from(revision))
+    {
+        return Ok(None);
+    }
+    tx.execute(
+        "INSERT INTO conversions (app_id, conversion_id, day, revision, record) \
+         VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (app_id, conversion_id) DO UPDATE SET \
+         day = excluded.day, revision = excluded.revision, record = excluded.record",
+        (app_id, conversion_id, day, i64::from(revision), json),
+    )
+    .await?;
+    Ok(Some(old.map_or_else(|| day.to_owned(), |(d, _)| d)))
 }

@@ -1,16 +1,18 @@
 //! Rollups to the edge read store: complete daily stats of the (app, day) pairs that new
 //! records touched, recomputed from every record of those days and pushed, debounced.
 //!
-//! The rollup consumer is a spool sink like the others ([`RollupSink`]): it keeps the records
-//! that count in daily stats in a local fact store ([`facts`]) and marks their days dirty in
-//! the same transaction, then commits its cursor. A separate task ([`pusher`]) waits a short
-//! debounce, recomputes the dirty days with `core::rollup::daily_stats` and sends them to
-//! every target ([`targets`]: the query Worker, Turso, the embedded file). Dirty marks are
+//! The rollup consumer is a spool sink like the others ([`RollupSink`]): it counts touches
+//! and keeps each conversion's latest attribution in a local fact store ([`facts`]) and
+//! marks their days dirty in the same transaction, then commits its cursor. A separate task
+//! ([`pusher`]) waits a short debounce, recomputes the dirty days (`core::rollup::daily_stats`
+//! over their conversions, plus their touch counts) and sends them to every target
+//! ([`targets`]: the query Worker, Turso, the embedded file). Dirty marks are
 //! durable, so a crash between storing and pushing loses nothing; pushes replace whole days,
 //! so repeating one is harmless.
 
 mod config;
 pub mod facts;
+mod migrate;
 pub mod pusher;
 pub mod targets;
 
@@ -38,6 +40,8 @@ pub enum RollupError {
     },
     #[error("a stored record is not valid JSON: {0}")]
     Record(#[from] serde_json::Error),
+    #[error(transparent)]
+    Spool(#[from] crate::spool::SpoolError),
     #[error("rollup push to the query Worker failed: {0}")]
     Http(#[from] reqwest::Error),
     #[error("the query Worker answered {status}: {body}")]

@@ -9,8 +9,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use attrib_core::fraud::counts::fraud_counts;
-use attrib_core::rollup::{conversion_paths, daily_stats, RollupUpsert};
+use attrib_core::rollup::RollupUpsert;
 use tokio::sync::{watch, Notify};
 
 use super::facts::FactStore;
@@ -80,11 +79,11 @@ impl Pusher {
             return Ok(0);
         }
         let days: Vec<_> = dirty.iter().map(|d| d.day.clone()).collect();
-        let records = self.facts.records_of(&days).await?;
+        let rollup = self.facts.rollup_of(&days).await?;
         let upsert = RollupUpsert {
-            rows: daily_stats(&records),
-            paths: Some(conversion_paths(&records)),
-            fraud: Some(fraud_counts(&records)),
+            rows: rollup.rows,
+            paths: Some(rollup.paths),
+            fraud: Some(rollup.fraud),
             days,
         };
         for target in &self.targets {

@@ -70,7 +70,7 @@ impl Target {
                 source: match e {
                     crate::sinks::embedded::EmbeddedError::Open { source, .. }
                     | crate::sinks::embedded::EmbeddedError::Write(source) => source,
-                    crate::sinks::embedded::EmbeddedError::Record(err) => {
+                    crate::sinks::embedded::EmbeddedError::Spool(err) => {
                         libsql::Error::Misuse(err.to_string())
                     }
                 },

@@ -25,6 +25,8 @@ pub enum SinkError {
     Embedded(#[from] embedded::EmbeddedError),
     #[error(transparent)]
     Rollup(#[from] crate::rollup::RollupError),
+    #[error(transparent)]
+    Spool(#[from] crate::spool::SpoolError),
 }
 
 pub trait Sink: Send + 'static {

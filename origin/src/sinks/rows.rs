@@ -1,225 +1,181 @@
-//! Flat rows of the outbox records, shared by the table-shaped sinks (ClickHouse, embedded).
+//! What the table-shaped sinks (ClickHouse, embedded) derive from a record's columns, shared
+//! so both stores agree: days, the per-model credit rows of an attribution, and a
+//! conversion's contribution to daily stats.
 //!
-//! One row per event, attribution and merge, keyed by the record id; attributions also
-//! give one credit row per (model, touch) so stores can group by source, campaign and model
-//! without parsing JSON. Unattributed conversions credit `(organic)` / `(none)` under every
-//! model, as `core::rollup` counts them. Every row keeps the record's JSON as received.
+//! Unattributed conversions credit `(organic)` / `(none)` under every model, as
+//! `core::rollup` counts them. Conversions rejected by a fraud rule credit nothing at all:
+//! they are reported (fraud counts), not attributed.
 
 use attrib_core::attribution::{Basis, Model};
-use attrib_core::outbox::OutboxRecord;
 use attrib_core::rollup::{ORGANIC_CAMPAIGN, ORGANIC_SOURCE};
-use attrib_core::time::day_of_millis;
 use serde::Serialize;
 
-use crate::spool::SpoolRecord;
+use crate::contract::names::{channel_str, touch_kind_str};
+use crate::spool::columns::{AttributionCols, CreditCols, EventCols};
+use crate::spool::SpoolError;
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct EventRow {
-    pub id: String,
-    pub app_id: String,
-    pub journey: String,
-    pub message_id: String,
-    pub event_type: String,
-    pub user_id: String,
-    pub anonymous_id: String,
-    pub name: String,
+const DAY_MS: i64 = 86_400_000;
+
+/// Days since 1970-01-01 (UTC) of a millisecond time, as `core::time::day_of_millis` counts.
+pub fn day_number(ms: i64) -> i64 {
+    ms.div_euclid(DAY_MS)
+}
+
+/// One credit row of an attribution: a credited touch under one model, or the organic row
+/// of an unattributed conversion (no touch: empty touch id and channel).
+#[derive(Debug, Clone, PartialEq)]
+pub struct CreditRow<'a> {
+    pub model: Model,
+    pub touch_id: &'a str,
+    pub touch_ts_ms: i64,
+    pub channel: &'static str,
+    pub source: &'a str,
+    pub medium: &'a str,
+    pub campaign: &'a str,
+    pub credit: f64,
+    pub value: f64,
+}
+
+/// The credit rows of an attribution, model by model in `Model::ALL` order (the first
+/// result of each model counts, as `AttributionResult::credits_of` reads it).
+pub fn credit_rows<'a>(cols: &AttributionCols<'a>) -> Result<Vec<CreditRow<'a>>, SpoolError> {
+    let models = cols.models()?;
+    let mut rows = Vec::new();
+    for model in Model::ALL {
+        if cols.basis == Basis::Unattributed && cols.rejected.is_none() {
+            rows.push(CreditRow {
+                model,
+                touch_id: "",
+                touch_ts_ms: cols.ts_ms,
+                channel: "",
+                source: ORGANIC_SOURCE,
+                medium: "",
+                campaign: ORGANIC_CAMPAIGN,
+                credit: 1.0,
+                value: cols.revenue,
+            });
+        }
+        let credits: &[CreditCols<'a>] = models
+            .iter()
+            .find(|(m, _)| *m == model)
+            .map_or(&[], |(_, c)| c.as_slice());
+        for credit in credits {
+            rows.push(CreditRow {
+                model,
+                touch_id: credit.touch_id,
+                touch_ts_ms: credit.ts_ms,
+                channel: channel_str(credit.channel),
+                source: credit.source,
+                medium: credit.medium,
+                campaign: credit.campaign,
+                credit: credit.credit,
+                value: credit.value,
+            });
+        }
+    }
+    Ok(rows)
+}
+
+/// A conversion's share of one daily-stats row: what `core::rollup::daily_stats` adds for it
+/// under `model` to (source, campaign). Its revenue counts once per such row.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Share<'a> {
+    pub model: Model,
+    pub source: &'a str,
+    pub campaign: &'a str,
+    /// Fractional conversions.
+    pub conversions: f64,
+    pub credited_value: f64,
+}
+
+/// Groups credit rows by (model, source, campaign), summing in record order exactly as
+/// `daily_stats` does for one conversion.
+pub fn shares<'a>(rows: &[CreditRow<'a>]) -> Vec<Share<'a>> {
+    let mut out: Vec<Share<'a>> = Vec::new();
+    for row in rows {
+        let found = out
+            .iter_mut()
+            .find(|s| s.model == row.model && s.source == row.source && s.campaign == row.campaign);
+        match found {
+            Some(share) => {
+                share.conversions += row.credit;
+                share.credited_value += row.value;
+            }
+            None => out.push(Share {
+                model: row.model,
+                source: row.source,
+                campaign: row.campaign,
+                conversions: row.credit,
+                credited_value: row.value,
+            }),
+        }
+    }
+    out
+}
+
+/// The `events` row as JSON (`JSONEachRow`): what the bench gives clickhouse-client, and
+/// the same values the ClickHouse sink sends in binary.
+#[derive(Debug, Serialize)]
+pub struct EventJsonRow<'a> {
+    pub id: &'a str,
+    pub app_id: &'a str,
+    pub journey: &'a str,
+    pub message_id: &'a str,
+    pub event_type: &'a str,
+    pub user_id: &'a str,
+    pub anonymous_id: &'a str,
+    pub name: &'a str,
     pub timestamp_ms: i64,
     pub received_at_ms: i64,
     pub day: String,
     pub is_conversion: u8,
     pub has_touch: u8,
-    pub touch_id: String,
+    pub touch_id: &'a str,
     pub touch_ts_ms: i64,
     pub touch_day: String,
-    pub touch_kind: String,
-    pub touch_channel: String,
-    pub touch_source: String,
-    pub touch_medium: String,
-    pub touch_campaign: String,
-    pub touch_rejected: String,
-    pub record: String,
+    pub touch_kind: &'a str,
+    pub touch_channel: &'a str,
+    pub touch_source: &'a str,
+    pub touch_medium: &'a str,
+    pub touch_campaign: &'a str,
+    pub touch_rejected: &'a str,
+    pub record: &'a str,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct AttributionRow {
-    pub id: String,
-    pub app_id: String,
-    pub journey: String,
-    pub conversion_id: String,
-    pub revision: u32,
-    pub conversion_name: String,
-    pub conversion_ts_ms: i64,
-    pub day: String,
-    pub revenue: f64,
-    pub currency: String,
-    pub basis: String,
-    pub default_model: String,
-    pub attributed_at_ms: i64,
-    pub record: String,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct CreditRow {
-    pub attribution_id: String,
-    pub app_id: String,
-    pub day: String,
-    pub conversion_id: String,
-    pub revision: u32,
-    pub model: String,
-    pub touch_id: String,
-    pub touch_ts_ms: i64,
-    pub channel: String,
-    pub source: String,
-    pub medium: String,
-    pub campaign: String,
-    pub currency: String,
-    pub revenue: f64,
-    pub credit: f64,
-    pub value: f64,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct MergeRow {
-    pub id: String,
-    pub app_id: String,
-    pub from_journey: String,
-    pub into_journey: String,
-    pub merged_at_ms: i64,
-    pub day: String,
-    pub record: String,
-}
-
-#[derive(Debug, Default)]
-pub struct Rows {
-    pub events: Vec<EventRow>,
-    pub attributions: Vec<AttributionRow>,
-    pub credits: Vec<CreditRow>,
-    pub merges: Vec<MergeRow>,
-}
-
-impl Rows {
-    pub fn len(&self) -> usize {
-        self.events.len() + self.attributions.len() + self.merges.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-
-    /// Adds the rows of one spooled record.
-    pub fn push(&mut self, spooled: &SpoolRecord) -> Result<(), serde_json::Error> {
-        match spooled.parse()? {
-            OutboxRecord::Event(r) => {
-                let touch = r.touch.as_ref();
-                let event = &r.event;
-                self.events.push(EventRow {
-                    id: spooled.id.clone(),
-                    app_id: r.app_id.clone(),
-                    journey: r.journey.clone(),
-                    message_id: event.message_id.clone(),
-                    event_type: event.event_type.as_str().to_owned(),
-                    user_id: event.user_id.clone().unwrap_or_default(),
-                    anonymous_id: event.anonymous_id.clone().unwrap_or_default(),
-                    name: event.name.clone().unwrap_or_default(),
-                    timestamp_ms: event.timestamp_ms,
-                    received_at_ms: event.received_at_ms,
-                    day: day_of_millis(event.timestamp_ms),
-                    is_conversion: u8::from(r.is_conversion),
-                    has_touch: u8::from(touch.is_some()),
-                    touch_id: touch.map(|t| t.touch_id.clone()).unwrap_or_default(),
-                    touch_ts_ms: touch.map_or(event.timestamp_ms, |t| t.ts_ms),
-                    touch_day: day_of_millis(touch.map_or(event.timestamp_ms, |t| t.ts_ms)),
-                    touch_kind: touch.map(|t| enum_str(&t.kind)).unwrap_or_default(),
-                    touch_channel: touch.map(|t| enum_str(&t.channel)).unwrap_or_default(),
-                    touch_source: touch.map(|t| t.source.clone()).unwrap_or_default(),
-                    touch_medium: touch.map(|t| t.medium.clone()).unwrap_or_default(),
-                    touch_campaign: touch.map(|t| t.campaign.clone()).unwrap_or_default(),
-                    touch_rejected: touch.and_then(|t| t.rejected.clone()).unwrap_or_default(),
-                    record: spooled.json.clone(),
-                });
-            }
-            OutboxRecord::Attribution(r) => {
-                let result = &r.result;
-                let conversion = &result.conversion;
-                let day = day_of_millis(conversion.ts_ms);
-                for model in Model::ALL {
-                    let credit_row = |touch_id: String, ts: i64, channel: String| CreditRow {
-                        attribution_id: spooled.id.clone(),
-                        app_id: r.app_id.clone(),
-                        day: day.clone(),
-                        conversion_id: conversion.conversion_id.clone(),
-                        revision: result.revision,
-                        model: model.as_str().to_owned(),
-                        touch_id,
-                        touch_ts_ms: ts,
-                        channel,
-                        source: String::new(),
-                        medium: String::new(),
-                        campaign: String::new(),
-                        currency: conversion.currency.clone(),
-                        revenue: conversion.revenue,
-                        credit: 0.0,
-                        value: 0.0,
-                    };
-                    if result.basis == Basis::Unattributed {
-                        self.credits.push(CreditRow {
-                            source: ORGANIC_SOURCE.to_owned(),
-                            campaign: ORGANIC_CAMPAIGN.to_owned(),
-                            credit: 1.0,
-                            value: conversion.revenue,
-                            ..credit_row(String::new(), conversion.ts_ms, String::new())
-                        });
-                    }
-                    for credit in result.credits_of(model) {
-                        self.credits.push(CreditRow {
-                            source: credit.source.clone(),
-                            medium: credit.medium.clone(),
-                            campaign: credit.campaign.clone(),
-                            credit: credit.credit,
-                            value: credit.value,
-                            ..credit_row(
-                                credit.touch_id.clone(),
-                                credit.ts_ms,
-                                enum_str(&credit.channel),
-                            )
-                        });
-                    }
-                }
-                self.attributions.push(AttributionRow {
-                    id: spooled.id.clone(),
-                    app_id: r.app_id.clone(),
-                    journey: r.journey.clone(),
-                    conversion_id: conversion.conversion_id.clone(),
-                    revision: result.revision,
-                    conversion_name: conversion.name.clone(),
-                    conversion_ts_ms: conversion.ts_ms,
-                    day,
-                    revenue: conversion.revenue,
-                    currency: conversion.currency.clone(),
-                    basis: enum_str(&result.basis),
-                    default_model: result.default_model.as_str().to_owned(),
-                    attributed_at_ms: result.attributed_at_ms,
-                    record: spooled.json.clone(),
-                });
-            }
-            OutboxRecord::Merge(r) => self.merges.push(MergeRow {
-                id: spooled.id.clone(),
-                app_id: r.app_id.clone(),
-                from_journey: r.from.clone(),
-                into_journey: r.into.clone(),
-                merged_at_ms: r.merged_at_ms,
-                day: day_of_millis(r.merged_at_ms),
-                record: spooled.json.clone(),
-            }),
+impl<'a> EventJsonRow<'a> {
+    pub fn new(
+        id: &'a str,
+        app_id: &'a str,
+        journey: &'a str,
+        json: &'a str,
+        e: &EventCols<'a>,
+    ) -> Self {
+        let t = e.touch.as_ref();
+        let touch_ts = t.map_or(e.timestamp_ms, |t| t.ts_ms);
+        EventJsonRow {
+            id,
+            app_id,
+            journey,
+            message_id: e.message_id,
+            event_type: e.event_type.as_str(),
+            user_id: e.user_id,
+            anonymous_id: e.anonymous_id,
+            name: e.name,
+            timestamp_ms: e.timestamp_ms,
+            received_at_ms: e.received_at_ms,
+            day: attrib_core::time::day_of_millis(e.timestamp_ms),
+            is_conversion: u8::from(e.is_conversion),
+            has_touch: u8::from(t.is_some()),
+            touch_id: t.map_or("", |t| t.touch_id),
+            touch_ts_ms: touch_ts,
+            touch_day: attrib_core::time::day_of_millis(touch_ts),
+            touch_kind: t.map_or("", |t| touch_kind_str(t.kind)),
+            touch_channel: t.map_or("", |t| channel_str(t.channel)),
+            touch_source: t.map_or("", |t| t.source),
+            touch_medium: t.map_or("", |t| t.medium),
+            touch_campaign: t.map_or("", |t| t.campaign),
+            touch_rejected: t.and_then(|t| t.rejected).unwrap_or(""),
+            record: json,
         }
-        Ok(())
-    }
-}
-
-/// The wire name of a serde enum (`paid_search`), as the contract spells it.
-fn enum_str<T: Serialize>(value: &T) -> String {
-    match serde_json::to_value(value) {
-        Ok(serde_json::Value::String(s)) => s,
-        _ => String::new(),
     }
 }

@@ -7,6 +7,7 @@
 //! down falls behind without holding the others. A segment is deleted only when every
 //! configured sink's cursor is past it.
 
+pub mod columns;
 pub mod dedup;
 pub mod reader;
 pub mod record;
@@ -23,9 +24,9 @@ use std::thread::JoinHandle;
 
 use tokio::sync::{oneshot, watch};
 
-use dedup::{fingerprint, persist_trimmed, DedupIndex};
+use dedup::{persist_trimmed, DedupIndex};
 pub use reader::{BatchLimits, SpoolBatch, SpoolEntry, SpoolReader};
-pub use record::{RecordKind, SpoolRecord};
+pub use record::{Columns, EncodedBatch, RecordKind, SpooledRecord};
 use segment::{list_segments, scan_segment, segment_path};
 use writer::{open_segment, AppendRequest, Writer};
 
@@ -132,8 +133,8 @@ impl Spool {
             }
             next_seq = next_seq.max(*first_seq);
             for frame in &scan.frames {
-                for record in record::decode_records(&frame.payload)? {
-                    dedup.insert(fingerprint(&record.id), frame.appended_ms);
+                for fp in record::fingerprints(&frame.payload)? {
+                    dedup.insert(fp, frame.appended_ms);
                 }
                 next_seq = frame.seq + 1;
             }
@@ -192,13 +193,13 @@ impl Spool {
     }
 
     /// Spools the records not seen before; returns once they are fsync'd.
-    pub async fn append(&self, records: Vec<SpoolRecord>) -> Result<AppendOutcome, SpoolError> {
+    pub async fn append(&self, batch: EncodedBatch) -> Result<AppendOutcome, SpoolError> {
         let (reply, response) = oneshot::channel();
         {
             let sender = self.inner.sender.lock().map_err(|_| SpoolError::Closed)?;
             let sender = sender.as_ref().ok_or(SpoolError::Closed)?;
             sender
-                .send(AppendRequest { records, reply })
+                .send(AppendRequest { batch, reply })
                 .map_err(|_| SpoolError::Closed)?;
         }
         response.await.map_err(|_| SpoolError::Closed)?
@@ -303,9 +304,7 @@ fn trim_segments(segments_dir: &Path, dedup_dir: &Path, min_cursor: u64) -> Resu
         for frame in &scan.frames {
             let day_key = frame.appended_ms - frame.appended_ms % 86_400_000;
             let ids = by_day.entry(day_key).or_default();
-            for record in record::decode_records(&frame.payload)? {
-                ids.push(fingerprint(&record.id));
-            }
+            ids.extend(record::fingerprints(&frame.payload)?);
         }
         for (appended_ms, fingerprints) in by_day {
             persist_trimmed(dedup_dir, appended_ms, &fingerprints)?;

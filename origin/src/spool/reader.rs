@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use tokio::sync::watch;
 
-use super::record::{decode_records, SpoolRecord};
+use super::record::{record_count, upgrade, Records, SpooledRecord};
 use super::segment::SegmentCursor;
 use super::{now_ms, SpoolError};
 
@@ -23,7 +23,41 @@ pub struct BatchLimits {
 pub struct SpoolEntry {
     pub seq: u64,
     pub appended_ms: u64,
-    pub records: Vec<SpoolRecord>,
+    /// The frame's payload, in the current record layout.
+    payload: Vec<u8>,
+    count: usize,
+}
+
+impl SpoolEntry {
+    pub fn new(seq: u64, appended_ms: u64, payload: Vec<u8>) -> Result<Self, SpoolError> {
+        let payload = upgrade(payload)?;
+        let count = record_count(&payload)?;
+        Ok(SpoolEntry {
+            seq,
+            appended_ms,
+            payload,
+            count,
+        })
+    }
+
+    /// The records, borrowed from the payload; an error ends the iteration.
+    pub fn records(&self) -> Records<'_> {
+        // `new` checked the header, so this cannot fail; an empty iteration if it did.
+        super::record::records(&self.payload).unwrap_or_else(|_| super::record::empty())
+    }
+
+    pub fn len(&self) -> usize {
+        self.count
+    }
+
+    /// Bytes of the encoded records (to size buffers).
+    pub fn payload_len(&self) -> usize {
+        self.payload.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.count == 0
+    }
 }
 
 #[derive(Debug, Clone, Default)]
@@ -34,12 +68,12 @@ pub struct SpoolBatch {
 }
 
 impl SpoolBatch {
-    pub fn records(&self) -> impl Iterator<Item = &SpoolRecord> {
-        self.entries.iter().flat_map(|e| e.records.iter())
+    pub fn records(&self) -> impl Iterator<Item = Result<SpooledRecord<'_>, SpoolError>> {
+        self.entries.iter().flat_map(SpoolEntry::records)
     }
 
     pub fn record_count(&self) -> usize {
-        self.entries.iter().map(|e| e.records.len()).sum()
+        self.entries.iter().map(SpoolEntry::len).sum()
     }
 
     pub fn oldest_appended_ms(&self) -> Option<u64> {
@@ -86,12 +120,8 @@ impl SpoolReader {
             let durable = *self.durable.borrow_and_update();
             while self.next_seq < durable && records < limits.max_records {
                 let frame = self.segments.read(self.next_seq)?;
-                let entry = SpoolEntry {
-                    seq: frame.seq,
-                    appended_ms: frame.appended_ms,
-                    records: decode_records(&frame.payload)?,
-                };
-                records += entry.records.len();
+                let entry = SpoolEntry::new(frame.seq, frame.appended_ms, frame.payload)?;
+                records += entry.len();
                 batch.entries.push(entry);
                 self.next_seq += 1;
                 batch.next_seq = self.next_seq;

@@ -5,18 +5,9 @@ use tokio::sync::watch;
 
 use super::*;
 
-fn record(id: &str) -> SpoolRecord {
-    SpoolRecord {
-        id: id.into(),
-        kind: RecordKind::Event,
-        app_id: "app".into(),
-        journey: "u:app:1".into(),
-        json: format!("{{\"id\":\"{id}\"}}"),
-    }
-}
-
-fn records(prefix: &str, n: usize) -> Vec<SpoolRecord> {
-    (0..n).map(|i| record(&format!("{prefix}{i}"))).collect()
+fn records(prefix: &str, n: usize) -> EncodedBatch {
+    let ids: Vec<String> = (0..n).map(|i| format!("{prefix}{i}")).collect();
+    record::tests::batch_of(&ids)
 }
 
 fn config(dir: &Path, segment_bytes: u64) -> SpoolConfig {
@@ -42,7 +33,7 @@ async fn read_all(spool: &Spool, sink: &str) -> Vec<String> {
             .await
             .expect("reads")
             .expect("a batch");
-        ids.extend(batch.records().map(|r| r.id.clone()));
+        ids.extend(batch.records().map(|r| r.expect("record").id.to_owned()));
     }
     ids
 }
@@ -53,8 +44,8 @@ async fn duplicates_are_spooled_once_even_within_a_batch() {
     let spool = Spool::open(&config(dir.path(), 1 << 20), &["a"]).expect("opens");
     let first = spool.append(records("m", 3)).await.expect("appends");
     assert_eq!((first.accepted, first.duplicates), (3, 0));
-    let mut again = records("m", 4);
-    again.push(record("m3"));
+    let ids: Vec<String> = ["m0", "m1", "m2", "m3", "m3"].map(String::from).to_vec();
+    let again = record::tests::batch_of(&ids);
     let second = spool.append(again).await.expect("appends");
     assert_eq!((second.accepted, second.duplicates), (1, 4));
     assert_eq!(read_all(&spool, "a").await, ["m0", "m1", "m2", "m3"]);

@@ -13,8 +13,8 @@ use std::sync::{mpsc, Arc};
 
 use tokio::sync::{oneshot, watch};
 
-use super::dedup::{day_of_ms, fingerprint, DedupIndex, Fingerprint};
-use super::record::{encode_records, SpoolRecord};
+use super::dedup::{day_of_ms, DedupIndex, Fingerprint};
+use super::record::{payload_header, EncodedBatch};
 use super::segment::{encode_frame, segment_path};
 use super::{now_ms, sync_dir, AppendOutcome, SpoolError};
 
@@ -22,7 +22,7 @@ use super::{now_ms, sync_dir, AppendOutcome, SpoolError};
 const MAX_GROUP: usize = 512;
 
 pub struct AppendRequest {
-    pub records: Vec<SpoolRecord>,
+    pub batch: EncodedBatch,
     pub reply: oneshot::Sender<Result<AppendOutcome, SpoolError>>,
 }
 
@@ -69,25 +69,30 @@ impl Writer {
         }
         let now = now_ms();
         let mut buffer = Vec::new();
+        let mut payload = Vec::new();
         let mut added: Vec<Fingerprint> = Vec::new();
         let mut outcomes = Vec::with_capacity(group.len());
         let mut seq = self.next_seq;
         for request in &group {
-            let mut fresh = Vec::with_capacity(request.records.len());
-            for record in &request.records {
-                let fp = fingerprint(&record.id);
+            payload.clear();
+            payload_header(0, &mut payload);
+            let mut fresh = 0usize;
+            for (fp, bytes) in request.batch.records() {
                 if self.dedup.insert(fp, now) {
                     added.push(fp);
-                    fresh.push(record.clone());
+                    payload.extend_from_slice(bytes);
+                    fresh += 1;
                 }
             }
             let outcome = AppendOutcome {
-                accepted: fresh.len(),
-                duplicates: request.records.len() - fresh.len(),
+                accepted: fresh,
+                duplicates: request.batch.len() - fresh,
             };
-            if !fresh.is_empty() {
-                let mut payload = Vec::new();
-                encode_records(&fresh, &mut payload);
+            if fresh > 0 {
+                // The header was written for 0 records; now the count is known.
+                let mut header = Vec::with_capacity(8);
+                payload_header(fresh, &mut header);
+                payload[..8].copy_from_slice(&header);
                 encode_frame(seq, now, &payload, &mut buffer);
                 seq += 1;
             }

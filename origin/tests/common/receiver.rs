@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
 use attrib_core::outbox::{verify, SIGNATURE_HEADER};
-use attrib_core::rollup::{AppDay, DailyStat, RollupUpsert, ROLLUP_PATH};
+use attrib_core::rollup::{AppDay, DailyStat, FraudCount, PathStat, RollupUpsert, ROLLUP_PATH};
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
@@ -16,6 +16,9 @@ use axum::Router;
 pub struct Received {
     /// Replaced per (app, day), as D1 will be.
     pub days: BTreeMap<AppDay, Vec<DailyStat>>,
+    /// Likewise for conversion paths and fraud counts.
+    pub paths: BTreeMap<AppDay, Vec<PathStat>>,
+    pub fraud: BTreeMap<AppDay, Vec<FraudCount>>,
     pub requests: usize,
     pub bad_signatures: usize,
 }
@@ -68,6 +71,15 @@ async fn receive(
             .cloned()
             .collect();
         received.days.insert(day.clone(), rows);
+        let of_day = |app_id: &str, d: &str| app_id == day.app_id && d == day.day;
+        if let Some(paths) = &upsert.paths {
+            let rows = paths.iter().filter(|p| of_day(&p.app_id, &p.day)).cloned();
+            received.paths.insert(day.clone(), rows.collect());
+        }
+        if let Some(fraud) = &upsert.fraud {
+            let rows = fraud.iter().filter(|f| of_day(&f.app_id, &f.day)).cloned();
+            received.fraud.insert(day.clone(), rows.collect());
+        }
     }
     StatusCode::OK
 }

@@ -1,6 +1,6 @@
 //! Reading back what the origin wrote to the real ClickHouse and Kafka broker.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::time::{Duration, Instant};
 
 use rdkafka::consumer::{BaseConsumer, Consumer};
@@ -104,4 +104,92 @@ pub fn kafka_id_counts(brokers: &str, topics: &[String]) -> HashMap<String, usiz
         "could not read every partition to its end within 60 s"
     );
     counts
+}
+
+/// (app, day, source, campaign) → touches.
+pub type TouchRollup = BTreeMap<(String, String, String, String), u64>;
+/// (app, day, source, campaign, model, currency) → [conversions, revenue, credited_value].
+pub type AttributionRollup = BTreeMap<(String, String, String, String, String, String), [f64; 3]>;
+
+/// The daily rollups as ClickHouse serves them (`daily_touches`, `daily_attribution`).
+pub async fn clickhouse_rollups(url: &str, db: &str) -> Option<(TouchRollup, AttributionRollup)> {
+    let text = clickhouse_query(
+        url,
+        &format!(
+            "SELECT app_id, toString(day), source, campaign, sum(touches) FROM {db}.daily_touches \
+             GROUP BY app_id, day, source, campaign FORMAT TabSeparated"
+        ),
+    )
+    .await?;
+    let mut touches = TouchRollup::new();
+    for line in text.lines() {
+        let f: Vec<&str> = line.split('\t').collect();
+        let n: u64 = f.get(4)?.parse().ok()?;
+        if n > 0 {
+            touches.insert((f[0].into(), f[1].into(), f[2].into(), f[3].into()), n);
+        }
+    }
+    let text = clickhouse_query(
+        url,
+        &format!(
+            "SELECT app_id, toString(day), source, campaign, model, currency, conversions, \
+             revenue, credited_value FROM {db}.daily_attribution FORMAT TabSeparated"
+        ),
+    )
+    .await?;
+    let mut attribution = AttributionRollup::new();
+    for line in text.lines() {
+        let f: Vec<&str> = line.split('\t').collect();
+        let values = [
+            f.get(6)?.parse().ok()?,
+            f.get(7)?.parse().ok()?,
+            f.get(8)?.parse().ok()?,
+        ];
+        let key = (
+            f[0].into(),
+            f[1].into(),
+            f[2].into(),
+            f[3].into(),
+            f[4].into(),
+            f[5].into(),
+        );
+        attribution.insert(key, values);
+    }
+    Some((touches, attribution))
+}
+
+/// The same figures from `core::rollup::daily_stats` over every record sent.
+pub fn expected_rollups(
+    batches: &[attrib_core::outbox::OutboxBatch],
+) -> (TouchRollup, AttributionRollup) {
+    let records: Vec<_> = batches.iter().flat_map(|b| b.records.iter()).collect();
+    let mut touches = TouchRollup::new();
+    let mut attribution = AttributionRollup::new();
+    for stat in attrib_core::rollup::daily_stats(records) {
+        let k = stat.key;
+        let v = stat.values;
+        if v.touches > 0 && k.model == attrib_core::attribution::Model::LastClick {
+            touches.insert(
+                (
+                    k.app_id.clone(),
+                    k.day.clone(),
+                    k.source.clone(),
+                    k.campaign.clone(),
+                ),
+                v.touches,
+            );
+        }
+        if v.conversions != 0.0 || v.revenue != 0.0 || v.credited_value != 0.0 {
+            let key = (
+                k.app_id,
+                k.day,
+                k.source,
+                k.campaign,
+                k.model.as_str().to_owned(),
+                k.currency,
+            );
+            attribution.insert(key, [v.conversions, v.revenue, v.credited_value]);
+        }
+    }
+    (touches, attribution)
 }

@@ -1,10 +1,10 @@
 //! The ClickHouse sink: raw events, attributions (with per-model credits) and merges, with
-//! materialized daily rollups, over ClickHouse's HTTP interface.
+//! exact daily rollups, over ClickHouse's HTTP interface.
 //!
 //! Written on `reqwest` rather than the `clickhouse` crate: the crate targets current
 //! servers (its row types and schema checks rely on formats and settings that 18.16, the
 //! Debian server this project tests against, does not have), while plain HTTP with
-//! `JSONEachRow` works unchanged from 18.16 to current releases.
+//! `RowBinary` works unchanged from 18.16 to current releases.
 
 mod config;
 mod request;
@@ -28,8 +28,8 @@ pub enum ClickHouseError {
         statement: String,
         body: String,
     },
-    #[error("a spooled record is not valid JSON: {0}")]
-    Record(#[from] serde_json::Error),
+    #[error(transparent)]
+    Spool(#[from] crate::spool::SpoolError),
 }
 
 /// The schema's statements for `database`, comments removed, in order.

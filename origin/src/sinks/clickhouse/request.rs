@@ -1,49 +1,250 @@
-//! Turns a spool batch into one `JSONEachRow` body per table.
+//! Turns a spool batch into one `RowBinary` insert per table, straight from the spooled
+//! columns: strings are copied, numbers written as they are, nothing is parsed or escaped.
+//! (`RowBinary` is read the same way by 18.16 and current servers; the column list is named
+//! in each `INSERT`, so it does not depend on the table's column order.)
+//!
+//! Rows whose id is in `skip` are left out: they are already in ClickHouse (see `sink.rs`).
 
-use serde::Serialize;
+use std::collections::HashSet;
 
-use crate::sinks::rows::Rows;
-use crate::spool::SpoolBatch;
+use attrib_core::attribution::Model;
 
 use super::ClickHouseError;
+use crate::contract::names::{basis_str, channel_str, touch_kind_str};
+use crate::sinks::rows::{credit_rows, day_number, shares};
+use crate::spool::{Columns, SpoolBatch};
 
-/// An `INSERT` for one table: the body holds one JSON object per line.
+pub const EVENTS_COLUMNS: &str = "id, app_id, journey, message_id, event_type, user_id, \
+    anonymous_id, name, timestamp_ms, received_at_ms, day, is_conversion, has_touch, touch_id, \
+    touch_ts_ms, touch_day, touch_kind, touch_channel, touch_source, touch_medium, \
+    touch_campaign, touch_rejected, record";
+pub const ATTRIBUTIONS_COLUMNS: &str = "id, app_id, journey, conversion_id, revision, \
+    conversion_name, conversion_ts_ms, day, revenue, currency, basis, default_model, \
+    attributed_at_ms, record";
+pub const CREDITS_COLUMNS: &str = "attribution_id, app_id, day, conversion_id, revision, model, \
+    touch_id, touch_ts_ms, channel, source, medium, campaign, currency, revenue, credit, value";
+pub const CONVERSIONS_COLUMNS: &str = "app_id, conversion_id, revision, attribution_id, day, \
+    currency, revenue, model, source, campaign, conversions, credited_value";
+pub const MERGES_COLUMNS: &str = "id, app_id, from_journey, into_journey, merged_at_ms, day, \
+    record";
+
+/// The tables the sink writes, in insert order, with the column holding the record id.
+pub const TABLES: [(&str, &str, &str); 5] = [
+    ("events", EVENTS_COLUMNS, "id"),
+    ("attributions", ATTRIBUTIONS_COLUMNS, "id"),
+    ("attribution_credits", CREDITS_COLUMNS, "attribution_id"),
+    ("conversion_stats", CONVERSIONS_COLUMNS, "attribution_id"),
+    ("merges", MERGES_COLUMNS, "id"),
+];
+
+/// An `INSERT` for one table: `body` holds its rows in `RowBinary`.
 pub struct Insert {
     pub table: &'static str,
+    pub columns: &'static str,
     pub rows: usize,
     pub body: Vec<u8>,
 }
 
-pub fn build(batch: &SpoolBatch) -> Result<Vec<Insert>, ClickHouseError> {
-    let mut rows = Rows::default();
-    for record in batch.records() {
-        rows.push(record)?;
-    }
-    let mut inserts = Vec::new();
-    push_insert(&mut inserts, "events", &rows.events)?;
-    push_insert(&mut inserts, "attributions", &rows.attributions)?;
-    push_insert(&mut inserts, "attribution_credits", &rows.credits)?;
-    push_insert(&mut inserts, "merges", &rows.merges)?;
-    Ok(inserts)
+/// Already-present record ids per table (index into [`TABLES`]).
+pub type Present = [HashSet<String>; 5];
+
+struct Out {
+    body: Vec<u8>,
+    rows: usize,
 }
 
-fn push_insert<T: Serialize>(
-    inserts: &mut Vec<Insert>,
-    table: &'static str,
-    rows: &[T],
-) -> Result<(), ClickHouseError> {
-    if rows.is_empty() {
-        return Ok(());
+impl Out {
+    fn str(&mut self, text: &str) {
+        varint(&mut self.body, text.len() as u64);
+        self.body.extend_from_slice(text.as_bytes());
     }
-    let mut body = Vec::with_capacity(rows.len() * 512);
-    for row in rows {
-        serde_json::to_writer(&mut body, row)?;
-        body.push(b'\n');
+    fn i64(&mut self, v: i64) {
+        self.body.extend_from_slice(&v.to_le_bytes());
     }
-    inserts.push(Insert {
-        table,
-        rows: rows.len(),
-        body,
+    fn f64(&mut self, v: f64) {
+        self.body.extend_from_slice(&v.to_le_bytes());
+    }
+    fn u8(&mut self, v: u8) {
+        self.body.push(v);
+    }
+    fn u32(&mut self, v: u32) {
+        self.body.extend_from_slice(&v.to_le_bytes());
+    }
+    /// `Date`: days since 1970-01-01 as UInt16 (its whole range; out-of-range days clamp).
+    fn date(&mut self, ms: i64) {
+        let day = day_number(ms).clamp(0, i64::from(u16::MAX)) as u16;
+        self.body.extend_from_slice(&day.to_le_bytes());
+    }
+    fn len(&mut self, n: usize) {
+        varint(&mut self.body, n as u64);
+    }
+}
+
+fn varint(out: &mut Vec<u8>, mut v: u64) {
+    while v >= 0x80 {
+        out.push((v as u8) | 0x80);
+        v >>= 7;
+    }
+    out.push(v as u8);
+}
+
+pub fn build(batch: &SpoolBatch, skip: Option<&Present>) -> Result<Vec<Insert>, ClickHouseError> {
+    let bytes: usize = batch.entries.iter().map(|e| e.payload_len()).sum();
+    let mut outs: [Out; 5] = std::array::from_fn(|i| Out {
+        body: Vec::with_capacity(if i == 0 { bytes + bytes / 4 } else { 0 }),
+        rows: 0,
     });
-    Ok(())
+    let skipped = |table: usize, id: &str| skip.is_some_and(|p| p[table].contains(id));
+    for record in batch.records() {
+        let r = record?;
+        match r.columns()? {
+            Columns::Event(e) => {
+                if skipped(0, r.id) {
+                    continue;
+                }
+                let o = &mut outs[0];
+                let t = e.touch.as_ref();
+                let touch_ts = t.map_or(e.timestamp_ms, |t| t.ts_ms);
+                for text in [
+                    r.id,
+                    r.app_id,
+                    r.journey,
+                    e.message_id,
+                    e.event_type.as_str(),
+                ] {
+                    o.str(text);
+                }
+                for text in [e.user_id, e.anonymous_id, e.name] {
+                    o.str(text);
+                }
+                o.i64(e.timestamp_ms);
+                o.i64(e.received_at_ms);
+                o.date(e.timestamp_ms);
+                o.u8(u8::from(e.is_conversion));
+                o.u8(u8::from(t.is_some()));
+                o.str(t.map_or("", |t| t.touch_id));
+                o.i64(touch_ts);
+                o.date(touch_ts);
+                o.str(t.map_or("", |t| touch_kind_str(t.kind)));
+                o.str(t.map_or("", |t| channel_str(t.channel)));
+                o.str(t.map_or("", |t| t.source));
+                o.str(t.map_or("", |t| t.medium));
+                o.str(t.map_or("", |t| t.campaign));
+                o.str(t.and_then(|t| t.rejected).unwrap_or(""));
+                o.str(r.json);
+                o.rows += 1;
+            }
+            Columns::Attribution(a) => {
+                if !skipped(1, r.id) {
+                    let o = &mut outs[1];
+                    for text in [r.id, r.app_id, r.journey, a.conversion_id] {
+                        o.str(text);
+                    }
+                    o.u32(a.revision);
+                    o.str(a.name);
+                    o.i64(a.ts_ms);
+                    o.date(a.ts_ms);
+                    o.f64(a.revenue);
+                    o.str(a.currency);
+                    o.str(basis_str(a.basis));
+                    o.str(a.default_model.as_str());
+                    o.i64(a.attributed_at_ms);
+                    o.str(r.json);
+                    o.rows += 1;
+                }
+                let credits = credit_rows(&a)?;
+                if !skipped(2, r.id) {
+                    let o = &mut outs[2];
+                    for c in &credits {
+                        o.str(r.id);
+                        o.str(r.app_id);
+                        o.date(a.ts_ms);
+                        o.str(a.conversion_id);
+                        o.u32(a.revision);
+                        o.str(c.model.as_str());
+                        o.str(c.touch_id);
+                        o.i64(c.touch_ts_ms);
+                        o.str(c.channel);
+                        o.str(c.source);
+                        o.str(c.medium);
+                        o.str(c.campaign);
+                        o.str(a.currency);
+                        o.f64(a.revenue);
+                        o.f64(c.credit);
+                        o.f64(c.value);
+                        o.rows += 1;
+                    }
+                }
+                if !skipped(3, r.id) {
+                    let o = &mut outs[3];
+                    let shares = shares(&credits);
+                    o.str(r.app_id);
+                    o.str(a.conversion_id);
+                    o.u32(a.revision);
+                    o.str(r.id);
+                    o.date(a.ts_ms);
+                    o.str(a.currency);
+                    o.f64(a.revenue);
+                    o.len(shares.len());
+                    for s in &shares {
+                        o.str(Model::as_str(s.model));
+                    }
+                    o.len(shares.len());
+                    for s in &shares {
+                        o.str(s.source);
+                    }
+                    o.len(shares.len());
+                    for s in &shares {
+                        o.str(s.campaign);
+                    }
+                    o.len(shares.len());
+                    for s in &shares {
+                        o.f64(s.conversions);
+                    }
+                    o.len(shares.len());
+                    for s in &shares {
+                        o.f64(s.credited_value);
+                    }
+                    o.rows += 1;
+                }
+            }
+            Columns::Merge(m) => {
+                if skipped(4, r.id) {
+                    continue;
+                }
+                let o = &mut outs[4];
+                for text in [r.id, r.app_id, m.from, m.into] {
+                    o.str(text);
+                }
+                o.i64(m.merged_at_ms);
+                o.date(m.merged_at_ms);
+                o.str(r.json);
+                o.rows += 1;
+            }
+        }
+    }
+    Ok(outs
+        .into_iter()
+        .zip(TABLES)
+        .filter(|(out, _)| out.rows > 0)
+        .map(|(out, (table, columns, _))| Insert {
+            table,
+            columns,
+            rows: out.rows,
+            body: out.body,
+        })
+        .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn varints_are_leb128() {
+        let mut out = Vec::new();
+        super::varint(&mut out, 300);
+        assert_eq!(out, [0xAC, 0x02]);
+        out.clear();
+        super::varint(&mut out, 5);
+        assert_eq!(out, [5]);
+    }
 }

@@ -25,6 +25,6 @@ pub enum EmbeddedError {
     },
     #[error("embedded database write failed: {0}")]
     Write(#[from] libsql::Error),
-    #[error("a spooled record is not valid JSON: {0}")]
-    Record(#[from] serde_json::Error),
+    #[error(transparent)]
+    Spool(#[from] crate::spool::SpoolError),
 }

@@ -1,9 +1,10 @@
 //! Turns a spool batch into the embedded tables' parameter rows.
 
+use attrib_core::time::day_of_millis;
 use libsql::Value;
 
-use crate::sinks::rows::Rows;
-use crate::spool::SpoolBatch;
+use crate::contract::names::basis_str;
+use crate::spool::{Columns, SpoolBatch};
 
 use super::EmbeddedError;
 
@@ -25,63 +26,46 @@ pub struct Inserts {
 }
 
 pub fn build(batch: &SpoolBatch) -> Result<Inserts, EmbeddedError> {
-    let mut rows = Rows::default();
+    let text = |s: &str| Value::Text(s.to_owned());
+    let mut inserts = Inserts::default();
     for record in batch.records() {
-        rows.push(record)?;
+        let r = record?;
+        match r.columns()? {
+            Columns::Event(e) => inserts.events.push(vec![
+                text(r.id),
+                text(r.app_id),
+                text(r.journey),
+                text(e.event_type.as_str()),
+                text(e.name),
+                Value::Integer(e.timestamp_ms),
+                Value::Text(day_of_millis(e.timestamp_ms)),
+                Value::Integer(i64::from(e.is_conversion)),
+                text(e.touch.as_ref().map_or("", |t| t.source)),
+                text(e.touch.as_ref().map_or("", |t| t.campaign)),
+                text(r.json),
+            ]),
+            Columns::Attribution(a) => inserts.attributions.push(vec![
+                text(r.id),
+                text(r.app_id),
+                text(r.journey),
+                text(a.conversion_id),
+                Value::Integer(i64::from(a.revision)),
+                Value::Integer(a.ts_ms),
+                Value::Text(day_of_millis(a.ts_ms)),
+                Value::Real(a.revenue),
+                text(a.currency),
+                text(basis_str(a.basis)),
+                text(r.json),
+            ]),
+            Columns::Merge(m) => inserts.merges.push(vec![
+                text(r.id),
+                text(r.app_id),
+                text(m.from),
+                text(m.into),
+                Value::Integer(m.merged_at_ms),
+                text(r.json),
+            ]),
+        }
     }
-    let text = |s: String| Value::Text(s);
-    Ok(Inserts {
-        events: rows
-            .events
-            .into_iter()
-            .map(|r| {
-                vec![
-                    text(r.id),
-                    text(r.app_id),
-                    text(r.journey),
-                    text(r.event_type),
-                    text(r.name),
-                    Value::Integer(r.timestamp_ms),
-                    text(r.day),
-                    Value::Integer(i64::from(r.is_conversion)),
-                    text(r.touch_source),
-                    text(r.touch_campaign),
-                    text(r.record),
-                ]
-            })
-            .collect(),
-        attributions: rows
-            .attributions
-            .into_iter()
-            .map(|r| {
-                vec![
-                    text(r.id),
-                    text(r.app_id),
-                    text(r.journey),
-                    text(r.conversion_id),
-                    Value::Integer(i64::from(r.revision)),
-                    Value::Integer(r.conversion_ts_ms),
-                    text(r.day),
-                    Value::Real(r.revenue),
-                    text(r.currency),
-                    text(r.basis),
-                    text(r.record),
-                ]
-            })
-            .collect(),
-        merges: rows
-            .merges
-            .into_iter()
-            .map(|r| {
-                vec![
-                    text(r.id),
-                    text(r.app_id),
-                    text(r.from_journey),
-                    text(r.into_journey),
-                    Value::Integer(r.merged_at_ms),
-                    text(r.record),
-                ]
-            })
-            .collect(),
-    })
+    Ok(inserts)
 }

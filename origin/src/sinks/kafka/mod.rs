@@ -32,6 +32,8 @@ pub enum KafkaError {
         total: usize,
         first: rdkafka::error::KafkaError,
     },
+    #[error(transparent)]
+    Spool(#[from] crate::spool::SpoolError),
     #[error("a Kafka client task failed: {0}")]
     Task(String),
 }

@@ -2,7 +2,7 @@
 //! chosen here (Kafka's murmur2 rule, as the Java client's default partitioner does) so
 //! recovery knows where each message went, and headers naming the record.
 
-use crate::spool::{RecordKind, SpoolBatch};
+use crate::spool::{RecordKind, SpoolBatch, SpoolError};
 
 use super::config::KafkaConfig;
 
@@ -36,27 +36,32 @@ pub fn build<'a>(
     batch: &'a SpoolBatch,
     config: &'a KafkaConfig,
     partitions_of: impl Fn(&str) -> i32,
-) -> Vec<Message<'a>> {
+) -> Result<Vec<Message<'a>>, SpoolError> {
     let mut messages = Vec::with_capacity(batch.record_count());
     for entry in &batch.entries {
-        for (index, record) in entry.records.iter().enumerate() {
+        for (index, record) in entry.records().enumerate() {
+            let record = record?;
             let topic = topic_of(config, record.kind);
             messages.push(Message {
                 topic,
                 partition: partition_for(record.journey.as_bytes(), partitions_of(topic)),
-                key: &record.journey,
-                payload: &record.json,
-                id: &record.id,
+                key: record.journey,
+                payload: record.json,
+                id: record.id,
                 kind: record.kind.as_str(),
                 position: (entry.seq, index as u32),
             });
         }
     }
-    messages
+    Ok(messages)
 }
 
-pub fn format_position((seq, index): Position) -> String {
-    format!("{seq}:{index}")
+/// Writes the header value of `position` into `out` (cleared first; reused per message).
+pub fn write_position(out: &mut String, (seq, index): Position) {
+    use std::fmt::Write;
+    out.clear();
+    // Writing to a String cannot fail.
+    let _ = write!(out, "{seq}:{index}");
 }
 
 pub fn parse_position(text: &str) -> Option<Position> {
@@ -123,7 +128,9 @@ mod tests {
 
     #[test]
     fn positions_round_trip_and_order() {
-        assert_eq!(parse_position(&format_position((42, 7))), Some((42, 7)));
+        let mut text = String::new();
+        write_position(&mut text, (42, 7));
+        assert_eq!(parse_position(&text), Some((42, 7)));
         assert_eq!(parse_position("x"), None);
         assert!((3, 9) < (4, 0));
     }

@@ -2,31 +2,79 @@
 //! once every message is acknowledged. A retried batch skips what was already acknowledged:
 //! messages acked in an earlier attempt of the same batch, and (after a restart) messages at
 //! or before the last position found on their partition.
+//!
+//! Acknowledgements come back through the producer context ([`Acks`]), keyed by the
+//! message's index in the batch: no future, channel or allocation per message.
 
 use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
 use rdkafka::client::DefaultClientContext;
 use rdkafka::error::RDKafkaErrorCode;
 use rdkafka::message::{Header, OwnedHeaders};
-use rdkafka::producer::{FutureProducer, FutureRecord, Producer};
-use rdkafka::ClientConfig;
+use rdkafka::producer::{BaseRecord, DeliveryResult, Producer, ProducerContext, ThreadedProducer};
+use rdkafka::{ClientConfig, ClientContext};
+use tokio::sync::Notify;
 
 use super::config::KafkaConfig;
 use super::recovery::last_positions;
-use super::request::{
-    self, format_position, Position, ID_HEADER, KIND_HEADER, SPOOL_POSITION_HEADER,
-};
+use super::request::{self, Position, ID_HEADER, KIND_HEADER, SPOOL_POSITION_HEADER};
 use super::{KafkaError, SINK_NAME};
 use crate::sinks::{Sink, SinkError};
 use crate::spool::{BatchLimits, SpoolBatch};
 
 const METADATA_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// Delivery reports of the attempt in flight.
+#[derive(Default)]
+struct AckState {
+    pending: usize,
+    acked: Vec<bool>,
+    failed: usize,
+    first_error: Option<rdkafka::error::KafkaError>,
+}
+
+#[derive(Default)]
+pub struct Acks {
+    state: Mutex<AckState>,
+    done: Notify,
+}
+
+impl ClientContext for Acks {}
+
+impl ProducerContext for Acks {
+    /// The message's index in the attempt.
+    type DeliveryOpaque = usize;
+
+    fn delivery(&self, result: &DeliveryResult<'_>, index: usize) {
+        let Ok(mut state) = self.state.lock() else {
+            return;
+        };
+        match result {
+            Ok(_) => {
+                if let Some(flag) = state.acked.get_mut(index) {
+                    *flag = true;
+                }
+            }
+            Err((err, _)) => {
+                state.failed += 1;
+                state.first_error.get_or_insert_with(|| err.clone());
+            }
+        }
+        state.pending = state.pending.saturating_sub(1);
+        if state.pending == 0 {
+            self.done.notify_one();
+        }
+    }
+}
+
+type Client = ThreadedProducer<Acks>;
+
 pub struct KafkaSink {
     config: KafkaConfig,
-    producer: FutureProducer,
+    producer: Client,
     partitions: HashMap<String, i32>,
     /// Last position per (topic, partition) found at start: already in Kafka.
     recovered: HashMap<(String, i32), Position>,
@@ -37,7 +85,7 @@ pub struct KafkaSink {
 
 impl KafkaSink {
     pub fn new(config: KafkaConfig) -> Result<Self, KafkaError> {
-        let producer: FutureProducer = ClientConfig::new()
+        let producer: Client = ClientConfig::new()
             .set("bootstrap.servers", &config.brokers)
             .set("enable.idempotence", "true")
             .set("acks", "all")
@@ -49,7 +97,7 @@ impl KafkaSink {
             .set("queue.buffering.max.kbytes", "1048576")
             .set("message.timeout.ms", "30000")
             .set("partitioner", "murmur2_random")
-            .create()?;
+            .create_with_context(Acks::default())?;
         Ok(KafkaSink {
             config,
             producer,
@@ -133,20 +181,29 @@ impl KafkaSink {
         let partitions = &self.partitions;
         let messages = request::build(batch, &self.config, |topic| {
             partitions.get(topic).copied().unwrap_or(1)
-        });
-        let mut pending = Vec::with_capacity(messages.len());
-        for message in &messages {
-            if self.acked.contains(&message.position) {
-                continue;
-            }
-            let already = self
-                .recovered
-                .get(&(message.topic.to_owned(), message.partition))
-                .is_some_and(|last| message.position <= *last);
+        })?;
+        let acks: Arc<Acks> = self.producer.context().clone();
+        if let Ok(mut state) = acks.state.lock() {
+            *state = AckState {
+                pending: messages.len(),
+                acked: vec![false; messages.len()],
+                failed: 0,
+                first_error: None,
+            };
+        }
+        let mut skipped = 0;
+        let mut position = String::new();
+        for (index, message) in messages.iter().enumerate() {
+            let already = self.acked.contains(&message.position)
+                || self
+                    .recovered
+                    .get(&(message.topic.to_owned(), message.partition))
+                    .is_some_and(|last| message.position <= *last);
             if already {
+                skipped += 1;
                 continue;
             }
-            let position = format_position(message.position);
+            request::write_position(&mut position, message.position);
             let headers = OwnedHeaders::new_with_capacity(3)
                 .insert(Header {
                     key: ID_HEADER,
@@ -160,14 +217,14 @@ impl KafkaSink {
                     key: SPOOL_POSITION_HEADER,
                     value: Some(&position),
                 });
-            let mut record = FutureRecord::to(message.topic)
+            let mut record = BaseRecord::with_opaque_to(message.topic, index)
                 .partition(message.partition)
                 .key(message.key)
                 .payload(message.payload)
                 .headers(headers);
-            let delivery = loop {
-                match self.producer.send_result(record) {
-                    Ok(delivery) => break delivery,
+            loop {
+                match self.producer.send(record) {
+                    Ok(()) => break,
                     Err((
                         rdkafka::error::KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull),
                         back,
@@ -175,37 +232,47 @@ impl KafkaSink {
                         record = back;
                         tokio::time::sleep(Duration::from_millis(5)).await;
                     }
-                    Err((err, _)) => return Err(err.into()),
-                }
-            };
-            pending.push((message.position, delivery));
-        }
-        let total = pending.len();
-        let mut failed = 0;
-        let mut first_error = None;
-        for (position, delivery) in pending {
-            match delivery.await {
-                Ok(Ok(_)) => {
-                    self.acked.insert(position);
-                }
-                Ok(Err((err, _))) => {
-                    failed += 1;
-                    first_error.get_or_insert(err);
-                }
-                Err(_canceled) => {
-                    failed += 1;
-                    first_error.get_or_insert(rdkafka::error::KafkaError::Canceled);
+                    Err((err, _)) => {
+                        // Messages already handed over still report; wait for them.
+                        skipped += messages.len() - index;
+                        settle(&acks, skipped).await;
+                        return Err(err.into());
+                    }
                 }
             }
         }
-        match first_error {
-            None => Ok(()),
-            Some(first) => Err(KafkaError::Undelivered {
-                failed,
-                total,
-                first,
-            }),
+        let state = settle(&acks, skipped).await;
+        if state.failed == 0 {
+            return Ok(());
         }
+        for (message, acked) in messages.iter().zip(&state.acked) {
+            if *acked {
+                self.acked.insert(message.position);
+            }
+        }
+        Err(KafkaError::Undelivered {
+            failed: state.failed,
+            total: messages.len() - skipped,
+            first: state
+                .first_error
+                .unwrap_or(rdkafka::error::KafkaError::Canceled),
+        })
+    }
+}
+
+/// Waits for the reports of every message handed over (all but `not_sent`).
+async fn settle(acks: &Acks, not_sent: usize) -> AckState {
+    if let Ok(mut state) = acks.state.lock() {
+        state.pending = state.pending.saturating_sub(not_sent);
+    }
+    loop {
+        let done = acks.done.notified();
+        if let Ok(mut state) = acks.state.lock() {
+            if state.pending == 0 {
+                return std::mem::take(&mut *state);
+            }
+        }
+        done.await;
     }
 }
 
