@@ -40,8 +40,10 @@ done
 log "building the Workers"
 bash scripts/build-worker.sh ingest
 bash scripts/build-worker.sh query
+# The dev profile: it compiles much faster than release and shares its build with the tests;
+# a local demo does not need the origin's full speed (scripts/bench-origin.sh measures that).
 log "building the origin"
-cargo build --release -q -p attrib-origin
+cargo build -q -p attrib-origin
 
 log "applying D1 migrations (local)"
 wrangler d1 migrations apply attrib --local --persist-to "$PERSIST" > /dev/null
@@ -65,7 +67,7 @@ trap cleanup EXIT INT TERM
 log "starting the origin on 127.0.0.1:$ORIGIN_PORT (embedded libsql in $ATTRIB_STATE_DIR/origin)"
 ATTRIB_ORIGIN_LISTEN="127.0.0.1:$ORIGIN_PORT" ATTRIB_ORIGIN_DATA_DIR="$ATTRIB_STATE_DIR/origin" \
   EDGE_ORIGIN_SECRET="$EDGE_ORIGIN_SECRET" QUERY_WORKER_URL="http://127.0.0.1:$QUERY_PORT" \
-  "$CARGO_TARGET_DIR/release/attrib-origin" &
+  "$CARGO_TARGET_DIR/debug/attrib-origin" &
 pids+=($!)
 
 origins="{\"us\": \"http://127.0.0.1:$ORIGIN_PORT\"}"
@@ -87,7 +89,8 @@ cat <<EOF
 
   Edge stack is up.
     ingest   http://127.0.0.1:$INGEST_PORT   (Segment API: /v1/track, /v1/batch, ...; links: /c/spring-sale)
-    query    http://127.0.0.1:$QUERY_PORT   (GET /v1/journeys/{user_id})
+    query    http://127.0.0.1:$QUERY_PORT   (/v1/stats, /v1/paths, /v1/attribution, /v1/journeys/{id}, /openapi.json)
+    dashboard http://127.0.0.1:$QUERY_PORT/dashboard/  (paste the read token)
     origin   http://127.0.0.1:$ORIGIN_PORT   (embedded libsql; /metrics)
 
   Demo app "demo"
