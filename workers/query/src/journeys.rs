@@ -7,11 +7,12 @@ use attrib_core::geo::{Jurisdiction, Placement};
 use attrib_core::identity::{JourneyKey, JourneyKind};
 use attrib_core::limits::{MAX_ID_CHARS, MAX_MERGE_HOPS};
 use attrib_core::protocol::{JourneyView, VIEW_PATH};
+use attrib_core::settings::AppSettings;
 use attrib_core::settings::Residency;
 use attrib_core::FieldError;
 use attrib_worker_common::{config, journeys, response};
 use serde::Serialize;
-use worker::{Env, Request, Response};
+use worker::{Env, Request, Response, Url};
 
 use crate::auth;
 use crate::error::QueryError;
@@ -27,36 +28,11 @@ struct JourneyReply {
 
 pub async fn show(req: Request, env: &Env) -> Result<Response, QueryError> {
     let app = auth::app_of(&req, env).await?;
-    let url = req.url()?;
-    let raw_id = url.path().strip_prefix("/v1/journeys/").unwrap_or_default();
-    let id = percent_decode(raw_id)?;
-    if id.is_empty() || id.chars().count() > MAX_ID_CHARS || id.contains('/') {
-        return Err(QueryError::BadField(FieldError::new(
-            "user_id",
-            format!("must be 1 to {MAX_ID_CHARS} characters"),
-        )));
-    }
-    let kind = match url
-        .query_pairs()
-        .find(|(k, _)| k == "type")
-        .map(|(_, v)| v.into_owned())
-    {
-        None => JourneyKind::User,
-        Some(t) if t == "user" => JourneyKind::User,
-        Some(t) if t == "anonymous" => JourneyKind::Anonymous,
-        Some(_) => {
-            return Err(QueryError::BadField(FieldError::new(
-                "type",
-                "must be user or anonymous",
-            )))
-        }
-    };
-    let requested = JourneyKey::new(&app.app_id, kind, id.clone());
-    let placement = Placement {
-        jurisdiction: (app.residency == Residency::Eu).then_some(Jurisdiction::Eu),
-        location_hint: None,
-        origin_region: config::default_region(env)?,
-    };
+    let Addressed {
+        id,
+        key: requested,
+        placement,
+    } = address(&req.url()?, "", &app, env)?;
     let mode = config::jurisdiction_mode(env)?;
     let unavailable =
         |e: attrib_worker_common::EdgeError| QueryError::JourneyUnavailable(e.to_string());
@@ -90,6 +66,55 @@ pub async fn show(req: Request, env: &Env) -> Result<Response, QueryError> {
             view,
         },
     )?)
+}
+
+/// The journey a `/v1/journeys/{id}{suffix}?type=user|anonymous` URL names in `app`, and how
+/// the query Worker reaches it (its jurisdiction follows the app's residency; a location hint
+/// only matters when creating a journey, which reads never do).
+pub struct Addressed {
+    pub id: String,
+    pub key: JourneyKey,
+    pub placement: Placement,
+}
+
+pub fn address(
+    url: &Url,
+    suffix: &str,
+    app: &AppSettings,
+    env: &Env,
+) -> Result<Addressed, QueryError> {
+    let raw_id = url
+        .path()
+        .strip_prefix("/v1/journeys/")
+        .and_then(|p| p.strip_suffix(suffix))
+        .unwrap_or_default();
+    let id = percent_decode(raw_id)?;
+    if id.is_empty() || id.chars().count() > MAX_ID_CHARS || id.contains('/') {
+        return Err(QueryError::BadField(FieldError::new(
+            "user_id",
+            format!("must be 1 to {MAX_ID_CHARS} characters"),
+        )));
+    }
+    let kind = match url.query_pairs().find(|(k, _)| k == "type") {
+        None => JourneyKind::User,
+        Some((_, t)) if t == "user" => JourneyKind::User,
+        Some((_, t)) if t == "anonymous" => JourneyKind::Anonymous,
+        Some(_) => {
+            return Err(QueryError::BadField(FieldError::new(
+                "type",
+                "must be user or anonymous",
+            )))
+        }
+    };
+    Ok(Addressed {
+        key: JourneyKey::new(&app.app_id, kind, id.clone()),
+        id,
+        placement: Placement {
+            jurisdiction: (app.residency == Residency::Eu).then_some(Jurisdiction::Eu),
+            location_hint: None,
+            origin_region: config::default_region(env)?,
+        },
+    })
 }
 
 /// `u:app:id` → key, only within the reader's own app.
