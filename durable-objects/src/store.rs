@@ -96,6 +96,15 @@ pub fn int(v: i64) -> SqlStorageValue {
     SqlStorageValue::Integer(v)
 }
 
+/// JavaScript's largest exact integer: SQL parameters cross into JS as numbers.
+const MAX_SAFE_INTEGER: i64 = (1 << 53) - 1;
+
+/// A time bound as a SQL parameter. Open bounds (`i64::MIN`, "from the beginning") are
+/// brought into JavaScript's exact range; no stored time is anywhere near its ends.
+fn time_bound(ms: i64) -> SqlStorageValue {
+    int(ms.clamp(-MAX_SAFE_INTEGER, MAX_SAFE_INTEGER))
+}
+
 pub fn text(v: &str) -> SqlStorageValue {
     SqlStorageValue::String(v.to_owned())
 }
@@ -184,7 +193,7 @@ impl JourneyStore for SqlJourneyStore {
     fn touches_since(&self, from_ms: i64) -> Result<Vec<Touch>, StoreError> {
         self.bodies(
             "SELECT body FROM touches WHERE ts_ms >= ?",
-            vec![int(from_ms)],
+            vec![time_bound(from_ms)],
         )
     }
 
@@ -315,7 +324,7 @@ impl JourneyStore for SqlJourneyStore {
             .sql
             .exec(
                 "SELECT ts_ms AS ts FROM attributions WHERE ts_ms >= ? ORDER BY ts_ms",
-                vec![int(from_ms)],
+                vec![time_bound(from_ms)],
             )?
             .to_array()?;
         Ok(rows.into_iter().map(|r| r.ts as i64).collect())
