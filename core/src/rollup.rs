@@ -79,6 +79,11 @@ pub struct RollupUpsert {
 /// Paths keep at most this many steps (the most recent ones).
 pub const MAX_PATH_STEPS: usize = 20;
 
+/// Rows of each section (`rows`, `paths`, `fraud`) the query Worker takes in one upsert. The
+/// origin groups days into upserts that fit; one day must fit on its own, since an upsert
+/// replaces whole days.
+pub const MAX_UPSERT_SECTION_ROWS: usize = 5_000;
+
 /// Journeys of one (app, day) whose touches' sources, oldest first, were `path`, in
 /// ChannelAttribution's terms: `conversions` that followed the path, `nulls` that ended without
 /// one, and the `value` (revenue, in `currency`) of the conversions. Null paths carry no
