@@ -37,7 +37,9 @@
 //! - An event that arrives after its sequence was closed, with a time before the mark (an
 //!   SDK that sends late, clock skew): a late touch is in no null path; a late conversion is
 //!   attributed as usual, so its touches may count both as its path and as the null path
-//!   already sent. Closing at the due time, not later, keeps that window as short as it is.
+//!   already sent. Closing a while after the due time would narrow that window (the outcome
+//!   does not otherwise depend on when closing runs), at the cost of later nulls; closing
+//!   runs at the due time, as decided.
 //! - Merges: the importing journey keeps the later of both marks. Touches the source already
 //!   closed are not closed again; but touches of either journey that were still open and lie
 //!   at or before the later mark are never closed (a null path less, not one too many).
@@ -50,7 +52,8 @@
 //! [`NullPathState::due_ms`], never later than the next sequence's due time: closing sets it
 //! exactly; recording a touch lowers it to that touch's own due time, recording a conversion
 //! (which may split a sequence) to the conversion's time, a merge to "now". An early run
-//! decides nothing and sets the exact time; the result never depends on the run's timing.
+//! decides nothing and sets the exact time; for events recorded in time order, what is
+//! written never depends on when closing runs (`null_tests.rs` checks this).
 
 use serde::{Deserialize, Serialize};
 
