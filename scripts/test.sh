@@ -23,8 +23,8 @@ cargo test -q --workspace --exclude attrib-origin
 step "origin: unit, embedded-mode and real ClickHouse + Kafka-protocol broker tests"
 bash scripts/test-origin.sh
 
-step "build the Workers (and the attrib CLI the data-driven e2e test compares against)"
-cargo build -q -p attrib-cli
+step "build the Workers (and the attrib CLI and the origin the e2e tests run against)"
+cargo build -q -p attrib-cli -p attrib-origin
 bash scripts/build-worker.sh ingest
 bash scripts/build-worker.sh query
 

@@ -67,7 +67,9 @@ pub enum Basis {
     Unattributed,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// The attribution windows of an app, in milliseconds. Serializable because the Journey
+/// Durable Object keeps its app's windows for its alarm (null paths).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Windows {
     pub click_ms: i64,
     pub view_ms: i64,
@@ -78,6 +80,14 @@ impl Windows {
         Windows {
             click_ms: i64::from(settings.click_window_secs) * 1000,
             view_ms: i64::from(settings.view_window_secs) * 1000,
+        }
+    }
+
+    /// How long after it a touch of `kind` can be credited.
+    pub fn of_kind(&self, kind: TouchKind) -> i64 {
+        match kind {
+            TouchKind::Click => self.click_ms,
+            TouchKind::View => self.view_ms,
         }
     }
 

@@ -7,17 +7,21 @@
 //! unit, and an event id already stored is never stored again, however many times it is
 //! retried. How a conversion is judged (lifecycle, fraud, models, re-engagement) is in
 //! [`decide`]; re-running attribution over the stored history is [`Journey::reattribute`].
+//! Touches that end without a conversion are closed into null paths by [`nulls`], from the
+//! journey's alarm; recording and merging keep its due time ([`NullPathState`]) up to date.
 
 mod decide;
 #[cfg(any(test, feature = "memory-store"))]
 pub mod memory;
+pub mod nulls;
 mod rerun;
 
+pub use nulls::{close_null_paths, NullPathState, PathClosure};
 pub use rerun::RerunSummary;
 
 use serde::{Deserialize, Serialize};
 
-use crate::attribution::AttributionResult;
+use crate::attribution::{AttributionResult, Windows};
 use crate::conversion::conversion_of;
 use crate::error::FieldError;
 use crate::event::Event;
@@ -75,6 +79,13 @@ pub trait JourneyStore {
     fn all_events(&self) -> Result<Vec<Event>, Self::Error>;
     fn all_touches(&self) -> Result<Vec<Touch>, Self::Error>;
     fn all_attributions(&self) -> Result<Vec<AttributionResult>, Self::Error>;
+
+    /// Times of the stored conversions (every attribution: credited, organic or
+    /// fraud-rejected) at or after `from_ms`, oldest first. Null paths end at them.
+    fn conversion_times_since(&self, from_ms: i64) -> Result<Vec<i64>, Self::Error>;
+    /// The journey's null-path mark and due time ([`nulls`]); the default when never set.
+    fn null_path_state(&self) -> Result<NullPathState, Self::Error>;
+    fn set_null_path_state(&self, state: &NullPathState) -> Result<(), Self::Error>;
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -105,6 +116,11 @@ pub struct JourneyExport {
     pub events: Vec<Event>,
     pub touches: Vec<Touch>,
     pub attributions: Vec<AttributionResult>,
+    /// The source's "paths closed through" mark ([`NullPathState::closed_through_ms`]): the
+    /// importing journey keeps the later of the two marks, so touches the source already
+    /// closed into null paths are not closed again. Absent from exports of older journeys.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub paths_closed_through_ms: Option<i64>,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -188,6 +204,7 @@ impl<'a, S: JourneyStore> Journey<'a, S> {
         if let Some(touch) = &mut touch {
             touch.rejected = flag.map(|f| f.reason.as_str().to_owned());
             self.store.insert_touch(touch)?;
+            nulls::touch_recorded(self.store, touch, &Windows::of(self.settings))?;
         }
         let mut attributed = false;
         if let Some(conversion) = conversion {
@@ -202,6 +219,7 @@ impl<'a, S: JourneyStore> Journey<'a, S> {
             };
             if let Some(decided) = decided {
                 self.store.insert_attribution(&decided.result)?;
+                nulls::conversion_recorded(self.store, decided.result.conversion.ts_ms)?;
                 for postback in
                     crate::postback::plan(&decided.result, &decided.touches, self.settings)
                 {
@@ -261,12 +279,15 @@ impl<'a, S: JourneyStore> Journey<'a, S> {
             events: self.store.all_events()?,
             touches: self.store.all_touches()?,
             attributions: self.store.all_attributions()?,
+            paths_closed_through_ms: self.store.null_path_state()?.closed_through_ms,
         })
     }
 
     /// Takes in the journey `from` hands over. Already-present facts are skipped, so importing
     /// the same export twice changes nothing the second time. Conversions keep the attribution
-    /// they got in their own journey.
+    /// they got in their own journey. The null-path mark becomes the later of both marks
+    /// (see [`nulls`] for the edge case this accepts), and closing is due at once so the
+    /// merged touches are judged together.
     pub fn import(
         &self,
         from: &JourneyKey,
@@ -296,6 +317,12 @@ impl<'a, S: JourneyStore> Journey<'a, S> {
                     summary.conversions += 1;
                 }
             }
+            nulls::journey_imported(
+                self.store,
+                export.paths_closed_through_ms,
+                summary.touches + summary.conversions > 0,
+                now_ms,
+            )?;
             if summary != ImportSummary::default() {
                 self.store.enqueue(&OutboxRecord::Merge(MergeRecord {
                     app_id: self.settings.app_id.clone(),
@@ -311,6 +338,8 @@ impl<'a, S: JourneyStore> Journey<'a, S> {
 
 #[cfg(test)]
 mod fraud_tests;
+#[cfg(test)]
+mod null_tests;
 #[cfg(test)]
 mod tests;
 #[cfg(test)]

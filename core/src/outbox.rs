@@ -11,6 +11,11 @@
 //! reason code, and an attribution whose result has `rejected` (and no credits). The origin
 //! counts them per (app, day, reason) with `crate::fraud::counts::fraud_counts`. A re-run of
 //! attribution sends the conversion's next revision as a new attribution record.
+//!
+//! Null paths (`kind` = `null_path`, [`NullPathRecord`]): a run of touches that ended without a
+//! conversion, written by the journey's alarm once none of them can be credited any more
+//! (`crate::journey::nulls` has the rules). Added after the first release: older consumers
+//! that match on `kind` must skip kinds they do not know.
 
 use hmac::{Hmac, Mac};
 use serde::{Deserialize, Serialize};
@@ -42,6 +47,8 @@ pub enum OutboxRecord {
     Attribution(Box<AttributionRecord>),
     /// A journey merged into this one.
     Merge(MergeRecord),
+    /// Touches that ended without a conversion (a "null" in ChannelAttribution's terms).
+    NullPath(NullPathRecord),
 }
 
 impl OutboxRecord {
@@ -54,6 +61,7 @@ impl OutboxRecord {
                 r.result.conversion.conversion_id, r.result.revision
             ),
             OutboxRecord::Merge(r) => format!("merge:{}:{}", r.from, r.into),
+            OutboxRecord::NullPath(r) => format!("null_path:{}:{}", r.journey, r.last_touch_id),
         }
     }
 
@@ -62,6 +70,7 @@ impl OutboxRecord {
             OutboxRecord::Event(r) => &r.app_id,
             OutboxRecord::Attribution(r) => &r.app_id,
             OutboxRecord::Merge(r) => &r.app_id,
+            OutboxRecord::NullPath(r) => &r.app_id,
         }
     }
 }
@@ -91,6 +100,29 @@ pub struct MergeRecord {
     pub from: String,
     pub into: String,
     pub merged_at_ms: i64,
+}
+
+/// One closed null path: the journey's touches after its last conversion (or its previous
+/// null path) that no conversion can credit any more. Counted downstream as one null for
+/// `path` on the UTC day of `last_touch_ms` (`crate::rollup::null_paths`).
+///
+/// Its id, `null_path:{journey}:{last_touch_id}`, is fixed when the journey writes it, so
+/// retries and redeliveries count once.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NullPathRecord {
+    pub app_id: String,
+    pub journey: String,
+    /// The touches' sources, oldest first, consecutive repeats merged, the last
+    /// `crate::rollup::MAX_PATH_STEPS` kept: what `crate::rollup::path_of` makes of a
+    /// conversion's touches.
+    pub path: Vec<String>,
+    /// How many touches the sequence had (before repeats were merged).
+    pub touches: u32,
+    pub first_touch_ms: i64,
+    pub last_touch_ms: i64,
+    pub last_touch_id: String,
+    /// When the journey closed it (the Durable Object's clock).
+    pub closed_at_ms: i64,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -166,6 +198,38 @@ fn decode_hex(text: &str) -> Option<Vec<u8>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn null_path_records_have_a_stable_shape_and_id() {
+        let record = OutboxRecord::NullPath(NullPathRecord {
+            app_id: "shop".into(),
+            journey: "u:shop:alice".into(),
+            path: vec!["google".into(), "email".into()],
+            touches: 3,
+            first_touch_ms: 1_000,
+            last_touch_ms: 2_000,
+            last_touch_id: "m-3".into(),
+            closed_at_ms: 9_000,
+        });
+        let json = serde_json::to_string(&record).expect("json");
+        assert_eq!(
+            json,
+            "{\"kind\":\"null_path\",\"app_id\":\"shop\",\"journey\":\"u:shop:alice\",\
+             \"path\":[\"google\",\"email\"],\"touches\":3,\"first_touch_ms\":1000,\
+             \"last_touch_ms\":2000,\"last_touch_id\":\"m-3\",\"closed_at_ms\":9000}"
+        );
+        assert_eq!(record.id(), "null_path:u:shop:alice:m-3");
+        assert_eq!(record.app_id(), "shop");
+        assert_eq!(
+            serde_json::from_str::<OutboxRecord>(&json).expect("reads"),
+            record
+        );
+        // The existing kinds keep their shape: a merge written before null paths still reads.
+        let merge =
+            r#"{"kind":"merge","app_id":"a","from":"a:a:x","into":"u:a:y","merged_at_ms":1}"#;
+        let parsed: OutboxRecord = serde_json::from_str(merge).expect("reads");
+        assert_eq!(serde_json::to_string(&parsed).expect("json"), merge);
+    }
 
     #[test]
     fn signature_round_trip_and_failures() {

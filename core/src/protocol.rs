@@ -100,4 +100,8 @@ pub struct JourneyView {
     /// Postbacks of this journey's conversions, oldest first, with their delivery state.
     #[serde(default)]
     pub postbacks: Vec<PostbackState>,
+    /// Touches at or before this time are decided for null paths: closed into one, or part
+    /// of a conversion (`crate::journey::nulls`). Absent before the first closing.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub paths_closed_through_ms: Option<i64>,
 }

@@ -15,13 +15,19 @@
 //! is never summed together. Rollups are recomputed from the facts, not incremented, so a
 //! record delivered twice cannot count twice; when a conversion is re-attributed, its latest
 //! revision is the one counted.
+//!
+//! Paths (ChannelAttribution's input, [`PathStat`]): converting paths from each conversion's
+//! latest attribution ([`conversion_paths`]), null paths from the journeys' `null_path`
+//! records ([`null_paths`]: one null per record id, on the UTC day of its last touch, with
+//! `currency = ""`), combined per (app, day, path, currency) by [`combine_paths`] so that a
+//! key appears once ([`all_paths`] does both).
 
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
 use crate::attribution::{AttributionResult, Basis, Model};
-use crate::outbox::OutboxRecord;
+use crate::outbox::{NullPathRecord, OutboxRecord};
 use crate::time::day_of_millis;
 
 /// `POST` path on the query Worker where the origin upserts rows (signed like outbox batches).
@@ -73,6 +79,11 @@ pub struct RollupUpsert {
 /// Paths keep at most this many steps (the most recent ones).
 pub const MAX_PATH_STEPS: usize = 20;
 
+/// Rows of each section (`rows`, `paths`, `fraud`) the query Worker takes in one upsert. The
+/// origin groups days into upserts that fit; one day must fit on its own, since an upsert
+/// replaces whole days.
+pub const MAX_UPSERT_SECTION_ROWS: usize = 5_000;
+
 /// Journeys of one (app, day) whose touches' sources, oldest first, were `path`, in
 /// ChannelAttribution's terms: `conversions` that followed the path, `nulls` that ended without
 /// one, and the `value` (revenue, in `currency`) of the conversions. Null paths carry no
@@ -101,23 +112,44 @@ pub struct FraudCount {
     pub count: u64,
 }
 
-/// The path of a conversion: the sources of its touches under the linear model (every
-/// eligible touch, oldest first), consecutive repeats merged, the last [`MAX_PATH_STEPS`]
-/// kept; `["(organic)"]` when unattributed.
-pub fn path_of(result: &AttributionResult) -> Vec<String> {
+/// The steps of a path: `sources` (oldest first) with consecutive repeats merged, the last
+/// [`MAX_PATH_STEPS`] kept. Empty sources are steps like any other (they never occur: a touch
+/// always has a source).
+pub fn path_steps<'s>(sources: impl IntoIterator<Item = &'s str>) -> Vec<String> {
     let mut steps: Vec<String> = Vec::new();
-    for credit in result.credits_of(Model::Linear) {
-        if steps.last() != Some(&credit.source) {
-            steps.push(credit.source.clone());
+    for source in sources {
+        if steps.last().map(String::as_str) != Some(source) {
+            steps.push(source.to_owned());
         }
-    }
-    if steps.is_empty() {
-        steps.push(ORGANIC_SOURCE.to_owned());
     }
     if steps.len() > MAX_PATH_STEPS {
         steps.drain(..steps.len() - MAX_PATH_STEPS);
     }
     steps
+}
+
+/// The path of a conversion: the sources of its touches under the linear model (every
+/// eligible touch, oldest first), consecutive repeats merged, the last [`MAX_PATH_STEPS`]
+/// kept; `["(organic)"]` when unattributed.
+pub fn path_of(result: &AttributionResult) -> Vec<String> {
+    let mut steps = path_steps(
+        result
+            .credits_of(Model::Linear)
+            .iter()
+            .map(|c| c.source.as_str()),
+    );
+    if steps.is_empty() {
+        steps.push(ORGANIC_SOURCE.to_owned());
+    }
+    steps
+}
+
+/// The path a null-path record counts for: its steps as [`path_steps`] makes them (a record
+/// written by a journey already has that form; this keeps a hand-made one within the
+/// limits), or `None` when it has no step.
+pub fn null_path_of(record: &NullPathRecord) -> Option<Vec<String>> {
+    let steps = path_steps(record.path.iter().map(String::as_str));
+    (!steps.is_empty()).then_some(steps)
 }
 
 /// Converting paths per (app, day of the conversion, path, currency), from each conversion's
@@ -166,6 +198,83 @@ pub fn conversion_paths<'a>(records: impl IntoIterator<Item = &'a OutboxRecord>)
         .collect()
 }
 
+/// Null paths per (app, UTC day of the last touch, path): one null per distinct record id,
+/// `currency = ""`, no conversions, no value. Give it every null-path record of the days
+/// wanted (other kinds are ignored).
+pub fn null_paths<'a>(records: impl IntoIterator<Item = &'a OutboxRecord>) -> Vec<PathStat> {
+    let mut seen = std::collections::BTreeSet::new();
+    let mut counts: BTreeMap<(String, String, Vec<String>), u64> = BTreeMap::new();
+    for record in records {
+        let OutboxRecord::NullPath(r) = record else {
+            continue;
+        };
+        if !seen.insert(record.id()) {
+            continue;
+        }
+        let Some(path) = null_path_of(r) else {
+            continue;
+        };
+        *counts
+            .entry((r.app_id.clone(), day_of_millis(r.last_touch_ms), path))
+            .or_default() += 1;
+    }
+    counts
+        .into_iter()
+        .map(|((app_id, day, path), nulls)| null_row(app_id, day, path, nulls))
+        .collect()
+}
+
+/// The row of `nulls` null paths (a count, exact as an integer) for one (app, day, path).
+pub fn null_row(app_id: String, day: String, path: Vec<String>, nulls: u64) -> PathStat {
+    PathStat {
+        app_id,
+        day,
+        path,
+        currency: String::new(),
+        conversions: 0.0,
+        nulls: nulls as f64,
+        value: 0.0,
+    }
+}
+
+/// Path rows with the same (app, day, path, currency) summed into one, ordered by that key:
+/// the query Worker refuses an upsert that repeats a key. Converting rows of a currency and
+/// null rows (`currency = ""`) stay apart, as the read side keeps them.
+pub fn combine_paths(rows: impl IntoIterator<Item = PathStat>) -> Vec<PathStat> {
+    type PathKey = (String, String, Vec<String>, String);
+    let mut combined: BTreeMap<PathKey, PathStat> = BTreeMap::new();
+    for row in rows {
+        let key = (
+            row.app_id.clone(),
+            row.day.clone(),
+            row.path.clone(),
+            row.currency.clone(),
+        );
+        match combined.entry(key) {
+            std::collections::btree_map::Entry::Vacant(slot) => {
+                slot.insert(row);
+            }
+            std::collections::btree_map::Entry::Occupied(mut slot) => {
+                let kept = slot.get_mut();
+                kept.conversions += row.conversions;
+                kept.nulls += row.nulls;
+                kept.value += row.value;
+            }
+        }
+    }
+    combined.into_values().collect()
+}
+
+/// Every path row of some days: [`conversion_paths`] and [`null_paths`] of the same records,
+/// combined. Give it every attribution and null-path record of those days.
+pub fn all_paths<'a>(records: impl IntoIterator<Item = &'a OutboxRecord> + Clone) -> Vec<PathStat> {
+    combine_paths(
+        conversion_paths(records.clone())
+            .into_iter()
+            .chain(null_paths(records)),
+    )
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub struct AppDay {
     pub app_id: String,
@@ -205,7 +314,7 @@ pub fn daily_stats<'a>(records: impl IntoIterator<Item = &'a OutboxRecord>) -> V
                     latest.insert(key, &r.result);
                 }
             }
-            OutboxRecord::Merge(_) => {}
+            OutboxRecord::Merge(_) | OutboxRecord::NullPath(_) => {}
         }
     }
 
@@ -271,6 +380,7 @@ pub fn affected_days<'a>(records: impl IntoIterator<Item = &'a OutboxRecord>) ->
             OutboxRecord::Event(r) => r.touch.as_ref().map(|t| t.ts_ms),
             OutboxRecord::Attribution(r) => Some(r.result.conversion.ts_ms),
             OutboxRecord::Merge(_) => None,
+            OutboxRecord::NullPath(r) => Some(r.last_touch_ms),
         };
         if let Some(ts) = ts {
             days.insert(AppDay {

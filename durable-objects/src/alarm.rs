@@ -1,8 +1,11 @@
-//! The journey's one alarm, shared by its two queues: the outbox (to the origin) and postbacks
-//! (to ad networks). Each run serves whichever is due, then sets the alarm for the earliest
-//! time either needs again. A slow or failing origin delays neither postbacks nor vice versa:
-//! the outbox's backoff is kept in `meta.flush_next_ms`, postbacks' in their rows.
+//! The journey's one alarm, shared by its three duties: closing null paths (in the journey,
+//! `attrib_core::journey::nulls`), the outbox (to the origin) and postbacks (to ad networks).
+//! Each run serves whichever is due, then sets the alarm for the earliest time any needs
+//! again. None holds another back: null paths are due at `meta.null_paths.due_ms` (set by the
+//! journey engine), the outbox's backoff is kept in `meta.flush_next_ms`, postbacks' in their
+//! rows. Closing runs first, so the records it writes leave in the same run's flush.
 
+use attrib_core::journey::{close_null_paths, JourneyStore, NullPathState};
 use worker::{Env, Storage};
 
 use crate::flush::{self, Next, FLUSH_DELAY_MS};
@@ -10,7 +13,10 @@ use crate::meta::Meta;
 use crate::postbacks;
 use crate::store::{SqlJourneyStore, StoreError};
 
-/// Serves both queues; returns when the alarm should fire next.
+/// When closing null paths failed (storage), the alarm tries again this much later.
+pub const PATHS_RETRY_MS: i64 = 30_000;
+
+/// Serves every duty; returns when the alarm should fire next.
 pub async fn run(store: &SqlJourneyStore, env: &Env) -> Option<i64> {
     let journey = Meta::new(&store.sql)
         .key()
@@ -18,12 +24,54 @@ pub async fn run(store: &SqlJourneyStore, env: &Env) -> Option<i64> {
         .flatten()
         .map(|k| k.object_name())
         .unwrap_or_default();
+    let paths = close_paths_if_due(store);
     let (outbox, postbacks) = futures_util::future::join(
         flush_if_due(store, env),
         postbacks::send_due(store, env, &journey),
     )
     .await;
-    earliest(outbox, postbacks)
+    earliest(earliest(outbox, postbacks), paths)
+}
+
+/// Closes the null paths that are due (records and mark in one transaction); returns when
+/// closing is due next.
+fn close_paths_if_due(store: &SqlJourneyStore) -> Option<i64> {
+    let now = flush::now_ms();
+    let retry = |err: &dyn std::fmt::Display| {
+        worker::console_error!("closing null paths failed: {err}");
+        Some(now + PATHS_RETRY_MS)
+    };
+    let state = match store.null_path_state() {
+        Ok(state) => state,
+        Err(err) => return retry(&err),
+    };
+    let due = state.due_ms?;
+    if now < due {
+        return Some(due);
+    }
+    let meta = Meta::new(&store.sql);
+    let context = (|| Ok::<_, StoreError>((meta.merged_into()?, meta.key()?, meta.windows()?)))();
+    match context {
+        Ok((None, Some(key), Some(windows))) => {
+            match close_null_paths(store, &key, &windows, now) {
+                Ok(closure) => closure.next_due_ms,
+                Err(err) => retry(&err),
+            }
+        }
+        // Merged away (the target closes these touches now), or nothing to close with: the
+        // due time is dropped so it does not wake the alarm again.
+        Ok(_) => {
+            let idle = NullPathState {
+                due_ms: None,
+                ..state
+            };
+            match store.set_null_path_state(&idle) {
+                Ok(()) => None,
+                Err(err) => retry(&err),
+            }
+        }
+        Err(err) => retry(&err),
+    }
 }
 
 async fn flush_if_due(store: &SqlJourneyStore, env: &Env) -> Option<i64> {
@@ -58,7 +106,8 @@ fn earliest(a: Option<i64>, b: Option<i64>) -> Option<i64> {
 }
 
 /// After writes: makes sure the alarm fires soon enough for what is now waiting (new outbox
-/// rows [`FLUSH_DELAY_MS`] from now unless the outbox is backing off, new postbacks at once).
+/// rows [`FLUSH_DELAY_MS`] from now unless the outbox is backing off, new postbacks at once,
+/// null paths when they fall due).
 pub async fn schedule(store: &SqlJourneyStore, storage: &Storage) -> Result<(), StoreError> {
     let now = flush::now_ms();
     let soon = now + FLUSH_DELAY_MS;
@@ -67,7 +116,8 @@ pub async fn schedule(store: &SqlJourneyStore, storage: &Storage) -> Result<(), 
         true => Some(Meta::new(&store.sql).flush_next_ms()?.max(soon)),
     };
     let postbacks = postbacks::next_due(store)?.map(|due| due.max(soon));
-    let Some(wanted) = earliest(outbox, postbacks) else {
+    let paths = store.null_path_state()?.due_ms.map(|due| due.max(soon));
+    let Some(wanted) = earliest(earliest(outbox, postbacks), paths) else {
         return Ok(());
     };
     let current = storage.get_alarm().await.map_err(StoreError::from)?;

@@ -2,11 +2,14 @@
 //!
 //! `POST /record` records events (after merging any journeys they name), `POST /merge` hands
 //! this journey over to another, `GET /view` shows it, `POST /reattribute` re-runs attribution
-//! over its stored conversions with new settings. The alarm flushes the outbox and sends
-//! postbacks ([`crate::alarm`]). Errors become responses in [`JourneyObject::fetch`] only.
+//! over its stored conversions with new settings. The alarm closes null paths, flushes the
+//! outbox and sends postbacks ([`crate::alarm`]); every request that carries the app's
+//! settings keeps its attribution windows for the alarm. Errors become responses in
+//! [`JourneyObject::fetch`] only.
 
 use std::collections::BTreeSet;
 
+use attrib_core::attribution::Windows;
 use attrib_core::geo::Placement;
 use attrib_core::identity::{merges_for, JourneyKey};
 use attrib_core::journey::{Journey, JourneyError, JourneyStore};
@@ -140,6 +143,7 @@ impl JourneyObject {
             return self.forward(request, target).await;
         }
         let placement = meta.adopt(&request.key, &request.placement)?;
+        meta.keep_windows(&Windows::of(&request.settings))?;
         self.merge_named_journeys(&request, &placement).await?;
 
         let now = flush::now_ms();
@@ -226,6 +230,7 @@ impl JourneyObject {
                 "settings are for another app".into(),
             ));
         }
+        meta.keep_windows(&Windows::of(&request.settings))?;
         let journey = Journey::new(&self.store, &key, &request.settings);
         let summary = journey.reattribute(flush::now_ms())?;
         alarm::schedule(&self.store, &self.state.storage()).await?;
@@ -278,7 +283,9 @@ impl JourneyObject {
         Ok(())
     }
 
-    /// Marks this journey merged into `target` (the first target wins) and exports it.
+    /// Marks this journey merged into `target` (the first target wins) and exports it, with
+    /// its null-path mark: from now on its touches are the target's to close (its alarm closes
+    /// nothing more), and the target does not close again what this journey closed.
     fn hand_over(&self, target: &JourneyKey) -> std::result::Result<MergeReply, ObjectError> {
         let meta = Meta::new(&self.store.sql);
         self.store.atomically(|| {
@@ -292,6 +299,7 @@ impl JourneyObject {
                 events: self.store.all_events()?,
                 touches: self.store.all_touches()?,
                 attributions: self.store.all_attributions()?,
+                paths_closed_through_ms: meta.null_path_state()?.closed_through_ms,
             },
         })
     }
@@ -313,6 +321,7 @@ impl JourneyObject {
             conversions: self.store.all_attributions()?,
             outbox_pending: self.store.count(Table::Outbox)?,
             postbacks: postbacks::states(&self.store)?,
+            paths_closed_through_ms: meta.null_path_state()?.closed_through_ms,
         })
     }
 

@@ -1,8 +1,12 @@
 //! What a journey knows about itself: its key, its placement, whether it was merged away,
-//! which journeys it absorbed, its schema version, and the outbox flush's retry state.
+//! which journeys it absorbed, its schema version, the outbox flush's retry state, and what
+//! its alarm needs to close null paths (the app's attribution windows, the null-path mark and
+//! due time).
 
+use attrib_core::attribution::Windows;
 use attrib_core::geo::Placement;
 use attrib_core::identity::JourneyKey;
+use attrib_core::journey::NullPathState;
 use serde::{de::DeserializeOwned, Deserialize, Serialize};
 use worker::{SqlStorage, SqlStorageValue};
 
@@ -14,6 +18,10 @@ const MERGED_INTO: &str = "merged_into";
 const FLUSH_ATTEMPTS: &str = "flush_attempts";
 const FLUSH_NEXT_MS: &str = "flush_next_ms";
 const SCHEMA_VERSION: &str = "schema_version";
+/// The app's attribution windows, as last sent with a request (the alarm has no request).
+const WINDOWS: &str = "windows";
+/// [`NullPathState`]; `schema.rs` (version 3) writes it directly for journeys that predate it.
+pub const NULL_PATHS: &str = "null_paths";
 
 #[derive(Deserialize)]
 struct Value {
@@ -130,6 +138,27 @@ impl<'a> Meta<'a> {
 
     pub fn set_flush_next_ms(&self, at_ms: i64) -> Result<(), StoreError> {
         self.put(FLUSH_NEXT_MS, &at_ms)
+    }
+
+    /// The app's windows as last recorded; `None` before the first request that sent them.
+    pub fn windows(&self) -> Result<Option<Windows>, StoreError> {
+        self.get(WINDOWS)
+    }
+
+    /// Keeps the app's current windows for the alarm; writes only when they changed.
+    pub fn keep_windows(&self, windows: &Windows) -> Result<(), StoreError> {
+        if self.windows()?.as_ref() != Some(windows) {
+            self.put(WINDOWS, windows)?;
+        }
+        Ok(())
+    }
+
+    pub fn null_path_state(&self) -> Result<NullPathState, StoreError> {
+        Ok(self.get(NULL_PATHS)?.unwrap_or_default())
+    }
+
+    pub fn set_null_path_state(&self, state: &NullPathState) -> Result<(), StoreError> {
+        self.put(NULL_PATHS, state)
     }
 
     /// 1 for a journey created before versions were recorded.

@@ -43,8 +43,18 @@ const V2: [&str; 7] = [
     "CREATE INDEX IF NOT EXISTS postback_attempts_unlogged ON postback_attempts (logged)",
 ];
 
+/// Version 3: null paths. Conversion times by time (closing reads them without the bodies),
+/// and the "paths closed through" mark of a journey that already has touches set to its
+/// latest one: null paths count touches recorded from this version on, so that every
+/// journey starts at the same point (closing old journeys' history would count only the
+/// ones that happen to record again).
+const V3: [&str; 2] = [
+    "CREATE INDEX IF NOT EXISTS attributions_by_time ON attributions (ts_ms)",
+    "INSERT OR IGNORE INTO meta (key, value)      SELECT 'null_paths', json_object('closed_through_ms', latest)      FROM (SELECT max(ts_ms) AS latest FROM touches) WHERE latest IS NOT NULL",
+];
+
 /// Every change after [`STATEMENTS`], oldest first; version n has run when n − 1 of them have.
-const MIGRATIONS: [&[&str]; 1] = [&V2];
+const MIGRATIONS: [&[&str]; 2] = [&V2, &V3];
 
 pub fn create(storage: &Storage, sql: &SqlStorage) -> Result<(), StoreError> {
     for statement in STATEMENTS {

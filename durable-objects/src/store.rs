@@ -2,7 +2,7 @@
 
 use attrib_core::attribution::AttributionResult;
 use attrib_core::event::Event;
-use attrib_core::journey::JourneyStore;
+use attrib_core::journey::{JourneyStore, NullPathState};
 use attrib_core::outbox::OutboxRecord;
 use attrib_core::postback::Postback;
 use attrib_core::touch::Touch;
@@ -10,6 +10,7 @@ use serde::de::DeserializeOwned;
 use serde::Deserialize;
 use worker::{SqlStorage, SqlStorageValue, Storage};
 
+use crate::meta::Meta;
 use crate::tx::{self, TransactionError};
 
 #[derive(Debug, thiserror::Error)]
@@ -35,6 +36,11 @@ struct Body {
 #[derive(Deserialize)]
 struct MaybeTime {
     ts: Option<f64>,
+}
+
+#[derive(Deserialize)]
+struct Time {
+    ts: f64,
 }
 
 #[derive(Deserialize)]
@@ -88,6 +94,15 @@ pub enum Table {
 
 pub fn int(v: i64) -> SqlStorageValue {
     SqlStorageValue::Integer(v)
+}
+
+/// JavaScript's largest exact integer: SQL parameters cross into JS as numbers.
+const MAX_SAFE_INTEGER: i64 = (1 << 53) - 1;
+
+/// A time bound as a SQL parameter. Open bounds (`i64::MIN`, "from the beginning") are
+/// brought into JavaScript's exact range; no stored time is anywhere near its ends.
+fn time_bound(ms: i64) -> SqlStorageValue {
+    int(ms.clamp(-MAX_SAFE_INTEGER, MAX_SAFE_INTEGER))
 }
 
 pub fn text(v: &str) -> SqlStorageValue {
@@ -178,7 +193,7 @@ impl JourneyStore for SqlJourneyStore {
     fn touches_since(&self, from_ms: i64) -> Result<Vec<Touch>, StoreError> {
         self.bodies(
             "SELECT body FROM touches WHERE ts_ms >= ?",
-            vec![int(from_ms)],
+            vec![time_bound(from_ms)],
         )
     }
 
@@ -301,5 +316,25 @@ impl JourneyStore for SqlJourneyStore {
             "SELECT body FROM attributions ORDER BY ts_ms, conversion_id",
             Vec::new(),
         )
+    }
+
+    fn conversion_times_since(&self, from_ms: i64) -> Result<Vec<i64>, StoreError> {
+        // Covered by `attributions_by_time` (schema version 3): no JSON body is read.
+        let rows: Vec<Time> = self
+            .sql
+            .exec(
+                "SELECT ts_ms AS ts FROM attributions WHERE ts_ms >= ? ORDER BY ts_ms",
+                vec![time_bound(from_ms)],
+            )?
+            .to_array()?;
+        Ok(rows.into_iter().map(|r| r.ts as i64).collect())
+    }
+
+    fn null_path_state(&self) -> Result<NullPathState, StoreError> {
+        Meta::new(&self.sql).null_path_state()
+    }
+
+    fn set_null_path_state(&self, state: &NullPathState) -> Result<(), StoreError> {
+        Meta::new(&self.sql).set_null_path_state(state)
     }
 }

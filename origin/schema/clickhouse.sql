@@ -103,6 +103,27 @@ CREATE TABLE IF NOT EXISTS {database}.merges (
 PARTITION BY toYYYYMM(day)
 ORDER BY (app_id, day, id);
 
+-- One row per null path (outbox record kind `null_path`): touches of a journey that ended
+-- without a conversion, closed by the journey once none could be credited. `day` is the UTC
+-- day of the last touch (the day the rollups count it on); `path` holds the steps (sources,
+-- oldest first, repeats merged, at most 20). Count nulls per path with FINAL, e.g.
+-- `SELECT path, count() FROM null_paths FINAL WHERE app_id = 'x' GROUP BY path`.
+CREATE TABLE IF NOT EXISTS {database}.null_paths (
+    id String,
+    app_id String,
+    journey String,
+    day Date,
+    path Array(String),
+    touches UInt32,
+    first_touch_ms Int64,
+    last_touch_ms Int64,
+    last_touch_id String,
+    closed_at_ms Int64,
+    record String
+) ENGINE = ReplacingMergeTree()
+PARTITION BY toYYYYMM(day)
+ORDER BY (app_id, day, id);
+
 -- One row per attribution record: a conversion at one revision, with its contribution to
 -- the daily stats (per model, source and campaign: fractional conversions and credited
 -- value, summed as core::rollup::daily_stats does for one conversion; the conversion's

@@ -44,6 +44,20 @@ CREATE TABLE IF NOT EXISTS merges (
     record TEXT NOT NULL
 ) WITHOUT ROWID;
 
+-- Null paths (record kind `null_path`): touches of a journey that ended without a conversion.
+-- `day` is the UTC day of the last touch; `path` the steps as a JSON array of strings.
+CREATE TABLE IF NOT EXISTS null_paths (
+    id TEXT PRIMARY KEY,
+    app_id TEXT NOT NULL,
+    journey TEXT NOT NULL,
+    day TEXT NOT NULL,
+    path TEXT NOT NULL,
+    touches INTEGER NOT NULL,
+    last_touch_ms INTEGER NOT NULL,
+    record TEXT NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS null_paths_by_app_day ON null_paths (app_id, day);
+
 -- Same shape as the edge read store's daily_stats (D1 / Turso); rows of an (app, day) are
 -- replaced together by the rollup pusher.
 CREATE TABLE IF NOT EXISTS daily_stats (

@@ -1,14 +1,19 @@
 //! Realistic outbox batches and signed requests, for the integration tests and the bench.
 //!
 //! Not used by the service itself. A generated user journey has touches from a few sources,
-//! plain events, and (optionally) a conversion with its attribution under every model, so
-//! every sink table and every rollup column gets data.
+//! plain events, and (optionally) a conversion with its attribution under every model, or
+//! (with [`with_null_path`]) the null path its touches closed into, so every sink table and
+//! every rollup column gets data.
 
 use attrib_core::attribution::attribute;
 use attrib_core::conversion::Conversion;
 use attrib_core::event::{Event, EventType};
 use attrib_core::geo::OriginRegion;
-use attrib_core::outbox::{sign, AttributionRecord, EventRecord, OutboxBatch, OutboxRecord};
+use attrib_core::limits::DEFAULT_CLICK_WINDOW_SECS;
+use attrib_core::outbox::{
+    sign, AttributionRecord, EventRecord, NullPathRecord, OutboxBatch, OutboxRecord,
+};
+use attrib_core::rollup::path_steps;
 use attrib_core::settings::AppSettings;
 use attrib_core::touch::{Channel, Touch, TouchKind};
 
@@ -130,6 +135,41 @@ pub fn journey_batch(
         region: OriginRegion::Us,
         records,
     }
+}
+
+/// `batch` with the null path its touches close into when it has no conversion, as the
+/// journey writes it once the (default) click window has passed; unchanged otherwise.
+pub fn with_null_path(mut batch: OutboxBatch) -> OutboxBatch {
+    let converted = batch
+        .records
+        .iter()
+        .any(|r| matches!(r, OutboxRecord::Attribution(_)));
+    let touches: Vec<(String, Touch)> = batch
+        .records
+        .iter()
+        .filter_map(|r| match r {
+            OutboxRecord::Event(e) => e.touch.clone().map(|t| (e.app_id.clone(), t)),
+            _ => None,
+        })
+        .collect();
+    let (Some((app_id, first)), Some((_, last))) = (touches.first(), touches.last()) else {
+        return batch;
+    };
+    if converted {
+        return batch;
+    }
+    let record = NullPathRecord {
+        app_id: app_id.clone(),
+        journey: batch.journey.clone(),
+        path: path_steps(touches.iter().map(|(_, t)| t.source.as_str())),
+        touches: touches.len() as u32,
+        first_touch_ms: first.ts_ms,
+        last_touch_ms: last.ts_ms,
+        last_touch_id: last.touch_id.clone(),
+        closed_at_ms: last.ts_ms + i64::from(DEFAULT_CLICK_WINDOW_SECS) * 1000 + 1,
+    };
+    batch.records.push(OutboxRecord::NullPath(record));
+    batch
 }
 
 /// The `x-attrib-signature` value for `body`, signed now.

@@ -11,7 +11,7 @@ use std::time::Duration;
 use attrib_core::fraud::counts::fraud_counts;
 use attrib_core::limits::MAX_OUTBOX_BATCH_BYTES;
 use attrib_core::outbox::OutboxRecord;
-use attrib_core::rollup::{conversion_paths, daily_stats, AppDay, DailyStat};
+use attrib_core::rollup::{all_paths, daily_stats, AppDay, DailyStat};
 use common::*;
 
 const DAY_MS: i64 = 86_400_000;
@@ -21,7 +21,7 @@ async fn embedded_ids(path: &std::path::Path) -> (i64, i64) {
     let db = libsql::Builder::new_local(path).build().await.expect("db");
     let conn = db.connect().expect("conn");
     let mut total = (0, 0);
-    for table in ["events", "attributions"] {
+    for table in ["events", "attributions", "null_paths"] {
         let mut rows = conn
             .query(
                 &format!("SELECT count(*), count(DISTINCT id) FROM {table}"),
@@ -42,7 +42,8 @@ async fn embedded_id_list(path: &std::path::Path) -> Vec<String> {
     let mut ids = Vec::new();
     let mut rows = conn
         .query(
-            "SELECT id FROM events UNION ALL SELECT id FROM attributions",
+            "SELECT id FROM events UNION ALL SELECT id FROM attributions \
+             UNION ALL SELECT id FROM null_paths",
             (),
         )
         .await
@@ -82,17 +83,18 @@ async fn embedded_mode_stores_each_record_once_and_pushes_rollups() {
     origin.start().await;
     let client = reqwest::Client::new();
 
+    // Journeys that do not convert end in a null path.
     let mut batches: Vec<_> = (0..40)
         .map(|u| {
             let start = START_MS + (u % 2) as i64 * DAY_MS;
-            attrib_origin::testkit::journey_batch(
+            attrib_origin::testkit::with_null_path(attrib_origin::testkit::journey_batch(
                 "app1",
                 &format!("user{u}"),
                 "a",
-                3,
+                3 + u % 2,
                 u % 3 != 0,
                 start,
-            )
+            ))
         })
         .collect();
     // Some fraud, as the journeys report it: a rejected touch, a rejected conversion.
@@ -109,7 +111,7 @@ async fn embedded_mode_stores_each_record_once_and_pushes_rollups() {
                     a.result.rejected = Some("click_injection".into());
                     a.result.models.iter_mut().for_each(|m| m.credits.clear());
                 }
-                OutboxRecord::Merge(_) => {}
+                OutboxRecord::Merge(_) | OutboxRecord::NullPath(_) => {}
             }
         }
     }
@@ -151,11 +153,22 @@ async fn embedded_mode_stores_each_record_once_and_pushes_rollups() {
     .await;
     let bad_signatures = receiver.received.lock().expect("lock").bad_signatures;
     assert_eq!(bad_signatures, 0);
-    // Paths and fraud counts come with the stats, as core computes them from the records.
+    // Paths (converting and null, combined per key) and fraud counts come with the stats, as
+    // core computes them from the records.
     let records: Vec<&OutboxRecord> = batches.iter().flat_map(|b| b.records.iter()).collect();
-    let want_paths = conversion_paths(records.iter().copied());
+    let want_paths = all_paths(records.iter().copied());
     let want_fraud = fraud_counts(records.iter().copied());
     assert!(!want_paths.is_empty() && !want_fraud.is_empty());
+    let nulls: f64 = want_paths.iter().map(|p| p.nulls).sum();
+    let non_converting = records
+        .iter()
+        .filter(|r| matches!(r, OutboxRecord::NullPath(_)))
+        .count();
+    assert_eq!(
+        nulls, non_converting as f64,
+        "one null per null-path record"
+    );
+    assert!(want_paths.iter().any(|p| p.nulls > 1.0), "{want_paths:?}");
     let (got_paths, got_fraud): (Vec<_>, Vec<_>) = {
         let received = receiver.received.lock().expect("lock");
         (
@@ -166,21 +179,32 @@ async fn embedded_mode_stores_each_record_once_and_pushes_rollups() {
     assert_eq!(got_paths, want_paths);
     assert_eq!(got_fraud, want_fraud);
 
-    // The embedded file holds the same rollups.
-    let db = libsql::Builder::new_local(&db_path)
-        .build()
-        .await
-        .expect("db");
-    let conn = db.connect().expect("conn");
-    let mut rows = conn
-        .query("SELECT count(*), sum(touches) FROM daily_stats", ())
-        .await
-        .expect("query");
-    let row = rows.next().await.expect("row").expect("row");
+    // The embedded file holds the same rollups. It is the last target of a push, so it may
+    // lag the query Worker's copy by one write.
     let want_rows: usize = expected.values().map(Vec::len).sum();
     let want_touches: u64 = expected.values().flatten().map(|s| s.values.touches).sum();
-    assert_eq!(row.get::<i64>(0).expect("n") as usize, want_rows);
-    assert_eq!(row.get::<i64>(1).expect("sum") as u64, want_touches);
+    let embedded_rollups = || async {
+        let db = libsql::Builder::new_local(&db_path)
+            .build()
+            .await
+            .expect("db");
+        let conn = db.connect().expect("conn");
+        let mut rows = conn
+            .query("SELECT count(*), sum(touches) FROM daily_stats", ())
+            .await
+            .expect("query");
+        let row = rows.next().await.expect("row").expect("row");
+        (
+            row.get::<i64>(0).expect("n") as usize,
+            row.get::<Option<i64>>(1).expect("sum").unwrap_or(0) as u64,
+        )
+    };
+    eventually(
+        Duration::from_secs(30),
+        "rollups in the embedded file",
+        || async { embedded_rollups().await == (want_rows, want_touches) },
+    )
+    .await;
 
     let metrics = origin.metrics().await;
     assert!(
@@ -222,6 +246,23 @@ async fn bad_batches_get_4xx_and_change_nothing() {
         post_signed(&client, &origin, serde_json::to_vec(&value).expect("json")).await;
     assert_eq!(status, 422, "{json}");
     assert_eq!(json["error"]["field"], "records[1]");
+
+    // A null path without a step could not be counted anywhere: refused like an empty id.
+    let mut stepless = attrib_origin::testkit::with_null_path(
+        attrib_origin::testkit::journey_batch("app2", "n", "a", 2, false, START_MS),
+    );
+    let last = stepless.records.len() - 1;
+    if let Some(OutboxRecord::NullPath(n)) = stepless.records.last_mut() {
+        n.path.clear();
+    }
+    let (status, json) = post_signed(
+        &client,
+        &origin,
+        serde_json::to_vec(&stepless).expect("json"),
+    )
+    .await;
+    assert_eq!(status, 422, "{json}");
+    assert_eq!(json["error"]["field"], format!("records[{last}].path"));
 
     let mut oversized = body.clone();
     oversized.resize(MAX_OUTBOX_BATCH_BYTES + 1, b' ');

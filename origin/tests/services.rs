@@ -9,7 +9,7 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use attrib_core::outbox::{OutboxBatch, OutboxRecord};
-use attrib_origin::testkit::journey_batch;
+use attrib_origin::testkit::{journey_batch, with_null_path};
 use common::stores::{clickhouse_counts, clickhouse_rollups, expected_rollups, kafka_id_counts};
 use common::*;
 
@@ -30,7 +30,11 @@ impl Services {
             clickhouse_url: require_env("ATTRIB_IT_CLICKHOUSE_URL"),
             database: prefix.clone(),
             brokers: require_env("ATTRIB_IT_KAFKA_BROKERS"),
-            topics: vec![format!("{prefix}.events"), format!("{prefix}.attributions")],
+            topics: vec![
+                format!("{prefix}.events"),
+                format!("{prefix}.attributions"),
+                format!("{prefix}.null_paths"),
+            ],
         }
     }
 
@@ -43,6 +47,7 @@ impl Services {
             ("KAFKA_EVENTS_TOPIC", self.topics[0].clone()),
             ("KAFKA_ATTRIBUTIONS_TOPIC", self.topics[1].clone()),
             ("KAFKA_MERGES_TOPIC", format!("{}.merges", self.database)),
+            ("KAFKA_NULL_PATHS_TOPIC", self.topics[2].clone()),
         ]
     }
 
@@ -115,9 +120,19 @@ impl Drop for Outage {
     }
 }
 
+/// Every other user converts; the others end in a null path.
 fn batches(tag: &str, users: usize) -> Vec<OutboxBatch> {
     (0..users)
-        .map(|u| journey_batch("app", &format!("{tag}{u}"), tag, 3, u % 2 == 0, START_MS))
+        .map(|u| {
+            with_null_path(journey_batch(
+                "app",
+                &format!("{tag}{u}"),
+                tag,
+                3,
+                u % 2 == 0,
+                START_MS,
+            ))
+        })
         .collect()
 }
 
@@ -156,6 +171,17 @@ async fn every_record_once_in_clickhouse_and_kafka() {
         (60 * 3).to_string(),
         "materialized touches per day"
     );
+    let nulls = common::stores::clickhouse_query(
+        &services.clickhouse_url,
+        &format!(
+            "SELECT count(), uniqExact(id) FROM {}.null_paths FINAL WHERE journey != '' \
+             FORMAT TabSeparated",
+            services.database
+        ),
+    )
+    .await
+    .expect("null paths table");
+    assert_eq!(nulls.trim(), "30\t30", "one row per null path");
     origin.terminate();
 }
 

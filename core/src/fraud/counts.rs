@@ -44,7 +44,7 @@ pub fn fraud_counts<'a>(records: impl IntoIterator<Item = &'a OutboxRecord>) -> 
                     latest.insert(key, &r.result);
                 }
             }
-            OutboxRecord::Merge(_) => {}
+            OutboxRecord::Merge(_) | OutboxRecord::NullPath(_) => {}
         }
     }
     for ((app_id, _), result) in latest {

@@ -9,7 +9,7 @@ use crate::outbox::OutboxRecord;
 use crate::postback::Postback;
 use crate::touch::Touch;
 
-use super::JourneyStore;
+use super::{JourneyStore, NullPathState};
 
 #[derive(Debug, Clone, Default)]
 struct State {
@@ -18,6 +18,7 @@ struct State {
     attributions: BTreeMap<String, AttributionResult>,
     outbox: Vec<OutboxRecord>,
     postbacks: BTreeMap<String, Postback>,
+    null_paths: NullPathState,
 }
 
 #[derive(Debug, Default)]
@@ -220,5 +221,26 @@ impl JourneyStore for MemoryStore {
 
     fn all_attributions(&self) -> Result<Vec<AttributionResult>, Self::Error> {
         Ok(self.state.borrow().attributions.values().cloned().collect())
+    }
+
+    fn conversion_times_since(&self, from_ms: i64) -> Result<Vec<i64>, Self::Error> {
+        let mut times: Vec<i64> = self
+            .state
+            .borrow()
+            .attributions
+            .values()
+            .map(|a| a.conversion.ts_ms)
+            .filter(|ts| *ts >= from_ms)
+            .collect();
+        times.sort_unstable();
+        Ok(times)
+    }
+
+    fn null_path_state(&self) -> Result<NullPathState, Self::Error> {
+        Ok(self.state.borrow().null_paths)
+    }
+
+    fn set_null_path_state(&self, state: &NullPathState) -> Result<(), Self::Error> {
+        self.write(|s| s.null_paths = *state)
     }
 }

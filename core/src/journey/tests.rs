@@ -93,6 +93,7 @@ fn full_journey_click_page_conversion() {
             OutboxRecord::Event(_) => "event",
             OutboxRecord::Attribution(_) => "attribution",
             OutboxRecord::Merge(_) => "merge",
+            OutboxRecord::NullPath(_) => "null_path",
         })
         .collect();
     assert_eq!(kinds, ["event", "event", "attribution", "event"]);

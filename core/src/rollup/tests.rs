@@ -176,3 +176,116 @@ fn rejected_again() -> AttributionResult {
     result.rejected = Some("click_injection".into());
     result
 }
+
+fn null_record(journey: &str, last_touch_id: &str, last_ms: i64, path: &[&str]) -> OutboxRecord {
+    OutboxRecord::NullPath(crate::outbox::NullPathRecord {
+        app_id: "app".into(),
+        journey: journey.into(),
+        path: path.iter().map(|s| s.to_string()).collect(),
+        touches: path.len() as u32,
+        first_touch_ms: last_ms - HOUR_MS,
+        last_touch_ms: last_ms,
+        last_touch_id: last_touch_id.into(),
+        closed_at_ms: last_ms + DAY_MS,
+    })
+}
+
+#[test]
+fn null_paths_count_each_record_once_on_the_day_of_its_last_touch() {
+    let late = DAY_MS - 1; // 1970-01-01T23:59:59.999Z
+    let records = [
+        null_record("u:app:a", "t1", late, &["google", "email"]),
+        null_record("u:app:a", "t1", late, &["google", "email"]), // redelivered
+        null_record("u:app:b", "t9", late, &["google", "email"]),
+        null_record("u:app:c", "t2", DAY_MS, &["google"]),
+        null_record("u:app:d", "t3", DAY_MS, &[]), // no step: counts nowhere
+    ];
+    let paths = null_paths(&records);
+    let summary: Vec<_> = paths
+        .iter()
+        .map(|p| {
+            (
+                p.day.as_str(),
+                p.path.join(">"),
+                p.currency.as_str(),
+                p.nulls,
+            )
+        })
+        .collect();
+    assert_eq!(
+        summary,
+        [
+            ("1970-01-01", "google>email".to_string(), "", 2.0),
+            ("1970-01-02", "google".to_string(), "", 1.0),
+        ]
+    );
+    assert!(paths.iter().all(|p| p.conversions == 0.0 && p.value == 0.0));
+    assert_eq!(
+        affected_days(&records[..1]),
+        vec![AppDay {
+            app_id: "app".into(),
+            day: "1970-01-01".into()
+        }]
+    );
+    assert!(daily_stats(&records).is_empty(), "null paths are not stats");
+}
+
+#[test]
+fn converting_and_null_rows_of_one_key_are_combined_once() {
+    let settings = AppSettings::with_defaults("app");
+    let t = click("g", DAY_MS + HOUR_MS);
+    let mut organic = attribute(
+        &conversion("c0", DAY_MS + 3 * HOUR_MS, 2.0, ""),
+        &[],
+        &settings,
+        0,
+    );
+    organic.conversion.currency = String::new(); // a conversion without currency meets nulls
+    let records = vec![
+        attribution_record(attribute(
+            &conversion("c1", DAY_MS + 2 * HOUR_MS, 10.0, "USD"),
+            &[t],
+            &settings,
+            0,
+        )),
+        attribution_record(organic),
+        null_record("u:app:a", "x1", DAY_MS + HOUR_MS, &["src-g"]),
+        null_record("u:app:b", "x2", DAY_MS + HOUR_MS, &["(organic)"]),
+    ];
+    let all = all_paths(&records);
+    let rows: Vec<_> = all
+        .iter()
+        .map(|p| {
+            (
+                p.path.join(">"),
+                p.currency.as_str(),
+                p.conversions,
+                p.nulls,
+                p.value,
+            )
+        })
+        .collect();
+    assert_eq!(
+        rows,
+        [
+            ("(organic)".to_string(), "", 1.0, 1.0, 2.0),
+            ("src-g".to_string(), "", 0.0, 1.0, 0.0),
+            ("src-g".to_string(), "USD", 1.0, 0.0, 10.0),
+        ]
+    );
+    // Combining is idempotent on combined rows and keeps one row per key.
+    assert_eq!(combine_paths(all.clone()), all);
+    let doubled = combine_paths(all.iter().cloned().chain(all.iter().cloned()));
+    assert_eq!(doubled.len(), all.len());
+    assert_eq!(doubled[0].nulls, 2.0);
+}
+
+#[test]
+fn path_steps_merge_repeats_and_keep_the_last_steps() {
+    assert_eq!(path_steps(["a", "a", "b", "a"]), ["a", "b", "a"]);
+    let many: Vec<String> = (0..MAX_PATH_STEPS + 3).map(|i| format!("s{i}")).collect();
+    let steps = path_steps(many.iter().map(String::as_str));
+    assert_eq!(steps.len(), MAX_PATH_STEPS);
+    assert_eq!(steps[0], "s3");
+    assert!(path_steps(std::iter::empty()).is_empty());
+}

@@ -1,7 +1,7 @@
 //! The views against the contract types: same verdict on valid records and on every
 //! single-field mutation of them, same values, same enum names.
 
-use attrib_core::outbox::{MergeRecord, OutboxRecord};
+use attrib_core::outbox::{MergeRecord, NullPathRecord, OutboxRecord};
 use serde_json::Value;
 
 use super::names::{basis_str, channel_str, touch_kind_str, BASES, CHANNELS, TOUCH_KINDS};
@@ -15,6 +15,16 @@ fn samples() -> Vec<OutboxRecord> {
         from: "u:app:anon".into(),
         into: "u:app:alice".into(),
         merged_at_ms: 1_714_521_600_000,
+    }));
+    records.push(OutboxRecord::NullPath(NullPathRecord {
+        app_id: "app".into(),
+        journey: "u:app:bob".into(),
+        path: vec!["google".into(), "email".into()],
+        touches: 3,
+        first_touch_ms: 1_714_521_600_000,
+        last_touch_ms: 1_714_521_660_000,
+        last_touch_id: "app-bob-t2".into(),
+        closed_at_ms: 1_715_126_460_001,
     }));
     records
 }
@@ -143,6 +153,14 @@ fn views_read_the_same_values_and_ids() {
         if let (RecordView::Attribution(v), OutboxRecord::Attribution(r)) = (&view, &record) {
             assert_eq!(v.result.models.len(), r.result.models.len());
             assert_eq!(v.result.conversion.revenue, r.result.conversion.revenue);
+        }
+        if let (RecordView::NullPath(v), OutboxRecord::NullPath(r)) = (&view, &record) {
+            let path: Vec<&str> = v.path.iter().map(|s| s.as_str()).collect();
+            assert_eq!(path, r.path);
+            assert_eq!(
+                (v.touches, v.last_touch_ms, v.last_touch_id.as_str()),
+                (r.touches, r.last_touch_ms, r.last_touch_id.as_str())
+            );
         }
     }
 }

@@ -79,6 +79,7 @@ pub enum Kind {
     Event,
     Attribution,
     Merge,
+    NullPath,
 }
 
 /// `OutboxRecord`, borrowed.
@@ -89,6 +90,7 @@ pub enum RecordView<'a> {
     Event(EventRecordView<'a>),
     Attribution(AttributionRecordView<'a>),
     Merge(MergeRecordView<'a>),
+    NullPath(NullPathRecordView<'a>),
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -246,6 +248,24 @@ pub struct MergeRecordView<'a> {
     kind: Option<IgnoredAny>,
 }
 
+#[derive(Debug, Clone, Deserialize)]
+pub struct NullPathRecordView<'a> {
+    #[serde(borrow)]
+    pub app_id: Str<'a>,
+    #[serde(borrow)]
+    pub journey: Str<'a>,
+    #[serde(borrow)]
+    pub path: Vec<Str<'a>>,
+    pub touches: u32,
+    pub first_touch_ms: i64,
+    pub last_touch_ms: i64,
+    #[serde(borrow)]
+    pub last_touch_id: Str<'a>,
+    pub closed_at_ms: i64,
+    #[serde(default)]
+    kind: Option<IgnoredAny>,
+}
+
 /// Why a record was not taken; the caller re-parses with the contract types for the message.
 #[derive(Debug)]
 pub struct Refused;
@@ -272,6 +292,7 @@ fn parse_tag_anywhere(json: &str) -> Result<RecordView<'_>, Refused> {
             RecordView::Attribution(serde_json::from_str(json).map_err(|_| Refused)?)
         }
         Kind::Merge => RecordView::Merge(serde_json::from_str(json).map_err(|_| Refused)?),
+        Kind::NullPath => RecordView::NullPath(serde_json::from_str(json).map_err(|_| Refused)?),
     };
     Ok(view)
 }
@@ -324,6 +345,13 @@ impl<'de> Deserialize<'de> for TagFirst<'de> {
                         }
                         RecordView::Merge(view)
                     }
+                    Kind::NullPath => {
+                        let view = NullPathRecordView::deserialize(rest)?;
+                        if view.kind.is_some() {
+                            return Err(duplicate());
+                        }
+                        RecordView::NullPath(view)
+                    }
                 })))
             }
         }
@@ -337,6 +365,7 @@ impl RecordView<'_> {
             RecordView::Event(_) => Kind::Event,
             RecordView::Attribution(_) => Kind::Attribution,
             RecordView::Merge(_) => Kind::Merge,
+            RecordView::NullPath(_) => Kind::NullPath,
         }
     }
 
@@ -345,6 +374,7 @@ impl RecordView<'_> {
             RecordView::Event(r) => r.app_id.as_str(),
             RecordView::Attribution(r) => r.app_id.as_str(),
             RecordView::Merge(r) => r.app_id.as_str(),
+            RecordView::NullPath(r) => r.app_id.as_str(),
         }
     }
 
@@ -362,6 +392,12 @@ impl RecordView<'_> {
                 r.result.revision
             ),
             RecordView::Merge(r) => write!(out, "merge:{}:{}", r.from.as_str(), r.into.as_str()),
+            RecordView::NullPath(r) => write!(
+                out,
+                "null_path:{}:{}",
+                r.journey.as_str(),
+                r.last_touch_id.as_str()
+            ),
         };
     }
 }

@@ -227,7 +227,8 @@ fn validate(body: &[u8]) -> Result<(), ApiError> {
     Ok(())
 }
 
-/// Empty keys would make every record of a kind collide on one id.
+/// Empty keys would make every record of a kind collide on one id; a null path without a
+/// step could not be counted.
 fn missing_identity(record: &OutboxRecord) -> Option<(&'static str, &'static str)> {
     if record.app_id().is_empty() {
         return Some(("app_id", "must not be empty"));
@@ -241,6 +242,17 @@ fn missing_identity(record: &OutboxRecord) -> Option<(&'static str, &'static str
             "result.conversion.conversion_id",
             "must not be empty (it is the record's id)",
         )),
+        OutboxRecord::NullPath(r) if r.journey.is_empty() => Some((
+            "journey",
+            "must not be empty (it is part of the record's id)",
+        )),
+        OutboxRecord::NullPath(r) if r.last_touch_id.is_empty() => Some((
+            "last_touch_id",
+            "must not be empty (it is part of the record's id)",
+        )),
+        OutboxRecord::NullPath(r) if r.path.is_empty() => {
+            Some(("path", "must have at least one step"))
+        }
         _ => None,
     }
 }

@@ -69,13 +69,19 @@ impl<'a> Scan<'a> {
     }
 }
 
-/// Empty keys would make every record of a kind collide on one id.
+/// Empty keys would make every record of a kind collide on one id; a null path without a
+/// step could not be counted (see `http::outbox::missing_identity`, the same rules).
 pub fn missing_identity(view: &RecordView<'_>) -> bool {
     view.app_id().is_empty()
         || match view {
             RecordView::Event(r) => r.event.message_id.as_str().is_empty(),
             RecordView::Attribution(r) => r.result.conversion.conversion_id.as_str().is_empty(),
             RecordView::Merge(_) => false,
+            RecordView::NullPath(r) => {
+                r.journey.as_str().is_empty()
+                    || r.last_touch_id.as_str().is_empty()
+                    || r.path.is_empty()
+            }
         }
 }
 

@@ -4,8 +4,9 @@
 //! Kept locally (libsql file) rather than read back from a sink, so rollups are exact and
 //! prompt whichever sinks are configured and however far behind they are. Per record it is
 //! cheap: touches are counted per (app, day, source, campaign) as they arrive (integers, so
-//! the count is exact), and each conversion keeps only its latest attribution (its JSON).
-//! Recomputing a day reads its counts and its conversions, never its events.
+//! the count is exact), null paths per (app, day of their last touch, path) likewise, and
+//! each conversion keeps only its latest attribution (its JSON). Recomputing a day reads its
+//! counts and its conversions, never its events.
 //!
 //! Each record is counted once: the spool stores each id once, and the store records the
 //! spool position it has applied in the same transaction as the counts, so a batch
@@ -20,7 +21,8 @@ use attrib_core::attribution::Model;
 use attrib_core::fraud::counts::fraud_counts;
 use attrib_core::outbox::OutboxRecord;
 use attrib_core::rollup::{
-    conversion_paths, daily_stats, AppDay, DailyStat, FraudCount, PathStat, StatKey, StatValues,
+    combine_paths, conversion_paths, daily_stats, null_row, path_steps, AppDay, DailyStat,
+    FraudCount, PathStat, StatKey, StatValues,
 };
 use attrib_core::time::day_of_millis;
 use libsql::{Connection, Database, Transaction};
@@ -47,6 +49,11 @@ CREATE TABLE IF NOT EXISTS conversions (
     PRIMARY KEY (app_id, conversion_id)
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS conversions_by_day ON conversions (app_id, day);
+CREATE TABLE IF NOT EXISTS null_path_counts (
+    app_id TEXT NOT NULL, day TEXT NOT NULL, path TEXT NOT NULL,
+    nulls INTEGER NOT NULL,
+    PRIMARY KEY (app_id, day, path)
+) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS dirty_days (
     app_id TEXT NOT NULL, day TEXT NOT NULL, generation INTEGER NOT NULL,
     PRIMARY KEY (app_id, day)
@@ -140,6 +147,8 @@ impl FactStore {
         // (app, touch time, record id, counter key): touches to check against legacy facts.
         let mut touch_ids: Vec<(&str, i64, &str, TouchKey)> = Vec::new();
         let mut attributions = Vec::new();
+        // (app, day number, path as canonical JSON): null paths, counted like touches.
+        let mut nulls: HashMap<(&str, i64, String), i64> = HashMap::new();
         for entry in batch.entries.iter().filter(|e| e.seq >= applied) {
             for record in entry.records() {
                 let r = record?;
@@ -167,6 +176,17 @@ impl FactStore {
                     }
                     Columns::Attribution(a) => {
                         attributions.push((r.app_id, a.conversion_id, a.ts_ms, a.revision, r.json));
+                    }
+                    Columns::NullPath(n) => {
+                        // The steps as `core::rollup::null_paths` counts them.
+                        let steps = path_steps(n.path.iter().copied());
+                        if steps.is_empty() {
+                            continue;
+                        }
+                        let day = crate::sinks::rows::day_number(n.last_touch_ms);
+                        *nulls
+                            .entry((r.app_id, day, serde_json::to_string(&steps)?))
+                            .or_default() += 1;
                     }
                     Columns::Merge(_) => {}
                 }
@@ -218,6 +238,20 @@ impl FactStore {
                 .execute((*app_id, day_name.as_str(), *reason, *count))
                 .await?;
             reject.reset();
+            days.insert((app_id.to_string(), day_name));
+        }
+        let add_nulls = tx
+            .prepare(
+                "INSERT INTO null_path_counts (app_id, day, path, nulls) VALUES (?1, ?2, ?3, ?4) \
+                 ON CONFLICT (app_id, day, path) DO UPDATE SET nulls = nulls + excluded.nulls",
+            )
+            .await?;
+        for ((app_id, day, path), count) in &nulls {
+            let day_name = name_of(day * 86_400_000);
+            add_nulls
+                .execute((*app_id, day_name.as_str(), path.as_str(), *count))
+                .await?;
+            add_nulls.reset();
             days.insert((app_id.to_string(), day_name));
         }
         for (app_id, conversion_id, ts_ms, revision, json) in attributions {
@@ -283,13 +317,16 @@ impl FactStore {
     /// Everything pushed for `days`: their complete daily stats (`core::rollup::daily_stats`
     /// over their latest attributions, with their touch counts added: touches are integers
     /// and independent of the other columns, so this equals `daily_stats` over every record
-    /// of those days), their conversion paths, and their fraud counts (rejected conversions
-    /// from the attributions, rejected touches from their counters).
+    /// of those days), their paths (converting paths from the attributions and null paths
+    /// from their counters, combined per key: `core::rollup::all_paths` over every record of
+    /// those days), and their fraud counts (rejected conversions from the attributions,
+    /// rejected touches from their counters).
     pub async fn rollup_of(&self, days: &[AppDay]) -> Result<DayRollup, RollupError> {
         let conn = self.conn.lock().await;
         let mut attributions: Vec<OutboxRecord> = Vec::new();
         let mut counts = Vec::new();
         let mut rejected_touches = Vec::new();
+        let mut null_rows = Vec::new();
         let conversions = conn
             .prepare("SELECT record FROM conversions WHERE app_id = ?1 AND day = ?2")
             .await?;
@@ -302,6 +339,9 @@ impl FactStore {
             .prepare(
                 "SELECT reason, rejections FROM touch_rejections WHERE app_id = ?1 AND day = ?2",
             )
+            .await?;
+        let null_counts = conn
+            .prepare("SELECT path, nulls FROM null_path_counts WHERE app_id = ?1 AND day = ?2")
             .await?;
         for day in days {
             let key = (day.app_id.as_str(), day.day.as_str());
@@ -327,6 +367,19 @@ impl FactStore {
             }
             drop(rows);
             rejections.reset();
+            let mut rows = null_counts.query(key).await?;
+            while let Some(row) = rows.next().await? {
+                let (path, n): (String, i64) = (row.get(0)?, row.get(1)?);
+                let steps: Vec<String> = serde_json::from_str(&path)?;
+                null_rows.push(null_row(
+                    day.app_id.clone(),
+                    day.day.clone(),
+                    steps,
+                    n.max(0) as u64,
+                ));
+            }
+            drop(rows);
+            null_counts.reset();
         }
         drop(conn);
         let mut stats: BTreeMap<StatKey, StatValues> = daily_stats(&attributions)
@@ -358,7 +411,7 @@ impl FactStore {
                 .into_iter()
                 .map(|(key, values)| DailyStat { key, values })
                 .collect(),
-            paths: conversion_paths(&attributions),
+            paths: combine_paths(conversion_paths(&attributions).into_iter().chain(null_rows)),
             fraud: fraud
                 .into_iter()
                 .map(|((app_id, day, reason), count)| FraudCount {

@@ -57,7 +57,8 @@ pub async fn from_record_facts(conn: &Connection) -> Result<(), RollupError> {
                     latest.insert(key, (revision, day, json));
                 }
             }
-            OutboxRecord::Merge(_) => {}
+            // Older origins stored no null paths (the kind did not exist yet).
+            OutboxRecord::Merge(_) | OutboxRecord::NullPath(_) => {}
         }
     }
     drop(rows);

@@ -4,15 +4,17 @@
 //! With the default 1 s debounce a conversion's stats reach the edge a second or two after
 //! the origin accepted it, and a day that receives a thousand records in that second is
 //! recomputed once, not a thousand times. Very large days are pushed less often (see
-//! [`PUSH_COST_FACTOR`]).
+//! [`PUSH_COST_FACTOR`]). The days of one round go in as many upserts as the query Worker's
+//! row limits need ([`group_days`]), each cleared once every target has it.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use attrib_core::rollup::RollupUpsert;
+use attrib_core::rollup::{AppDay, RollupUpsert, MAX_UPSERT_SECTION_ROWS};
 use tokio::sync::{watch, Notify};
 
-use super::facts::FactStore;
+use super::facts::{DayRollup, DirtyDay, FactStore};
 use super::targets::Target;
 use super::RollupError;
 use crate::metrics::Metrics;
@@ -80,24 +82,139 @@ impl Pusher {
         }
         let days: Vec<_> = dirty.iter().map(|d| d.day.clone()).collect();
         let rollup = self.facts.rollup_of(&days).await?;
-        let upsert = RollupUpsert {
-            rows: rollup.rows,
-            paths: Some(rollup.paths),
-            fraud: Some(rollup.fraud),
-            days,
-        };
-        for target in &self.targets {
-            let result = target.push(&upsert).await;
-            self.metrics.rollup_push(target.name(), result.is_ok());
-            result?;
+        let mut pushed = 0;
+        for upsert in group_days(days, rollup) {
+            for target in &self.targets {
+                let result = target.push(&upsert).await;
+                self.metrics.rollup_push(target.name(), result.is_ok());
+                result?;
+            }
+            let done: Vec<DirtyDay> = dirty
+                .iter()
+                .filter(|d| upsert.days.contains(&d.day))
+                .cloned()
+                .collect();
+            self.facts.clear(&done).await?;
+            self.metrics.rollup_days_pushed.add(done.len() as u64);
+            pushed += done.len();
+            tracing::debug!(
+                days = done.len(),
+                rows = upsert.rows.len(),
+                paths = upsert.paths.as_ref().map_or(0, Vec::len),
+                "rollups pushed"
+            );
         }
-        self.facts.clear(&dirty).await?;
-        self.metrics.rollup_days_pushed.add(dirty.len() as u64);
-        tracing::debug!(
-            days = dirty.len(),
-            rows = upsert.rows.len(),
-            "rollups pushed"
-        );
-        Ok(dirty.len())
+        Ok(pushed)
+    }
+}
+
+/// The rollup of `days` as upserts that each stay within the query Worker's row limits per
+/// section ([`MAX_UPSERT_SECTION_ROWS`]), days in order, every day whole in one upsert. A day
+/// larger than the limits on its own gets an upsert of its own (which the Worker refuses:
+/// the error names it, and the other days still go).
+pub fn group_days(days: Vec<AppDay>, rollup: DayRollup) -> Vec<RollupUpsert> {
+    let mut by_day: BTreeMap<AppDay, DayRollup> = BTreeMap::new();
+    let key = |app_id: &str, day: &str| AppDay {
+        app_id: app_id.to_owned(),
+        day: day.to_owned(),
+    };
+    for row in rollup.rows {
+        let day = key(&row.key.app_id, &row.key.day);
+        by_day.entry(day).or_default().rows.push(row);
+    }
+    for path in rollup.paths {
+        let day = key(&path.app_id, &path.day);
+        by_day.entry(day).or_default().paths.push(path);
+    }
+    for count in rollup.fraud {
+        let day = key(&count.app_id, &count.day);
+        by_day.entry(day).or_default().fraud.push(count);
+    }
+    let empty = |days: Vec<AppDay>| RollupUpsert {
+        days,
+        rows: Vec::new(),
+        paths: Some(Vec::new()),
+        fraud: Some(Vec::new()),
+    };
+    let mut upserts: Vec<RollupUpsert> = Vec::new();
+    let mut current = empty(Vec::new());
+    for day in days {
+        let of_day = by_day.remove(&day).unwrap_or_default();
+        let fits = |u: &RollupUpsert| {
+            u.rows.len() + of_day.rows.len() <= MAX_UPSERT_SECTION_ROWS
+                && u.paths.as_ref().map_or(0, Vec::len) + of_day.paths.len()
+                    <= MAX_UPSERT_SECTION_ROWS
+                && u.fraud.as_ref().map_or(0, Vec::len) + of_day.fraud.len()
+                    <= MAX_UPSERT_SECTION_ROWS
+        };
+        if !current.days.is_empty() && !fits(&current) {
+            upserts.push(std::mem::replace(&mut current, empty(Vec::new())));
+        }
+        current.days.push(day);
+        current.rows.extend(of_day.rows);
+        current
+            .paths
+            .get_or_insert_with(Vec::new)
+            .extend(of_day.paths);
+        current
+            .fraud
+            .get_or_insert_with(Vec::new)
+            .extend(of_day.fraud);
+    }
+    if !current.days.is_empty() {
+        upserts.push(current);
+    }
+    upserts
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use attrib_core::rollup::{null_row, FraudCount};
+
+    fn day(n: u32) -> AppDay {
+        AppDay {
+            app_id: "app".into(),
+            day: format!("2026-01-{n:02}"),
+        }
+    }
+
+    #[test]
+    fn days_are_grouped_within_the_row_limits_and_kept_whole() {
+        let per_day = MAX_UPSERT_SECTION_ROWS / 3 + 1; // three days do not fit in one upsert
+        let days: Vec<AppDay> = (1..=4).map(day).collect();
+        let mut rollup = DayRollup::default();
+        for d in &days {
+            for p in 0..per_day {
+                rollup.paths.push(null_row(
+                    d.app_id.clone(),
+                    d.day.clone(),
+                    vec![format!("s{p}")],
+                    1,
+                ));
+            }
+            rollup.fraud.push(FraudCount {
+                app_id: d.app_id.clone(),
+                day: d.day.clone(),
+                reason: "bot_user_agent".into(),
+                count: 1,
+            });
+        }
+        let upserts = group_days(days.clone(), rollup);
+        let grouped: Vec<Vec<AppDay>> = upserts.iter().map(|u| u.days.clone()).collect();
+        assert_eq!(grouped, [days[..2].to_vec(), days[2..].to_vec()]);
+        for upsert in &upserts {
+            let paths = upsert.paths.as_ref().expect("paths");
+            assert_eq!(paths.len(), 2 * per_day);
+            assert!(paths
+                .iter()
+                .all(|p| upsert.days.iter().any(|d| d.day == p.day)));
+            assert_eq!(upsert.fraud.as_ref().map(Vec::len), Some(2));
+        }
+        // A day without any row is still replaced (emptied) where it belongs.
+        let upserts = group_days(vec![day(9)], DayRollup::default());
+        assert_eq!(upserts.len(), 1);
+        assert_eq!(upserts[0].days, [day(9)]);
+        assert_eq!(upserts[0].paths, Some(Vec::new()));
     }
 }

@@ -9,6 +9,8 @@
 //! revision, attributed_at_ms, has_rejected, rejected, model count, then per model: model, credit count, credits
 //! (touch_id, ts_ms, kind, channel, source, medium, campaign, credit, value).
 //! Merge: from, into, merged_at_ms.
+//! Null path: last_touch_id, touches, first_touch_ms, last_touch_ms, closed_at_ms, step
+//! count, steps.
 
 use attrib_core::attribution::{Basis, Model};
 use attrib_core::event::EventType;
@@ -18,7 +20,9 @@ use super::SpoolError;
 use crate::contract::names::{
     code_of, from_code, BASES, CHANNELS, EVENT_TYPES, MODELS, TOUCH_KINDS,
 };
-use crate::contract::view::{AttributionRecordView, EventRecordView, MergeRecordView};
+use crate::contract::view::{
+    AttributionRecordView, EventRecordView, MergeRecordView, NullPathRecordView,
+};
 
 pub fn put_str(out: &mut Vec<u8>, text: &str) {
     out.extend_from_slice(&(text.len() as u32).to_le_bytes());
@@ -95,6 +99,18 @@ pub fn encode_merge(r: &MergeRecordView<'_>, out: &mut Vec<u8>) {
     put_str(out, r.from.as_str());
     put_str(out, r.into.as_str());
     put_i64(out, r.merged_at_ms);
+}
+
+pub fn encode_null_path(r: &NullPathRecordView<'_>, out: &mut Vec<u8>) {
+    put_str(out, r.last_touch_id.as_str());
+    out.extend_from_slice(&r.touches.to_le_bytes());
+    put_i64(out, r.first_touch_ms);
+    put_i64(out, r.last_touch_ms);
+    put_i64(out, r.closed_at_ms);
+    out.extend_from_slice(&(r.path.len() as u32).to_le_bytes());
+    for step in &r.path {
+        put_str(out, step.as_str());
+    }
 }
 
 /// Reads the binary layout; every read is bounds- and UTF-8-checked.
@@ -318,6 +334,40 @@ impl<'a> MergeCols<'a> {
             from: d.str()?,
             into: d.str()?,
             merged_at_ms: d.i64()?,
+        })
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct NullPathCols<'a> {
+    pub last_touch_id: &'a str,
+    pub touches: u32,
+    pub first_touch_ms: i64,
+    pub last_touch_ms: i64,
+    pub closed_at_ms: i64,
+    /// The steps as the journey sent them (see `attrib_core::rollup::null_path_of`).
+    pub path: Vec<&'a str>,
+}
+
+impl<'a> NullPathCols<'a> {
+    pub fn decode(bytes: &'a [u8]) -> Result<Self, SpoolError> {
+        let mut d = Dec(bytes);
+        let last_touch_id = d.str()?;
+        let touches = d.u32()?;
+        let (first_touch_ms, last_touch_ms, closed_at_ms) = (d.i64()?, d.i64()?, d.i64()?);
+        let count = d.u32()?;
+        // Bounded by the bytes present (each step costs at least its 4-byte length).
+        let mut path = Vec::with_capacity((count as usize).min(d.0.len() / 4));
+        for _ in 0..count {
+            path.push(d.str()?);
+        }
+        Ok(NullPathCols {
+            last_touch_id,
+            touches,
+            first_touch_ms,
+            last_touch_ms,
+            closed_at_ms,
+            path,
         })
     }
 }

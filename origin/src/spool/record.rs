@@ -14,8 +14,8 @@
 use std::ops::Range;
 
 use super::columns::{
-    encode_attribution, encode_event, encode_merge, put_str, AttributionCols, Dec, EventCols,
-    MergeCols,
+    encode_attribution, encode_event, encode_merge, encode_null_path, put_str, AttributionCols,
+    Dec, EventCols, MergeCols, NullPathCols,
 };
 use super::dedup::{fingerprint, Fingerprint};
 use super::SpoolError;
@@ -30,6 +30,7 @@ pub enum RecordKind {
     Event,
     Attribution,
     Merge,
+    NullPath,
 }
 
 impl RecordKind {
@@ -38,6 +39,7 @@ impl RecordKind {
             RecordKind::Event => "event",
             RecordKind::Attribution => "attribution",
             RecordKind::Merge => "merge",
+            RecordKind::NullPath => "null_path",
         }
     }
 
@@ -46,6 +48,7 @@ impl RecordKind {
             RecordKind::Event => 1,
             RecordKind::Attribution => 2,
             RecordKind::Merge => 3,
+            RecordKind::NullPath => 4,
         }
     }
 
@@ -54,6 +57,7 @@ impl RecordKind {
             1 => Some(RecordKind::Event),
             2 => Some(RecordKind::Attribution),
             3 => Some(RecordKind::Merge),
+            4 => Some(RecordKind::NullPath),
             _ => None,
         }
     }
@@ -63,6 +67,7 @@ impl RecordKind {
             RecordView::Event(_) => RecordKind::Event,
             RecordView::Attribution(_) => RecordKind::Attribution,
             RecordView::Merge(_) => RecordKind::Merge,
+            RecordView::NullPath(_) => RecordKind::NullPath,
         }
     }
 }
@@ -94,6 +99,7 @@ impl EncodedBatch {
             RecordView::Event(r) => r.journey.as_str(),
             RecordView::Attribution(r) => r.journey.as_str(),
             RecordView::Merge(_) => batch_journey,
+            RecordView::NullPath(r) => r.journey.as_str(),
         };
         self.push_parts(
             RecordKind::of(view),
@@ -101,11 +107,7 @@ impl EncodedBatch {
             view.app_id(),
             journey,
             json,
-            |out| match view {
-                RecordView::Event(r) => encode_event(r, out),
-                RecordView::Attribution(r) => encode_attribution(r, out),
-                RecordView::Merge(r) => encode_merge(r, out),
-            },
+            |out| encode_columns(view, out),
         );
         self.id = id;
     }
@@ -138,6 +140,16 @@ impl EncodedBatch {
         self.records
             .iter()
             .map(|(fp, range)| (*fp, &self.buf[range.clone()]))
+    }
+}
+
+/// A record's columns, by kind.
+fn encode_columns(view: &RecordView<'_>, out: &mut Vec<u8>) {
+    match view {
+        RecordView::Event(r) => encode_event(r, out),
+        RecordView::Attribution(r) => encode_attribution(r, out),
+        RecordView::Merge(r) => encode_merge(r, out),
+        RecordView::NullPath(r) => encode_null_path(r, out),
     }
 }
 
@@ -184,6 +196,7 @@ pub enum Columns<'a> {
     Event(EventCols<'a>),
     Attribution(AttributionCols<'a>),
     Merge(MergeCols<'a>),
+    NullPath(NullPathCols<'a>),
 }
 
 impl<'a> SpooledRecord<'a> {
@@ -192,6 +205,7 @@ impl<'a> SpooledRecord<'a> {
             RecordKind::Event => Columns::Event(EventCols::decode(self.columns)?),
             RecordKind::Attribution => Columns::Attribution(AttributionCols::decode(self.columns)?),
             RecordKind::Merge => Columns::Merge(MergeCols::decode(self.columns)?),
+            RecordKind::NullPath => Columns::NullPath(NullPathCols::decode(self.columns)?),
         })
     }
 
@@ -284,16 +298,9 @@ pub fn upgrade(payload: Vec<u8>) -> Result<Vec<u8>, SpoolError> {
         let (id, app_id, journey, json) = (dec.str()?, dec.str()?, dec.str()?, dec.str()?);
         let view = crate::contract::parse_record(json)
             .map_err(|_| SpoolError::Corrupt("a legacy record is not an OutboxRecord"))?;
-        write_record(
-            &mut out,
-            kind,
-            [id, app_id, journey, json],
-            |cols| match &view {
-                RecordView::Event(r) => encode_event(r, cols),
-                RecordView::Attribution(r) => encode_attribution(r, cols),
-                RecordView::Merge(r) => encode_merge(r, cols),
-            },
-        );
+        write_record(&mut out, kind, [id, app_id, journey, json], |cols| {
+            encode_columns(&view, cols)
+        });
     }
     Ok(out)
 }
@@ -380,6 +387,57 @@ pub mod tests {
         };
         assert_eq!(cols.message_id, "app-alice-t-t0");
         assert!(cols.touch.is_some());
+    }
+
+    #[test]
+    fn null_path_columns_round_trip() {
+        let batch = crate::testkit::with_null_path(crate::testkit::journey_batch(
+            "app",
+            "bob",
+            "t",
+            4,
+            false,
+            1_714_521_600_000,
+        ));
+        let Some(attrib_core::outbox::OutboxRecord::NullPath(sent)) = batch.records.last() else {
+            panic!("a null path");
+        };
+        let json = serde_json::to_string(batch.records.last().expect("record")).expect("json");
+        let view = crate::contract::parse_record(&json).expect("view");
+        let mut encoded = EncodedBatch::default();
+        encoded.push_view(&view, &json, "ignored");
+        let mut payload = Vec::new();
+        payload_header(encoded.len(), &mut payload);
+        for (_, bytes) in encoded.records() {
+            payload.extend_from_slice(bytes);
+        }
+        let spooled = records(&payload)
+            .expect("payload")
+            .next()
+            .expect("one")
+            .expect("record");
+        assert_eq!(spooled.kind, RecordKind::NullPath);
+        assert_eq!(spooled.id, "null_path:u:app:bob:app-bob-t-t3");
+        assert_eq!(spooled.journey, "u:app:bob");
+        let Columns::NullPath(cols) = spooled.columns().expect("columns") else {
+            panic!("null path columns");
+        };
+        assert_eq!(cols.path, sent.path);
+        assert_eq!(
+            (
+                cols.touches,
+                cols.first_touch_ms,
+                cols.last_touch_ms,
+                cols.closed_at_ms
+            ),
+            (
+                sent.touches,
+                sent.first_touch_ms,
+                sent.last_touch_ms,
+                sent.closed_at_ms
+            )
+        );
+        assert_eq!(cols.last_touch_id, sent.last_touch_id);
     }
 
     fn attrib_origin_record() -> attrib_core::outbox::OutboxRecord {

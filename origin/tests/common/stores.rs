@@ -21,10 +21,11 @@ pub async fn clickhouse_query(url: &str, query: &str) -> Option<String> {
     response.text().await.ok()
 }
 
-/// (rows after dedup with FINAL, distinct ids) over the events and attributions tables.
+/// (rows after dedup with FINAL, distinct ids) over the events, attributions and null paths
+/// tables.
 pub async fn clickhouse_counts(url: &str, database: &str) -> Option<(u64, u64)> {
     let mut total = (0, 0);
-    for table in ["events", "attributions"] {
+    for table in ["events", "attributions", "null_paths"] {
         let text = clickhouse_query(
             url,
             &format!("SELECT count(), uniqExact(id) FROM {database}.{table} FINAL"),

@@ -39,11 +39,11 @@ pub const MAX_CURRENCY_CHARS: usize = 16;
 pub const MAX_REASON_CHARS: usize = 64;
 
 /// Daily-stats rows in one upsert; the origin sends larger sets as several upserts.
-pub const MAX_ROLLUP_ROWS: usize = 5_000;
+pub const MAX_ROLLUP_ROWS: usize = attrib_core::rollup::MAX_UPSERT_SECTION_ROWS;
 /// Path rows in one upsert.
-pub const MAX_UPSERT_PATH_ROWS: usize = 5_000;
+pub const MAX_UPSERT_PATH_ROWS: usize = attrib_core::rollup::MAX_UPSERT_SECTION_ROWS;
 /// Fraud rows in one upsert.
-pub const MAX_UPSERT_FRAUD_ROWS: usize = 5_000;
+pub const MAX_UPSERT_FRAUD_ROWS: usize = attrib_core::rollup::MAX_UPSERT_SECTION_ROWS;
 /// (app, day) pairs replaced by one upsert.
 pub const MAX_UPSERT_DAYS: usize = 400;
 /// Body size of one upsert (a row is well under 1 KB).

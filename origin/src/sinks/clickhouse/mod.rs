@@ -1,5 +1,5 @@
-//! The ClickHouse sink: raw events, attributions (with per-model credits) and merges, with
-//! exact daily rollups, over ClickHouse's HTTP interface.
+//! The ClickHouse sink: raw events, attributions (with per-model credits), merges and null
+//! paths, with exact daily rollups, over ClickHouse's HTTP interface.
 //!
 //! Written on `reqwest` rather than the `clickhouse` crate: the crate targets current
 //! servers (its row types and schema checks rely on formats and settings that 18.16, the

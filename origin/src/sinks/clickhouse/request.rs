@@ -12,7 +12,7 @@ use attrib_core::attribution::Model;
 use super::ClickHouseError;
 use crate::contract::names::{basis_str, channel_str, touch_kind_str};
 use crate::sinks::rows::{credit_rows, day_number, shares};
-use crate::spool::{Columns, SpoolBatch};
+use crate::spool::{Columns, RecordKind, SpoolBatch};
 
 pub const EVENTS_COLUMNS: &str = "id, app_id, journey, message_id, event_type, user_id, \
     anonymous_id, name, timestamp_ms, received_at_ms, day, is_conversion, has_touch, touch_id, \
@@ -27,15 +27,29 @@ pub const CONVERSIONS_COLUMNS: &str = "app_id, conversion_id, revision, attribut
     currency, revenue, model, source, campaign, conversions, credited_value";
 pub const MERGES_COLUMNS: &str = "id, app_id, from_journey, into_journey, merged_at_ms, day, \
     record";
+pub const NULL_PATHS_COLUMNS: &str = "id, app_id, journey, day, path, touches, first_touch_ms, \
+    last_touch_ms, last_touch_id, closed_at_ms, record";
 
 /// The tables the sink writes, in insert order, with the column holding the record id.
-pub const TABLES: [(&str, &str, &str); 5] = [
+pub const TABLES: [(&str, &str, &str); 6] = [
     ("events", EVENTS_COLUMNS, "id"),
     ("attributions", ATTRIBUTIONS_COLUMNS, "id"),
     ("attribution_credits", CREDITS_COLUMNS, "attribution_id"),
     ("conversion_stats", CONVERSIONS_COLUMNS, "attribution_id"),
     ("merges", MERGES_COLUMNS, "id"),
+    ("null_paths", NULL_PATHS_COLUMNS, "id"),
 ];
+
+/// The tables (indexes into [`TABLES`]) a record of `kind` is written to: what the presence
+/// check looks in.
+pub fn tables_of(kind: RecordKind) -> &'static [usize] {
+    match kind {
+        RecordKind::Event => &[0],
+        RecordKind::Attribution => &[1, 2, 3],
+        RecordKind::Merge => &[4],
+        RecordKind::NullPath => &[5],
+    }
+}
 
 /// An `INSERT` for one table: `body` holds its rows in `RowBinary`.
 pub struct Insert {
@@ -46,7 +60,7 @@ pub struct Insert {
 }
 
 /// Already-present record ids per table (index into [`TABLES`]).
-pub type Present = [HashSet<String>; 5];
+pub type Present = [HashSet<String>; 6];
 
 struct Out {
     body: Vec<u8>,
@@ -90,7 +104,7 @@ fn varint(out: &mut Vec<u8>, mut v: u64) {
 
 pub fn build(batch: &SpoolBatch, skip: Option<&Present>) -> Result<Vec<Insert>, ClickHouseError> {
     let bytes: usize = batch.entries.iter().map(|e| e.payload_len()).sum();
-    let mut outs: [Out; 5] = std::array::from_fn(|i| Out {
+    let mut outs: [Out; 6] = std::array::from_fn(|i| Out {
         body: Vec::with_capacity(if i == 0 { bytes + bytes / 4 } else { 0 }),
         rows: 0,
     });
@@ -218,6 +232,27 @@ pub fn build(batch: &SpoolBatch, skip: Option<&Present>) -> Result<Vec<Insert>, 
                 }
                 o.i64(m.merged_at_ms);
                 o.date(m.merged_at_ms);
+                o.str(r.json);
+                o.rows += 1;
+            }
+            Columns::NullPath(n) => {
+                if skipped(5, r.id) {
+                    continue;
+                }
+                let o = &mut outs[5];
+                for text in [r.id, r.app_id, r.journey] {
+                    o.str(text);
+                }
+                o.date(n.last_touch_ms);
+                o.len(n.path.len());
+                for step in &n.path {
+                    o.str(step);
+                }
+                o.u32(n.touches);
+                o.i64(n.first_touch_ms);
+                o.i64(n.last_touch_ms);
+                o.str(n.last_touch_id);
+                o.i64(n.closed_at_ms);
                 o.str(r.json);
                 o.rows += 1;
             }

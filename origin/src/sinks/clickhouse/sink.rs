@@ -16,7 +16,7 @@ use super::config::ClickHouseConfig;
 use super::request::{self, Insert, Present, TABLES};
 use super::{schema_statements, ClickHouseError, SINK_NAME};
 use crate::sinks::{Sink, SinkError};
-use crate::spool::{BatchLimits, RecordKind, SpoolBatch};
+use crate::spool::{BatchLimits, SpoolBatch};
 
 /// Ids per presence query (keeps each query far below `max_query_size`).
 const IDS_PER_QUERY: usize = 2_000;
@@ -128,15 +128,10 @@ impl ClickHouseSink {
 
     /// The batch's record ids already present, per table.
     async fn present(&self, batch: &SpoolBatch) -> Result<Present, SinkError> {
-        let mut wanted: [Vec<(&str, &str)>; 5] = Default::default();
+        let mut wanted: [Vec<(&str, &str)>; TABLES.len()] = Default::default();
         for record in batch.records() {
             let r = record?;
-            let tables: &[usize] = match r.kind {
-                RecordKind::Event => &[0],
-                RecordKind::Attribution => &[1, 2, 3],
-                RecordKind::Merge => &[4],
-            };
-            for &t in tables {
+            for &t in request::tables_of(r.kind) {
                 wanted[t].push((r.app_id, r.id));
             }
         }

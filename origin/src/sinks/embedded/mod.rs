@@ -1,4 +1,5 @@
-//! The embedded sink: events, attributions and merges in a local libsql (SQLite) file.
+//! The embedded sink: events, attributions, merges and null paths in a local libsql (SQLite)
+//! file.
 //!
 //! The default when neither Kafka nor ClickHouse is configured, so the whole stack runs with
 //! nothing else installed. The rollup pusher also writes `daily_stats` into the same file.

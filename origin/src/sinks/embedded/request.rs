@@ -16,6 +16,8 @@ pub const INSERT_ATTRIBUTION: &str = "INSERT OR IGNORE INTO attributions (id, ap
      VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)";
 pub const INSERT_MERGE: &str = "INSERT OR IGNORE INTO merges (id, app_id, from_journey, \
      into_journey, merged_at_ms, record) VALUES (?1, ?2, ?3, ?4, ?5, ?6)";
+pub const INSERT_NULL_PATH: &str = "INSERT OR IGNORE INTO null_paths (id, app_id, journey, day, \
+     path, touches, last_touch_ms, record) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)";
 
 /// Parameter lists per table, in the column order of the INSERTs above.
 #[derive(Default)]
@@ -23,6 +25,7 @@ pub struct Inserts {
     pub events: Vec<Vec<Value>>,
     pub attributions: Vec<Vec<Value>>,
     pub merges: Vec<Vec<Value>>,
+    pub null_paths: Vec<Vec<Value>>,
 }
 
 pub fn build(batch: &SpoolBatch) -> Result<Inserts, EmbeddedError> {
@@ -63,6 +66,17 @@ pub fn build(batch: &SpoolBatch) -> Result<Inserts, EmbeddedError> {
                 text(m.from),
                 text(m.into),
                 Value::Integer(m.merged_at_ms),
+                text(r.json),
+            ]),
+            Columns::NullPath(n) => inserts.null_paths.push(vec![
+                text(r.id),
+                text(r.app_id),
+                text(r.journey),
+                Value::Text(day_of_millis(n.last_touch_ms)),
+                // Serializing a list of strings cannot fail.
+                Value::Text(serde_json::to_string(&n.path).unwrap_or_default()),
+                Value::Integer(i64::from(n.touches)),
+                Value::Integer(n.last_touch_ms),
                 text(r.json),
             ]),
         }

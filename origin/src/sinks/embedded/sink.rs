@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use libsql::{Connection, Database};
 
-use super::request::{self, INSERT_ATTRIBUTION, INSERT_EVENT, INSERT_MERGE};
+use super::request::{self, INSERT_ATTRIBUTION, INSERT_EVENT, INSERT_MERGE, INSERT_NULL_PATH};
 use super::{EmbeddedError, SCHEMA, SINK_NAME};
 use crate::sinks::{Sink, SinkError};
 use crate::spool::{BatchLimits, SpoolBatch};
@@ -50,6 +50,7 @@ impl EmbeddedSink {
             (INSERT_EVENT, inserts.events),
             (INSERT_ATTRIBUTION, inserts.attributions),
             (INSERT_MERGE, inserts.merges),
+            (INSERT_NULL_PATH, inserts.null_paths),
         ] {
             if rows.is_empty() {
                 continue;

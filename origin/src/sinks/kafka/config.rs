@@ -8,6 +8,7 @@ const EVENTS_TOPIC: Setting = Setting::new("kafka.events_topic", "KAFKA_EVENTS_T
 const ATTRIBUTIONS_TOPIC: Setting =
     Setting::new("kafka.attributions_topic", "KAFKA_ATTRIBUTIONS_TOPIC");
 const MERGES_TOPIC: Setting = Setting::new("kafka.merges_topic", "KAFKA_MERGES_TOPIC");
+const NULL_PATHS_TOPIC: Setting = Setting::new("kafka.null_paths_topic", "KAFKA_NULL_PATHS_TOPIC");
 const COMPRESSION: Setting = Setting::new("kafka.compression", "KAFKA_COMPRESSION");
 const LINGER_MS: Setting = Setting::new("kafka.linger_ms", "KAFKA_LINGER_MS");
 const PARTITIONS: Setting = Setting::new("kafka.partitions", "KAFKA_TOPIC_PARTITIONS");
@@ -20,6 +21,9 @@ pub struct KafkaConfig {
     pub events_topic: String,
     pub attributions_topic: String,
     pub merges_topic: String,
+    /// Null paths (`null_path` records): a topic of their own, so consumers of the
+    /// attributions topic see only the kind they were written for.
+    pub null_paths_topic: String,
     /// `lz4` (default), `gzip` or `none`.
     pub compression: String,
     pub linger_ms: u64,
@@ -30,11 +34,12 @@ pub struct KafkaConfig {
 }
 
 impl KafkaConfig {
-    pub const SETTINGS: [&'static Setting; 8] = [
+    pub const SETTINGS: [&'static Setting; 9] = [
         &BROKERS,
         &EVENTS_TOPIC,
         &ATTRIBUTIONS_TOPIC,
         &MERGES_TOPIC,
+        &NULL_PATHS_TOPIC,
         &COMPRESSION,
         &LINGER_MS,
         &PARTITIONS,
@@ -54,6 +59,11 @@ impl KafkaConfig {
                 topic_name,
             )?,
             merges_topic: sources.parse_or(&MERGES_TOPIC, "attrib.merges", topic_name)?,
+            null_paths_topic: sources.parse_or(
+                &NULL_PATHS_TOPIC,
+                "attrib.null_paths",
+                topic_name,
+            )?,
             compression: sources.parse_or(&COMPRESSION, "lz4", |v| match v {
                 "lz4" | "gzip" | "none" => Ok(v.to_owned()),
                 _ => Err("must be lz4, gzip or none".into()),

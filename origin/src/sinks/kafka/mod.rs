@@ -1,4 +1,4 @@
-//! The Kafka sink: events, attributions and merges on their topics, keyed by journey
+//! The Kafka sink: events, attributions, merges and null paths on their topics, keyed by journey
 //! (`u:{app}:{user}`) so one user's records stay in order on one partition.
 //!
 //! Exactly once, in three layers: the spool never re-sends a batch the sink acknowledged;

@@ -29,6 +29,7 @@ pub fn topic_of(config: &KafkaConfig, kind: RecordKind) -> &str {
         RecordKind::Event => &config.events_topic,
         RecordKind::Attribution => &config.attributions_topic,
         RecordKind::Merge => &config.merges_topic,
+        RecordKind::NullPath => &config.null_paths_topic,
     }
 }
 

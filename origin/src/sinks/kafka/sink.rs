@@ -108,12 +108,20 @@ impl KafkaSink {
         })
     }
 
-    fn topics(&self) -> [&str; 3] {
-        [
+    /// Every topic the sink writes, once each (two kinds may share a topic).
+    fn topics(&self) -> Vec<&str> {
+        let mut topics: Vec<&str> = Vec::with_capacity(4);
+        for topic in [
             &self.config.events_topic,
             &self.config.attributions_topic,
             &self.config.merges_topic,
-        ]
+            &self.config.null_paths_topic,
+        ] {
+            if !topics.contains(&topic.as_str()) {
+                topics.push(topic);
+            }
+        }
+        topics
     }
 
     async fn ensure_topics(&self) -> Result<(), KafkaError> {
