@@ -44,7 +44,9 @@ pub trait JourneyStore {
     ) -> Result<T, E>;
 
     fn has_event(&self, message_id: &str) -> Result<bool, Self::Error>;
-    fn insert_event(&self, event: &Event) -> Result<(), Self::Error>;
+    /// Stores `event` unless its message id is already stored; `false` when it was. One
+    /// statement instead of a lookup and an insert: this is the hot path of every event.
+    fn insert_event_if_new(&self, event: &Event) -> Result<bool, Self::Error>;
     /// The latest event time at or before `ts_ms`, other than event `excluding`.
     fn latest_activity(&self, ts_ms: i64, excluding: &str) -> Result<Option<i64>, Self::Error>;
     /// Like [`Self::latest_activity`], counting only engagement: events other than
@@ -192,14 +194,14 @@ impl<'a, S: JourneyStore> Journey<'a, S> {
         flag: Option<&Flag>,
         now_ms: i64,
     ) -> Result<EventOutcome, JourneyError<S::Error>> {
-        if self.store.has_event(&event.message_id)? {
-            return Ok(EventOutcome::Duplicate);
-        }
+        // Judged before anything is written: a refused event leaves no trace.
         let conversion = match conversion_of(event, self.settings) {
             Ok(conversion) => conversion,
             Err(error) => return Ok(EventOutcome::Rejected { error }),
         };
-        self.store.insert_event(event)?;
+        if !self.store.insert_event_if_new(event)? {
+            return Ok(EventOutcome::Duplicate);
+        }
         let mut touch = self.new_touch(event)?;
         if let Some(touch) = &mut touch {
             touch.rejected = flag.map(|f| f.reason.as_str().to_owned());
@@ -297,8 +299,7 @@ impl<'a, S: JourneyStore> Journey<'a, S> {
         self.store.atomically(|| {
             let mut summary = ImportSummary::default();
             for event in &export.events {
-                if !self.store.has_event(&event.message_id)? {
-                    self.store.insert_event(event)?;
+                if self.store.insert_event_if_new(event)? {
                     summary.events += 1;
                 }
             }

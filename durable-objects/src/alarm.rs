@@ -18,7 +18,7 @@ pub const PATHS_RETRY_MS: i64 = 30_000;
 
 /// Serves every duty; returns when the alarm should fire next.
 pub async fn run(store: &SqlJourneyStore, env: &Env) -> Option<i64> {
-    let journey = Meta::new(&store.sql)
+    let journey = Meta::new(store)
         .key()
         .ok()
         .flatten()
@@ -49,7 +49,7 @@ fn close_paths_if_due(store: &SqlJourneyStore) -> Option<i64> {
     if now < due {
         return Some(due);
     }
-    let meta = Meta::new(&store.sql);
+    let meta = Meta::new(store);
     let context = (|| Ok::<_, StoreError>((meta.merged_into()?, meta.key()?, meta.windows()?)))();
     match context {
         Ok((None, Some(key), Some(windows))) => {
@@ -75,7 +75,7 @@ fn close_paths_if_due(store: &SqlJourneyStore) -> Option<i64> {
 }
 
 async fn flush_if_due(store: &SqlJourneyStore, env: &Env) -> Option<i64> {
-    let meta = Meta::new(&store.sql);
+    let meta = Meta::new(store);
     let now = flush::now_ms();
     if !store.outbox_has_rows().unwrap_or(true) {
         return None;
@@ -113,7 +113,7 @@ pub async fn schedule(store: &SqlJourneyStore, storage: &Storage) -> Result<(), 
     let soon = now + FLUSH_DELAY_MS;
     let outbox = match store.outbox_has_rows()? {
         false => None,
-        true => Some(Meta::new(&store.sql).flush_next_ms()?.max(soon)),
+        true => Some(Meta::new(store).flush_next_ms()?.max(soon)),
     };
     let postbacks = postbacks::next_due(store)?.map(|due| due.max(soon));
     let paths = store.null_path_state()?.due_ms.map(|due| due.max(soon));

@@ -45,7 +45,7 @@ pub enum Next {
 }
 
 pub async fn flush(store: &SqlJourneyStore, env: &Env) -> Next {
-    let meta = Meta::new(&store.sql);
+    let meta = Meta::new(store);
     match send_one_batch(store, env).await {
         Ok(sent_all) => {
             let _ = meta.set_flush_attempts(0);
@@ -72,7 +72,7 @@ pub fn backoff_ms(attempts: u32) -> i64 {
 /// Sends the oldest batch; `Ok(true)` when the outbox is now empty. Configuration is checked
 /// before any row is read: an origin that cannot be reached costs no reading of records.
 async fn send_one_batch(store: &SqlJourneyStore, env: &Env) -> Result<bool, FlushError> {
-    let meta = Meta::new(&store.sql);
+    let meta = Meta::new(store);
     let (Some(key), Some(placement)) = (meta.key()?, meta.placement()?) else {
         return Err(FlushError::NotConfigured("journey has no key yet".into()));
     };

@@ -68,9 +68,7 @@ impl From<JourneyError<StoreError>> for ObjectError {
 impl DurableObject for JourneyObject {
     fn new(state: State, env: Env) -> Self {
         let store = SqlJourneyStore::new(state.storage());
-        let schema_error = schema::create(&store.storage, &store.sql)
-            .err()
-            .map(|e| e.to_string());
+        let schema_error = schema::create(&store).err().map(|e| e.to_string());
         JourneyObject {
             state,
             env,
@@ -138,7 +136,7 @@ impl JourneyObject {
         &self,
         request: RecordRequest,
     ) -> std::result::Result<RecordReply, ObjectError> {
-        let meta = Meta::new(&self.store.sql);
+        let meta = Meta::new(&self.store);
         if let Some(target) = meta.merged_into()? {
             return self.forward(request, target).await;
         }
@@ -184,7 +182,7 @@ impl JourneyObject {
         path: &str,
         request: &Req,
     ) -> std::result::Result<Rep, ObjectError> {
-        let placement = Meta::new(&self.store.sql).placement()?.unwrap_or(fallback);
+        let placement = Meta::new(&self.store).placement()?.unwrap_or(fallback);
         let name = target.object_name();
         let mode = config::jurisdiction_mode(&self.env)
             .map_err(|e| ObjectError::Forward(name.clone(), e))?;
@@ -200,7 +198,7 @@ impl JourneyObject {
         &self,
         mut request: ReattributeRequest,
     ) -> std::result::Result<ReattributeReply, ObjectError> {
-        let meta = Meta::new(&self.store.sql);
+        let meta = Meta::new(&self.store);
         if let Some(target) = meta.merged_into()? {
             if request.hops >= MAX_MERGE_HOPS {
                 return Err(ObjectError::MergeLoop);
@@ -248,7 +246,7 @@ impl JourneyObject {
         request: &RecordRequest,
         placement: &Placement,
     ) -> std::result::Result<(), ObjectError> {
-        let meta = Meta::new(&self.store.sql);
+        let meta = Meta::new(&self.store);
         let mut sources = BTreeSet::new();
         for event in &request.events {
             for source in merges_for(event, &request.key) {
@@ -287,7 +285,7 @@ impl JourneyObject {
     /// its null-path mark: from now on its touches are the target's to close (its alarm closes
     /// nothing more), and the target does not close again what this journey closed.
     fn hand_over(&self, target: &JourneyKey) -> std::result::Result<MergeReply, ObjectError> {
-        let meta = Meta::new(&self.store.sql);
+        let meta = Meta::new(&self.store);
         self.store.atomically(|| {
             if meta.merged_into()?.is_none() {
                 meta.set_merged_into(target)?;
@@ -305,7 +303,7 @@ impl JourneyObject {
     }
 
     fn view(&self) -> std::result::Result<JourneyView, ObjectError> {
-        let meta = Meta::new(&self.store.sql);
+        let meta = Meta::new(&self.store);
         let key = meta.key()?;
         Ok(JourneyView {
             journey: key

@@ -8,9 +8,9 @@ use attrib_core::geo::Placement;
 use attrib_core::identity::JourneyKey;
 use attrib_core::journey::NullPathState;
 use serde::{de::DeserializeOwned, Deserialize, Serialize};
-use worker::{SqlStorage, SqlStorageValue};
+use worker::SqlStorageValue;
 
-use crate::store::StoreError;
+use crate::store::{SqlJourneyStore, StoreError};
 
 const KEY: &str = "key";
 const PLACEMENT: &str = "placement";
@@ -33,30 +33,42 @@ struct Journey {
     journey: String,
 }
 
+/// Reads go through the store's meta cache (the object is the only writer of its storage, so
+/// a value read once stays true until this object writes it; see `SqlJourneyStore`).
 pub struct Meta<'a> {
-    sql: &'a SqlStorage,
+    store: &'a SqlJourneyStore,
 }
 
 impl<'a> Meta<'a> {
-    pub fn new(sql: &'a SqlStorage) -> Self {
-        Meta { sql }
+    pub fn new(store: &'a SqlJourneyStore) -> Self {
+        Meta { store }
     }
 
     fn get<T: DeserializeOwned>(&self, name: &str) -> Result<Option<T>, StoreError> {
-        let rows: Vec<Value> = self
-            .sql
-            .exec("SELECT value FROM meta WHERE key = ?", vec![name.into()])?
-            .to_array()?;
-        rows.first()
-            .map(|r| serde_json::from_str(&r.value).map_err(StoreError::from))
+        let text = match self.store.cached_meta(name) {
+            Some(cached) => cached,
+            None => {
+                let rows: Vec<Value> = self
+                    .store
+                    .sql
+                    .exec("SELECT value FROM meta WHERE key = ?", vec![name.into()])?
+                    .to_array()?;
+                let text = rows.into_iter().next().map(|r| r.value);
+                self.store.cache_meta(name, text.clone());
+                text
+            }
+        };
+        text.map(|t| serde_json::from_str(&t).map_err(StoreError::from))
             .transpose()
     }
 
     fn put<T: Serialize>(&self, name: &str, value: &T) -> Result<(), StoreError> {
-        self.sql.exec(
+        let text = serde_json::to_string(value)?;
+        self.store.sql.exec(
             "INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-            vec![name.into(), SqlStorageValue::String(serde_json::to_string(value)?)],
+            vec![name.into(), SqlStorageValue::String(text.clone())],
         )?;
+        self.store.cache_meta(name, Some(text));
         Ok(())
     }
 
@@ -92,6 +104,7 @@ impl<'a> Meta<'a> {
 
     pub fn merged_from(&self) -> Result<Vec<String>, StoreError> {
         let rows: Vec<Journey> = self
+            .store
             .sql
             .exec(
                 "SELECT journey FROM merged_from ORDER BY merged_at_ms, journey",
@@ -103,6 +116,7 @@ impl<'a> Meta<'a> {
 
     pub fn has_merged(&self, source: &JourneyKey) -> Result<bool, StoreError> {
         let rows: Vec<Journey> = self
+            .store
             .sql
             .exec(
                 "SELECT journey FROM merged_from WHERE journey = ?",
@@ -113,7 +127,7 @@ impl<'a> Meta<'a> {
     }
 
     pub fn mark_merged(&self, source: &JourneyKey, now_ms: i64) -> Result<(), StoreError> {
-        self.sql.exec(
+        self.store.sql.exec(
             "INSERT OR IGNORE INTO merged_from (journey, merged_at_ms) VALUES (?, ?)",
             vec![
                 source.object_name().into(),

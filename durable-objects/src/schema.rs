@@ -4,10 +4,8 @@
 //! Facts are stored as JSON bodies next to the columns they are looked up by: the object
 //! reads whole facts back, and the JSON is the same shape the outbox sends.
 
-use worker::{SqlStorage, Storage};
-
 use crate::meta::Meta;
-use crate::store::StoreError;
+use crate::store::{SqlJourneyStore, StoreError};
 use crate::tx;
 
 pub const STATEMENTS: [&str; 9] = [
@@ -56,11 +54,12 @@ const V3: [&str; 2] = [
 /// Every change after [`STATEMENTS`], oldest first; version n has run when n − 1 of them have.
 const MIGRATIONS: [&[&str]; 2] = [&V2, &V3];
 
-pub fn create(storage: &Storage, sql: &SqlStorage) -> Result<(), StoreError> {
+pub fn create(store: &SqlJourneyStore) -> Result<(), StoreError> {
+    let (storage, sql) = (&store.storage, &store.sql);
     for statement in STATEMENTS {
         sql.exec(statement, None)?;
     }
-    let meta = Meta::new(sql);
+    let meta = Meta::new(store);
     let applied = meta.schema_version()?.saturating_sub(1) as usize;
     for (i, migration) in MIGRATIONS.iter().enumerate().skip(applied) {
         tx::atomically(
@@ -74,5 +73,7 @@ pub fn create(storage: &Storage, sql: &SqlStorage) -> Result<(), StoreError> {
             StoreError::Transaction,
         )?;
     }
+    // Migrations write meta rows directly.
+    store.forget_meta();
     Ok(())
 }

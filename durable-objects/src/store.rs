@@ -1,4 +1,10 @@
 //! [`JourneyStore`] on the Durable Object's SQLite storage.
+//!
+//! Every SQL statement crosses from wasm into workerd, and statements are most of an event's
+//! cost, so the hot path keeps their number down: an event is deduplicated by the insert
+//! itself, outbox rows written in a transaction go out as one multi-row insert at its end,
+//! and meta values are read once per object (the object is its storage's only writer, so a
+//! cached value stays true until it writes it; a rolled-back transaction drops the cache).
 
 use attrib_core::attribution::AttributionResult;
 use attrib_core::event::Event;
@@ -8,6 +14,9 @@ use attrib_core::postback::Postback;
 use attrib_core::touch::Touch;
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
+use std::cell::{Cell, RefCell};
+use std::collections::HashMap;
+
 use worker::{SqlStorage, SqlStorageValue, Storage};
 
 use crate::meta::Meta;
@@ -26,7 +35,16 @@ pub enum StoreError {
 pub struct SqlJourneyStore {
     pub storage: Storage,
     pub sql: SqlStorage,
+    /// Nesting depth of [`JourneyStore::atomically`]; outbox rows are buffered while > 0.
+    depth: Cell<u32>,
+    pending_outbox: RefCell<Vec<String>>,
+    /// Meta values by key (`None`: known absent), as JSON text.
+    meta_cache: RefCell<HashMap<String, Option<String>>>,
 }
+
+/// Outbox rows per multi-row insert (two bound values short of a statement's parameter limit
+/// would also do; this keeps statements small).
+const OUTBOX_ROWS_PER_INSERT: usize = 64;
 
 #[derive(Deserialize)]
 struct Body {
@@ -51,7 +69,36 @@ struct Count {
 impl SqlJourneyStore {
     pub fn new(storage: Storage) -> Self {
         let sql = storage.sql();
-        SqlJourneyStore { storage, sql }
+        SqlJourneyStore {
+            storage,
+            sql,
+            depth: Cell::new(0),
+            pending_outbox: RefCell::new(Vec::new()),
+            meta_cache: RefCell::new(HashMap::new()),
+        }
+    }
+
+    pub fn cached_meta(&self, key: &str) -> Option<Option<String>> {
+        self.meta_cache.borrow().get(key).cloned()
+    }
+
+    pub fn cache_meta(&self, key: &str, value: Option<String>) {
+        self.meta_cache.borrow_mut().insert(key.to_owned(), value);
+    }
+
+    pub fn forget_meta(&self) {
+        self.meta_cache.borrow_mut().clear();
+    }
+
+    fn insert_outbox_rows(&self, bodies: &[String]) -> Result<(), StoreError> {
+        for chunk in bodies.chunks(OUTBOX_ROWS_PER_INSERT) {
+            let placeholders = vec!["(?)"; chunk.len()].join(", ");
+            self.sql.exec(
+                &format!("INSERT INTO outbox (body) VALUES {placeholders}"),
+                chunk.iter().map(|b| text(b)).collect::<Vec<_>>(),
+            )?;
+        }
+        Ok(())
     }
 
     fn exists(&self, query: &str, binds: Vec<SqlStorageValue>) -> Result<bool, StoreError> {
@@ -116,7 +163,27 @@ impl JourneyStore for SqlJourneyStore {
         &self,
         work: impl FnOnce() -> Result<T, E>,
     ) -> Result<T, E> {
-        tx::atomically(&self.storage, work, |t| E::from(StoreError::Transaction(t)))
+        let outermost = self.depth.get() == 0;
+        self.depth.set(self.depth.get() + 1);
+        let result = tx::atomically(
+            &self.storage,
+            || {
+                let value = work()?;
+                if outermost {
+                    let bodies = std::mem::take(&mut *self.pending_outbox.borrow_mut());
+                    self.insert_outbox_rows(&bodies).map_err(E::from)?;
+                }
+                Ok(value)
+            },
+            |t| E::from(StoreError::Transaction(t)),
+        );
+        self.depth.set(self.depth.get() - 1);
+        if result.is_err() && outermost {
+            // Rolled back: nothing buffered or cached during it may be kept.
+            self.pending_outbox.borrow_mut().clear();
+            self.forget_meta();
+        }
+        result
     }
 
     fn has_event(&self, message_id: &str) -> Result<bool, StoreError> {
@@ -126,23 +193,31 @@ impl JourneyStore for SqlJourneyStore {
         )
     }
 
-    fn insert_event(&self, event: &Event) -> Result<(), StoreError> {
-        self.sql.exec(
-            "INSERT INTO events (message_id, ts_ms, body) VALUES (?, ?, ?)",
+    fn insert_event_if_new(&self, event: &Event) -> Result<bool, StoreError> {
+        let cursor = self.sql.exec(
+            "INSERT INTO events (message_id, ts_ms, body) VALUES (?, ?, ?) \
+             ON CONFLICT (message_id) DO NOTHING",
             vec![
                 text(&event.message_id),
                 int(event.timestamp_ms),
                 text(&serde_json::to_string(event)?),
             ],
         )?;
-        Ok(())
+        // An insert yields no rows; running the cursor out makes its row count final.
+        for row in cursor.raw() {
+            row?;
+        }
+        Ok(cursor.rows_written() > 0)
     }
 
     fn latest_activity(&self, ts_ms: i64, excluding: &str) -> Result<Option<i64>, StoreError> {
         let rows: Vec<MaybeTime> = self
             .sql
             .exec(
-                "SELECT max(ts_ms) AS ts FROM events WHERE ts_ms <= ? AND message_id != ?",
+                // Walks the time index down from `ts_ms` and stops at the first other event;
+                // `max(...)` with the extra condition would scan every earlier event.
+                "SELECT ts_ms AS ts FROM events WHERE ts_ms <= ? AND message_id != ? \
+                 ORDER BY ts_ms DESC LIMIT 1",
                 vec![int(ts_ms), text(excluding)],
             )?
             .to_array()?;
@@ -274,11 +349,13 @@ impl JourneyStore for SqlJourneyStore {
     }
 
     fn enqueue(&self, record: &OutboxRecord) -> Result<(), StoreError> {
-        self.sql.exec(
-            "INSERT INTO outbox (body) VALUES (?)",
-            vec![text(&serde_json::to_string(record)?)],
-        )?;
-        Ok(())
+        let body = serde_json::to_string(record)?;
+        if self.depth.get() > 0 {
+            self.pending_outbox.borrow_mut().push(body);
+            Ok(())
+        } else {
+            self.insert_outbox_rows(&[body])
+        }
     }
 
     fn enqueue_postback(&self, postback: &Postback) -> Result<(), StoreError> {
@@ -331,10 +408,10 @@ impl JourneyStore for SqlJourneyStore {
     }
 
     fn null_path_state(&self) -> Result<NullPathState, StoreError> {
-        Meta::new(&self.sql).null_path_state()
+        Meta::new(self).null_path_state()
     }
 
     fn set_null_path_state(&self, state: &NullPathState) -> Result<(), StoreError> {
-        Meta::new(&self.sql).set_null_path_state(state)
+        Meta::new(self).set_null_path_state(state)
     }
 }

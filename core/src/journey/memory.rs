@@ -81,10 +81,14 @@ impl JourneyStore for MemoryStore {
         Ok(self.state.borrow().events.contains_key(message_id))
     }
 
-    fn insert_event(&self, event: &Event) -> Result<(), Self::Error> {
+    fn insert_event_if_new(&self, event: &Event) -> Result<bool, Self::Error> {
+        if self.state.borrow().events.contains_key(&event.message_id) {
+            return Ok(false);
+        }
         self.write(|s| {
             s.events.insert(event.message_id.clone(), event.clone());
-        })
+        })?;
+        Ok(true)
     }
 
     fn latest_activity(&self, ts_ms: i64, excluding: &str) -> Result<Option<i64>, Self::Error> {
