@@ -11,6 +11,7 @@ pub mod config;
 pub mod contract;
 pub mod delivery;
 pub mod http;
+pub mod local_db;
 pub mod metrics;
 pub mod rollup;
 pub mod sinks;

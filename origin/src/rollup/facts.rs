@@ -15,7 +15,6 @@
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
-use std::time::Duration;
 
 use attrib_core::attribution::Model;
 use attrib_core::fraud::counts::fraud_counts;
@@ -102,21 +101,12 @@ async fn single_i64(conn: &Connection, sql: &str) -> Result<i64, RollupError> {
 
 impl FactStore {
     pub async fn open(path: &Path) -> Result<Self, RollupError> {
-        let open_err = |source| RollupError::Open {
-            path: path.display().to_string(),
-            source,
-        };
-        if let Some(dir) = path.parent() {
-            let _ = std::fs::create_dir_all(dir);
-        }
-        let db = libsql::Builder::new_local(path)
-            .build()
+        let (db, conn) = crate::local_db::open(path, SCHEMA)
             .await
-            .map_err(open_err)?;
-        let conn = db.connect().map_err(open_err)?;
-        conn.busy_timeout(Duration::from_secs(5))
-            .map_err(open_err)?;
-        conn.execute_batch(SCHEMA).await.map_err(open_err)?;
+            .map_err(|source| RollupError::Open {
+                path: path.display().to_string(),
+                source,
+            })?;
         super::migrate::from_record_facts(&conn).await?;
         let legacy = single_i64(
             &conn,

@@ -13,22 +13,12 @@ use crate::spool::{BatchLimits, SpoolBatch};
 
 /// Opens the database file (creating its directory) and applies the schema.
 pub async fn open_database(path: &Path) -> Result<(Database, Connection), EmbeddedError> {
-    let open_err = |source| EmbeddedError::Open {
-        path: path.display().to_string(),
-        source,
-    };
-    if let Some(dir) = path.parent() {
-        let _ = std::fs::create_dir_all(dir);
-    }
-    let db = libsql::Builder::new_local(path)
-        .build()
+    crate::local_db::open(path, SCHEMA)
         .await
-        .map_err(open_err)?;
-    let conn = db.connect().map_err(open_err)?;
-    conn.busy_timeout(Duration::from_secs(5))
-        .map_err(open_err)?;
-    conn.execute_batch(SCHEMA).await.map_err(open_err)?;
-    Ok((db, conn))
+        .map_err(|source| EmbeddedError::Open {
+            path: path.display().to_string(),
+            source,
+        })
 }
 
 pub struct EmbeddedSink {
