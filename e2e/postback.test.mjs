@@ -167,3 +167,35 @@ test('with the network up, a postback goes out within a second of the attributio
   console.log(`# postback latency: ${latency} ms from the conversion request to the receiver`);
   assert.ok(latency < 1000, `${latency} ms`);
 });
+
+test('the hourly prune drops logged attempts older than the retention, in bounded statements, and keeps the rest', async () => {
+  const DAY = 86_400_000;
+  const RETENTION_DAYS = 90; // POSTBACK_LOG_RETENTION_DAYS in workers/query/wrangler.toml
+  const OLD_ROWS = 12_001; // more than two prune statements' worth (PRUNE_ROWS_PER_STATEMENT)
+  const now = Date.now();
+  const pruned = await stack.createApp();
+  const db = await stack.d1();
+  const columns = 'postback_key, attempt, app_id, journey, network, conversion_id, event_name, method, url, outcome, attempted_at_ms, duration_ms';
+  await db.prepare(
+    `WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < ?2)
+     INSERT INTO postback_attempts (${columns})
+     SELECT 'old-' || i, 1, ?1, 'j', 'newsy', 'c-old-' || i, 'Order Completed', 'GET', 'https://n.example/', 'delivered', ?3 - (i % 50) * 1000, 5 FROM n`,
+  ).bind(pruned.appId, OLD_ROWS, now - (RETENTION_DAYS * DAY) - 1).run();
+  for (const [key, age] of [['kept-1', RETENTION_DAYS * DAY - 60_000], ['kept-2', DAY], ['kept-3', 0]]) {
+    await db.prepare(`INSERT INTO postback_attempts (${columns}) VALUES (?, 1, ?, 'j', 'newsy', ?, 'Order Completed', 'GET', 'https://n.example/', 'delivered', ?, 5)`)
+      .bind(key, pruned.appId, `c-${key}`, now - age).run();
+  }
+  const others = async () => (await db.prepare('SELECT count(*) AS n FROM postback_attempts WHERE app_id != ?').bind(pruned.appId).first()).n;
+  const othersBefore = await others();
+  assert.ok(othersBefore > 0, 'the earlier tests logged recent attempts');
+
+  const query = await stack.mf.getWorker('attrib-query');
+  const result = await query.scheduled({ cron: '7 * * * *', scheduledTime: new Date(now) });
+  assert.equal(result.outcome, 'ok');
+
+  const left = await db.prepare('SELECT postback_key FROM postback_attempts WHERE app_id = ? ORDER BY postback_key').bind(pruned.appId).all();
+  assert.deepEqual(left.results.map((r) => r.postback_key), ['kept-1', 'kept-2', 'kept-3']);
+  assert.equal(await others(), othersBefore, 'recent attempts of other apps stay');
+  const res = await stack.fetch(`${QUERY}/v1/postbacks`, { headers: { authorization: `Bearer ${pruned.readToken}` } });
+  assert.deepEqual(res.json.attempts.map((a) => a.key), ['kept-3', 'kept-2', 'kept-1']);
+});

@@ -5,7 +5,10 @@ use attrib_worker_common::config::{secret, var};
 use attrib_worker_common::EdgeError;
 use worker::Env;
 
-use crate::limits::{DEFAULT_CACHE_SWR_SECS, DEFAULT_CACHE_TTL_SECS, MAX_CACHE_SECS};
+use crate::limits::{
+    DEFAULT_CACHE_SWR_SECS, DEFAULT_CACHE_TTL_SECS, DEFAULT_POSTBACK_LOG_RETENTION_DAYS,
+    MAX_CACHE_SECS, MAX_POSTBACK_LOG_RETENTION_DAYS,
+};
 
 /// `d1` (default) or `turso`: where the rollup tables are read and written.
 pub const READ_STORE: &str = "READ_STORE";
@@ -18,6 +21,8 @@ pub const TURSO_AUTH_TOKEN: &str = "TURSO_AUTH_TOKEN";
 pub const CACHE_TTL_SECS: &str = "CACHE_TTL_SECS";
 /// Seconds a cached read may then be served stale while it is refreshed.
 pub const CACHE_SWR_SECS: &str = "CACHE_SWR_SECS";
+/// Days the postback attempt log in D1 keeps an attempt (the scheduled prune removes older).
+pub const POSTBACK_LOG_RETENTION_DAYS: &str = "POSTBACK_LOG_RETENTION_DAYS";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum StoreKind {
@@ -101,6 +106,27 @@ fn seconds(env: &Env, name: &'static str, default: u64) -> Result<u64, EdgeError
     }
 }
 
+/// Days of postback attempts to keep, from 1 to [`MAX_POSTBACK_LOG_RETENTION_DAYS`].
+pub fn postback_log_retention_days(env: &Env) -> Result<u64, EdgeError> {
+    let name = POSTBACK_LOG_RETENTION_DAYS;
+    match var(env, name) {
+        None => Ok(DEFAULT_POSTBACK_LOG_RETENTION_DAYS),
+        Some(raw) => parse_retention_days(&raw).ok_or(EdgeError::Config {
+            name,
+            reason: format!(
+                "{raw:?} is not a number of days from 1 to {MAX_POSTBACK_LOG_RETENTION_DAYS}"
+            ),
+        }),
+    }
+}
+
+fn parse_retention_days(raw: &str) -> Option<u64> {
+    raw.trim()
+        .parse::<u64>()
+        .ok()
+        .filter(|d| (1..=MAX_POSTBACK_LOG_RETENTION_DAYS).contains(d))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -117,5 +143,17 @@ mod tests {
         );
         assert_eq!(normalise_turso_url("ftp://x"), None);
         assert_eq!(normalise_turso_url("not a url"), None);
+    }
+
+    #[test]
+    fn retention_days_are_bounded_and_never_zero() {
+        assert_eq!(parse_retention_days(" 30 "), Some(30));
+        assert_eq!(parse_retention_days("0"), None);
+        assert_eq!(parse_retention_days("-1"), None);
+        assert_eq!(parse_retention_days("ninety"), None);
+        assert_eq!(
+            parse_retention_days(&(MAX_POSTBACK_LOG_RETENTION_DAYS + 1).to_string()),
+            None
+        );
     }
 }

@@ -6,6 +6,7 @@
 //! the person's Journey Durable Object. `POST /internal/rollups` takes the origin's signed
 //! daily stats, paths and fraud counts. `GET /openapi.json` describes it all; the dashboard
 //! is static assets under `/dashboard/` (workers/query/public), served before this code runs.
+//! An hourly cron trigger prunes the D1 postback attempt log ([`retention`]).
 
 mod auth;
 mod cache;
@@ -21,18 +22,28 @@ mod postbacks;
 mod queries;
 mod reads;
 mod reattribute;
+mod retention;
 mod rollups;
 mod store;
 mod versions;
 
 use attrib_worker_common::response;
-use worker::{event, Context, Env, Headers, Method, Request, Response, Result};
+use worker::{
+    event, Context, Env, Headers, Method, Request, Response, Result, ScheduleContext,
+    ScheduledEvent,
+};
 
 use crate::error::QueryError;
 use crate::queries::{
     datadriven::DataDrivenQuery, fraud::FraudQuery, overview::Overview, paths::PathsQuery,
     stats::StatsQuery, ReadQuery,
 };
+
+/// Cron triggers (`[triggers] crons` in wrangler.toml): retention of the D1 postback log.
+#[event(scheduled)]
+async fn scheduled(event: ScheduledEvent, env: Env, _ctx: ScheduleContext) {
+    retention::run_scheduled(&env, event.schedule()).await;
+}
 
 #[event(fetch)]
 async fn fetch(req: Request, env: Env, ctx: Context) -> Result<Response> {

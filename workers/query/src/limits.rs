@@ -51,6 +51,15 @@ pub const MAX_ROLLUP_BYTES: usize = 8 * attrib_core::limits::MAX_BATCH_BYTES;
 /// Counts are bound to SQL as doubles: above this they would lose precision.
 pub const MAX_COUNT: u64 = 1 << 53;
 
+/// Postback attempt log (D1 `postback_attempts`): days an attempt is kept
+/// (`POSTBACK_LOG_RETENTION_DAYS` overrides), and the longest setting allowed.
+pub const DEFAULT_POSTBACK_LOG_RETENTION_DAYS: u64 = 90;
+pub const MAX_POSTBACK_LOG_RETENTION_DAYS: u64 = 3_650;
+/// Attempts one prune statement deletes, and statements one scheduled run issues at most
+/// (what is left over goes at the next run), so a run stays within a D1 query's limits.
+pub const PRUNE_ROWS_PER_STATEMENT: usize = 5_000;
+pub const MAX_PRUNE_STATEMENTS_PER_RUN: usize = 20;
+
 /// Edge cache: a cached read is fresh for this long (`CACHE_TTL_SECS` overrides) ...
 pub const DEFAULT_CACHE_TTL_SECS: u64 = 60;
 /// ... then served stale while one request refreshes it for this long (`CACHE_SWR_SECS`).
