@@ -64,9 +64,13 @@ enum Model {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 enum ShapleyChoice {
-    /// Exact when the channel count allows, sampling otherwise.
+    /// Zhao's closed form: exact at any channel count, what the query Worker runs.
+    ClosedForm,
+    /// Enumeration of every coalition when the channel count allows, sampling otherwise.
     Auto,
+    /// Enumeration of every coalition (the textbook definition; at most 20 channels).
     Exact,
+    /// Monte Carlo over random channel orders (`--shapley-samples`, `--seed`).
     Sampled,
 }
 
@@ -120,7 +124,7 @@ struct RunArgs {
     /// Markov orders to run (comma-separated, 1 to 4).
     #[arg(long, value_delimiter = ',', default_value = "1")]
     order: Vec<usize>,
-    #[arg(long, value_enum, default_value = "auto")]
+    #[arg(long, value_enum, default_value = "closed-form")]
     shapley_method: ShapleyChoice,
     /// Permutations drawn when Shapley is sampled.
     #[arg(long, default_value_t = 20_000)]
@@ -307,6 +311,7 @@ fn shapley_method(args: &RunArgs, paths: &PathSet) -> ShapleyMethod {
         seed: args.seed,
     };
     match args.shapley_method {
+        ShapleyChoice::ClosedForm => ShapleyMethod::ClosedForm,
         ShapleyChoice::Exact => ShapleyMethod::Exact,
         ShapleyChoice::Sampled => sampled,
         ShapleyChoice::Auto => ShapleyMethod::auto(paths, args.shapley_samples, args.seed),

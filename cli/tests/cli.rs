@@ -173,3 +173,38 @@ fn unsupported_order_is_rejected_before_reading() {
     let err = run_err(&["--order", "5"], &file);
     assert!(err.contains("--order must be between 1 and 4"), "{err}");
 }
+
+#[test]
+fn default_shapley_is_the_closed_form_and_equals_enumeration() {
+    let dir = scratch_dir("shapley-closed-form");
+    let csv = generate(&dir, 400, 7, 3);
+    let default = ours(&csv, &["--models", "shapley,shapley-ordered"]);
+    let enumerated = ours(
+        &csv,
+        &[
+            "--models",
+            "shapley,shapley-ordered",
+            "--shapley-method",
+            "exact",
+        ],
+    );
+    for name in ["shapley", "shapley_ordered"] {
+        let closed = credits(model(&default, name));
+        let exact = credits(model(&enumerated, name));
+        assert_eq!(closed.len(), 7, "{name}: {closed:?}");
+        for ((channel, ours, _), (other, theirs, _)) in closed.iter().zip(&exact) {
+            assert_eq!(channel, other, "{name}");
+            assert!(
+                (ours - theirs).abs() < 1e-9,
+                "{name} {channel}: {ours} vs {theirs}"
+            );
+        }
+    }
+    // Past the enumeration limit (20 channels) the default stays exact instead of sampling.
+    let wide = generate(&dir, 2_000, 25, 4);
+    let out = ours(&wide, &["--models", "shapley"]);
+    let shapley = model(&out, "shapley");
+    let total: f64 = credits(shapley).iter().map(|c| c.1).sum();
+    let expected = shapley["total_conversions"].as_f64().unwrap_or(f64::NAN);
+    assert!((total - expected).abs() < 1e-6, "{total} vs {expected}");
+}
