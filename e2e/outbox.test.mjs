@@ -43,3 +43,31 @@ test('events and attributions are flushed, signed, through refusals, exactly onc
   const event = records.find((r) => r.kind === 'event' && r.event.messageId === 'f-1');
   assert.equal(event.touch.source, 'x');
 });
+
+// Regression: the alarm, after sending a batch, set itself to the journey's next null-path
+// due time (days away), overwriting the alarm that an event arriving during the send had set;
+// that event's records then waited for days.
+test('an event stored while the alarm is sending the outbox is flushed soon, not at the null-path due time', async () => {
+  const secret = randomBytes(16).toString('hex');
+  const slow = await startReceiver(secret, { holdFirstMs: 1_500 });
+  const local = await Stack.start({ originUrl: slow.url, secret });
+  try {
+    const own = await local.createApp();
+    const send = (body) => local.segment('/v1/track', { userId: 'race-user', ...body }, { key: own.writeKey });
+    const first = await local.segment('/v1/page', {
+      userId: 'race-user', messageId: 'race-1', timestamp: at(-HOUR),
+      context: { page: { url: 'https://s.example/?utm_source=news&utm_medium=cpc' } },
+    }, { key: own.writeKey });
+    assert.equal(first.status, 200, first.text);
+    await eventually(() => slow.state.holding, { timeoutMs: 10_000, intervalMs: 20 });
+    const second = await send({ messageId: 'race-2', event: 'Viewed Pricing' });
+    assert.equal(second.status, 200, second.text);
+    assert.ok(slow.state.holding, 'the second event arrived while the first batch was being sent');
+    await eventually(() => slow.records().some((r) => r.event?.messageId === 'race-2'), { timeoutMs: 10_000 });
+    const pending = (await local.journey('race-user', own.readToken)).json.outbox_pending;
+    assert.equal(pending, 0);
+  } finally {
+    await local.dispose();
+    await slow.close();
+  }
+});

@@ -4,6 +4,11 @@
 //! again. None holds another back: null paths are due at `meta.null_paths.due_ms` (set by the
 //! journey engine), the outbox's backoff is kept in `meta.flush_next_ms`, postbacks' in their
 //! rows. Closing runs first, so the records it writes leave in the same run's flush.
+//!
+//! Requests run while the alarm awaits the origin or a network, and `getAlarm` answers null
+//! while an alarm runs, so a request's [`schedule`] sets a new alarm that the run's own
+//! [`rearm`] would overwrite. `rearm` therefore reads what is waiting in storage at the end of
+//! the run and never sets a time later than that needs.
 
 use attrib_core::journey::{close_null_paths, JourneyStore, NullPathState};
 use worker::{Env, Storage};
@@ -110,14 +115,7 @@ fn earliest(a: Option<i64>, b: Option<i64>) -> Option<i64> {
 /// null paths when they fall due).
 pub async fn schedule(store: &SqlJourneyStore, storage: &Storage) -> Result<(), StoreError> {
     let now = flush::now_ms();
-    let soon = now + FLUSH_DELAY_MS;
-    let outbox = match store.outbox_has_rows()? {
-        false => None,
-        true => Some(Meta::new(store).flush_next_ms()?.max(soon)),
-    };
-    let postbacks = postbacks::next_due(store)?.map(|due| due.max(soon));
-    let paths = store.null_path_state()?.due_ms.map(|due| due.max(soon));
-    let Some(wanted) = earliest(earliest(outbox, postbacks), paths) else {
+    let Some(wanted) = waiting_work_due(store, now)? else {
         return Ok(());
     };
     let current = storage.get_alarm().await.map_err(StoreError::from)?;
@@ -130,10 +128,34 @@ pub async fn schedule(store: &SqlJourneyStore, storage: &Storage) -> Result<(), 
     Ok(())
 }
 
-/// Sets the alarm after a run.
-pub async fn rearm(storage: &Storage, next: Option<i64>) -> worker::Result<()> {
-    if let Some(at) = next {
-        storage.set_alarm((at - flush::now_ms()).max(1)).await?;
+/// When what storage holds now needs the alarm: outbox rows after their backoff (at least
+/// [`FLUSH_DELAY_MS`] from now, so writes close together leave in one batch), pending
+/// postbacks, the null-path due time.
+fn waiting_work_due(store: &SqlJourneyStore, now: i64) -> Result<Option<i64>, StoreError> {
+    let soon = now + FLUSH_DELAY_MS;
+    let outbox = match store.outbox_has_rows()? {
+        false => None,
+        true => Some(Meta::new(store).flush_next_ms()?.max(soon)),
+    };
+    let postbacks = postbacks::next_due(store)?.map(|due| due.max(soon));
+    let paths = store.null_path_state()?.due_ms.map(|due| due.max(soon));
+    Ok(earliest(earliest(outbox, postbacks), paths))
+}
+
+/// Sets the alarm after a run: at `next` (what the run asked for), or earlier when storage
+/// holds work the run did not see (written by a request while it awaited).
+pub async fn rearm(
+    store: &SqlJourneyStore,
+    storage: &Storage,
+    next: Option<i64>,
+) -> worker::Result<()> {
+    let now = flush::now_ms();
+    let waiting = waiting_work_due(store, now).unwrap_or_else(|err| {
+        worker::console_error!("alarm: reading waiting work failed: {err}");
+        Some(now + flush::FLUSH_BACKOFF_BASE_MS)
+    });
+    if let Some(at) = earliest(next, waiting) {
+        storage.set_alarm((at - now).max(1)).await?;
     }
     Ok(())
 }

@@ -69,7 +69,7 @@ pub fn backoff_ms(attempts: u32) -> i64 {
     (FLUSH_BACKOFF_BASE_MS << exponent).min(FLUSH_BACKOFF_MAX_MS)
 }
 
-/// Sends the oldest batch; `Ok(true)` when the outbox is now empty. Configuration is checked
+/// Sends the oldest batch; `Ok(true)` when the outbox is empty afterwards. Configuration is checked
 /// before any row is read: an origin that cannot be reached costs no reading of records.
 async fn send_one_batch(store: &SqlJourneyStore, env: &Env) -> Result<bool, FlushError> {
     let meta = Meta::new(store);
@@ -127,7 +127,8 @@ async fn send_one_batch(store: &SqlJourneyStore, env: &Env) -> Result<bool, Flus
             vec![SqlStorageValue::Integer(last_seq)],
         )
         .map_err(StoreError::from)?;
-    Ok(rows.len() < MAX_OUTBOX_RECORDS_PER_BATCH)
+    // Requests may have added rows while the batch was on its way.
+    Ok(!store.outbox_has_rows()?)
 }
 
 pub fn now_ms() -> i64 {

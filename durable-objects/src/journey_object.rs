@@ -105,7 +105,7 @@ impl DurableObject for JourneyObject {
             return Response::ok("no schema");
         }
         let next = alarm::run(&self.store, &self.env).await;
-        alarm::rearm(&self.state.storage(), next).await?;
+        alarm::rearm(&self.store, &self.state.storage(), next).await?;
         Response::ok("flushed")
     }
 }

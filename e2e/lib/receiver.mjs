@@ -1,5 +1,6 @@
 // A stand-in origin for edge tests: verifies the HMAC signature of each outbox batch the
-// Journey objects send, optionally refuses the first attempts, and keeps what it accepted.
+// Journey objects send, optionally refuses the first attempts or holds the answer to the first
+// accepted batch for a while, and keeps what it accepted.
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import { createServer } from 'node:http';
 
@@ -11,8 +12,8 @@ export function verifySignature(secret, header, body) {
   return given.length === expected.length && timingSafeEqual(given, expected);
 }
 
-export async function startReceiver(secret, { refuseFirst = 0 } = {}) {
-  const state = { batches: [], attempts: 0, badSignatures: 0 };
+export async function startReceiver(secret, { refuseFirst = 0, holdFirstMs = 0 } = {}) {
+  const state = { batches: [], attempts: 0, badSignatures: 0, holding: false };
   const server = createServer((req, res) => {
     let body = '';
     req.on('data', (c) => (body += c));
@@ -27,8 +28,18 @@ export async function startReceiver(secret, { refuseFirst = 0 } = {}) {
         res.writeHead(503).end('{"error":"down for the test"}');
         return;
       }
-      state.batches.push(JSON.parse(body));
-      res.writeHead(200, { 'content-type': 'application/json' }).end('{"accepted":1}');
+      const answer = () => {
+        state.holding = false;
+        state.batches.push(JSON.parse(body));
+        res.writeHead(200, { 'content-type': 'application/json' }).end('{"accepted":1}');
+      };
+      if (holdFirstMs > 0 && state.batches.length === 0 && !state.held) {
+        state.held = true;
+        state.holding = true;
+        setTimeout(answer, holdFirstMs);
+        return;
+      }
+      answer();
     });
   });
   await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
