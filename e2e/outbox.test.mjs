@@ -49,7 +49,7 @@ test('events and attributions are flushed, signed, through refusals, exactly onc
 // that event's records then waited for days.
 test('an event stored while the alarm is sending the outbox is flushed soon, not at the null-path due time', async () => {
   const secret = randomBytes(16).toString('hex');
-  const slow = await startReceiver(secret, { holdFirstMs: 1_500 });
+  const slow = await startReceiver(secret, { holdFirstMs: 3_000 });
   const local = await Stack.start({ originUrl: slow.url, secret });
   try {
     const own = await local.createApp();
