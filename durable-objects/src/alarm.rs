@@ -115,7 +115,7 @@ fn earliest(a: Option<i64>, b: Option<i64>) -> Option<i64> {
 /// null paths when they fall due).
 pub async fn schedule(store: &SqlJourneyStore, storage: &Storage) -> Result<(), StoreError> {
     let now = flush::now_ms();
-    let Some(wanted) = waiting_work_due(store, now)? else {
+    let Some(wanted) = waiting_work_due(store, now, now + FLUSH_DELAY_MS)? else {
         return Ok(());
     };
     let current = storage.get_alarm().await.map_err(StoreError::from)?;
@@ -130,15 +130,26 @@ pub async fn schedule(store: &SqlJourneyStore, storage: &Storage) -> Result<(), 
 
 /// When what storage holds now needs the alarm: outbox rows after their backoff (at least
 /// [`FLUSH_DELAY_MS`] from now, so writes close together leave in one batch), pending
-/// postbacks, the null-path due time.
-fn waiting_work_due(store: &SqlJourneyStore, now: i64) -> Result<Option<i64>, StoreError> {
+/// postbacks, the null-path due time. A due time already past is served no sooner than
+/// `overdue_paths_at`.
+fn waiting_work_due(
+    store: &SqlJourneyStore,
+    now: i64,
+    overdue_paths_at: i64,
+) -> Result<Option<i64>, StoreError> {
     let soon = now + FLUSH_DELAY_MS;
     let outbox = match store.outbox_has_rows()? {
         false => None,
         true => Some(Meta::new(store).flush_next_ms()?.max(soon)),
     };
     let postbacks = postbacks::next_due(store)?.map(|due| due.max(soon));
-    let paths = store.null_path_state()?.due_ms.map(|due| due.max(soon));
+    let paths = store.null_path_state()?.due_ms.map(|due| {
+        if due <= now {
+            overdue_paths_at
+        } else {
+            due.max(soon)
+        }
+    });
     Ok(earliest(earliest(outbox, postbacks), paths))
 }
 
@@ -150,7 +161,10 @@ pub async fn rearm(
     next: Option<i64>,
 ) -> worker::Result<()> {
     let now = flush::now_ms();
-    let waiting = waiting_work_due(store, now).unwrap_or_else(|err| {
+    // Paths still overdue after a run failed to close (the run asked for its own retry); a
+    // touch a request backdated meanwhile can wait as long, since outcomes do not depend on
+    // when closing runs.
+    let waiting = waiting_work_due(store, now, now + PATHS_RETRY_MS).unwrap_or_else(|err| {
         worker::console_error!("alarm: reading waiting work failed: {err}");
         Some(now + flush::FLUSH_BACKOFF_BASE_MS)
     });
