@@ -8,8 +8,7 @@
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
-use p256::ecdsa::signature::Verifier as _;
-use p256::ecdsa::{Signature, VerifyingKey};
+use p256::ecdsa::Signature;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{PostbackError, Reason, SignatureError};
@@ -293,23 +292,25 @@ pub fn verify(postback: &AakPostback, policy: KeyPolicy) -> Result<AppleKey, Sig
     if !key.is_production() && policy == KeyPolicy::ProductionOnly {
         return Err(SignatureError::DevelopmentKeyRefused);
     }
-    verify_with(postback, key.verifying_key()?)?;
+    key.verify(
+        postback.signing_input.as_bytes(),
+        &decode_signature(postback)?,
+    )?;
     Ok(key)
 }
 
-fn verify_with(postback: &AakPostback, key: &VerifyingKey) -> Result<(), SignatureError> {
+fn decode_signature(postback: &AakPostback) -> Result<Signature, SignatureError> {
     let raw = URL_SAFE_NO_PAD
         .decode(&postback.signature)
         .map_err(|_| SignatureError::JwsSignatureMalformed)?;
-    let signature =
-        Signature::from_slice(&raw).map_err(|_| SignatureError::JwsSignatureMalformed)?;
-    key.verify(postback.signing_input.as_bytes(), &signature)
-        .map_err(|_| SignatureError::Mismatch)
+    Signature::from_slice(&raw).map_err(|_| SignatureError::JwsSignatureMalformed)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::ecdsa::FixedBase;
+    use crate::keys::verify_with_table;
     use p256::ecdsa::signature::Signer as _;
     use p256::ecdsa::SigningKey;
     use serde_json::json;
@@ -340,9 +341,11 @@ mod tests {
             .to_string()
         };
 
+        let table = FixedBase::new((*key.verifying_key().as_affine()).into());
         let postback = parse(body(&raw).as_bytes()).expect("parses");
         assert_eq!(postback.signing_input(), input);
-        assert_eq!(verify_with(&postback, key.verifying_key()), Ok(()));
+        let parsed = decode_signature(&postback).expect("r||s");
+        assert_eq!(verify_with_table(&table, input.as_bytes(), &parsed), Ok(()));
         assert_eq!(
             verify(&postback, KeyPolicy::ProductionOnly),
             Err(SignatureError::Mismatch)
@@ -350,7 +353,7 @@ mod tests {
         // JWS carries r||s, never DER.
         let postback = parse(body(&der).as_bytes()).expect("parses");
         assert_eq!(
-            verify_with(&postback, key.verifying_key()),
+            decode_signature(&postback),
             Err(SignatureError::JwsSignatureMalformed)
         );
     }

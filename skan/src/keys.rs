@@ -15,9 +15,11 @@ use std::sync::OnceLock;
 
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
-use p256::ecdsa::VerifyingKey;
+use p256::ecdsa::{Signature, VerifyingKey};
 use p256::pkcs8::DecodePublicKey;
+use p256::ProjectivePoint;
 
+use crate::ecdsa::{self, FixedBase};
 use crate::error::SignatureError;
 
 /// Apple's P-256 key for SKAdNetwork 2.1+ and AdAttributionKit production postbacks (SPKI DER,
@@ -78,18 +80,45 @@ impl AppleKey {
         }
     }
 
-    /// The decoded key, parsed once per process (per Worker isolate).
-    pub(crate) fn verifying_key(self) -> Result<&'static VerifyingKey, SignatureError> {
-        static PARSED: [OnceLock<Option<VerifyingKey>>; 3] =
+    /// Verifies an ECDSA P-256 / SHA-256 signature over `message` with this key.
+    pub(crate) fn verify(
+        self,
+        message: &[u8],
+        signature: &Signature,
+    ) -> Result<(), SignatureError> {
+        verify_with_table(self.table()?, message, signature)
+    }
+
+    /// The key's multiplication table, built once per process (per Worker isolate).
+    fn table(self) -> Result<&'static FixedBase, SignatureError> {
+        static TABLES: [OnceLock<Option<FixedBase>>; 3] =
             [OnceLock::new(), OnceLock::new(), OnceLock::new()];
         let slot = match self {
-            AppleKey::Production => &PARSED[0],
-            AppleKey::Development0 => &PARSED[1],
-            AppleKey::Development1 => &PARSED[2],
+            AppleKey::Production => &TABLES[0],
+            AppleKey::Development0 => &TABLES[1],
+            AppleKey::Development1 => &TABLES[2],
         };
-        slot.get_or_init(|| parse_spki(self.spki_base64()))
-            .as_ref()
-            .ok_or(SignatureError::EmbeddedKey)
+        slot.get_or_init(|| {
+            parse_spki(self.spki_base64())
+                .map(|key| FixedBase::new(ProjectivePoint::from(*key.as_affine())))
+        })
+        .as_ref()
+        .ok_or(SignatureError::EmbeddedKey)
+    }
+}
+
+/// Verification against any key's table (Apple's, or a test's own).
+pub(crate) fn verify_with_table(
+    key: &FixedBase,
+    message: &[u8],
+    signature: &Signature,
+) -> Result<(), SignatureError> {
+    static GENERATOR: OnceLock<FixedBase> = OnceLock::new();
+    let generator = GENERATOR.get_or_init(|| FixedBase::new(ProjectivePoint::GENERATOR));
+    if ecdsa::verify(generator, key, message, signature) {
+        Ok(())
+    } else {
+        Err(SignatureError::Mismatch)
     }
 }
 
@@ -105,7 +134,7 @@ mod tests {
     #[test]
     fn every_embedded_key_is_a_valid_p256_point() {
         for key in AppleKey::ALL {
-            assert!(key.verifying_key().is_ok(), "{key:?}");
+            assert!(key.table().is_ok(), "{key:?}");
         }
     }
 

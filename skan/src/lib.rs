@@ -19,6 +19,7 @@
 //! and natively; the crypto is RustCrypto's `p256` with no randomness source.
 
 pub mod aak;
+mod ecdsa;
 pub mod error;
 mod fields;
 pub mod keys;

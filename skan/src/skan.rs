@@ -8,8 +8,7 @@
 
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
-use p256::ecdsa::signature::Verifier as _;
-use p256::ecdsa::{Signature, VerifyingKey};
+use p256::ecdsa::Signature;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{PostbackError, Reason, SignatureError};
@@ -305,22 +304,25 @@ impl SkanPostback {
 /// [`SkanPostback::signed_message`] with Apple's 2.1+ key.
 pub fn verify(postback: &SkanPostback) -> Result<AppleKey, SignatureError> {
     let key = AppleKey::Production;
-    verify_with(postback, key.verifying_key()?)?;
+    key.verify(
+        postback.signed_message().as_bytes(),
+        &decode_signature(postback)?,
+    )?;
     Ok(key)
 }
 
-fn verify_with(postback: &SkanPostback, key: &VerifyingKey) -> Result<(), SignatureError> {
+fn decode_signature(postback: &SkanPostback) -> Result<Signature, SignatureError> {
     let der = STANDARD
         .decode(&postback.attribution_signature)
         .map_err(|_| SignatureError::SignatureNotBase64)?;
-    let signature = Signature::from_der(&der).map_err(|_| SignatureError::SignatureNotDer)?;
-    key.verify(postback.signed_message().as_bytes(), &signature)
-        .map_err(|_| SignatureError::Mismatch)
+    Signature::from_der(&der).map_err(|_| SignatureError::SignatureNotDer)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::ecdsa::FixedBase;
+    use crate::keys::verify_with_table;
     use serde_json::json;
 
     fn v4_fine() -> serde_json::Value {
@@ -564,7 +566,12 @@ mod tests {
             body["attribution-signature"] = json!(STANDARD.encode(signature.to_der()));
             let postback = parse_value(&body).expect("parses");
             assert_eq!(postback.signed_message(), expected);
-            assert_eq!(verify_with(&postback, key.verifying_key()), Ok(()));
+            let table = FixedBase::new((*key.verifying_key().as_affine()).into());
+            let signature = decode_signature(&postback).expect("DER");
+            assert_eq!(
+                verify_with_table(&table, postback.signed_message().as_bytes(), &signature),
+                Ok(())
+            );
             // Not Apple's key, so never valid for the endpoint.
             assert_eq!(verify(&postback), Err(SignatureError::Mismatch));
         }

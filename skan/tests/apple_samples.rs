@@ -711,3 +711,37 @@ fn records_serialize_for_storage() {
     let back: PostbackRecord = serde_json::from_value(json).expect("round trip");
     assert_eq!(back, record);
 }
+
+/// The crate's table-based verifier and p256's generic one agree on Apple's samples and on
+/// each of them tampered.
+#[test]
+fn p256s_own_verifier_agrees_on_apples_samples() {
+    use attrib_skan::keys::{APPLE_DEVELOPMENT_1_P256_SPKI, APPLE_PRODUCTION_P256_SPKI};
+    use base64::engine::general_purpose::STANDARD;
+    use p256::ecdsa::signature::Verifier as _;
+    use p256::ecdsa::{Signature, VerifyingKey};
+    use p256::pkcs8::DecodePublicKey as _;
+
+    let key = |spki: &str| {
+        VerifyingKey::from_public_key_der(&STANDARD.decode(spki).expect("base64")).expect("SPKI")
+    };
+    let production = key(APPLE_PRODUCTION_P256_SPKI);
+    for (name, sample) in SKAN_SAMPLES {
+        for body in [sample.as_bytes().to_vec(), with(sample, "app-id", json!(7))] {
+            let postback = skan::parse(&body).expect("readable");
+            let der = STANDARD
+                .decode(&postback.attribution_signature)
+                .expect("base64");
+            let signature = Signature::from_der(&der).expect("DER");
+            let generic = production.verify(postback.signed_message().as_bytes(), &signature);
+            assert_eq!(generic.is_ok(), skan::verify(&postback).is_ok(), "{name}");
+        }
+    }
+    let (_, header, payload, signature) = jws_parts(AAK_DEVELOPMENT_1);
+    let raw =
+        Signature::from_slice(&URL_SAFE_NO_PAD.decode(signature).expect("b64url")).expect("r||s");
+    let development = key(APPLE_DEVELOPMENT_1_P256_SPKI);
+    assert!(development
+        .verify(format!("{header}.{payload}").as_bytes(), &raw)
+        .is_ok());
+}
