@@ -114,13 +114,7 @@ struct RawClaims {
 /// Reads and checks an AdAttributionKit postback body and the claims inside its JWS.
 /// Verification is [`verify`]'s job.
 pub fn parse(body: &[u8]) -> Result<AakPostback, PostbackError> {
-    if body.len() > MAX_POSTBACK_BODY_BYTES {
-        return Err(PostbackError::BodyTooLarge {
-            size: body.len(),
-            max: MAX_POSTBACK_BODY_BYTES,
-        });
-    }
-    let raw: RawBody = serde_json::from_slice(body).map_err(|e| PostbackError::not_json(&e))?;
+    let raw: RawBody = fields::read_body(body)?;
     let jws = fields::text(
         raw.jws_string.required(JWS_STRING)?,
         JWS_STRING,

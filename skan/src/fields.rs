@@ -8,7 +8,9 @@ use serde::{Deserialize, Deserializer};
 use serde_json::Value;
 
 use crate::error::{PostbackError, Reason};
-use crate::limits::{MAX_FINE_CONVERSION_VALUE, MAX_SOURCE_IDENTIFIER_DIGITS};
+use crate::limits::{
+    MAX_FINE_CONVERSION_VALUE, MAX_POSTBACK_BODY_BYTES, MAX_SOURCE_IDENTIFIER_DIGITS,
+};
 use crate::limits::{MAX_TOKEN_CHARS, MIN_SOURCE_IDENTIFIER_DIGITS};
 use crate::{CoarseValue, ConversionValue};
 
@@ -27,6 +29,17 @@ impl<'de> Deserialize<'de> for Slot {
 }
 
 type FieldResult<T> = std::result::Result<T, PostbackError>;
+
+/// A postback body as one struct of slots, bounded before it is parsed.
+pub(crate) fn read_body<T: serde::de::DeserializeOwned>(body: &[u8]) -> FieldResult<T> {
+    if body.len() > MAX_POSTBACK_BODY_BYTES {
+        return Err(PostbackError::BodyTooLarge {
+            size: body.len(),
+            max: MAX_POSTBACK_BODY_BYTES,
+        });
+    }
+    serde_json::from_slice(body).map_err(|e| PostbackError::not_json(&e))
+}
 
 impl Slot {
     pub(crate) fn is_present(&self) -> bool {

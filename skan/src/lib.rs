@@ -34,7 +34,7 @@ pub use aak::{AakPostback, AdInteraction, KeyPolicy};
 pub use error::{PostbackError, Reason, SchemaError, SignatureError};
 pub use keys::AppleKey;
 pub use record::{receive_aak, receive_skan, DedupKey, PostbackRecord, Protocol};
-pub use schema::{ConversionSchema, Decoded, RevenueRange};
+pub use schema::{CoarseMapping, ConversionSchema, Decoded, FineMapping, Mapping, RevenueRange};
 pub use skan::{SkanPostback, SkanVersion};
 
 /// `coarse-conversion-value`.

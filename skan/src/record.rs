@@ -119,7 +119,7 @@ impl PostbackRecord {
             None => (None, None),
         };
         let sequence = postback.postback_sequence_index.unwrap_or(0);
-        let mut record = PostbackRecord {
+        let record = PostbackRecord {
             protocol: Protocol::Skadnetwork,
             version: Some(postback.version),
             ad_network_id: postback.ad_network_id.clone(),
@@ -144,9 +144,7 @@ impl PostbackRecord {
             verified: false,
             invalid_reason: None,
         };
-        record.set_conversion(postback.conversion, schema);
-        record.set_verification(verification);
-        record
+        record.finish(postback.conversion, schema, verification)
     }
 
     pub fn from_aak(
@@ -154,7 +152,7 @@ impl PostbackRecord {
         verification: Result<AppleKey, SignatureError>,
         schema: Option<&ConversionSchema>,
     ) -> PostbackRecord {
-        let mut record = PostbackRecord {
+        let record = PostbackRecord {
             protocol: Protocol::Adattributionkit,
             version: None,
             ad_network_id: postback.ad_network_identifier.clone(),
@@ -182,9 +180,18 @@ impl PostbackRecord {
             verified: false,
             invalid_reason: None,
         };
-        record.set_conversion(postback.conversion, schema);
-        record.set_verification(verification);
-        record
+        record.finish(postback.conversion, schema, verification)
+    }
+
+    fn finish(
+        mut self,
+        value: Option<ConversionValue>,
+        schema: Option<&ConversionSchema>,
+        verification: Result<AppleKey, SignatureError>,
+    ) -> PostbackRecord {
+        self.set_conversion(value, schema);
+        self.set_verification(verification);
+        self
     }
 
     fn set_conversion(

@@ -29,25 +29,21 @@ pub struct WindowSchema {
     pub coarse: Vec<CoarseMapping>,
 }
 
+/// What one conversion value means: a revenue range, event names, or both.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct FineMapping {
-    pub value: u8,
+pub struct Mapping<V> {
+    pub value: V,
     #[serde(default)]
     pub revenue: Option<RevenueRange>,
     #[serde(default)]
     pub events: Vec<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct CoarseMapping {
-    pub value: CoarseValue,
-    #[serde(default)]
-    pub revenue: Option<RevenueRange>,
-    #[serde(default)]
-    pub events: Vec<String>,
-}
+/// A fine value (0–63), first postback only.
+pub type FineMapping = Mapping<u8>;
+/// A coarse value, any postback.
+pub type CoarseMapping = Mapping<CoarseValue>;
 
 /// Revenue between `min` and `max` (inclusive), in `currency` (ISO 4217).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -120,34 +116,18 @@ impl ConversionSchema {
                 ));
             }
             for (j, mapping) in window.fine.iter().enumerate() {
-                let path = format!("{path}.fine[{j}]");
                 if mapping.value > MAX_FINE_CONVERSION_VALUE {
                     return Err(SchemaError::invalid(
-                        format!("{path}.value"),
+                        format!("{path}.fine[{j}].value"),
                         Reason::OutOfRange {
                             min: 0,
                             max: u64::from(MAX_FINE_CONVERSION_VALUE),
                         },
                     ));
                 }
-                if window.fine[..j].iter().any(|m| m.value == mapping.value) {
-                    return Err(SchemaError::invalid(
-                        format!("{path}.value"),
-                        Reason::Format("unique within the window"),
-                    ));
-                }
-                validate_meaning(&path, mapping.revenue.as_ref(), &mapping.events)?;
             }
-            for (j, mapping) in window.coarse.iter().enumerate() {
-                let path = format!("{path}.coarse[{j}]");
-                if window.coarse[..j].iter().any(|m| m.value == mapping.value) {
-                    return Err(SchemaError::invalid(
-                        format!("{path}.value"),
-                        Reason::Format("unique within the window"),
-                    ));
-                }
-                validate_meaning(&path, mapping.revenue.as_ref(), &mapping.events)?;
-            }
+            validate_mappings(&format!("{path}.fine"), &window.fine)?;
+            validate_mappings(&format!("{path}.coarse"), &window.coarse)?;
         }
         Ok(())
     }
@@ -158,23 +138,33 @@ impl ConversionSchema {
             .windows
             .iter()
             .find(|w| w.postback_sequence_index == sequence_index)?;
-        let (revenue, events) = match value {
-            ConversionValue::Fine(v) => window
-                .fine
-                .iter()
-                .find(|m| m.value == v)
-                .map(|m| (&m.revenue, &m.events))?,
-            ConversionValue::Coarse(v) => window
-                .coarse
-                .iter()
-                .find(|m| m.value == v)
-                .map(|m| (&m.revenue, &m.events))?,
-        };
-        Some(Decoded {
-            revenue: revenue.clone(),
-            events: events.clone(),
-        })
+        match value {
+            ConversionValue::Fine(v) => decode_in(&window.fine, v),
+            ConversionValue::Coarse(v) => decode_in(&window.coarse, v),
+        }
     }
+}
+
+fn decode_in<V: PartialEq>(mappings: &[Mapping<V>], value: V) -> Option<Decoded> {
+    let mapping = mappings.iter().find(|m| m.value == value)?;
+    Some(Decoded {
+        revenue: mapping.revenue.clone(),
+        events: mapping.events.clone(),
+    })
+}
+
+fn validate_mappings<V: PartialEq>(path: &str, mappings: &[Mapping<V>]) -> Result<(), SchemaError> {
+    for (j, mapping) in mappings.iter().enumerate() {
+        let path = format!("{path}[{j}]");
+        if mappings[..j].iter().any(|m| m.value == mapping.value) {
+            return Err(SchemaError::invalid(
+                format!("{path}.value"),
+                Reason::Format("unique within the window"),
+            ));
+        }
+        validate_meaning(&path, mapping.revenue.as_ref(), &mapping.events)?;
+    }
+    Ok(())
 }
 
 fn validate_meaning(

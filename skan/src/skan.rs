@@ -117,13 +117,7 @@ struct RawSkan {
 
 /// Reads and checks a SKAdNetwork postback body. Verification is [`verify`]'s job.
 pub fn parse(body: &[u8]) -> Result<SkanPostback, PostbackError> {
-    if body.len() > MAX_POSTBACK_BODY_BYTES {
-        return Err(PostbackError::BodyTooLarge {
-            size: body.len(),
-            max: MAX_POSTBACK_BODY_BYTES,
-        });
-    }
-    let raw: RawSkan = serde_json::from_slice(body).map_err(|e| PostbackError::not_json(&e))?;
+    let raw: RawSkan = fields::read_body(body)?;
     from_raw(&raw)
 }
 

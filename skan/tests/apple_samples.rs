@@ -745,3 +745,28 @@ fn p256s_own_verifier_agrees_on_apples_samples() {
         .verify(format!("{header}.{payload}").as_bytes(), &raw)
         .is_ok());
 }
+
+#[test]
+fn records_decode_through_the_apps_schema() {
+    let schema = attrib_skan::ConversionSchema::from_json(
+        br#"{"windows": [{"postback_sequence_index": 0,
+            "fine": [{"value": 63, "revenue": {"min": 50, "max": 100, "currency": "USD"},
+                      "events": ["purchase"]}],
+            "coarse": [{"value": "high", "events": ["subscribed"]}]}]}"#,
+    )
+    .expect("a valid schema");
+    let fine = receive_skan(SKAN_4_0_FINE.as_bytes(), Some(&schema)).expect("readable");
+    let decoded = fine.decoded.expect("63 is mapped");
+    let revenue = decoded.revenue.expect("a revenue range");
+    assert_eq!((revenue.min, revenue.max), (50.0, 100.0));
+    assert_eq!(decoded.events, ["purchase"]);
+
+    let coarse = receive_skan(SKAN_4_0_COARSE.as_bytes(), Some(&schema)).expect("readable");
+    assert_eq!(
+        coarse.decoded.expect("high is mapped").events,
+        ["subscribed"]
+    );
+
+    let unmapped = receive_skan(SKAN_2_2.as_bytes(), Some(&schema)).expect("readable");
+    assert_eq!((unmapped.fine_value, unmapped.decoded), (Some(20), None));
+}
