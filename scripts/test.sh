@@ -14,8 +14,8 @@ step "format and lints"
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets -- -D warnings
 
-step "core compiles for wasm32 (the Workers) as well as natively"
-cargo check -q -p attrib-core --target wasm32-unknown-unknown
+step "core and skan compile for wasm32 (the Workers) as well as natively"
+cargo check -q -p attrib-core -p attrib-skan --target wasm32-unknown-unknown
 
 step "unit and integration tests (Rust; ChannelAttribution comparison included)"
 cargo test -q --workspace --exclude attrib-origin
