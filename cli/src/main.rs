@@ -1,5 +1,5 @@
 //! `attrib`: run the data-driven and heuristic attribution models of
-//! `attrib_core::datadriven` on a ChannelAttribution-format CSV file.
+//! `attrib_models::datadriven` on a ChannelAttribution-format CSV file.
 //!
 //! The binary owns only IO and presentation: reading the file (with clear
 //! line/column errors and a progress bar on big inputs), choosing models from
@@ -15,7 +15,7 @@ use std::io::Write;
 use std::path::PathBuf;
 
 use anyhow::{bail, Context, Result};
-use attrib_core::datadriven::{
+use attrib_models::datadriven::{
     heuristics, markov_with_progress, shapley_ordered, shapley_simplified, PathSet, ShapleyMethod,
     MAX_MARKOV_ORDER,
 };
