@@ -13,3 +13,4 @@
 //! seeded PRNG ([`datadriven::rng`]).
 
 pub mod datadriven;
+pub mod ltv;
