@@ -9,6 +9,7 @@
 mod bench;
 mod generate;
 mod input;
+mod ltv;
 mod output;
 
 use std::io::Write;
@@ -48,6 +49,11 @@ enum Command {
     /// Time the models on a file (used by scripts/bench-datadriven.sh).
     #[command(hide = true)]
     Bench(BenchArgs),
+    /// Fit BG/NBD and Gamma-Gamma to a lifetimes-format summary CSV and predict lifetime value.
+    Ltv(ltv::LtvArgs),
+    /// Write a seeded synthetic customer summary CSV (used by scripts/bench-ltv.sh).
+    #[command(hide = true)]
+    LtvGenerate(ltv::LtvGenerateArgs),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -187,6 +193,8 @@ fn run_cli() -> Result<()> {
             println!("{report}");
             Ok(())
         }
+        Command::Ltv(args) => ltv::run(&args),
+        Command::LtvGenerate(args) => ltv::generate(&args),
     }
 }
 

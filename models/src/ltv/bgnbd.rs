@@ -17,7 +17,7 @@
 
 use super::limits::MAX_HYP2F1_TERMS;
 use super::optimize::{maximize, Objective};
-use super::special::{digamma, ln_gamma, ln_hyp2f1};
+use super::special::{digamma, ln_gamma, ln_hyp2f1, CompensatedSum};
 use super::{validate_customers, Customer, Error};
 
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -170,12 +170,13 @@ impl Data {
             inv_bx1: f64,
         }
         let mut slots = Vec::with_capacity(self.distinct.len());
-        let (mut ll, mut gr, mut galpha, mut ga, mut gb) = (0.0, 0.0, 0.0, 0.0, 0.0);
+        let mut ll = CompensatedSum::default();
+        let (mut gr, mut galpha, mut ga, mut gb) = (0.0, 0.0, 0.0, 0.0);
         for (&xi, &count) in self.distinct.iter().zip(&self.counts) {
             let x = f64::from(xi);
             let a1 = ln_gamma(r + x) - lg_r + r * ln_alpha;
             let a2 = lg_ab + ln_gamma(b + x) - lg_b - ln_gamma(a + b + x);
-            ll += count * (a1 + a2);
+            ll.add(count * (a1 + a2));
             if with_gradient {
                 let dg_abx = digamma(a + b + x);
                 gr += count * (digamma(r + x) - dg_r + ln_alpha);
@@ -200,7 +201,7 @@ impl Data {
             let l3 = (alpha + self.age[i]).ln();
             let a3 = -rx * l3;
             if s.x == 0.0 {
-                ll += a3;
+                ll.add(a3);
                 if with_gradient {
                     gr -= l3;
                     galpha -= rx / (alpha + self.age[i]);
@@ -212,7 +213,7 @@ impl Data {
             let m = a3.max(a4);
             let (e3, e4) = ((a3 - m).exp(), (a4 - m).exp());
             let sum = e3 + e4;
-            ll += m + sum.ln();
+            ll.add(m + sum.ln());
             if with_gradient {
                 let w3 = e3 / sum;
                 let w4 = e4 / sum;
@@ -227,7 +228,7 @@ impl Data {
         } else {
             Vec::new()
         };
-        (ll / n, gradient)
+        (ll.total() / n, gradient)
     }
 }
 

@@ -9,7 +9,7 @@
 //! ```
 
 use super::optimize::{maximize, Objective};
-use super::special::{digamma, ln_gamma};
+use super::special::{digamma, ln_gamma, CompensatedSum};
 use super::{validate_customers, Customer, Error};
 
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -143,7 +143,8 @@ impl Data {
         let ln_v = v.ln();
         let lg_q = ln_gamma(q);
         let dg_q = if with_gradient { digamma(q) } else { 0.0 };
-        let (mut ll, mut gp, mut gq, mut gv) = (0.0, 0.0, 0.0, 0.0);
+        let mut ll = CompensatedSum::default();
+        let (mut gp, mut gq, mut gv) = (0.0, 0.0, 0.0);
         // Per distinct x: everything but ln(xm + v).
         let mut per_slot = Vec::with_capacity(self.distinct.len());
         for ((&x, &count), &(sum_ln_m, ln_x)) in self
@@ -153,8 +154,8 @@ impl Data {
             .zip(&self.sum_px_terms)
         {
             let px = p * x;
-            ll += count * (ln_gamma(px + q) - ln_gamma(px) - lg_q + q * ln_v + px * ln_x)
-                + (px - 1.0) * sum_ln_m;
+            ll.add(count * (ln_gamma(px + q) - ln_gamma(px) - lg_q + q * ln_v + px * ln_x));
+            ll.add((px - 1.0) * sum_ln_m);
             let mut dg_pxq = 0.0;
             if with_gradient {
                 dg_pxq = digamma(px + q);
@@ -167,7 +168,7 @@ impl Data {
         for i in 0..self.xm.len() {
             let (x, pxq, _) = per_slot[self.frequency_slot[i] as usize];
             let l = (self.xm[i] + v).ln();
-            ll -= pxq * l;
+            ll.add(-pxq * l);
             if with_gradient {
                 gp -= x * l;
                 gq -= l;
@@ -179,7 +180,7 @@ impl Data {
         } else {
             Vec::new()
         };
-        (ll / n, gradient)
+        (ll.total() / n, gradient)
     }
 }
 

@@ -121,7 +121,7 @@ impl Customer {
             return Err((Recency, "must be 0 when frequency is 0"));
         }
         if let Some(m) = self.monetary_value {
-            if !m.is_finite() || m < 0.0 || m > limits::MAX_MAGNITUDE {
+            if !m.is_finite() || !(0.0..=limits::MAX_MAGNITUDE).contains(&m) {
                 return Err((
                     MonetaryValue,
                     "must be finite, not negative and at most 1e12",

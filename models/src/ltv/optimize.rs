@@ -7,6 +7,9 @@
 //! least as high as its BFGS fit). The damping keeps every accepted step an ascent step, so a poor
 //! start or a locally non-concave region only slows it down.
 
+// Small dense matrices (k ≤ 4) read clearest with index loops.
+#![allow(clippy::needless_range_loop)]
+
 use super::limits::MAX_FIT_ITERATIONS;
 
 /// A function to maximise: its value and gradient at `theta`. Non-finite values mean "outside
@@ -22,7 +25,7 @@ pub(crate) struct Maximum {
 
 /// Mean log-likelihood gradient (per customer, in log-parameter space) below which the fit has
 /// converged.
-const GRADIENT_TOLERANCE: f64 = 1e-10;
+const GRADIENT_TOLERANCE: f64 = 1e-13;
 /// Forward-difference step for the Hessian, in log-parameter space.
 const HESSIAN_STEP: f64 = 1e-6;
 /// Largest move of one log-parameter in one step (e^3 ≈ 20×): keeps trial points finite.
@@ -130,7 +133,7 @@ fn solve_damped(neg_hessian: &[Vec<f64>], gradient: &[f64], lambda: f64) -> Opti
                 s -= l[i][p] * l[j][p];
             }
             if i == j {
-                if !(s > 0.0) || !s.is_finite() {
+                if s.is_nan() || s <= 0.0 || !s.is_finite() {
                     return None;
                 }
                 l[i][i] = s.sqrt();
