@@ -12,6 +12,9 @@ use super::optimize::{maximize, Objective};
 use super::special::{digamma, ln_gamma, CompensatedSum};
 use super::{validate_customers, Customer, Error};
 
+/// Repeat buyers in the sample fitted first to start a large fit near its optimum.
+const WARM_START_SAMPLE: usize = 20_000;
+
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct GammaGammaParams {
     pub p: f64,
@@ -41,8 +44,20 @@ pub fn fit(customers: &[Customer]) -> Result<GammaGammaFit, Error> {
     }
     let mean = buyers.iter().map(|(_, m)| m).sum::<f64>() / buyers.len() as f64;
     let scale = 1.0 / mean;
+    // As BG/NBD: a strided sample's fit starts a large fit near its optimum.
+    let mut start = vec![0.0; 3];
+    if buyers.len() > 2 * WARM_START_SAMPLE {
+        let sample: Vec<(u32, f64)> = buyers
+            .iter()
+            .step_by(buyers.len() / WARM_START_SAMPLE)
+            .copied()
+            .collect();
+        if let Ok(warm) = maximize(&Data::new(&sample, scale), start.clone()) {
+            start = warm.theta;
+        }
+    }
     let data = Data::new(&buyers, scale);
-    let max = maximize(&data, vec![0.0; 3]).map_err(|iterations| Error::DidNotConverge {
+    let max = maximize(&data, start).map_err(|iterations| Error::DidNotConverge {
         model: "Gamma-Gamma",
         iterations,
     })?;

@@ -16,6 +16,12 @@ use super::limits::MAX_FIT_ITERATIONS;
 /// the domain" and are never accepted.
 pub(crate) trait Objective {
     fn value_and_gradient(&self, theta: &[f64]) -> (f64, Vec<f64>);
+
+    /// The Hessian at `theta`, when the objective computes it analytically (one pass instead
+    /// of one gradient pass per parameter); `None` uses forward differences of the gradient.
+    fn hessian(&self, _theta: &[f64]) -> Option<Vec<Vec<f64>>> {
+        None
+    }
 }
 
 pub(crate) struct Maximum {
@@ -45,7 +51,13 @@ pub(crate) fn maximize(objective: &impl Objective, start: Vec<f64>) -> Result<Ma
                 iterations: iteration,
             });
         }
-        let neg_hessian = negative_hessian(objective, &theta, &gradient);
+        let neg_hessian = match objective.hessian(&theta) {
+            Some(h) if h.iter().flatten().all(|v| v.is_finite()) => h
+                .iter()
+                .map(|row| row.iter().map(|v| -v).collect())
+                .collect(),
+            _ => negative_hessian(objective, &theta, &gradient),
+        };
         let mut accepted = false;
         for _ in 0..60 {
             let Some(mut step) = solve_damped(&neg_hessian, &gradient, lambda) else {
@@ -95,7 +107,11 @@ pub(crate) fn maximize(objective: &impl Objective, start: Vec<f64>) -> Result<Ma
     Err(MAX_FIT_ITERATIONS)
 }
 
-fn negative_hessian(objective: &impl Objective, theta: &[f64], gradient: &[f64]) -> Vec<Vec<f64>> {
+pub(crate) fn negative_hessian(
+    objective: &impl Objective,
+    theta: &[f64],
+    gradient: &[f64],
+) -> Vec<Vec<f64>> {
     let k = theta.len();
     let mut h = vec![vec![0.0; k]; k];
     for j in 0..k {

@@ -59,6 +59,29 @@ pub fn digamma(mut x: f64) -> f64 {
     acc + x.ln() - 0.5 * inv - series
 }
 
+/// The trigamma function ψ'(x) for x > 0: recurrence up to x ≥ 10, then the asymptotic series.
+pub fn trigamma(mut x: f64) -> f64 {
+    if x.is_nan() || x <= 0.0 {
+        return f64::NAN;
+    }
+    let mut acc = 0.0;
+    while x < 10.0 {
+        acc += 1.0 / (x * x);
+        x += 1.0;
+    }
+    let inv = 1.0 / x;
+    let inv2 = inv * inv;
+    // 1/x + 1/(2x²) + Σ B_2k / x^(2k+1)
+    let series = inv
+        + 0.5 * inv2
+        + inv
+            * inv2
+            * (1.0 / 6.0
+                - inv2
+                    * (1.0 / 30.0 - inv2 * (1.0 / 42.0 - inv2 * (1.0 / 30.0 - inv2 * 5.0 / 66.0))));
+    acc + series
+}
+
 /// ln 2F1(a, b; c; z) for 0 ≤ z < 1 by its power series, summed with a running rescale so
 /// values far beyond f64's range (large frequencies, z near 1) stay representable.
 ///
@@ -133,6 +156,20 @@ mod tests {
             let h = 1e-5;
             let numeric = (ln_gamma(x + h) - ln_gamma(x - h)) / (2.0 * h);
             assert!(close(digamma(x), numeric, 1e-8), "x={x}");
+        }
+    }
+
+    #[test]
+    fn trigamma_is_the_derivative_of_digamma() {
+        assert!(close(
+            trigamma(1.0),
+            std::f64::consts::PI.powi(2) / 6.0,
+            1e-14
+        ));
+        for x in [0.2, 1.3, 7.5, 40.0] {
+            let h = 1e-5;
+            let numeric = (digamma(x + h) - digamma(x - h)) / (2.0 * h);
+            assert!(close(trigamma(x), numeric, 1e-7), "x={x}");
         }
     }
 
