@@ -99,6 +99,12 @@ impl BgNbdParams {
     /// Expected repeat purchases in the next `horizon` time units given the customer's history,
     /// equation (10) of the paper.
     pub fn expected_purchases(&self, c: &Customer, horizon: f64) -> Result<f64, Error> {
+        if !horizon.is_finite() || horizon < 0.0 {
+            return Err(Error::InvalidSetting {
+                name: "horizon",
+                reason: "must be finite and not negative",
+            });
+        }
         let BgNbdParams { r, alpha, a, b } = *self;
         let x = f64::from(c.frequency);
         let t = horizon;

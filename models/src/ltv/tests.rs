@@ -151,6 +151,13 @@ fn predictions_at_the_edges() {
         monetary_value: Some(5.0),
     };
     assert_eq!(CDNOW_BGNBD.expected_purchases(&c, 0.0).unwrap(), 0.0);
+    assert!(matches!(
+        CDNOW_BGNBD.expected_purchases(&c, -1.0),
+        Err(Error::InvalidSetting {
+            name: "horizon",
+            ..
+        })
+    ));
     let short = CDNOW_BGNBD.expected_purchases(&c, 10.0).unwrap();
     let long = CDNOW_BGNBD.expected_purchases(&c, 1e6).unwrap();
     assert!(short > 0.0 && long > short);
