@@ -9,7 +9,6 @@
 
 pub mod attribution;
 pub mod conversion;
-pub mod datadriven;
 pub mod error;
 pub mod event;
 pub mod fraud;
