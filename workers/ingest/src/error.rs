@@ -1,5 +1,6 @@
 //! Every way an ingest request can fail, and the one place they become responses.
 
+use attrib_core::decompress::DecompressError;
 use attrib_core::segment::RequestError;
 use attrib_core::FieldError;
 use attrib_worker_common::body::BodyError;
@@ -20,6 +21,8 @@ pub enum IngestError {
     BodyTooLarge(usize),
     #[error(transparent)]
     BadRequest(#[from] RequestError),
+    #[error(transparent)]
+    Encoding(#[from] DecompressError),
     #[error("{0}")]
     BadField(FieldError),
     #[error("unknown tracking link")]
@@ -74,6 +77,19 @@ impl IngestError {
                 response::field_error(status, "invalid_request", &err.field_error())
             }
             IngestError::BadField(err) => response::field_error(400, "invalid_request", &err),
+            IngestError::Encoding(err) => {
+                let (status, field) = match err {
+                    DecompressError::Unsupported(_) => (415, "Content-Encoding"),
+                    DecompressError::TooLarge { .. } => (413, "body"),
+                    DecompressError::Corrupt(_) | DecompressError::Truncated => (400, "body"),
+                };
+                let code = if status == 413 {
+                    "body_too_large"
+                } else {
+                    "invalid_encoding"
+                };
+                response::field_error(status, code, &FieldError::new(field, err.to_string()))
+            }
             IngestError::UnknownLink => {
                 response::error(404, "unknown_link", "no such tracking link")
             }
