@@ -25,6 +25,7 @@ pub mod message_id;
 pub mod outbox;
 pub mod postback;
 pub mod protocol;
+pub mod ratelimit;
 pub mod rollup;
 pub mod sdk_settings;
 pub mod segment;

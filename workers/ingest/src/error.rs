@@ -1,6 +1,7 @@
 //! Every way an ingest request can fail, and the one place they become responses.
 
 use attrib_core::decompress::DecompressError;
+use attrib_core::ratelimit::RATE_LIMIT_PERIOD_SECS;
 use attrib_core::segment::RequestError;
 use attrib_core::FieldError;
 use attrib_worker_common::body::BodyError;
@@ -19,6 +20,8 @@ pub enum IngestError {
     UnknownWriteKey,
     #[error("body too large")]
     BodyTooLarge(usize),
+    #[error("rate limited")]
+    RateLimited,
     #[error(transparent)]
     BadRequest(#[from] RequestError),
     #[error(transparent)]
@@ -64,6 +67,17 @@ impl IngestError {
                 "invalid_write_key",
                 &FieldError::new("writeKey", "is not a live write key"),
             ),
+            IngestError::RateLimited => {
+                let mut reply = response::error(
+                    429,
+                    "rate_limited",
+                    format!("too many requests; retry after {RATE_LIMIT_PERIOD_SECS} seconds"),
+                )?;
+                reply
+                    .headers_mut()
+                    .set("retry-after", &RATE_LIMIT_PERIOD_SECS.to_string())?;
+                Ok(reply)
+            }
             IngestError::BodyTooLarge(limit) => response::field_error(
                 413,
                 "body_too_large",

@@ -14,6 +14,7 @@ mod deliver;
 mod error;
 mod fraud;
 mod links;
+mod ratelimit;
 mod routing;
 mod segment;
 mod settings;

@@ -18,6 +18,7 @@ use worker::{Date, Env, Method, Request, Response};
 use crate::deliver::{deliver, Positioned};
 use crate::error::IngestError;
 use crate::fraud::{self, Signals};
+use crate::ratelimit;
 
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -51,6 +52,7 @@ pub async fn handle(
     if req.method() != Method::Post {
         return Err(IngestError::MethodNotAllowed);
     }
+    ratelimit::check_ip(&req, env).await?;
     // A key in the header or query is checked before the body is read: strangers get 401, not
     // decompression or parsing.
     let outer_key = match key_place {
@@ -137,10 +139,13 @@ fn prefix(index: Option<usize>) -> String {
     index.map(|i| format!("batch[{i}]")).unwrap_or_default()
 }
 
+/// The app of a live write key, within its rate limit (429 before any event is decoded).
 async fn authenticate(env: &Env, key: &str) -> Result<AppSettings, IngestError> {
-    apps::app_for_key(env, key, KeyKind::Write)
+    let app = apps::app_for_key(env, key, KeyKind::Write)
         .await?
-        .ok_or(IngestError::UnknownWriteKey)
+        .ok_or(IngestError::UnknownWriteKey)?;
+    ratelimit::check_app(env, &app.app_id, app.rate_limit).await?;
+    Ok(app)
 }
 
 /// 200 when every event was taken, 207 when some were, 400 when none were.
