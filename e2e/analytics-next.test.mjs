@@ -12,6 +12,7 @@ import { launchChromium } from './lib/browser.mjs';
 import { eventually } from './lib/receiver.mjs';
 import { ROOT, Stack } from './lib/stack.mjs';
 
+const DESKTOP_CHROME = 'Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36';
 const UMD = join(ROOT, 'node_modules/@segment/analytics-next/dist/umd');
 
 let stack;
@@ -60,7 +61,8 @@ after(async () => {
 
 /** A page on the site with the SDK loaded; records every request it makes to ingest. */
 async function openLanding(campaign, { refuseFirst } = {}) {
-  const page = await browser.newPage();
+  // A visitor's ordinary Chrome: the ingest fraud rules rightly reject "HeadlessChrome".
+  const page = await browser.newPage({ userAgent: DESKTOP_CHROME });
   const sent = [];
   page.on('request', (req) => {
     if (req.url().startsWith(ingest)) sent.push({ method: req.method(), path: new URL(req.url()).pathname, headers: req.headers() });
@@ -109,7 +111,7 @@ async function runCalls(page, { writeKey, cdnURL, userId, strategy }) {
 
 function assertCredited(view, campaign) {
   assert.equal(view.conversions.length, 1, JSON.stringify(view));
-  const lastClick = view.conversions[0].models.find((m) => m.model === 'last_click');
+  const lastClick = view.conversions[0].models.find((m) => m.model === "last_click");
   assert.equal(lastClick.credits[0].source, 'newsletter');
   assert.equal(lastClick.credits[0].campaign, campaign);
 }
