@@ -1,6 +1,6 @@
-// RudderStack's Node SDK (gzip by default, form-urlencoded content type, Basic auth, /v1/batch)
-// against the real Worker, and the JS SDK v3's beacon path and CORS headers as its source sends
-// them (rudder-sdk-js packages/analytics-js-plugins/src/beaconQueue, xhrQueue).
+// RudderStack's Node SDK (gzip by default, Basic auth, /v1/batch) against the real Worker, and
+// the beacon path and CORS preflight as RudderStack's JS SDK v3 uses them (the SDK itself runs
+// in Chromium in e2e/rudderstack-js.test.mjs).
 import assert from 'node:assert/strict';
 import { createRequire } from 'node:module';
 import { after, before, test } from 'node:test';

@@ -408,8 +408,8 @@ fn validate_event(
         },
     };
 
-    let user_id = optional_id(object, "userId", &mut errors);
-    let anonymous_id = optional_id(object, "anonymousId", &mut errors);
+    let user_id = identity_id(object, "userId", &mut errors);
+    let anonymous_id = identity_id(object, "anonymousId", &mut errors);
     if user_id.is_none() && anonymous_id.is_none() && !errors.iter().any(is_id_error) {
         errors.push(FieldError::new(
             "userId",
@@ -485,6 +485,19 @@ fn validate_event(
 
 fn is_id_error(err: &FieldError) -> bool {
     err.field == "userId" || err.field == "anonymousId"
+}
+
+/// `userId` and `anonymousId`: an empty string means "not known yet" (RudderStack's JS SDK v3
+/// sends `"userId": ""` on every call before identify), so it counts as absent, not invalid.
+fn identity_id(
+    object: &Map<String, Value>,
+    key: &str,
+    errors: &mut Vec<FieldError>,
+) -> Option<String> {
+    match object.get(key) {
+        Some(Value::String(s)) if s.is_empty() => None,
+        _ => optional_id(object, key, errors),
+    }
 }
 
 /// Ids are strings; integers are accepted and kept as their decimal text, as Segment does.
