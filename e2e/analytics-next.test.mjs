@@ -154,3 +154,31 @@ test('a refused first attempt is retried with X-Retry-Count and stored once', as
   assert.equal(view.conversions.length, 1, 'the retried conversion is stored once');
   await page.close();
 });
+
+test('batching delivery flushes what is queued with keepalive when the page is hidden', async () => {
+  const userId = 'ajs-pagehide-user';
+  const { page, sent } = await openLanding('spring-hide');
+  await page.evaluate(
+    async ({ writeKey, cdnURL, userId }) => {
+      // A batch that neither fills nor times out while the page is open.
+      const deliveryStrategy = { strategy: 'batching', config: { size: 100, timeout: 600_000 } };
+      const [analytics] = await window.AnalyticsNext.AnalyticsBrowser.load({ writeKey, cdnURL }, { integrations: { 'Segment.io': { deliveryStrategy } } });
+      await analytics.page();
+      await analytics.identify(userId);
+      await analytics.track('Order Completed', { revenue: 5 });
+    },
+    { writeKey: app.writeKey, cdnURL: ingest, userId },
+  );
+  const before = await stack.journey(userId, app.readToken);
+  assert.ok(before.status === 404 || before.json.exists === false, `nothing sent while the page is open: ${before.text}`);
+  // The tab goes to the background (what a phone does when the user switches apps): the SDK's
+  // page-hide handler sends what is queued at once, with keepalive.
+  await page.evaluate(() => {
+    Object.defineProperty(document, 'visibilityState', { value: 'hidden', configurable: true });
+    document.dispatchEvent(new Event('visibilitychange'));
+  });
+  await eventually(async () => (await stack.journey(userId, app.readToken)).json.conversions?.length === 1, { timeoutMs: 20_000 });
+  assertCredited((await stack.journey(userId, app.readToken)).json, 'spring-hide');
+  assert.ok(sent.some((r) => r.method === 'POST' && r.path === '/v1/b'));
+  await page.close();
+});
