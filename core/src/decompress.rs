@@ -334,3 +334,40 @@ mod tests {
         );
     }
 }
+
+/// The gzip front end takes bytes from anyone: whatever they are, it never panics, never
+/// returns more than the limit, and accepts a stream only if it is exactly what was compressed.
+#[cfg(all(test, not(target_arch = "wasm32")))]
+mod properties {
+    use super::*;
+    use proptest::prelude::*;
+
+    const LIMIT: usize = 64 * 1024;
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(512))]
+
+        #[test]
+        fn arbitrary_bytes_never_panic_and_stay_bounded(bytes in proptest::collection::vec(any::<u8>(), 0..4096)) {
+            for encoding in [ContentEncoding::Gzip, ContentEncoding::Deflate, ContentEncoding::Identity] {
+                if let Ok(out) = decompress(encoding, &bytes, LIMIT) {
+                    prop_assert!(out.len() <= LIMIT);
+                }
+            }
+        }
+
+        #[test]
+        fn mutated_gzip_never_yields_other_bytes(
+            data in proptest::collection::vec(any::<u8>(), 0..2048),
+            at in any::<prop::sample::Index>(),
+            mask in 1u8..=255,
+        ) {
+            let mut gz = tests::gzip(&data);
+            let i = 21 + at.index(gz.len() - 21);
+            gz[i] ^= mask;
+            if let Ok(out) = decompress(ContentEncoding::Gzip, &gz, LIMIT) {
+                prop_assert_eq!(&out[..], &data[..]);
+            }
+        }
+    }
+}
