@@ -1,8 +1,9 @@
 // Segment's browser SDK, analytics-next (npm @segment/analytics-next, its UMD build), on a page
 // served from a different origin than ingest, in Debian's Chromium: it loads its settings from
 // ingest (cdnURL), sends page/identify/track/group/alias in standard delivery (one-letter paths)
-// and batching delivery (/v1/b), retries a refused attempt with X-Retry-Count, and the journey
-// reads back with the page's UTM campaign credited.
+// and batching delivery (/v1/b, flushed with keepalive when the page is hidden), retries a
+// refused attempt with X-Retry-Count, waits out the Worker's 429 Retry-After (readable because
+// ingest exposes it to CORS), and the journey reads back with the page's UTM campaign credited.
 import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import { createServer } from 'node:http';
@@ -180,5 +181,24 @@ test('batching delivery flushes what is queued with keepalive when the page is h
   await eventually(async () => (await stack.journey(userId, app.readToken)).json.conversions?.length === 1, { timeoutMs: 20_000 });
   assertCredited((await stack.journey(userId, app.readToken)).json, 'spring-hide');
   assert.ok(sent.some((r) => r.method === 'POST' && r.path === '/v1/b'));
+  await page.close();
+});
+
+test('over the app rate limit the Worker answers 429 with Retry-After; the page SDK waits, resends, and every event arrives once', async () => {
+  const limited = await stack.createApp({ settings: { rate_limit_tier: 'low' } });
+  const userId = 'ajs-limited-user';
+  const EVENTS = 26;
+  const { page, statuses } = await openLanding('spring-limit');
+  await page.evaluate(
+    async ({ writeKey, cdnURL, userId, EVENTS }) => {
+      const [analytics] = await window.AnalyticsNext.AnalyticsBrowser.load({ writeKey, cdnURL });
+      await analytics.identify(userId);
+      for (let i = 0; i < EVENTS - 1; i++) analytics.track('Product Viewed', { i });
+    },
+    { writeKey: limited.writeKey, cdnURL: ingest, userId, EVENTS },
+  );
+  await eventually(async () => (await stack.journey(userId, limited.readToken)).json.event_count === EVENTS, { timeoutMs: 45_000 });
+  assert.ok(statuses.includes(429), `refused at least once: ${JSON.stringify(statuses)}`);
+  assert.equal(statuses.filter((s) => s === 200).length, EVENTS, JSON.stringify(statuses));
   await page.close();
 });
