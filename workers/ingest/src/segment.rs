@@ -81,6 +81,8 @@ pub async fn handle(
     };
     let received_at = from_millis(Date::now().as_millis() as i64);
     let decoded = decode_request(endpoint, &body, received_at)?;
+    // The request's bytes (compressed and inflated) are not needed while events are delivered.
+    drop(body);
     drop(raw);
 
     let signals = Signals::of(&req);
