@@ -102,3 +102,22 @@ pub const POSTBACK_TIMEOUT_MS: u64 = 10_000;
 pub const MAX_POSTBACKS_PER_ALARM: usize = 20;
 /// Longest error text kept in a postback attempt's log.
 pub const MAX_POSTBACK_ERROR_CHARS: usize = 512;
+
+/// Ingest front end: every limit above applies to the decompressed body (`Content-Encoding:
+/// gzip` or `deflate`), checked while inflating; a compressed body may not itself be larger.
+/// The batch-level `context` of a `/v1/batch` body is merged into every event that lacks its
+/// keys, so it is bounded on its own before the merge...
+pub const MAX_BATCH_CONTEXT_BYTES: usize = 8 * 1024;
+/// ...and the batch's events after the merge (each event's bytes plus the batch context it
+/// receives) may add up to no more than this, so one 500 KB request never costs more than a
+/// bounded multiple of its size in the isolate.
+pub const MAX_BATCH_EXPANDED_BYTES: usize = 2 * 1024 * 1024;
+
+/// The retry policy ingest's settings document asks the SDKs to follow (`httpConfig`, read by
+/// analytics-next and analytics-swift): on 429, wait `Retry-After` (at most this many seconds)
+/// up to this many times; on 5xx and timeouts, back off exponentially from the base to the max.
+pub const SDK_RATE_LIMIT_MAX_RETRIES: u32 = 100;
+pub const SDK_RATE_LIMIT_MAX_WAIT_SECS: u32 = 300;
+pub const SDK_BACKOFF_MAX_RETRIES: u32 = 100;
+pub const SDK_BACKOFF_BASE_SECS: f64 = 0.5;
+pub const SDK_BACKOFF_MAX_SECS: u32 = 300;
