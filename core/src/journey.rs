@@ -15,6 +15,7 @@ mod decide;
 pub mod memory;
 pub mod nulls;
 mod rerun;
+pub mod timing;
 
 pub use nulls::{close_null_paths, NullPathState, PathClosure};
 pub use rerun::RerunSummary;

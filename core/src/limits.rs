@@ -45,6 +45,18 @@ pub const MAX_OUTBOX_RECORDS_PER_BATCH: usize = 500;
 /// Largest outbox batch body the origin accepts (JSON bytes); larger ones get 413 and must be
 /// split by the sender. Room for a full batch of maximum-size events with their touches.
 pub const MAX_OUTBOX_BATCH_BYTES: usize = 20 * 1024 * 1024;
+/// Bytes of records in one flush from a journey: below the origin's body limit (which may be
+/// lowered to 8 MiB), so a flush is never refused for its size alone. A single record larger
+/// than this goes alone; the origin's 413 then sets it aside (`crate::outbox_delivery`).
+pub const MAX_OUTBOX_FLUSH_BYTES: usize = 4 * 1024 * 1024;
+/// Batches one alarm run posts (halving a refused batch included): a Durable Object invocation
+/// has a subrequest budget, and the postbacks of the same run need theirs.
+pub const MAX_FLUSH_REQUESTS_PER_ALARM: usize = 16;
+/// Records the origin refused for good (400, 413, 422 on a record alone), kept per journey for
+/// inspection and replay. Past this the oldest is dropped and counted.
+pub const MAX_DEAD_LETTERS_PER_JOURNEY: usize = 1_000;
+/// Dead letters listed or replayed by one request to the journey.
+pub const MAX_DEAD_LETTERS_PER_REQUEST: usize = 100;
 /// How far the signature timestamp of an outbox batch may be from the origin's clock.
 pub const SIGNATURE_TOLERANCE_SECS: i64 = 300;
 
