@@ -28,7 +28,7 @@ use crate::error::FieldError;
 use crate::event::Event;
 use crate::fraud::Flag;
 use crate::identity::JourneyKey;
-use crate::limits::TOUCH_SESSION_TIMEOUT_MS;
+use crate::limits::{JOURNEY_FULL_REASON, MAX_JOURNEY_BYTES, TOUCH_SESSION_TIMEOUT_MS};
 use crate::outbox::{AttributionRecord, EventRecord, MergeRecord, OutboxRecord};
 use crate::postback::Postback;
 use crate::settings::AppSettings;
@@ -137,6 +137,8 @@ pub struct Journey<'a, S: JourneyStore> {
     pub store: &'a S,
     pub key: &'a JourneyKey,
     pub settings: &'a AppSettings,
+    /// The journey holds [`MAX_JOURNEY_BYTES`] or more: new events are refused.
+    full: bool,
 }
 
 impl<'a, S: JourneyStore> Journey<'a, S> {
@@ -145,7 +147,15 @@ impl<'a, S: JourneyStore> Journey<'a, S> {
             store,
             key,
             settings,
+            full: false,
         }
+    }
+
+    /// The journey's storage uses `bytes`: at [`MAX_JOURNEY_BYTES`] or more, new events are
+    /// refused (issue 13, finding 4).
+    pub fn using_bytes(mut self, bytes: u64) -> Self {
+        self.full = bytes >= MAX_JOURNEY_BYTES;
+        self
     }
 
     /// Records one event at `now_ms`.
@@ -195,6 +205,15 @@ impl<'a, S: JourneyStore> Journey<'a, S> {
         flag: Option<&Flag>,
         now_ms: i64,
     ) -> Result<EventOutcome, JourneyError<S::Error>> {
+        if self.full {
+            return Ok(if self.store.has_event(&event.message_id)? {
+                EventOutcome::Duplicate
+            } else {
+                EventOutcome::Rejected {
+                    error: FieldError::new("journey", JOURNEY_FULL_REASON),
+                }
+            });
+        }
         // Judged before anything is written: a refused event leaves no trace.
         let conversion = match conversion_of(event, self.settings) {
             Ok(conversion) => conversion,
@@ -340,6 +359,8 @@ impl<'a, S: JourneyStore> Journey<'a, S> {
 
 #[cfg(test)]
 mod fraud_tests;
+#[cfg(test)]
+mod limit_tests;
 #[cfg(test)]
 mod null_tests;
 #[cfg(test)]

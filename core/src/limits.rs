@@ -22,6 +22,20 @@ pub const MAX_CAMPAIGN_FIELD_CHARS: usize = 256;
 pub const TOUCH_SESSION_TIMEOUT_MS: i64 = 30 * 60 * 1000;
 /// Attribution looks at no more than this many eligible touches (the most recent ones).
 pub const MAX_TOUCHES_PER_ATTRIBUTION: usize = 1_000;
+/// Storage one journey may use (its Durable Object's SQLite database, in bytes). Past it, new
+/// events to the journey are refused, each with the error [`JOURNEY_FULL_REASON`] (a retry of
+/// an event already stored is still answered as a duplicate); what it holds is kept, and its
+/// conversions, null paths, postbacks and re-runs go on (issue 13, finding 4).
+pub const MAX_JOURNEY_BYTES: u64 = 64 * 1024 * 1024;
+pub const JOURNEY_FULL_REASON: &str = "the journey reached its storage limit";
+/// What one merge hands over and one journey view shows: the newest facts of each kind, within
+/// a byte bound, so a flooded journey stays mergeable and viewable. Older facts stay in the
+/// merged-away journey (their events' ids are not carried over, so the origin's own dedup
+/// catches a late retry of one of them).
+pub const MAX_EXPORT_EVENTS: usize = 2_000;
+pub const MAX_EXPORT_TOUCHES: usize = MAX_TOUCHES_PER_ATTRIBUTION;
+pub const MAX_EXPORT_CONVERSIONS: usize = 500;
+pub const MAX_EXPORT_BYTES: usize = 8 * 1024 * 1024;
 /// Journeys merged into another journey by one event (anonymousId, alias previousId, click ids).
 pub const MAX_MERGES_PER_EVENT: usize = 4;
 /// A merged journey forwards events to its target; a chain longer than this is refused (a cycle).

@@ -18,6 +18,8 @@ const MERGED_INTO: &str = "merged_into";
 const FLUSH_ATTEMPTS: &str = "flush_attempts";
 const FLUSH_NEXT_MS: &str = "flush_next_ms";
 const SCHEMA_VERSION: &str = "schema_version";
+/// Dead letters dropped at their bound (`crate::dead_letters`).
+const DEAD_LETTERS_DROPPED: &str = "dead_letters_dropped";
 /// The app's attribution windows, as last sent with a request (the alarm has no request).
 const WINDOWS: &str = "windows";
 /// [`NullPathState`]; `schema.rs` (version 3) writes it directly for journeys that predate it.
@@ -62,8 +64,12 @@ impl<'a> Meta<'a> {
             .transpose()
     }
 
+    /// Writes only a changed value (a row written is billed, the cache says what is stored).
     fn put<T: Serialize>(&self, name: &str, value: &T) -> Result<(), StoreError> {
         let text = serde_json::to_string(value)?;
+        if self.store.cached_meta(name).flatten().as_deref() == Some(text.as_str()) {
+            return Ok(());
+        }
         self.store.sql.exec(
             "INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
             vec![name.into(), SqlStorageValue::String(text.clone())],
@@ -182,5 +188,13 @@ impl<'a> Meta<'a> {
 
     pub fn set_schema_version(&self, version: u32) -> Result<(), StoreError> {
         self.put(SCHEMA_VERSION, &version)
+    }
+
+    pub fn dead_letters_dropped(&self) -> Result<u64, StoreError> {
+        Ok(self.get(DEAD_LETTERS_DROPPED)?.unwrap_or(0))
+    }
+
+    pub fn set_dead_letters_dropped(&self, dropped: u64) -> Result<(), StoreError> {
+        self.put(DEAD_LETTERS_DROPPED, &dropped)
     }
 }
