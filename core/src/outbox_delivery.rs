@@ -91,7 +91,7 @@ impl Delivery {
             while end < sizes.len()
                 && (end == start
                     || (end - start < MAX_OUTBOX_RECORDS_PER_BATCH
-                        && bytes + sizes[end] + 1 <= MAX_OUTBOX_FLUSH_BYTES))
+                        && bytes + sizes[end] < MAX_OUTBOX_FLUSH_BYTES))
             {
                 bytes += sizes[end] + 1;
                 end += 1;
@@ -198,8 +198,10 @@ mod tests {
 
     #[test]
     fn finding_7_the_flush_bound_is_below_the_origins_body_limit() {
-        assert!(MAX_OUTBOX_FLUSH_BYTES <= 8 * 1024 * 1024);
-        assert!(MAX_OUTBOX_FLUSH_BYTES <= crate::limits::MAX_OUTBOX_BATCH_BYTES);
+        const {
+            assert!(MAX_OUTBOX_FLUSH_BYTES <= 8 * 1024 * 1024);
+            assert!(MAX_OUTBOX_FLUSH_BYTES <= crate::limits::MAX_OUTBOX_BATCH_BYTES);
+        }
     }
 
     #[test]
@@ -280,7 +282,7 @@ mod tests {
         let (delivery, posted) = run(&sizes, |_| Some(400));
         assert_eq!(posted.len(), MAX_FLUSH_REQUESTS_PER_ALARM);
         assert!(!delivery.failed());
-        assert!(delivery.fates().iter().any(|f| *f == Fate::Waiting));
+        assert!(delivery.fates().contains(&Fate::Waiting));
     }
 
     #[test]

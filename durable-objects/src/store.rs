@@ -133,7 +133,8 @@ impl SqlJourneyStore {
     pub fn count(&self, table: Table) -> Result<u64, StoreError> {
         let query = match table {
             Table::Events => "SELECT count(*) AS n FROM events",
-            Table::Outbox => "SELECT count(*) AS n FROM outbox",
+            // A row holds the records of one call.
+            Table::Outbox => "SELECT coalesce(sum(records), 0) AS n FROM outbox",
         };
         let rows: Vec<Count> = self.sql.exec(query, None)?.to_array()?;
         Ok(rows.first().map_or(0, |c| c.n as u64))
