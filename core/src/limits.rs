@@ -67,7 +67,8 @@ pub const MAX_OUTBOX_FLUSH_BYTES: usize = 4 * 1024 * 1024;
 /// has a subrequest budget, and the postbacks of the same run need theirs.
 pub const MAX_FLUSH_REQUESTS_PER_ALARM: usize = 16;
 /// Records the origin refused for good (400, 413, 422 on a record alone), kept per journey for
-/// inspection and replay. Past this the oldest is dropped and counted.
+/// inspection and replay. When full, nothing is dropped: further refused records stay in the
+/// outbox and its flush backs off until dead letters are replayed.
 pub const MAX_DEAD_LETTERS_PER_JOURNEY: usize = 1_000;
 /// Dead letters listed or replayed by one request to the journey.
 pub const MAX_DEAD_LETTERS_PER_REQUEST: usize = 100;

@@ -125,10 +125,8 @@ pub struct DeadLetter {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct DeadLettersView {
     pub journey: String,
-    /// Dead letters kept now.
+    /// Dead letters kept now (at most `crate::limits::MAX_DEAD_LETTERS_PER_JOURNEY`).
     pub total: u64,
-    /// Dead letters dropped, oldest first, at `crate::limits::MAX_DEAD_LETTERS_PER_JOURNEY`.
-    pub dropped: u64,
     /// Oldest first.
     pub dead_letters: Vec<DeadLetter>,
 }

@@ -1,14 +1,14 @@
 //! Records the origin refused for good (a 400, 413 or 422 to the record sent alone), kept
 //! in the journey so one bad record does not block its outbox (issue 13, finding 7). Bounded
-//! at [`MAX_DEAD_LETTERS_PER_JOURNEY`]: beyond it the oldest is dropped and counted
-//! (`meta.dead_letters_dropped`). Listed and replayed through the object's routes
+//! at [`MAX_DEAD_LETTERS_PER_JOURNEY`]: when it is full nothing is dropped; further refused
+//! records stay in the outbox and the flush backs off (a refusal of everything is more likely
+//! a fault at the origin than bad records). Listed and replayed through the object's routes
 //! (`attrib_core::protocol::DEAD_LETTERS_PATH`), which the admin API reaches.
 
 use attrib_core::limits::{MAX_DEAD_LETTERS_PER_JOURNEY, MAX_DEAD_LETTERS_PER_REQUEST};
 use attrib_core::protocol::{DeadLetter, DeadLettersView, ReplayReply, ReplayRequest};
 use serde::Deserialize;
 
-use crate::meta::Meta;
 use crate::store::{int, text, SqlJourneyStore, StoreError};
 
 #[derive(Deserialize)]
@@ -24,15 +24,13 @@ struct Count {
     n: f64,
 }
 
-/// Sets `refused` records aside (inside the caller's transaction) and trims to the bound.
+/// Sets `refused` records aside (inside the caller's transaction); the caller keeps within
+/// [`room`].
 pub fn add(
     store: &SqlJourneyStore,
     refused: &[(&str, u16)],
     now_ms: i64,
 ) -> Result<(), StoreError> {
-    if refused.is_empty() {
-        return Ok(());
-    }
     for (record, status) in refused {
         worker::console_error!(
             "outbox: the origin refused a record for good ({status}); dead-lettered"
@@ -42,17 +40,12 @@ pub fn add(
             vec![int(now_ms), int(i64::from(*status)), text(record)],
         )?;
     }
-    let over = count(store)?.saturating_sub(MAX_DEAD_LETTERS_PER_JOURNEY as u64);
-    if over > 0 {
-        store.sql.exec(
-            "DELETE FROM dead_letters WHERE seq IN \
-             (SELECT seq FROM dead_letters ORDER BY seq LIMIT ?)",
-            vec![int(over as i64)],
-        )?;
-        let meta = Meta::new(store);
-        meta.set_dead_letters_dropped(meta.dead_letters_dropped()?.saturating_add(over))?;
-    }
     Ok(())
+}
+
+/// Dead letters that may still be added.
+pub fn room(store: &SqlJourneyStore) -> Result<usize, StoreError> {
+    Ok(MAX_DEAD_LETTERS_PER_JOURNEY.saturating_sub(count(store)? as usize))
 }
 
 pub fn count(store: &SqlJourneyStore) -> Result<u64, StoreError> {
@@ -88,7 +81,6 @@ pub fn view(store: &SqlJourneyStore, journey: String) -> Result<DeadLettersView,
     Ok(DeadLettersView {
         journey,
         total: count(store)?,
-        dropped: Meta::new(store).dead_letters_dropped()?,
         dead_letters,
     })
 }

@@ -32,6 +32,8 @@ pub enum FlushError {
     NotConfigured(String),
     #[error("origin did not take the batch (last answer {0:?})")]
     NotTaken(Option<u16>),
+    #[error("the dead letters are full: refused records stay in the outbox")]
+    DeadLettersFull,
 }
 
 #[derive(Deserialize)]
@@ -149,7 +151,28 @@ async fn send(store: &SqlJourneyStore, env: &Env) -> Result<bool, FlushError> {
         };
         delivery.answered(last_status);
     }
-    settle(store, &rows, &records, delivery.fates())?;
+    // Dead letters beyond their bound stay in the outbox, and the flush backs off.
+    let mut room = dead_letters::room(store)?;
+    let mut full = false;
+    let fates: Vec<Fate> = delivery
+        .fates()
+        .iter()
+        .map(|fate| match fate {
+            Fate::DeadLettered(_) if room == 0 => {
+                full = true;
+                Fate::Waiting
+            }
+            Fate::DeadLettered(_) => {
+                room -= 1;
+                *fate
+            }
+            other => *other,
+        })
+        .collect();
+    settle(store, &rows, &records, &fates)?;
+    if full {
+        return Err(FlushError::DeadLettersFull);
+    }
     if delivery.failed() {
         return Err(FlushError::NotTaken(last_status));
     }

@@ -18,8 +18,6 @@ const MERGED_INTO: &str = "merged_into";
 const FLUSH_ATTEMPTS: &str = "flush_attempts";
 const FLUSH_NEXT_MS: &str = "flush_next_ms";
 const SCHEMA_VERSION: &str = "schema_version";
-/// Dead letters dropped at their bound (`crate::dead_letters`).
-const DEAD_LETTERS_DROPPED: &str = "dead_letters_dropped";
 /// The app's attribution windows, as last sent with a request (the alarm has no request).
 const WINDOWS: &str = "windows";
 /// [`NullPathState`]; `schema.rs` (version 3) writes it directly for journeys that predate it.
@@ -188,13 +186,5 @@ impl<'a> Meta<'a> {
 
     pub fn set_schema_version(&self, version: u32) -> Result<(), StoreError> {
         self.put(SCHEMA_VERSION, &version)
-    }
-
-    pub fn dead_letters_dropped(&self) -> Result<u64, StoreError> {
-        Ok(self.get(DEAD_LETTERS_DROPPED)?.unwrap_or(0))
-    }
-
-    pub fn set_dead_letters_dropped(&self, dropped: u64) -> Result<(), StoreError> {
-        self.put(DEAD_LETTERS_DROPPED, &dropped)
     }
 }
