@@ -60,6 +60,14 @@ pub trait JourneyStore {
     fn latest_touch(&self, ts_ms: i64) -> Result<Option<Touch>, Self::Error>;
     /// Touches at or after `from_ms`.
     fn touches_since(&self, from_ms: i64) -> Result<Vec<Touch>, Self::Error>;
+    /// The newest `limit` touches from `from_ms` to `to_ms` (both included), oldest first: a
+    /// conversion's read, bounded however many touches a flooded journey holds.
+    fn touches_between(
+        &self,
+        from_ms: i64,
+        to_ms: i64,
+        limit: usize,
+    ) -> Result<Vec<Touch>, Self::Error>;
 
     fn has_order(&self, conversion_name: &str, order_id: &str) -> Result<bool, Self::Error>;
     fn has_attribution(&self, conversion_id: &str) -> Result<bool, Self::Error>;

@@ -22,6 +22,10 @@ pub const MAX_CAMPAIGN_FIELD_CHARS: usize = 256;
 pub const TOUCH_SESSION_TIMEOUT_MS: i64 = 30 * 60 * 1000;
 /// Attribution looks at no more than this many eligible touches (the most recent ones).
 pub const MAX_TOUCHES_PER_ATTRIBUTION: usize = 1_000;
+/// Touches a conversion reads from its journey: the newest in its window, up to this many
+/// (ten times what attribution keeps, so clicks are not crowded out by a burst of views short
+/// of a flood).
+pub const MAX_TOUCHES_READ_PER_CONVERSION: usize = 10 * MAX_TOUCHES_PER_ATTRIBUTION;
 /// Storage one journey may use (its Durable Object's SQLite database, in bytes). Past it, new
 /// events to the journey are refused, each with the error [`JOURNEY_FULL_REASON`] (a retry of
 /// an event already stored is still answered as a duplicate); what it holds is kept, and its

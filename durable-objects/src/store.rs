@@ -305,6 +305,21 @@ impl JourneyStore for SqlJourneyStore {
         )
     }
 
+    fn touches_between(
+        &self,
+        from_ms: i64,
+        to_ms: i64,
+        limit: usize,
+    ) -> Result<Vec<Touch>, StoreError> {
+        let mut touches: Vec<Touch> = self.bodies(
+            "SELECT body FROM touches WHERE ts_ms >= ? AND ts_ms <= ? \
+             ORDER BY ts_ms DESC, touch_id DESC LIMIT ?",
+            vec![time_bound(from_ms), time_bound(to_ms), int(limit as i64)],
+        )?;
+        touches.reverse();
+        Ok(touches)
+    }
+
     fn has_order(&self, conversion_name: &str, order_id: &str) -> Result<bool, StoreError> {
         self.exists(
             "SELECT 1 AS found FROM attributions WHERE name = ? AND order_id = ?",
