@@ -161,7 +161,9 @@ pub fn create(store: &SqlJourneyStore) -> Result<(), StoreError> {
             Ok(())
         }
         Ok(_) => migrate(store),
-        // No meta table: a new object.
+        // No meta table. Older objects always have one, but a read that failed for another
+        // reason must not take an old object for a new one (it would skip its migrations).
+        Err(_) if table_exists(store, "events")? => migrate(store),
         Err(_) => tx::atomically(
             &store.storage,
             || {
@@ -173,6 +175,23 @@ pub fn create(store: &SqlJourneyStore) -> Result<(), StoreError> {
             StoreError::Transaction,
         ),
     }
+}
+
+#[derive(serde::Deserialize)]
+struct Name {
+    #[allow(dead_code)]
+    name: String,
+}
+
+fn table_exists(store: &SqlJourneyStore, table: &str) -> Result<bool, StoreError> {
+    let rows: Vec<Name> = store
+        .sql
+        .exec(
+            "SELECT name FROM sqlite_master WHERE type = 'table' AND name = ?",
+            vec![table.into()],
+        )?
+        .to_array()?;
+    Ok(!rows.is_empty())
 }
 
 fn migrate(store: &SqlJourneyStore) -> Result<(), StoreError> {
