@@ -22,6 +22,7 @@ pub mod lifecycle;
 pub mod limits;
 pub mod message_id;
 pub mod outbox;
+pub mod outbox_delivery;
 pub mod postback;
 pub mod protocol;
 pub mod ratelimit;
