@@ -18,7 +18,10 @@ step "core, skan and models compile for wasm32 (the Workers) as well as natively
 cargo check -q -p attrib-core -p attrib-skan --target wasm32-unknown-unknown
 cargo check -q -p attrib-models --target wasm32-unknown-unknown
 
-step "unit and integration tests (Rust; ChannelAttribution and lifetimes comparisons included)"
+step "supply chain: cargo deny (advisories offline, licences, bans) and npm audit --omit=dev"
+bash scripts/supply-chain.sh
+
+step "unit and integration tests (Rust; ChannelAttribution and lifetimes comparisons included; bounded fuzz smoke runs of every untrusted-bytes parser, attrib-fuzz)"
 cargo test -q --workspace --exclude attrib-origin
 
 step "origin: unit, embedded-mode and real ClickHouse + Kafka-protocol broker tests"

@@ -69,7 +69,8 @@ fn reading_bar(spec: &InputSpec, size: u64) -> ProgressBar {
     bar
 }
 
-fn read_from<R: Read>(reader: R, spec: &InputSpec) -> Result<PathSet> {
+/// Reads a path set from any reader (`pub` so the fuzz harness can feed it bytes).
+pub fn read_from<R: Read>(reader: R, spec: &InputSpec) -> Result<PathSet> {
     let mut csv = csv::ReaderBuilder::new()
         .delimiter(spec.delimiter)
         .has_headers(true)

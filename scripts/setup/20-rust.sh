@@ -6,6 +6,8 @@ set -euo pipefail
 source "$(dirname "$0")/../env.sh"
 
 WORKER_BUILD_VERSION=0.8.7
+# Advisories, licences and bans (scripts/supply-chain.sh).
+CARGO_DENY_VERSION=0.20.2
 # wasm-bindgen-cli must match the wasm-bindgen library in Cargo.lock exactly.
 WASM_BINDGEN_VERSION=$(awk '/^name = "wasm-bindgen"$/ {getline; gsub(/"/, "", $3); print $3; exit}' "$ATTRIB_ROOT/Cargo.lock")
 [ -n "$WASM_BINDGEN_VERSION" ] || die "wasm-bindgen not found in Cargo.lock"
@@ -32,3 +34,4 @@ install_tool() { # crate version binary [extra cargo install args]
 
 install_tool worker-build "$WORKER_BUILD_VERSION" worker-build
 install_tool wasm-bindgen-cli "$WASM_BINDGEN_VERSION" wasm-bindgen
+install_tool cargo-deny "$CARGO_DENY_VERSION" cargo-deny

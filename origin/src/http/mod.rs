@@ -3,7 +3,8 @@
 
 pub mod error;
 mod outbox;
-mod scan;
+// `pub` for the fuzz harness (attrib-fuzz), which feeds the scanner arbitrary bytes.
+pub mod scan;
 
 use std::sync::Arc;
 
