@@ -26,6 +26,7 @@ pub mod protocol;
 pub mod rollup;
 pub mod segment;
 pub mod settings;
+pub mod signing;
 pub mod time;
 pub mod touch;
 

@@ -6,8 +6,9 @@
 
 use attrib_core::limits::MAX_OUTBOX_RECORDS_PER_BATCH;
 use attrib_core::outbox::OUTBOX_PATH;
-use attrib_worker_common::config::{self, EDGE_ORIGIN_SECRET};
-use attrib_worker_common::signed::post_signed;
+use attrib_core::signing::Direction;
+use attrib_worker_common::config;
+use attrib_worker_common::signed::{keyring, post_signed};
 use serde::Deserialize;
 use worker::{Date, Env, SqlStorageValue};
 
@@ -79,8 +80,8 @@ async fn send_one_batch(store: &SqlJourneyStore, env: &Env) -> Result<bool, Flus
     let origin = config::origin_url(env, placement.origin_region)
         .map_err(|e| FlushError::NotConfigured(e.to_string()))?
         .ok_or_else(|| FlushError::NotConfigured(config::ORIGIN_URLS.into()))?;
-    let secret = config::secret(env, EDGE_ORIGIN_SECRET)
-        .ok_or_else(|| FlushError::NotConfigured(EDGE_ORIGIN_SECRET.into()))?;
+    let keys =
+        keyring(env, Direction::Outbox).map_err(|e| FlushError::NotConfigured(e.to_string()))?;
     let rows: Vec<Row> = store
         .sql
         .exec(
@@ -113,7 +114,7 @@ async fn send_one_batch(store: &SqlJourneyStore, env: &Env) -> Result<bool, Flus
     }
     body.push_str("]}");
 
-    let response = post_signed(&format!("{origin}{OUTBOX_PATH}"), &secret, &body)
+    let response = post_signed(&origin, OUTBOX_PATH, &keys, &body)
         .await
         .map_err(|e| FlushError::Unreachable(e.to_string()))?;
     let status = response.status_code();

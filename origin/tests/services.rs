@@ -408,3 +408,29 @@ async fn clickhouse_rollups_count_the_latest_revision_only() {
     assert_rollups_exact(&services, &sent).await;
     origin.terminate();
 }
+
+/// Issue 13, finding 1: two apps that send the same messageId (and conversion id) both keep
+/// every record in ClickHouse and Kafka, and both apps' rollups count them. Before record ids
+/// carried the app, the second app's records were dropped as duplicates.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cross_tenant_same_message_id_both_apps_survive_in_clickhouse_and_kafka() {
+    let services = Services::from_env("tenants");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut origin = Origin::new(dir.path(), &services.origin_env());
+    origin.start().await;
+    let client = reqwest::Client::new();
+    let first = batches("tenants", 10);
+    let second: Vec<OutboxBatch> = first.iter().map(|b| same_ids_for_app(b, "app-b")).collect();
+    let sent: Vec<OutboxBatch> = first.iter().chain(&second).cloned().collect();
+    for batch in &sent {
+        let (status, body) = send_batch(&client, &origin, batch).await;
+        assert_eq!(status, 200, "{body}");
+        assert_eq!(body["duplicates"], 0, "{body}");
+    }
+    let ids = ids_of(&sent);
+    services.wait_for_clickhouse(ids.len() as u64).await;
+    services.wait_for_kafka(&ids).await;
+    wait_until_caught_up(&origin, "clickhouse").await;
+    assert_rollups_exact(&services, &sent).await;
+    origin.terminate();
+}
