@@ -79,11 +79,12 @@ const page = (userId, messageId, source) => ({
 });
 
 test('regions overwrite each other: two regional origins add up at one query Worker', async () => {
-  const us = await stack.segment('/v1/batch', { batch: [page('r-us', 'r-us-1', 'google'), page('r-us', 'r-us-2', 'google')] }, { key: app.writeKey, cf: CF.NA });
-  assert.equal(us.status, 200, us.text);
-  const eu = await stack.segment('/v1/batch', { batch: [page('r-eu', 'r-eu-1', 'google'), page('r-eu', 'r-eu-2', 'google'), page('r-eu', 'r-eu-3', 'google')] }, { key: app.writeKey, cf: CF.EU });
-  assert.equal(eu.status, 200, eu.text);
-
+  // One touch per user: the fraud rules would refuse a burst of clicks from one user.
+  for (const [user, cf] of [['r-us-a', CF.NA], ['r-us-b', CF.NA], ['r-eu-a', CF.EU], ['r-eu-b', CF.EU], ['r-eu-c', CF.EU]]) {
+    const res = await stack.segment('/v1/page', page(user, `${user}-1`, 'google'), { key: app.writeKey, cf });
+    assert.equal(res.status, 200, res.text);
+    assert.equal(res.json.placement.origin_region, cf === CF.NA ? 'us' : 'eu');
+  }
   const db = await stack.d1();
   const byRegion = async () => Object.fromEntries(
     (await db.prepare("SELECT region, sum(touches) AS t FROM daily_stats WHERE app_id = ? AND model = 'last_click' GROUP BY region").bind(app.appId).all())
@@ -99,7 +100,7 @@ test('regions overwrite each other: two regional origins add up at one query Wor
   const google = res.json.rows.filter((r) => r.source === 'google').reduce((a, r) => a + r.touches, 0);
   assert.equal(google, 5, 'the read sums both regions');
   // Each origin pushes again later (a new event in the US): Europe's rows stay.
-  const more = await stack.segment('/v1/page', page('r-us', 'r-us-3', 'google'), { key: app.writeKey, cf: CF.NA });
+  const more = await stack.segment('/v1/page', page('r-us-c', 'r-us-c-1', 'google'), { key: app.writeKey, cf: CF.NA });
   assert.equal(more.status, 200, more.text);
   await eventually(async () => (await byRegion()).us === 3, { timeoutMs: 45_000 });
   assert.deepEqual(await byRegion(), { us: 3, eu: 3 });
