@@ -7,7 +7,7 @@
 set -euo pipefail
 source "$(dirname "$0")/env.sh"
 cd "$ATTRIB_ROOT"
-DENY_VERSION=0.18.9
+DENY_VERSION=0.20.2
 if [ "${1:-}" = --install ]; then
   cargo install --locked --root "$ATTRIB_TOOLS_DIR/cargo" cargo-deny --version "$DENY_VERSION"
   shift
@@ -26,5 +26,7 @@ if [ ! -d "$db/.git" ] || [ "$src" -nt "$db/.stamp" ]; then
   fi
   touch "$db/.stamp"
 fi
-cargo deny --offline check --disable-fetch --config deny.toml "$@" \
-  advisories licenses bans sources 2>&1 | sed "s|$db_root|<advisory-db>|g"
+# deny.toml with db-path pointed at the copy.
+config="$db_root/deny.toml"
+sed "s|^db-path = .*|db-path = \"$db_root\"|" deny.toml > "$config"
+cargo deny --offline --config "$config" check "$@" advisories licenses bans sources
