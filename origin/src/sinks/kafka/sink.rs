@@ -208,11 +208,12 @@ impl KafkaSink {
         let mut position = String::new();
         for (index, message) in messages.iter().enumerate() {
             // A replayed dead letter is not in Kafka whatever the positions say.
-            let already = !batch.replay && self.acked.contains(&message.position)
-                || self
-                    .recovered
-                    .get(&(message.topic.to_owned(), message.partition))
-                    .is_some_and(|last| message.position <= *last);
+            let already = !batch.replay
+                && (self.acked.contains(&message.position)
+                    || self
+                        .recovered
+                        .get(&(message.topic.to_owned(), message.partition))
+                        .is_some_and(|last| message.position <= *last));
             if already {
                 skipped += 1;
                 continue;
