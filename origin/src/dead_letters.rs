@@ -64,8 +64,9 @@ fn io_err(context: &'static str) -> impl FnOnce(io::Error) -> DeadLetterError {
 pub struct DeadLetters {
     root: PathBuf,
     sinks: Arc<Vec<String>>,
-    /// Woken when letters are queued for replay; each sink's delivery loop listens.
-    pub wake: Arc<Notify>,
+    /// One per sink, in `sinks` order: notified (a stored permit, so never missed) when
+    /// letters are queued for that sink's replay; its delivery loop listens.
+    wakes: Arc<Vec<Arc<Notify>>>,
 }
 
 impl DeadLetters {
@@ -77,8 +78,17 @@ impl DeadLetters {
         Ok(DeadLetters {
             root: root.to_owned(),
             sinks: Arc::new(sinks.iter().map(|s| (*s).to_owned()).collect()),
-            wake: Arc::new(Notify::new()),
+            wakes: Arc::new(sinks.iter().map(|_| Arc::new(Notify::new())).collect()),
         })
+    }
+
+    /// What `sink`'s delivery loop waits on for replays.
+    pub fn wake_of(&self, sink: &str) -> Arc<Notify> {
+        self.sinks
+            .iter()
+            .position(|s| s == sink)
+            .and_then(|i| self.wakes.get(i).cloned())
+            .unwrap_or_else(|| Arc::new(Notify::new()))
     }
 
     fn sink_dir(&self, sink: &str) -> Result<PathBuf, DeadLetterError> {
@@ -153,7 +163,7 @@ impl DeadLetters {
             queued += 1;
         }
         if queued > 0 {
-            self.wake.notify_waiters();
+            self.wake_of(sink).notify_one();
         }
         Ok(queued)
     }

@@ -85,7 +85,7 @@ pub async fn run_sink<S: Sink>(
     backoff.reset();
     let limits = sink.batch_limits();
     let mut reader = spool.reader(name);
-    let wake = dead.wake.clone();
+    let wake = dead.wake_of(name);
     while !*stop.borrow() {
         replay_queued(&mut sink, &dead, &metrics, &mut stop).await;
         let batch = match reader.next_batch_or_wake(limits, &mut stop, &wake).await {
