@@ -33,13 +33,6 @@ pub struct AppState {
     pub admin_token: Option<Arc<String>>,
 }
 
-/// The outbox intake's fast scanner, for the fuzz harnesses (`fuzz/`): the number of records
-/// it takes from `body`, or `None` when it leaves the body to the contract types.
-#[doc(hidden)]
-pub fn scan_outbox_batch(body: &[u8]) -> Option<usize> {
-    scan::parse_batch(body).map(|batch| batch.len())
-}
-
 pub fn router(state: AppState) -> Router {
     Router::new()
         .route(OUTBOX_PATH, post(outbox::receive))
