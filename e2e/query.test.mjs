@@ -1,8 +1,8 @@
 // The query Worker: read tokens scope every read to one app; the origin's rollups land in D1
 // only when signed.
 import assert from 'node:assert/strict';
-import { createHmac } from 'node:crypto';
 import { after, before, test } from 'node:test';
+import { signed } from './lib/rollups.mjs';
 import { QUERY, Stack } from './lib/stack.mjs';
 
 let stack;
@@ -30,11 +30,6 @@ test("app B's token never reads app A's journeys", async () => {
   assert.equal(badType.status, 400);
   assert.equal(badType.json.error.field, 'type');
 });
-
-function signed(body, secret, t = Math.floor(Date.now() / 1000)) {
-  const v1 = createHmac('sha256', secret).update(`${t}.${body}`).digest('hex');
-  return { 'x-attrib-signature': `t=${t},v1=${v1}`, 'content-type': 'application/json' };
-}
 
 const row = (appId, day, source, model, touches) => ({
   app_id: appId, day, source, campaign: 'c', model, currency: '', touches, conversions: 0, revenue: 0, credited_value: 0,

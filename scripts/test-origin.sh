@@ -25,4 +25,4 @@ bash scripts/services/tansu.sh start
 
 export ATTRIB_IT_CLICKHOUSE_URL="http://127.0.0.1:${ATTRIB_CLICKHOUSE_HTTP_PORT:-18123}"
 export ATTRIB_IT_KAFKA_BROKERS="127.0.0.1:${ATTRIB_TANSU_PORT:-19092}"
-cargo test -p attrib-origin --lib --bins --test embedded --test services -- --test-threads=1 "$@"
+cargo test -p attrib-origin --lib --bins --test embedded --test intake --test services -- --test-threads=1 "$@"

@@ -30,6 +30,7 @@ pub mod rollup;
 pub mod sdk_settings;
 pub mod segment;
 pub mod settings;
+pub mod signing;
 pub mod time;
 pub mod touch;
 

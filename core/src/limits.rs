@@ -61,10 +61,10 @@ pub const MAX_CONVERSION_EVENTS: usize = 50;
 /// Outbox records sent to the origin in one signed batch.
 pub const MAX_OUTBOX_RECORDS_PER_BATCH: usize = 500;
 /// Largest outbox batch body the origin accepts (JSON bytes); larger ones get 413 and must be
-/// split by the sender. Room for a full batch of maximum-size events with their touches.
-pub const MAX_OUTBOX_BATCH_BYTES: usize = 20 * 1024 * 1024;
-/// Bytes of records in one flush from a journey: below the origin's body limit (which may be
-/// lowered to 8 MiB), so a flush is never refused for its size alone. A single record larger
+/// split by the sender. Twice a journey's flush ([`MAX_OUTBOX_FLUSH_BYTES`]); it also bounds
+/// what an unauthenticated sender can make the origin buffer before the HMAC is checked.
+pub const MAX_OUTBOX_BATCH_BYTES: usize = 8 * 1024 * 1024;
+/// Bytes of records in one flush from a journey: below the origin's body limit, so a flush is never refused for its size alone. A single record larger
 /// than this goes alone; the origin's 413 then sets it aside (`crate::outbox_delivery`).
 pub const MAX_OUTBOX_FLUSH_BYTES: usize = 4 * 1024 * 1024;
 /// Batches one alarm run posts (halving a refused batch included): a Durable Object invocation

@@ -5,7 +5,9 @@
 //! so a batch sent twice is stored once: the origin deduplicates on `OutboxRecord::id`.
 //!
 //! Wire format: `POST {origin}/v1/outbox`, JSON body [`OutboxBatch`], header
-//! [`SIGNATURE_HEADER`] = `t=<unix seconds>,v1=<hex HMAC-SHA256(secret, "<t>.<body>")>`.
+//! [`SIGNATURE_HEADER`] signed with the outbox keyring (`crate::signing`: key id, method and
+//! path signed). [`sign`]/[`verify`] here are the first version (`t=..,v1=..`, one shared
+//! secret, body only), kept for the tests that show it is refused now.
 //!
 //! Fraud rejections travel in the existing records: an event's touch with `rejected` = a
 //! reason code, and an attribution whose result has `rejected` (and no credits). The origin
@@ -52,16 +54,22 @@ pub enum OutboxRecord {
 }
 
 impl OutboxRecord {
-    /// Stable across retries: the origin stores each id once.
+    /// Stable across retries: the origin stores each id once. Shaped `{kind}:{app}:{key}`:
+    /// the app is part of every id, so two apps that send the same messageId (or conversion
+    /// id) keep both records in every sink (issue 13, finding 1). Ids written before this
+    /// shape (`{kind}:{key}`) stay readable where they were stored; see origin/README.md,
+    /// "Upgrading".
     pub fn id(&self) -> String {
         match self {
-            OutboxRecord::Event(r) => format!("event:{}", r.event.message_id),
+            OutboxRecord::Event(r) => format!("event:{}:{}", r.app_id, r.event.message_id),
             OutboxRecord::Attribution(r) => format!(
-                "attribution:{}:{}",
-                r.result.conversion.conversion_id, r.result.revision
+                "attribution:{}:{}:{}",
+                r.app_id, r.result.conversion.conversion_id, r.result.revision
             ),
-            OutboxRecord::Merge(r) => format!("merge:{}:{}", r.from, r.into),
-            OutboxRecord::NullPath(r) => format!("null_path:{}:{}", r.journey, r.last_touch_id),
+            OutboxRecord::Merge(r) => format!("merge:{}:{}:{}", r.app_id, r.from, r.into),
+            OutboxRecord::NullPath(r) => {
+                format!("null_path:{}:{}:{}", r.app_id, r.journey, r.last_touch_id)
+            }
         }
     }
 
@@ -137,6 +145,8 @@ pub enum SignatureError {
     Mismatch,
     #[error("the shared secret cannot key an HMAC")]
     InvalidKey,
+    #[error("the signature names a key id this side does not hold")]
+    UnknownKey,
 }
 
 type HmacSha256 = Hmac<Sha256>;
@@ -158,13 +168,7 @@ pub fn sign(secret: &[u8], timestamp_secs: i64, body: &[u8]) -> Result<String, S
     Ok(format!("t={timestamp_secs},v1={hex}"))
 }
 
-/// Checks a signature header against `body`, in constant time.
-pub fn verify(
-    secret: &[u8],
-    header: &str,
-    body: &[u8],
-    now_secs: i64,
-) -> Result<(), SignatureError> {
+fn parse_header(header: &str) -> Result<(i64, Vec<u8>), SignatureError> {
     let mut timestamp = None;
     let mut signature = None;
     for part in header.split(',') {
@@ -174,18 +178,41 @@ pub fn verify(
             _ => {}
         }
     }
-    let (Some(timestamp), Some(signature)) = (timestamp, signature) else {
-        return Err(SignatureError::Malformed);
-    };
-    if (now_secs - timestamp).abs() > SIGNATURE_TOLERANCE_SECS {
-        return Err(SignatureError::Expired);
+    match (timestamp, signature) {
+        (Some(t), Some(s)) => Ok((t, s)),
+        _ => Err(SignatureError::Malformed),
     }
+}
+
+pub(crate) fn fresh(timestamp: i64, now_secs: i64) -> Result<(), SignatureError> {
+    // `now - t` overflows i64 for a hostile `t` near i64::MIN/MAX (a panic in debug builds,
+    // a wrapped "fresh" age in release): compare without overflowing (issue 13, finding 10).
+    let fresh = now_secs
+        .checked_sub(timestamp)
+        .and_then(i64::checked_abs)
+        .is_some_and(|age| age <= SIGNATURE_TOLERANCE_SECS);
+    if fresh {
+        Ok(())
+    } else {
+        Err(SignatureError::Expired)
+    }
+}
+
+/// Checks a signature header against `body`, in constant time.
+pub fn verify(
+    secret: &[u8],
+    header: &str,
+    body: &[u8],
+    now_secs: i64,
+) -> Result<(), SignatureError> {
+    let (timestamp, signature) = parse_header(header)?;
+    fresh(timestamp, now_secs)?;
     mac_of(secret, timestamp, body)?
         .verify_slice(&signature)
         .map_err(|_| SignatureError::Mismatch)
 }
 
-fn decode_hex(text: &str) -> Option<Vec<u8>> {
+pub(crate) fn decode_hex(text: &str) -> Option<Vec<u8>> {
     if !text.len().is_multiple_of(2) {
         return None;
     }
@@ -198,6 +225,23 @@ fn decode_hex(text: &str) -> Option<Vec<u8>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Issue 13, finding 10: a timestamp at the ends of i64 overflowed `now - t`.
+    #[test]
+    fn signature_freshness_check_i64_overflow_is_refused_not_panicking() {
+        let body = b"{}";
+        let now = 1_700_000_000;
+        for t in [i64::MIN, i64::MIN + 1, i64::MAX, -now] {
+            let header = sign(b"k", t, body).expect("sign");
+            assert_eq!(
+                verify(b"k", &header, body, now),
+                Err(SignatureError::Expired),
+                "t={t}"
+            );
+        }
+        let header = sign(b"k", now, body).expect("sign");
+        assert_eq!(verify(b"k", &header, body, now), Ok(()));
+    }
 
     #[test]
     fn null_path_records_have_a_stable_shape_and_id() {
@@ -218,7 +262,7 @@ mod tests {
              \"path\":[\"google\",\"email\"],\"touches\":3,\"first_touch_ms\":1000,\
              \"last_touch_ms\":2000,\"last_touch_id\":\"m-3\",\"closed_at_ms\":9000}"
         );
-        assert_eq!(record.id(), "null_path:u:shop:alice:m-3");
+        assert_eq!(record.id(), "null_path:shop:u:shop:alice:m-3");
         assert_eq!(record.app_id(), "shop");
         assert_eq!(
             serde_json::from_str::<OutboxRecord>(&json).expect("reads"),

@@ -74,7 +74,22 @@ pub struct RollupUpsert {
     pub paths: Option<Vec<PathStat>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fraud: Option<Vec<FraudCount>>,
+    /// The sending origin's region (issue 13, finding 3): an upsert replaces the listed days'
+    /// rows *of its region* only, and reads sum every region, so several regional origins add
+    /// up instead of overwriting each other. `""` (absent) is the unnamed region of a
+    /// single-region deployment and of rows written before regions existed.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub region: String,
+    /// Grows with the facts the rollup was computed from (the origin's applied spool
+    /// position). The read store keeps the highest per (app, day, region) and refuses an
+    /// upsert below it (409 `stale_rollup`), so neither a late retry nor a replayed signed
+    /// body rolls a day back. Absent: not checked (writers older than this field).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub seq: Option<u64>,
 }
+
+/// Longest region name in a rollup upsert.
+pub const MAX_REGION_CHARS: usize = 32;
 
 /// Paths keep at most this many steps (the most recent ones).
 pub const MAX_PATH_STEPS: usize = 20;

@@ -14,8 +14,9 @@ use attrib_core::journey::timing::FlushResult;
 use attrib_core::limits::MAX_OUTBOX_RECORDS_PER_BATCH;
 use attrib_core::outbox::OUTBOX_PATH;
 use attrib_core::outbox_delivery::{rows_per_flush, Delivery, Fate};
-use attrib_worker_common::config::{self, EDGE_ORIGIN_SECRET};
-use attrib_worker_common::signed::post_signed;
+use attrib_core::signing::Direction;
+use attrib_worker_common::config;
+use attrib_worker_common::signed::{keyring, post_signed};
 use serde::Deserialize;
 use worker::{Date, Env};
 
@@ -81,8 +82,8 @@ async fn send(store: &SqlJourneyStore, env: &Env) -> Result<bool, FlushError> {
     let origin = config::origin_url(env, placement.origin_region)
         .map_err(|e| FlushError::NotConfigured(e.to_string()))?
         .ok_or_else(|| FlushError::NotConfigured(config::ORIGIN_URLS.into()))?;
-    let secret = config::secret(env, EDGE_ORIGIN_SECRET)
-        .ok_or_else(|| FlushError::NotConfigured(EDGE_ORIGIN_SECRET.into()))?;
+    let keys =
+        keyring(env, Direction::Outbox).map_err(|e| FlushError::NotConfigured(e.to_string()))?;
     let sizes: Vec<RowSize> = store
         .sql
         .exec(
@@ -121,7 +122,6 @@ async fn send(store: &SqlJourneyStore, env: &Env) -> Result<bool, FlushError> {
         serde_json::to_string(&key.object_name()).map_err(StoreError::from)?,
         placement.origin_region.as_str()
     );
-    let url = format!("{origin}{OUTBOX_PATH}");
     let mut last_status = None;
     while let Some(batch) = delivery.next_batch() {
         // The rows already hold each record's JSON: splice them rather than decode and
@@ -142,7 +142,7 @@ async fn send(store: &SqlJourneyStore, env: &Env) -> Result<bool, FlushError> {
             body.push_str(record);
         }
         body.push_str("]}");
-        last_status = match post_signed(&url, &secret, &body).await {
+        last_status = match post_signed(&origin, OUTBOX_PATH, &keys, &body).await {
             Ok(response) => Some(response.status_code()),
             Err(err) => {
                 worker::console_warn!("outbox: origin unreachable: {err}");

@@ -1,15 +1,12 @@
 // A stand-in origin for edge tests: verifies the HMAC signature of each outbox batch the
 // Journey objects send, optionally refuses the first attempts or holds the answer to the first
 // accepted batch for a while, and keeps what it accepted.
-import { createHmac, timingSafeEqual } from 'node:crypto';
 import { createServer } from 'node:http';
+import { verifyHeader } from './signing.mjs';
 
+/** An outbox batch's signature, as the origin checks it (core/src/signing.rs). */
 export function verifySignature(secret, header, body) {
-  const parts = Object.fromEntries((header ?? '').split(',').map((p) => p.split('=')));
-  if (!parts.t || !parts.v1) return false;
-  const expected = createHmac('sha256', secret).update(`${parts.t}.${body}`).digest();
-  const given = Buffer.from(parts.v1, 'hex');
-  return given.length === expected.length && timingSafeEqual(given, expected);
+  return verifyHeader(secret, 'outbox', '/v1/outbox', header, body);
 }
 
 export async function startReceiver(secret, { refuseFirst = 0, holdFirstMs = 0 } = {}) {

@@ -1,14 +1,13 @@
-// Rollups as the origin writes them: signed POST /internal/rollups bodies (HMAC-SHA256 exactly
-// as core/src/outbox.rs signs), generated fixtures of daily stats, conversion paths and fraud
-// counts, and the reference aggregation the read API's answers are checked against.
-import { createHmac } from 'node:crypto';
+// Rollups as the origin writes them: signed POST /internal/rollups bodies (exactly as
+// core/src/signing.rs signs, rollups direction), generated fixtures of daily stats, conversion
+// paths and fraud counts, and the reference aggregation the read API's answers are checked against.
+import { signHeader } from './signing.mjs';
 import { QUERY } from './stack.mjs';
 
 export const MODELS = ['last_click', 'first_click', 'linear', 'time_decay', 'position_based', 'last_non_direct'];
 
-export function signed(body, secret, t = Math.floor(Date.now() / 1000)) {
-  const v1 = createHmac('sha256', secret).update(`${t}.${body}`).digest('hex');
-  return { 'x-attrib-signature': `t=${t},v1=${v1}`, 'content-type': 'application/json' };
+export function signed(body, secret, t = Math.floor(Date.now() / 1000), options = {}) {
+  return { 'x-attrib-signature': signHeader(secret, 'rollups', '/internal/rollups', body, { t, ...options }), 'content-type': 'application/json' };
 }
 
 /** POSTs an upsert body to the query Worker, signed with the stack's secret. */

@@ -44,11 +44,12 @@ let nextPort = Number(process.env.ATTRIB_E2E_PORT_BASE ?? 0);
 
 export class Stack {
   /**
+   * `originUrls` (`{us, eu, apac}`) replaces `originUrl` for several regional origins.
    * `vars` go to both Workers, `queryVars` to the query Worker only (e.g. READ_STORE=turso).
    * `queryHttp: true` also serves the query Worker (assets included) on a loopback port of its
    * own, at `stack.queryUrl`, for browsers. `miniflare` adds Miniflare options (e.g. inspectorPort).
    */
-  static async start({ originUrl = 'http://127.0.0.1:9', secret = randomBytes(16).toString('hex'), vars = {}, queryVars = {}, queryHttp = false, miniflare = {} } = {}) {
+  static async start({ originUrl = 'http://127.0.0.1:9', originUrls, secret = randomBytes(16).toString('hex'), vars = {}, queryVars = {}, queryHttp = false, miniflare = {} } = {}) {
     const shared = { EDGE_ORIGIN_SECRET: secret, DO_JURISDICTIONS: 'record-only', ...vars };
     const mf = new Miniflare({
       host: '127.0.0.1',
@@ -57,7 +58,7 @@ export class Stack {
       workers: [
         workerOptions(join(ROOT, 'wrangler.toml'), 'attrib-ingest', 'ingest.test', {
           ...shared,
-          ORIGIN_URLS: JSON.stringify({ us: originUrl }),
+          ORIGIN_URLS: JSON.stringify(originUrls ?? { us: originUrl }),
         }),
         {
           ...workerOptions(join(ROOT, 'workers/query/wrangler.toml'), 'attrib-query', 'query.test', { ...shared, ...queryVars }),

@@ -9,8 +9,10 @@
 
 pub mod config;
 pub mod contract;
+pub mod dead_letters;
 pub mod delivery;
 pub mod http;
+pub mod limits;
 pub mod local_db;
 pub mod metrics;
 pub mod rollup;
@@ -46,6 +48,8 @@ pub enum StartError {
     Embedded(#[from] sinks::embedded::EmbeddedError),
     #[error(transparent)]
     Rollup(#[from] rollup::RollupError),
+    #[error(transparent)]
+    DeadLetters(#[from] dead_letters::DeadLetterError),
     #[error("cannot listen on {addr}: {source}")]
     Listen {
         addr: SocketAddr,
@@ -71,12 +75,16 @@ pub async fn start(config: Config) -> Result<RunningOrigin, StartError> {
     let spool = Spool::open(&config.spool, &config.sink_names())?;
     let (stop, stop_rx) = watch::channel(false);
     let mut workers = JoinSet::new();
+    let dead = dead_letters::DeadLetters::open(
+        &config.data_dir.join("dead-letters"),
+        &config.sink_names(),
+    )?;
 
     let facts = Arc::new(FactStore::open(&config.rollups.facts_path).await?);
     let wake = Arc::new(Notify::new());
     let mut targets = Vec::new();
     if let Some(url) = &config.rollups.query_worker_url {
-        targets.push(Target::query_worker(url, &config.secret)?);
+        targets.push(Target::query_worker(url, &config.rollup_keys)?);
     }
     if let Some(turso) = &config.rollups.turso {
         targets.push(Target::turso(turso).await?);
@@ -84,7 +92,7 @@ pub async fn start(config: Config) -> Result<RunningOrigin, StartError> {
     if config.embedded.mode == EmbeddedMode::On {
         targets.push(Target::embedded(&config.embedded.path).await?);
         let sink = EmbeddedSink::open(&config.embedded.path).await?;
-        spawn_sink(&mut workers, sink, &spool, &metrics, &stop_rx);
+        spawn_sink(&mut workers, sink, &spool, &metrics, &dead, &stop_rx);
     }
     let pusher = Pusher {
         facts: facts.clone(),
@@ -93,6 +101,7 @@ pub async fn start(config: Config) -> Result<RunningOrigin, StartError> {
         max_days_per_push: config.rollups.max_days_per_push,
         wake: wake.clone(),
         metrics: metrics.clone(),
+        region: config.rollups.region.clone(),
     };
     workers.spawn(pusher.run(stop_rx.clone()));
     spawn_sink(
@@ -100,6 +109,7 @@ pub async fn start(config: Config) -> Result<RunningOrigin, StartError> {
         rollup::RollupSink::new(facts, wake),
         &spool,
         &metrics,
+        &dead,
         &stop_rx,
     );
     if let Some(kafka) = config.kafka.clone() {
@@ -108,12 +118,13 @@ pub async fn start(config: Config) -> Result<RunningOrigin, StartError> {
             KafkaSink::new(kafka)?,
             &spool,
             &metrics,
+            &dead,
             &stop_rx,
         );
     }
     if let Some(clickhouse) = config.clickhouse.clone() {
         let sink = ClickHouseSink::new(clickhouse)?;
-        spawn_sink(&mut workers, sink, &spool, &metrics, &stop_rx);
+        spawn_sink(&mut workers, sink, &spool, &metrics, &dead, &stop_rx);
     }
 
     let listener = tokio::net::TcpListener::bind(config.listen)
@@ -128,8 +139,12 @@ pub async fn start(config: Config) -> Result<RunningOrigin, StartError> {
     })?;
     let app = http::router(http::AppState {
         spool: spool.clone(),
-        secret: Arc::new(config.secret.clone()),
+        outbox_keys: Arc::new(config.outbox_keys.clone()),
         metrics: metrics.clone(),
+        in_flight: Arc::new(tokio::sync::Semaphore::new(config.intake.max_in_flight)),
+        dead_letters: dead.clone(),
+        admin_token: config.admin_token.clone().map(Arc::new),
+        request_timeout: config.intake.request_timeout,
     });
     let mut server_stop = stop_rx.clone();
     let server = tokio::spawn(async move {
@@ -157,6 +172,7 @@ fn spawn_sink<S: sinks::Sink>(
     sink: S,
     spool: &Spool,
     metrics: &Metrics,
+    dead: &dead_letters::DeadLetters,
     stop: &watch::Receiver<bool>,
 ) {
     let sink_metrics = metrics.sink(sink.name());
@@ -164,6 +180,7 @@ fn spawn_sink<S: sinks::Sink>(
         sink,
         spool.clone(),
         sink_metrics,
+        dead.clone(),
         stop.clone(),
     ));
 }

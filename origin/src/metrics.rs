@@ -35,6 +35,8 @@ pub struct SinkMetrics {
     pub delivered_batches: Counter,
     pub errors: Counter,
     pub retries: Counter,
+    /// Records the sink refused for good, stored as dead letters.
+    pub dead_lettered: Counter,
     /// Age of the oldest undelivered entry when the current batch was read, in ms (0: idle).
     pub lag_ms: Counter,
 }
@@ -186,6 +188,12 @@ impl Metrics {
             "counter",
             "Delivery attempts that repeated a failed one.",
             per_sink(&|_, m| m.retries.get()),
+        );
+        metric(
+            "origin_sink_dead_lettered_total",
+            "counter",
+            "Records a sink refused for good, kept as dead letters (GET /admin/dead-letters).",
+            per_sink(&|_, m| m.dead_lettered.get()),
         );
         let pushes = self
             .rollup_pushes

@@ -11,7 +11,7 @@ use attrib_core::event::{Event, EventType};
 use attrib_core::geo::OriginRegion;
 use attrib_core::limits::DEFAULT_CLICK_WINDOW_SECS;
 use attrib_core::outbox::{
-    sign, AttributionRecord, EventRecord, NullPathRecord, OutboxBatch, OutboxRecord,
+    AttributionRecord, EventRecord, NullPathRecord, OutboxBatch, OutboxRecord,
 };
 use attrib_core::rollup::path_steps;
 use attrib_core::settings::AppSettings;
@@ -172,7 +172,13 @@ pub fn with_null_path(mut batch: OutboxBatch) -> OutboxBatch {
     batch
 }
 
-/// The `x-attrib-signature` value for `body`, signed now.
+/// The `x-attrib-signature` value for an outbox `body`, signed now as a Journey object signs
+/// it with keys derived from the shared secret (`attrib_core::signing`).
 pub fn signature(secret: &[u8], body: &[u8]) -> String {
-    sign(secret, chrono::Utc::now().timestamp(), body).unwrap_or_default()
+    attrib_core::signing::Keyring::derived(attrib_core::signing::Direction::Outbox, secret).sign(
+        chrono::Utc::now().timestamp(),
+        "POST",
+        attrib_core::outbox::OUTBOX_PATH,
+        body,
+    )
 }

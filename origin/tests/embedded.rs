@@ -356,3 +356,58 @@ async fn sigkill_loses_no_acknowledged_record() {
     }
     origin.terminate();
 }
+
+/// Issue 13, finding 1: two apps that send the same messageId (and conversion id) both keep
+/// their records in the embedded store and both get their rollups. Before record ids carried
+/// the app, the second app's records were "duplicates" of the first's and vanished.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cross_tenant_same_message_id_both_apps_survive_in_every_sink() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let receiver = common::receiver::start(SECRET).await;
+    let mut origin = Origin::new(
+        &dir.path().join("origin"),
+        &[("QUERY_WORKER_URL", receiver.url.clone())],
+    );
+    origin.start().await;
+    let client = reqwest::Client::new();
+    let first: Vec<_> = (0..4)
+        .map(|u| {
+            attrib_origin::testkit::with_null_path(attrib_origin::testkit::journey_batch(
+                "app-a",
+                &format!("user{u}"),
+                "x",
+                2,
+                u % 2 == 0,
+                START_MS,
+            ))
+        })
+        .collect();
+    let second: Vec<_> = first.iter().map(|b| same_ids_for_app(b, "app-b")).collect();
+    for batch in first.iter().chain(&second) {
+        let (status, body) = send_batch(&client, &origin, batch).await;
+        assert_eq!(status, 200, "{body}");
+        assert_eq!(body["accepted"], batch.records.len(), "{body}");
+        assert_eq!(body["duplicates"], 0, "{body}");
+    }
+    let all: Vec<_> = first.iter().chain(&second).cloned().collect();
+    let mut expected_ids = ids_of(&all);
+    expected_ids.sort();
+    let want = expected_ids.len() as i64;
+    let db_path = origin.data_dir.join("origin.db");
+    eventually(
+        Duration::from_secs(30),
+        "both apps' records in the embedded db",
+        || async { embedded_ids(&db_path).await == (want, want) },
+    )
+    .await;
+    assert_eq!(embedded_id_list(&db_path).await, expected_ids);
+    let expected = expected_stats(&all);
+    assert_eq!(expected.len(), 2, "one day for each app");
+    eventually(
+        Duration::from_secs(30),
+        "rollups of both apps pushed",
+        || async { receiver.received.lock().expect("lock").days == expected },
+    )
+    .await;
+    origin.terminate();
+}

@@ -408,3 +408,117 @@ async fn clickhouse_rollups_count_the_latest_revision_only() {
     assert_rollups_exact(&services, &sent).await;
     origin.terminate();
 }
+
+/// Issue 13, finding 1: two apps that send the same messageId (and conversion id) both keep
+/// every record in ClickHouse and Kafka, and both apps' rollups count them. Before record ids
+/// carried the app, the second app's records were dropped as duplicates.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cross_tenant_same_message_id_both_apps_survive_in_clickhouse_and_kafka() {
+    let services = Services::from_env("tenants");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut origin = Origin::new(dir.path(), &services.origin_env());
+    origin.start().await;
+    let client = reqwest::Client::new();
+    let first = batches("tenants", 10);
+    let second: Vec<OutboxBatch> = first.iter().map(|b| same_ids_for_app(b, "app-b")).collect();
+    let sent: Vec<OutboxBatch> = first.iter().chain(&second).cloned().collect();
+    for batch in &sent {
+        let (status, body) = send_batch(&client, &origin, batch).await;
+        assert_eq!(status, 200, "{body}");
+        assert_eq!(body["duplicates"], 0, "{body}");
+    }
+    let ids = ids_of(&sent);
+    services.wait_for_clickhouse(ids.len() as u64).await;
+    services.wait_for_kafka(&ids).await;
+    wait_until_caught_up(&origin, "clickhouse").await;
+    assert_rollups_exact(&services, &sent).await;
+    origin.terminate();
+}
+
+/// Issue 13, finding 7 (origin side): a record Kafka refuses for good (here: larger than the
+/// producer's `message.max.bytes`, set through `KAFKA_PROPERTIES`) used to be retried forever,
+/// holding every record behind it. Now it is a dead letter: the rest reaches Kafka, ClickHouse
+/// has everything, the admin API lists it, and a replay after the limit is raised delivers it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kafka_permanent_refusal_is_dead_lettered_and_replayable() {
+    let services = Services::from_env("dead");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let token = "dead-letter-admin-token-0123";
+    let env = |max_bytes: &str| {
+        let mut env = services.origin_env();
+        env.push(("KAFKA_PROPERTIES", format!("message.max.bytes={max_bytes}")));
+        env.push(("ATTRIB_ORIGIN_ADMIN_TOKEN", token.to_owned()));
+        env
+    };
+    let mut origin = Origin::new(dir.path(), &env("20000"));
+    origin.start().await;
+    let client = reqwest::Client::new();
+    let mut sent = batches("dead", 6);
+    // One event far larger than 20,000 bytes.
+    if let OutboxRecord::Event(e) = &mut sent[2].records[0] {
+        e.event
+            .properties
+            .insert("blob".into(), "x".repeat(60_000).into());
+    }
+    let big_id = sent[2].records[0].id();
+    send_all(&client, &origin, &sent).await;
+    let ids = ids_of(&sent);
+    services.wait_for_clickhouse(ids.len() as u64).await;
+    let small: Vec<String> = ids.iter().filter(|id| **id != big_id).cloned().collect();
+    services.wait_for_kafka(&small).await;
+    wait_until_caught_up(&origin, "kafka").await;
+
+    let listed = |origin: &Origin| {
+        let (client, url) = (client.clone(), origin.url("/admin/dead-letters?sink=kafka"));
+        async move {
+            let response = client
+                .get(url)
+                .bearer_auth(token)
+                .send()
+                .await
+                .expect("answer");
+            assert_eq!(response.status(), 200);
+            let body: serde_json::Value =
+                serde_json::from_slice(&response.bytes().await.expect("body")).expect("json");
+            body["dead_letters"].as_array().cloned().unwrap_or_default()
+        }
+    };
+    let letters = listed(&origin).await;
+    assert_eq!(letters.len(), 1, "{letters:?}");
+    assert_eq!(letters[0]["id"], big_id.as_str());
+    assert!(
+        letters[0]["reason"]
+            .as_str()
+            .unwrap_or("")
+            .to_lowercase()
+            .contains("too large"),
+        "{letters:?}"
+    );
+    let unauthorized = client
+        .get(origin.url("/admin/dead-letters"))
+        .send()
+        .await
+        .expect("answer");
+    assert_eq!(unauthorized.status(), 401);
+    assert!(origin
+        .metrics()
+        .await
+        .contains("origin_sink_dead_lettered_total{sink=\"kafka\"} 1"));
+
+    // The limit raised, the operator replays it.
+    origin.terminate();
+    let mut origin = Origin::new(dir.path(), &env("1000000"));
+    origin.start().await;
+    let replay = client
+        .post(origin.url("/admin/dead-letters/replay"))
+        .bearer_auth(token)
+        .header("content-type", "application/json")
+        .body(serde_json::json!({"sink": "kafka"}).to_string())
+        .send()
+        .await
+        .expect("answer");
+    assert_eq!(replay.status(), 200);
+    services.wait_for_kafka(&ids).await;
+    assert!(listed(&origin).await.is_empty());
+    origin.terminate();
+}

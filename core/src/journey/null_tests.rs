@@ -108,7 +108,7 @@ fn touches_without_a_conversion_close_once_after_their_window() {
     assert_eq!(closure.next_due_ms, None);
     assert_eq!(
         OutboxRecord::NullPath(closure.closed[0].clone()).id(),
-        "null_path:u:app:u1:c_k2"
+        "null_path:app:u:app:u1:c_k2"
     );
     // The alarm firing again, much later, writes nothing more.
     for later in [due, due + 1, due + 30 * DAY_MS] {

@@ -14,6 +14,8 @@ use std::time::Duration;
 
 pub use sources::{Setting, Sources};
 
+use attrib_core::signing::{Direction, Keyring};
+
 use crate::rollup::RollupConfig;
 use crate::sinks::clickhouse::ClickHouseConfig;
 use crate::sinks::embedded::{EmbeddedConfig, EmbeddedMode};
@@ -26,6 +28,8 @@ pub const DEFAULT_DATA_DIR: &str = ".state/origin";
 const LISTEN: Setting = Setting::new("listen", "ATTRIB_ORIGIN_LISTEN");
 const DATA_DIR: Setting = Setting::new("data_dir", "ATTRIB_ORIGIN_DATA_DIR");
 const SECRET: Setting = Setting::new("edge_origin_secret", "EDGE_ORIGIN_SECRET");
+const OUTBOX_KEYS: Setting = Setting::new("signing.outbox_keys", "ATTRIB_ORIGIN_OUTBOX_KEYS");
+const ROLLUP_KEYS: Setting = Setting::new("signing.rollup_keys", "ATTRIB_ORIGIN_ROLLUP_KEYS");
 const SEGMENT_BYTES: Setting =
     Setting::new("spool.segment_bytes", "ATTRIB_ORIGIN_SPOOL_SEGMENT_BYTES");
 const DEDUP_DAYS: Setting = Setting::new(
@@ -34,6 +38,20 @@ const DEDUP_DAYS: Setting = Setting::new(
 );
 const SHUTDOWN_GRACE: Setting =
     Setting::new("shutdown_grace_ms", "ATTRIB_ORIGIN_SHUTDOWN_GRACE_MS");
+const ADMIN_TOKEN: Setting = Setting::new("admin_token", "ATTRIB_ORIGIN_ADMIN_TOKEN");
+const MAX_IN_FLIGHT: Setting = Setting::new("limits.max_in_flight", "ATTRIB_ORIGIN_MAX_IN_FLIGHT");
+const REQUEST_TIMEOUT: Setting = Setting::new(
+    "limits.request_timeout_ms",
+    "ATTRIB_ORIGIN_REQUEST_TIMEOUT_MS",
+);
+const MAX_QUEUED_APPENDS: Setting = Setting::new(
+    "limits.max_queued_appends",
+    "ATTRIB_ORIGIN_MAX_QUEUED_APPENDS",
+);
+const MIN_FREE_DISK: Setting = Setting::new(
+    "limits.min_free_disk_bytes",
+    "ATTRIB_ORIGIN_MIN_FREE_DISK_BYTES",
+);
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -61,8 +79,11 @@ pub enum ConfigError {
 pub struct Config {
     pub listen: SocketAddr,
     pub data_dir: PathBuf,
-    /// `EDGE_ORIGIN_SECRET`: signs rollups and verifies outbox batches.
-    pub secret: Vec<u8>,
+    /// Verifies outbox batches (edge → origin): `ATTRIB_ORIGIN_OUTBOX_KEYS`, else derived
+    /// from `EDGE_ORIGIN_SECRET` (`attrib_core::signing`).
+    pub outbox_keys: Keyring,
+    /// Signs rollups (origin → edge): `ATTRIB_ORIGIN_ROLLUP_KEYS`, else derived likewise.
+    pub rollup_keys: Keyring,
     pub spool: SpoolConfig,
     pub kafka: Option<KafkaConfig>,
     pub clickhouse: Option<ClickHouseConfig>,
@@ -70,6 +91,17 @@ pub struct Config {
     pub rollups: RollupConfig,
     /// How long shutdown waits for a sink to finish its current batch.
     pub shutdown_grace: Duration,
+    /// Intake bounds (`crate::limits`).
+    pub intake: IntakeLimits,
+    /// Bearer token of the admin API (`/admin/...`); off when unset.
+    pub admin_token: Option<String>,
+}
+
+/// The HTTP intake's bounds; defaults in [`crate::limits`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct IntakeLimits {
+    pub max_in_flight: usize,
+    pub request_timeout: Duration,
 }
 
 impl std::fmt::Debug for Config {
@@ -77,11 +109,18 @@ impl std::fmt::Debug for Config {
         f.debug_struct("Config")
             .field("listen", &self.listen)
             .field("data_dir", &self.data_dir)
-            .field("secret", &"<redacted>")
+            .field("outbox_keys", &self.outbox_keys)
+            .field("rollup_keys", &self.rollup_keys)
+            .field(
+                "admin_token",
+                &self.admin_token.as_ref().map(|_| "<redacted>"),
+            )
             .field("kafka", &self.kafka)
             .field("clickhouse", &self.clickhouse)
             .field("embedded", &self.embedded)
             .field("rollups", &self.rollups)
+            .field("spool", &self.spool)
+            .field("intake", &self.intake)
             .finish()
     }
 }
@@ -100,16 +139,68 @@ impl Config {
                 .map_err(|e| format!("not a socket address like {DEFAULT_LISTEN} ({e})"))
         })?;
         let data_dir = PathBuf::from(sources.string_or(&DATA_DIR, DEFAULT_DATA_DIR));
-        let secret = sources
-            .string(&SECRET)
-            .ok_or_else(|| ConfigError::Missing(SECRET.describe()))?;
-        if secret.is_empty() {
+        let secret = sources.string(&SECRET);
+        if secret.as_deref() == Some("") {
             return Err(sources.invalid(&SECRET, "", "must not be empty"));
         }
+        let keyring = |direction: Direction, setting: &Setting| {
+            Keyring::from_settings(
+                direction,
+                sources.string(setting).as_deref(),
+                secret.as_deref(),
+            )
+            .map_err(|e| sources.invalid(setting, "<redacted>", &e.to_string()))?
+            .ok_or_else(|| {
+                ConfigError::Missing(format!("{} (or EDGE_ORIGIN_SECRET)", setting.describe()))
+            })
+        };
+        let outbox_keys = keyring(Direction::Outbox, &OUTBOX_KEYS)?;
+        let rollup_keys = keyring(Direction::Rollups, &ROLLUP_KEYS)?;
         let spool = SpoolConfig {
             dir: data_dir.join("spool"),
             segment_bytes: sources.parse_or(&SEGMENT_BYTES, "67108864", sources::positive_u64)?,
             dedup_retention_days: sources.parse_or(&DEDUP_DAYS, "7", sources::positive_u64)?,
+            max_queued_appends: sources.parse_or(
+                &MAX_QUEUED_APPENDS,
+                &crate::limits::DEFAULT_MAX_QUEUED_APPENDS.to_string(),
+                sources::positive_u64,
+            )? as usize,
+            min_free_disk_bytes: sources.parse_or(
+                &MIN_FREE_DISK,
+                &crate::limits::DEFAULT_MIN_FREE_DISK_BYTES.to_string(),
+                |v| {
+                    v.trim()
+                        .parse::<u64>()
+                        .map_err(|_| "must be a whole number of bytes".to_string())
+                },
+            )?,
+            free_space_override: None,
+        };
+        let admin_token = match sources.string(&ADMIN_TOKEN) {
+            Some(token) if token.len() < 16 => {
+                return Err(sources.invalid(
+                    &ADMIN_TOKEN,
+                    "<redacted>",
+                    "must be at least 16 characters",
+                ))
+            }
+            other => other,
+        };
+        let intake = IntakeLimits {
+            max_in_flight: sources.parse_or(
+                &MAX_IN_FLIGHT,
+                &crate::limits::DEFAULT_MAX_IN_FLIGHT.to_string(),
+                sources::positive_u64,
+            )? as usize,
+            request_timeout: Duration::from_millis(
+                sources.parse_or(
+                    &REQUEST_TIMEOUT,
+                    &crate::limits::DEFAULT_REQUEST_TIMEOUT
+                        .as_millis()
+                        .to_string(),
+                    sources::positive_u64,
+                )?,
+            ),
         };
         let kafka = KafkaConfig::from_sources(sources)?;
         let clickhouse = ClickHouseConfig::from_sources(sources)?;
@@ -130,13 +221,16 @@ impl Config {
         Ok(Config {
             listen,
             data_dir,
-            secret: secret.into_bytes(),
+            outbox_keys,
+            rollup_keys,
             spool,
             kafka,
             clickhouse,
             embedded,
             rollups,
             shutdown_grace,
+            intake,
+            admin_token,
         })
     }
 
@@ -161,9 +255,16 @@ fn known_settings() -> Vec<&'static Setting> {
         &LISTEN,
         &DATA_DIR,
         &SECRET,
+        &OUTBOX_KEYS,
+        &ROLLUP_KEYS,
         &SEGMENT_BYTES,
         &DEDUP_DAYS,
         &SHUTDOWN_GRACE,
+        &ADMIN_TOKEN,
+        &MAX_IN_FLIGHT,
+        &REQUEST_TIMEOUT,
+        &MAX_QUEUED_APPENDS,
+        &MIN_FREE_DISK,
     ];
     all.extend(KafkaConfig::SETTINGS);
     all.extend(ClickHouseConfig::SETTINGS);

@@ -378,23 +378,26 @@ impl RecordView<'_> {
         }
     }
 
-    /// `OutboxRecord::id()`, written into `out` (cleared first).
+    /// `OutboxRecord::id()`, written into `out` (cleared first): `{kind}:{app}:{key}`.
     pub fn write_id(&self, out: &mut String) {
         use std::fmt::Write;
         out.clear();
+        let app = self.app_id();
         // Writing to a String cannot fail.
         let _ = match self {
-            RecordView::Event(r) => write!(out, "event:{}", r.event.message_id.as_str()),
+            RecordView::Event(r) => write!(out, "event:{app}:{}", r.event.message_id.as_str()),
             RecordView::Attribution(r) => write!(
                 out,
-                "attribution:{}:{}",
+                "attribution:{app}:{}:{}",
                 r.result.conversion.conversion_id.as_str(),
                 r.result.revision
             ),
-            RecordView::Merge(r) => write!(out, "merge:{}:{}", r.from.as_str(), r.into.as_str()),
+            RecordView::Merge(r) => {
+                write!(out, "merge:{app}:{}:{}", r.from.as_str(), r.into.as_str())
+            }
             RecordView::NullPath(r) => write!(
                 out,
-                "null_path:{}:{}",
+                "null_path:{app}:{}:{}",
                 r.journey.as_str(),
                 r.last_touch_id.as_str()
             ),

@@ -1,6 +1,7 @@
 //! The origin's HTTP API: `POST /v1/outbox` (signed batches from the Journey Durable
-//! Objects), `GET /healthz` and `GET /metrics`.
+//! Objects), `GET /healthz`, `GET /metrics`, and the admin API (`admin.rs`).
 
+mod admin;
 pub mod error;
 mod outbox;
 // `pub` for the fuzz harness (attrib-fuzz), which feeds the scanner arbitrary bytes.
@@ -21,8 +22,16 @@ use crate::spool::Spool;
 #[derive(Clone)]
 pub struct AppState {
     pub spool: Spool,
-    pub secret: Arc<Vec<u8>>,
+    /// Verifies outbox batches (`attrib_core::signing`).
+    pub outbox_keys: Arc<attrib_core::signing::Keyring>,
     pub metrics: Arc<Metrics>,
+    /// One permit per outbox request being handled (`limits::DEFAULT_MAX_IN_FLIGHT`).
+    pub in_flight: Arc<tokio::sync::Semaphore>,
+    /// Longest a request body may take to arrive.
+    pub request_timeout: std::time::Duration,
+    pub dead_letters: crate::dead_letters::DeadLetters,
+    /// `ATTRIB_ORIGIN_ADMIN_TOKEN`; the admin API is off without it.
+    pub admin_token: Option<Arc<String>>,
 }
 
 pub fn router(state: AppState) -> Router {
@@ -30,6 +39,8 @@ pub fn router(state: AppState) -> Router {
         .route(OUTBOX_PATH, post(outbox::receive))
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics))
+        .route("/admin/dead-letters", get(admin::list))
+        .route("/admin/dead-letters/replay", post(admin::replay))
         .with_state(state)
 }
 

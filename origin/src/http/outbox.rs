@@ -1,12 +1,16 @@
 //! `POST /v1/outbox`: authenticate, validate, spool, then acknowledge.
 //!
-//! Order matters: the size limit is enforced while reading, the signature is checked before
-//! any parsing (an unauthenticated body costs no more than an HMAC), and the batch is parsed
-//! completely before anything is spooled, so a bad batch changes nothing.
+//! Order matters: a request past the in-flight bound is refused at once (503); the signature
+//! header must be present, well formed and fresh before any of the body is read; the size
+//! limit is enforced while reading, within the request timeout (408); the signature is
+//! checked before any parsing (an unauthenticated body costs no more than an HMAC), and the
+//! batch is parsed completely before anything is spooled, so a bad batch changes nothing.
+//! Bounds: `crate::limits`.
 
 use attrib_core::geo::OriginRegion;
 use attrib_core::limits::{MAX_OUTBOX_BATCH_BYTES, MAX_OUTBOX_RECORDS_PER_BATCH};
-use attrib_core::outbox::{self, OutboxRecord, SIGNATURE_HEADER};
+use attrib_core::outbox::{OutboxRecord, OUTBOX_PATH, SIGNATURE_HEADER};
+use attrib_core::signing;
 use axum::body::{Body, Bytes};
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
@@ -19,6 +23,7 @@ use http_body_util::BodyExt;
 use super::error::ApiError;
 use super::AppState;
 use crate::contract::parse_record;
+use crate::limits::RETRY_AFTER_SECS;
 use crate::spool::{EncodedBatch, SpoolError};
 
 /// How much of an oversized body is read and dropped before the 413 (see [`read_limited`]).
@@ -61,22 +66,61 @@ async fn handle(
     headers: &HeaderMap,
     body: Body,
 ) -> Result<(usize, usize), ApiError> {
-    let body = read_limited(headers, body).await?;
-    authenticate(state, headers, &body)?;
+    let Ok(_permit) = state.in_flight.try_acquire() else {
+        return Err(ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "overloaded",
+            "too many outbox requests in flight (ATTRIB_ORIGIN_MAX_IN_FLIGHT); retry shortly",
+        )
+        .retry_after(RETRY_AFTER_SECS));
+    };
+    let header = signature_header(headers)?;
+    signing::precheck(header, chrono::Utc::now().timestamp()).map_err(|err| {
+        ApiError::new(StatusCode::UNAUTHORIZED, "bad_signature", err.to_string())
+            .at(SIGNATURE_HEADER)
+    })?;
+    let body = tokio::time::timeout(state.request_timeout, read_limited(headers, body))
+        .await
+        .map_err(|_| {
+            ApiError::new(
+                StatusCode::REQUEST_TIMEOUT,
+                "request_timeout",
+                format!(
+                    "the body did not arrive within {} ms (ATTRIB_ORIGIN_REQUEST_TIMEOUT_MS)",
+                    state.request_timeout.as_millis()
+                ),
+            )
+        })??;
+    authenticate(state, header, &body)?;
     let records = parse(&body)?;
-    let outcome = state.spool.append(records).await.map_err(|err| match err {
-        SpoolError::Poisoned | SpoolError::Closed => ApiError::new(
+    let outcome = state.spool.append(records).await.map_err(spool_error)?;
+    Ok((outcome.accepted, outcome.duplicates))
+}
+
+fn spool_error(err: SpoolError) -> ApiError {
+    let (status, code, message) = match &err {
+        SpoolError::DiskFull { .. } => (
+            StatusCode::INSUFFICIENT_STORAGE,
+            "insufficient_storage",
+            format!("{err}; nothing was written, retry later"),
+        ),
+        SpoolError::Busy(_) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "spool_busy",
+            err.to_string(),
+        ),
+        SpoolError::Poisoned | SpoolError::Closed => (
             StatusCode::SERVICE_UNAVAILABLE,
             "spool_unavailable",
             format!("{err}; retry later"),
         ),
-        other => ApiError::new(
+        other => (
             StatusCode::SERVICE_UNAVAILABLE,
             "spool_unavailable",
             format!("the batch could not be made durable ({other}); retry later"),
         ),
-    })?;
-    Ok((outcome.accepted, outcome.duplicates))
+    };
+    ApiError::new(status, code, message).retry_after(RETRY_AFTER_SECS)
 }
 
 fn too_large() -> ApiError {
@@ -120,8 +164,8 @@ async fn read_limited(headers: &HeaderMap, mut body: Body) -> Result<Bytes, ApiE
     Ok(Bytes::from(kept))
 }
 
-fn authenticate(state: &AppState, headers: &HeaderMap, body: &[u8]) -> Result<(), ApiError> {
-    let header = headers
+fn signature_header(headers: &HeaderMap) -> Result<&str, ApiError> {
+    headers
         .get(SIGNATURE_HEADER)
         .and_then(|v| v.to_str().ok())
         .ok_or_else(|| {
@@ -131,12 +175,18 @@ fn authenticate(state: &AppState, headers: &HeaderMap, body: &[u8]) -> Result<()
                 format!("the {SIGNATURE_HEADER} header is required"),
             )
             .at(SIGNATURE_HEADER)
-        })?;
+        })
+}
+
+fn authenticate(state: &AppState, header: &str, body: &[u8]) -> Result<(), ApiError> {
     let now = chrono::Utc::now().timestamp();
-    outbox::verify(&state.secret, header, body, now).map_err(|err| {
-        ApiError::new(StatusCode::UNAUTHORIZED, "bad_signature", err.to_string())
-            .at(SIGNATURE_HEADER)
-    })
+    state
+        .outbox_keys
+        .verify(header, "POST", OUTBOX_PATH, body, now)
+        .map_err(|err| {
+            ApiError::new(StatusCode::UNAUTHORIZED, "bad_signature", err.to_string())
+                .at(SIGNATURE_HEADER)
+        })
 }
 
 /// The batch, encoded for the spool. Valid batches take the fast path: one parse into

@@ -14,6 +14,7 @@ const DEBOUNCE_MS: Setting =
     Setting::new("rollups.debounce_ms", "ATTRIB_ORIGIN_ROLLUP_DEBOUNCE_MS");
 const MAX_DAYS: Setting =
     Setting::new("rollups.max_days_per_push", "ATTRIB_ORIGIN_ROLLUP_MAX_DAYS");
+const REGION: Setting = Setting::new("rollups.region", "ATTRIB_ORIGIN_REGION");
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TursoConfig {
@@ -32,6 +33,8 @@ pub struct RollupConfig {
     pub max_days_per_push: usize,
     /// The local fact store the stats are recomputed from.
     pub facts_path: PathBuf,
+    /// This origin's region in the read store: its rows are its own, reads sum regions.
+    pub region: String,
 }
 
 impl std::fmt::Debug for RollupConfig {
@@ -48,12 +51,13 @@ impl std::fmt::Debug for RollupConfig {
 }
 
 impl RollupConfig {
-    pub const SETTINGS: [&'static Setting; 5] = [
+    pub const SETTINGS: [&'static Setting; 6] = [
         &QUERY_WORKER_URL,
         &TURSO_URL,
         &TURSO_AUTH_TOKEN,
         &DEBOUNCE_MS,
         &MAX_DAYS,
+        &REGION,
     ];
 
     pub fn from_sources(sources: &Sources, data_dir: &Path) -> Result<Self, ConfigError> {
@@ -96,6 +100,26 @@ impl RollupConfig {
             )?),
             max_days_per_push: sources.parse_or(&MAX_DAYS, "50", positive_u64)? as usize,
             facts_path: data_dir.join("rollup-facts.db"),
+            region: region(sources)?,
         })
+    }
+}
+
+/// `ATTRIB_ORIGIN_REGION`: empty (the unnamed region) or up to
+/// [`MAX_REGION_CHARS`](attrib_core::rollup::MAX_REGION_CHARS) of `[a-z0-9_-]`.
+fn region(sources: &Sources) -> Result<String, ConfigError> {
+    let value = sources.string_or(&REGION, "");
+    let ok = value.len() <= attrib_core::rollup::MAX_REGION_CHARS
+        && value
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_');
+    if ok {
+        Ok(value)
+    } else {
+        Err(sources.invalid(
+            &REGION,
+            &value,
+            "must be at most 32 characters of a-z, 0-9, - and _",
+        ))
     }
 }

@@ -125,6 +125,11 @@ impl FactStore {
         })
     }
 
+    /// The spool position the facts have applied up to (grows with every stored batch).
+    pub fn applied_seq(&self) -> u64 {
+        self.applied.load(Ordering::Acquire)
+    }
+
     /// Counts the batch's touches, keeps its attributions and marks their days dirty, in one
     /// transaction with the spool position; returns the number of day marks written.
     pub async fn store(&self, batch: &SpoolBatch) -> Result<usize, RollupError> {

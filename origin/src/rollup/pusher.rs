@@ -32,6 +32,8 @@ pub struct Pusher {
     pub max_days_per_push: usize,
     pub wake: Arc<Notify>,
     pub metrics: Arc<Metrics>,
+    /// Written into every upsert: the read store replaces this region's rows only.
+    pub region: String,
 }
 
 impl Pusher {
@@ -81,9 +83,14 @@ impl Pusher {
             return Ok(0);
         }
         let days: Vec<_> = dirty.iter().map(|d| d.day.clone()).collect();
+        // Read before the facts: they reflect at least this position, so a later push of a
+        // day never carries a smaller seq than an earlier one (the read store refuses those).
+        let seq = self.facts.applied_seq();
         let rollup = self.facts.rollup_of(&days).await?;
         let mut pushed = 0;
-        for upsert in group_days(days, rollup) {
+        for mut upsert in group_days(days, rollup) {
+            upsert.region.clone_from(&self.region);
+            upsert.seq = Some(seq);
             for target in &self.targets {
                 let result = target.push(&upsert).await;
                 self.metrics.rollup_push(target.name(), result.is_ok());
@@ -135,6 +142,8 @@ pub fn group_days(days: Vec<AppDay>, rollup: DayRollup) -> Vec<RollupUpsert> {
         rows: Vec::new(),
         paths: Some(Vec::new()),
         fraud: Some(Vec::new()),
+        region: String::new(),
+        seq: None,
     };
     let mut upserts: Vec<RollupUpsert> = Vec::new();
     let mut current = empty(Vec::new());

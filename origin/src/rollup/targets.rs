@@ -4,8 +4,9 @@
 
 use std::time::Duration;
 
-use attrib_core::outbox::{sign, SIGNATURE_HEADER};
+use attrib_core::outbox::SIGNATURE_HEADER;
 use attrib_core::rollup::{RollupUpsert, ROLLUP_PATH};
+use attrib_core::signing::Keyring;
 use libsql::{Connection, Database};
 
 use super::{RollupError, TursoConfig};
@@ -22,7 +23,7 @@ pub enum Target {
     QueryWorker {
         client: reqwest::Client,
         url: reqwest::Url,
-        secret: Vec<u8>,
+        keys: Keyring,
     },
     /// Turso or the embedded file: both speak SQL through libsql.
     Sql {
@@ -33,7 +34,7 @@ pub enum Target {
 }
 
 impl Target {
-    pub fn query_worker(base: &reqwest::Url, secret: &[u8]) -> Result<Self, RollupError> {
+    pub fn query_worker(base: &reqwest::Url, keys: &Keyring) -> Result<Self, RollupError> {
         let url = base.join(ROLLUP_PATH).map_err(|e| RollupError::Rejected {
             status: 0,
             body: format!("bad QUERY_WORKER_URL: {e}"),
@@ -44,7 +45,7 @@ impl Target {
         Ok(Target::QueryWorker {
             client,
             url,
-            secret: secret.to_vec(),
+            keys: keys.clone(),
         })
     }
 
@@ -91,13 +92,10 @@ impl Target {
 
     pub async fn push(&self, upsert: &RollupUpsert) -> Result<(), RollupError> {
         match self {
-            Target::QueryWorker {
-                client,
-                url,
-                secret,
-            } => {
+            Target::QueryWorker { client, url, keys } => {
                 let body = serde_json::to_vec(upsert)?;
-                let signature = sign(secret, chrono::Utc::now().timestamp(), &body)?;
+                let signature =
+                    keys.sign(chrono::Utc::now().timestamp(), "POST", ROLLUP_PATH, &body);
                 let response = client
                     .post(url.clone())
                     .header(SIGNATURE_HEADER, signature)
@@ -107,6 +105,11 @@ impl Target {
                     .await?;
                 let status = response.status();
                 if status.is_success() {
+                    Ok(())
+                } else if status == reqwest::StatusCode::CONFLICT {
+                    // `stale_rollup`: the read store already holds these days from facts at
+                    // least as new (an earlier attempt landed and its answer was lost).
+                    tracing::info!(days = upsert.days.len(), "rollup superseded (409)");
                     Ok(())
                 } else {
                     let body = response.text().await.unwrap_or_default();

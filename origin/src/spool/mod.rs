@@ -11,6 +11,7 @@ pub mod columns;
 pub mod dedup;
 pub mod reader;
 pub mod record;
+pub mod repair;
 pub mod segment;
 mod writer;
 
@@ -44,6 +45,10 @@ pub enum SpoolError {
     Missing(u64),
     #[error("the spool refused writes after an I/O failure; restart the origin to recover")]
     Poisoned,
+    #[error("the spool writer has {0} batches queued (its bound); retry shortly")]
+    Busy(usize),
+    #[error("{free} bytes free on the spool's disk, under the {min}-byte watermark")]
+    DiskFull { free: u64, min: u64 },
     #[error("the spool is shut down")]
     Closed,
 }
@@ -67,6 +72,12 @@ pub struct SpoolConfig {
     pub segment_bytes: u64,
     /// How long ids of trimmed records are remembered for dedup.
     pub dedup_retention_days: u64,
+    /// Appends waiting for the writer at most; beyond, [`SpoolError::Busy`].
+    pub max_queued_appends: usize,
+    /// Free bytes the file system must keep; below, [`SpoolError::DiskFull`].
+    pub min_free_disk_bytes: u64,
+    /// Tests only: the free space to assume instead of asking the file system.
+    pub free_space_override: Option<Arc<std::sync::atomic::AtomicU64>>,
 }
 
 /// Figures for `/metrics`.
@@ -88,7 +99,10 @@ struct Inner {
     segments_dir: PathBuf,
     cursors_dir: PathBuf,
     dedup_dir: PathBuf,
-    sender: Mutex<Option<mpsc::Sender<AppendRequest>>>,
+    sender: Mutex<Option<mpsc::SyncSender<AppendRequest>>>,
+    max_queued_appends: usize,
+    min_free_disk_bytes: u64,
+    free_space_override: Option<Arc<std::sync::atomic::AtomicU64>>,
     writer_thread: Mutex<Option<JoinHandle<()>>>,
     durable: watch::Receiver<u64>,
     poisoned: Arc<AtomicBool>,
@@ -103,6 +117,7 @@ impl Spool {
         let segments_dir = config.dir.join("segments");
         let cursors_dir = config.dir.join("cursors");
         let dedup_dir = config.dir.join("dedup");
+        let quarantine_dir = config.dir.join("quarantine");
         for dir in [&segments_dir, &cursors_dir, &dedup_dir] {
             fs::create_dir_all(dir).map_err(|e| SpoolError::io("creating spool dirs", e))?;
         }
@@ -112,12 +127,16 @@ impl Spool {
         let mut next_seq = segments.first().map_or(1, |(first, _)| *first);
         let mut active_len = 0;
         for (index, (first_seq, path)) in segments.iter().enumerate() {
-            let scan = scan_segment(path)?;
+            let mut scan = scan_segment(path)?;
             let is_last = index + 1 == segments.len();
+            if scan.valid_len < scan.file_len && !is_last {
+                // Damage before the last segment is not a crash's torn tail: repair the
+                // segment (the original is quarantined) instead of refusing to start.
+                let next_first = segments[index + 1].0;
+                repair::repair_segment(path, *first_seq, next_first, &quarantine_dir)?;
+                scan = scan_segment(path)?;
+            }
             if scan.valid_len < scan.file_len {
-                if !is_last {
-                    return Err(SpoolError::Corrupt("a torn frame before the last segment"));
-                }
                 tracing::warn!(
                     segment = %path.display(),
                     cut_bytes = scan.file_len - scan.valid_len,
@@ -171,7 +190,7 @@ impl Spool {
             durable: durable_tx,
             poisoned: poisoned.clone(),
         };
-        let (sender, requests) = mpsc::channel();
+        let (sender, requests) = mpsc::sync_channel(config.max_queued_appends);
         let thread = std::thread::Builder::new()
             .name("spool-writer".into())
             .spawn(move || writer.run(requests))
@@ -183,6 +202,9 @@ impl Spool {
                 cursors_dir,
                 dedup_dir,
                 sender: Mutex::new(Some(sender)),
+                max_queued_appends: config.max_queued_appends,
+                min_free_disk_bytes: config.min_free_disk_bytes,
+                free_space_override: config.free_space_override.clone(),
                 writer_thread: Mutex::new(Some(thread)),
                 durable: durable_rx,
                 poisoned,
@@ -193,16 +215,36 @@ impl Spool {
     }
 
     /// Spools the records not seen before; returns once they are fsync'd.
+    /// Refused before anything is written when the disk is under its watermark
+    /// ([`SpoolError::DiskFull`], checked per append, so intake resumes once space is freed)
+    /// or the writer's queue is full ([`SpoolError::Busy`]).
     pub async fn append(&self, batch: EncodedBatch) -> Result<AppendOutcome, SpoolError> {
+        let free = self.free_disk_bytes()?;
+        let min = self.inner.min_free_disk_bytes;
+        if free < min {
+            return Err(SpoolError::DiskFull { free, min });
+        }
         let (reply, response) = oneshot::channel();
         {
             let sender = self.inner.sender.lock().map_err(|_| SpoolError::Closed)?;
             let sender = sender.as_ref().ok_or(SpoolError::Closed)?;
             sender
-                .send(AppendRequest { batch, reply })
-                .map_err(|_| SpoolError::Closed)?;
+                .try_send(AppendRequest { batch, reply })
+                .map_err(|err| match err {
+                    mpsc::TrySendError::Full(_) => SpoolError::Busy(self.inner.max_queued_appends),
+                    mpsc::TrySendError::Disconnected(_) => SpoolError::Closed,
+                })?;
         }
         response.await.map_err(|_| SpoolError::Closed)?
+    }
+
+    /// Free bytes on the spool's file system (for unprivileged users).
+    pub fn free_disk_bytes(&self) -> Result<u64, SpoolError> {
+        if let Some(free) = &self.inner.free_space_override {
+            return Ok(free.load(Ordering::Acquire));
+        }
+        free_bytes(&self.inner.segments_dir)
+            .map_err(|e| SpoolError::io("reading free disk space", e))
     }
 
     pub fn is_healthy(&self) -> bool {
@@ -339,6 +381,20 @@ fn write_cursor(dir: &Path, sink: &str, next_seq: u64) -> Result<(), SpoolError>
         .and_then(|()| fs::rename(&tmp, cursor_path(dir, sink)))
         .map_err(|e| SpoolError::io("writing a cursor", e))?;
     sync_dir(dir)
+}
+
+fn free_bytes(dir: &Path) -> io::Result<u64> {
+    use std::os::unix::ffi::OsStrExt;
+    let path = std::ffi::CString::new(dir.as_os_str().as_bytes())
+        .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
+    // SAFETY: `path` is a valid NUL-terminated string and `stat` a zeroed out-parameter that
+    // statvfs fills; nothing is kept past the call.
+    let mut stat: libc::statvfs = unsafe { std::mem::zeroed() };
+    if unsafe { libc::statvfs(path.as_ptr(), &mut stat) } != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    #[allow(clippy::unnecessary_cast)] // the field types differ between platforms
+    Ok(stat.f_bavail as u64 * stat.f_frsize as u64)
 }
 
 pub(crate) fn sync_dir(dir: &Path) -> Result<(), SpoolError> {

@@ -7,7 +7,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use tokio::sync::watch;
+use tokio::sync::{watch, Notify};
 
 use super::record::{record_count, upgrade, Records, SpooledRecord};
 use super::segment::SegmentCursor;
@@ -65,6 +65,8 @@ pub struct SpoolBatch {
     pub entries: Vec<SpoolEntry>,
     /// The cursor to commit once the batch is delivered.
     pub next_seq: u64,
+    /// Dead letters sent again: not in the destination, whatever the positions say.
+    pub replay: bool,
 }
 
 impl SpoolBatch {
@@ -111,9 +113,21 @@ impl SpoolReader {
         limits: BatchLimits,
         stop: &mut watch::Receiver<bool>,
     ) -> Result<Option<SpoolBatch>, SpoolError> {
+        self.next_batch_or_wake(limits, stop, &Notify::new()).await
+    }
+
+    /// [`Self::next_batch`], which also returns an *empty* batch when `wake` is notified while
+    /// nothing is pending (the delivery loop then looks at dead letters queued for replay).
+    pub async fn next_batch_or_wake(
+        &mut self,
+        limits: BatchLimits,
+        stop: &mut watch::Receiver<bool>,
+        wake: &Notify,
+    ) -> Result<Option<SpoolBatch>, SpoolError> {
         let mut batch = SpoolBatch {
             entries: Vec::new(),
             next_seq: self.next_seq,
+            replay: false,
         };
         let mut records = 0;
         loop {
@@ -152,8 +166,11 @@ impl SpoolReader {
                     }
                 }
             };
+            let idle = batch.entries.is_empty();
             tokio::select! {
                 () = wait_for_more => {}
+                // Nothing taken yet: returning here loses nothing.
+                () = wake.notified(), if idle => return Ok(Some(batch)),
                 changed = stop.changed() => {
                     if changed.is_err() {
                         return Ok((!batch.entries.is_empty()).then_some(batch));

@@ -170,6 +170,19 @@ fn write_record(
     out[len_at..len_at + 4].copy_from_slice(&len.to_le_bytes());
 }
 
+/// A payload holding `record` alone (isolating refused records, storing dead letters).
+pub fn single_record_payload(record: &SpooledRecord<'_>) -> Vec<u8> {
+    let mut out = Vec::with_capacity(record.json.len() + record.columns.len() + 64);
+    payload_header(1, &mut out);
+    write_record(
+        &mut out,
+        record.kind,
+        [record.id, record.app_id, record.journey, record.json],
+        |o| o.extend_from_slice(record.columns),
+    );
+    out
+}
+
 /// Starts a payload of `count` records; append each record's encoded bytes after it.
 pub fn payload_header(count: usize, out: &mut Vec<u8>) {
     out.extend_from_slice(&MAGIC.to_le_bytes());
@@ -417,7 +430,7 @@ pub mod tests {
             .expect("one")
             .expect("record");
         assert_eq!(spooled.kind, RecordKind::NullPath);
-        assert_eq!(spooled.id, "null_path:u:app:bob:app-bob-t-t3");
+        assert_eq!(spooled.id, "null_path:app:u:app:bob:app-bob-t-t3");
         assert_eq!(spooled.journey, "u:app:bob");
         let Columns::NullPath(cols) = spooled.columns().expect("columns") else {
             panic!("null path columns");

@@ -15,6 +15,9 @@ fn config(dir: &Path, segment_bytes: u64) -> SpoolConfig {
         dir: dir.to_owned(),
         segment_bytes,
         dedup_retention_days: 7,
+        max_queued_appends: 64,
+        min_free_disk_bytes: 0,
+        free_space_override: None,
     }
 }
 
@@ -194,4 +197,95 @@ async fn stop_ends_an_idle_reader() {
         .expect("no error");
     assert!(result.is_none());
     spool.close();
+}
+
+/// Issue 13, finding 8: damage in a segment before the last one stopped the start-up for
+/// good. Now the segment is repaired: the original is quarantined, the frames that still
+/// check are kept, the lost entry reads as empty, and appends go on.
+#[tokio::test]
+async fn corruption_in_a_non_final_segment_is_quarantined_and_repaired() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    // Small segments: each append rolls, so there are several segments.
+    let cfg = config(dir.path(), 64);
+    {
+        let spool = Spool::open(&cfg, &["a"]).expect("opens");
+        for prefix in ["a", "b", "c", "d"] {
+            spool.append(records(prefix, 2)).await.expect("appends");
+        }
+        spool.close();
+    }
+    let segments = segment::list_segments(&dir.path().join("segments")).expect("lists");
+    assert!(segments.len() >= 3, "{segments:?}");
+    // Damage the second entry's payload (segment 2 of 3+).
+    let damaged = &segments[1].1;
+    let mut bytes = std::fs::read(damaged).expect("reads");
+    let middle = bytes.len() - 5;
+    bytes[middle] ^= 0xff;
+    std::fs::write(damaged, &bytes).expect("writes");
+
+    let spool = Spool::open(&cfg, &["a"]).expect("starts despite the damage");
+    let quarantined: Vec<_> = std::fs::read_dir(dir.path().join("quarantine"))
+        .expect("quarantine dir")
+        .collect();
+    assert_eq!(quarantined.len(), 1, "the damaged original is kept");
+    assert_eq!(
+        read_all(&spool, "a").await,
+        ["a0", "a1", "c0", "c1", "d0", "d1"],
+        "the damaged entry reads as empty, its neighbours intact"
+    );
+    let more = spool.append(records("e", 1)).await.expect("appends");
+    assert_eq!(more.accepted, 1);
+    spool.close();
+}
+
+#[test]
+fn salvage_resynchronises_past_garbage() {
+    let mut bytes = Vec::new();
+    segment::encode_frame(5, 1, b"one", &mut bytes);
+    bytes.extend_from_slice(&[0xAB; 37]);
+    segment::encode_frame(7, 2, b"three", &mut bytes);
+    let frames = repair::salvage(&bytes, 5, 9);
+    let seqs: Vec<u64> = frames.iter().map(|f| f.0).collect();
+    assert_eq!(seqs, [5, 7]);
+    assert!(
+        repair::salvage(&bytes, 6, 7).is_empty(),
+        "out-of-range seqs are not frames"
+    );
+}
+
+/// Issue 13, finding 8: a full disk poisoned the spool until a restart. Now appends under the
+/// free-space watermark are refused before anything is written, and accepted again as soon
+/// as space is back, with no restart.
+#[tokio::test]
+async fn disk_watermark_refuses_then_recovers_without_restart() {
+    use std::sync::atomic::AtomicU64;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let free = Arc::new(AtomicU64::new(10));
+    let mut cfg = config(dir.path(), 1 << 20);
+    cfg.min_free_disk_bytes = 1_000;
+    cfg.free_space_override = Some(free.clone());
+    let spool = Spool::open(&cfg, &["a"]).expect("opens");
+    let refused = spool.append(records("x", 2)).await;
+    assert!(
+        matches!(
+            refused,
+            Err(SpoolError::DiskFull {
+                free: 10,
+                min: 1_000
+            })
+        ),
+        "{refused:?}"
+    );
+    assert!(spool.is_healthy());
+    free.store(1_000_000, Ordering::Release);
+    let ok = spool.append(records("x", 2)).await.expect("appends again");
+    assert_eq!(ok.accepted, 2, "nothing of the refused attempt was kept");
+    assert_eq!(read_all(&spool, "a").await, ["x0", "x1"]);
+    spool.close();
+}
+
+#[test]
+fn free_disk_bytes_reads_the_file_system() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    assert!(free_bytes(dir.path()).expect("statvfs") > 0);
 }

@@ -122,13 +122,31 @@ impl Writer {
                 }
             }
             Err(err) => {
-                let err = SpoolError::io("appending to the spool", err);
-                self.poison(&err);
                 for fp in added {
                     self.dedup.remove(fp);
                 }
+                // A failed write (most often a full disk) may have left part of the group in
+                // the file: cut it back to the last acknowledged byte and go on, so intake
+                // recovers once space is back (issue 13, finding 8). Only if the cut fails
+                // too is the file's state unknown: then refuse appends until a restart.
+                let cut = self
+                    .active
+                    .set_len(self.active_len)
+                    .and_then(|()| self.active.sync_data());
+                let (kind, text) = (err.kind(), err.to_string());
+                let err = SpoolError::io("appending to the spool", err);
+                match cut {
+                    Ok(()) => {
+                        tracing::warn!(error = %err, "spool write failed; the partial write was cut, intake goes on")
+                    }
+                    Err(_) => self.poison(&err),
+                }
                 for request in group {
-                    let _ = request.reply.send(Err(SpoolError::Poisoned));
+                    let failed = SpoolError::io(
+                        "appending to the spool",
+                        std::io::Error::new(kind, text.clone()),
+                    );
+                    let _ = request.reply.send(Err(failed));
                 }
             }
         }

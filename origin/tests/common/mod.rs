@@ -258,3 +258,41 @@ where
     }
     panic!("timed out after {timeout:?} waiting for: {what}");
 }
+
+/// `batch` as another app would send it: the same messageIds, conversion ids and touch ids,
+/// only the app (and so the journey) differs. Two apps seeing one messageId is normal (one
+/// stream sent to staging and production, derived ids of identical content).
+pub fn same_ids_for_app(batch: &OutboxBatch, app: &str) -> OutboxBatch {
+    use attrib_core::outbox::OutboxRecord;
+    let mut batch = batch.clone();
+    let old_prefix = batch
+        .journey
+        .split(':')
+        .take(2)
+        .collect::<Vec<_>>()
+        .join(":");
+    let journey = |j: &str| j.replacen(&old_prefix, &format!("u:{app}"), 1);
+    batch.journey = journey(&batch.journey);
+    for record in &mut batch.records {
+        match record {
+            OutboxRecord::Event(r) => {
+                r.app_id = app.into();
+                r.journey = journey(&r.journey);
+            }
+            OutboxRecord::Attribution(r) => {
+                r.app_id = app.into();
+                r.journey = journey(&r.journey);
+            }
+            OutboxRecord::Merge(r) => {
+                r.app_id = app.into();
+                r.from = journey(&r.from);
+                r.into = journey(&r.into);
+            }
+            OutboxRecord::NullPath(r) => {
+                r.app_id = app.into();
+                r.journey = journey(&r.journey);
+            }
+        }
+    }
+    batch
+}

@@ -4,8 +4,9 @@
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
-use attrib_core::outbox::{verify, SIGNATURE_HEADER};
+use attrib_core::outbox::SIGNATURE_HEADER;
 use attrib_core::rollup::{AppDay, DailyStat, FraudCount, PathStat, RollupUpsert, ROLLUP_PATH};
+use attrib_core::signing::{Direction, Keyring};
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
@@ -56,7 +57,11 @@ async fn receive(
         .and_then(|v| v.to_str().ok())
         .unwrap_or("");
     let now = chrono::Utc::now().timestamp();
-    if verify(secret.as_bytes(), header, &body, now).is_err() {
+    let keys = Keyring::derived(Direction::Rollups, secret.as_bytes());
+    if keys
+        .verify(header, "POST", ROLLUP_PATH, &body, now)
+        .is_err()
+    {
         received.bad_signatures += 1;
         return StatusCode::UNAUTHORIZED;
     }

@@ -4,13 +4,12 @@ use attrib_core::FieldError;
 use serde::Serialize;
 use worker::{Headers, Response};
 
-/// `{"success": false, "error": {"code", "message", "field"?, "reason"?}}`.
-#[derive(Debug, Serialize)]
-pub struct ErrorBody<'a> {
-    pub success: bool,
-    pub error: ErrorDetail<'a>,
-}
+/// The one error body of every surface: `attrib_core::error::ErrorBody`
+/// (`{"success": false, "error": {"code", "message", "field"?, "reason"?}}`).
+pub use attrib_core::error::ErrorBody;
 
+/// `attrib_core::error::ErrorDetail` borrowed, for bodies that embed the error beside other
+/// fields (the ingest reply); serializes exactly like it.
 #[derive(Debug, Serialize)]
 pub struct ErrorDetail<'a> {
     pub code: &'a str,
@@ -26,33 +25,11 @@ pub fn json<T: Serialize>(status: u16, body: &T) -> worker::Result<Response> {
 }
 
 pub fn error(status: u16, code: &str, message: impl Into<String>) -> worker::Result<Response> {
-    json(
-        status,
-        &ErrorBody {
-            success: false,
-            error: ErrorDetail {
-                code,
-                message: message.into(),
-                field: None,
-                reason: None,
-            },
-        },
-    )
+    json(status, &ErrorBody::new(code, message))
 }
 
 pub fn field_error(status: u16, code: &str, err: &FieldError) -> worker::Result<Response> {
-    json(
-        status,
-        &ErrorBody {
-            success: false,
-            error: ErrorDetail {
-                code,
-                message: err.to_string(),
-                field: Some(err.field.clone()),
-                reason: Some(err.reason.clone()),
-            },
-        },
-    )
+    json(status, &ErrorBody::for_field(code, err))
 }
 
 /// A response that must never be cached by intermediaries.

@@ -23,7 +23,7 @@
 
 use std::collections::{BTreeSet, HashSet};
 
-use attrib_core::rollup::{AppDay, DailyStat, FraudCount, PathStat};
+use attrib_core::rollup::{AppDay, DailyStat, FraudCount, PathStat, MAX_REGION_CHARS};
 use attrib_core::FieldError;
 use serde::Deserialize;
 
@@ -37,6 +37,8 @@ use crate::versions;
 
 /// Longest app id (the `apps.id` CHECK in migrations/0001).
 const MAX_APP_ID_CHARS: usize = 64;
+/// Days per stale check query: 2 + 2 × 40 bound parameters, under D1's 100.
+const STALE_CHECK_DAYS: usize = 40;
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -48,6 +50,13 @@ pub struct UpsertBody {
     pub paths: Option<Vec<PathStat>>,
     #[serde(default)]
     pub fraud: Option<Vec<FraudCount>>,
+    /// The sender's region: only its rows of the listed days are replaced; reads sum every
+    /// region (issue 13, finding 3). Absent: the unnamed region `""`.
+    #[serde(default)]
+    pub region: String,
+    /// See `attrib_core::rollup::RollupUpsert::seq`: below the stored one → 409.
+    #[serde(default)]
+    pub seq: Option<u64>,
 }
 
 /// Row counts of an applied upsert (`None`: section absent, table untouched).
@@ -89,6 +98,10 @@ impl UpsertBody {
     pub fn validate(&self) -> Result<(), Invalid> {
         if self.days.len() > MAX_UPSERT_DAYS {
             return Err(too_many("days", self.days.len(), MAX_UPSERT_DAYS));
+        }
+        text("region", &self.region, 0, MAX_REGION_CHARS)?;
+        if self.seq.is_some_and(|s| s > MAX_COUNT) {
+            return Err(FieldError::new("seq", format!("must be at most {MAX_COUNT}")).into());
         }
         for (i, d) in self.days.iter().enumerate() {
             text(&format!("days[{i}].app_id"), &d.app_id, 1, MAX_APP_ID_CHARS)?;
@@ -235,9 +248,59 @@ impl UpsertBody {
         }
     }
 
-    /// Deletes of the listed days, inserts, then version bumps: one transaction.
+    /// Queries for the stored seqs of the listed days of this region that are above this
+    /// upsert's seq: any row makes the upsert stale (no queries without a seq). Chunked so a
+    /// statement stays under D1's 100 bound parameters.
+    pub fn stale_checks(&self) -> Vec<Statement> {
+        let Some(seq) = self.seq else {
+            return Vec::new();
+        };
+        self.days
+            .chunks(STALE_CHECK_DAYS)
+            .map(|days| {
+                let mut params: Vec<Param> =
+                    vec![self.region.as_str().into(), Param::Int(seq as i64)];
+                let mut pairs = Vec::new();
+                for d in days {
+                    params.push(d.app_id.as_str().into());
+                    params.push(d.day.as_str().into());
+                    pairs.push(format!(
+                        "(app_id = ?{} AND day = ?{})",
+                        params.len() - 1,
+                        params.len()
+                    ));
+                }
+                Statement::new(
+                    format!(
+                        "SELECT app_id, day, seq FROM rollup_generations \
+                         WHERE region = ?1 AND seq > ?2 AND ({}) LIMIT 1",
+                        pairs.join(" OR ")
+                    ),
+                    params,
+                )
+            })
+            .collect()
+    }
+
+    /// The listed days' rows of this region deleted, the new ones inserted, each day's seq
+    /// recorded (never lowered), then version bumps: one transaction.
     pub fn statements(&self, now_iso: &str) -> Vec<Statement> {
         let mut out = Vec::new();
+        if let Some(seq) = self.seq {
+            for d in &self.days {
+                out.push(Statement::new(
+                    "INSERT INTO rollup_generations (app_id, day, region, seq) VALUES (?1, ?2, ?3, ?4) \
+                     ON CONFLICT (app_id, day, region) DO UPDATE SET seq = excluded.seq, \
+                     updated_at = excluded.updated_at WHERE excluded.seq >= rollup_generations.seq",
+                    vec![
+                        d.app_id.as_str().into(),
+                        d.day.as_str().into(),
+                        self.region.as_str().into(),
+                        Param::Int(seq as i64),
+                    ],
+                ));
+            }
+        }
         let sections = [
             (self.rows.is_some(), "daily_stats"),
             (self.paths.is_some(), "conversion_paths"),
@@ -249,8 +312,12 @@ impl UpsertBody {
             }
             for d in &self.days {
                 out.push(Statement::new(
-                    format!("DELETE FROM {table} WHERE app_id = ?1 AND day = ?2"),
-                    vec![d.app_id.as_str().into(), d.day.as_str().into()],
+                    format!("DELETE FROM {table} WHERE app_id = ?1 AND day = ?2 AND region = ?3"),
+                    vec![
+                        d.app_id.as_str().into(),
+                        d.day.as_str().into(),
+                        self.region.as_str().into(),
+                    ],
                 ));
             }
         }
@@ -258,7 +325,8 @@ impl UpsertBody {
             let (k, v) = (&r.key, &r.values);
             out.push(Statement::new(
                 "INSERT INTO daily_stats (app_id, day, source, campaign, model, currency, touches, \
-                 conversions, revenue, credited_value) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+                 conversions, revenue, credited_value, region) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
                 vec![
                     k.app_id.as_str().into(),
                     k.day.as_str().into(),
@@ -270,13 +338,14 @@ impl UpsertBody {
                     Param::Real(v.conversions),
                     Param::Real(v.revenue),
                     Param::Real(v.credited_value),
+                    self.region.as_str().into(),
                 ],
             ));
         }
         for p in self.paths.iter().flatten() {
             out.push(Statement::new(
                 "INSERT INTO conversion_paths (app_id, day, path, steps, currency, conversions, nulls, \
-                 value) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                 value, region) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
                 vec![
                     p.app_id.as_str().into(),
                     p.day.as_str().into(),
@@ -287,17 +356,20 @@ impl UpsertBody {
                     Param::Real(p.conversions),
                     Param::Real(p.nulls),
                     Param::Real(p.value),
+                    self.region.as_str().into(),
                 ],
             ));
         }
         for f in self.fraud.iter().flatten() {
             out.push(Statement::new(
-                "INSERT INTO fraud_counts (app_id, day, reason, count) VALUES (?1, ?2, ?3, ?4)",
+                "INSERT INTO fraud_counts (app_id, day, reason, count, region) \
+                 VALUES (?1, ?2, ?3, ?4, ?5)",
                 vec![
                     f.app_id.as_str().into(),
                     f.day.as_str().into(),
                     f.reason.as_str().into(),
                     Param::Int(f.count as i64),
+                    self.region.as_str().into(),
                 ],
             ));
         }

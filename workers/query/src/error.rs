@@ -26,6 +26,9 @@ pub enum QueryError {
     BadField(FieldError),
     #[error("too large: {0}")]
     TooLarge(FieldError),
+    /// A rollup computed from older facts than the stored one (issue 13, finding 3/9).
+    #[error("stale: {0}")]
+    Stale(FieldError),
     /// Well-formed, but the data cannot answer it (e.g. a Markov order too high for the
     /// number of channels).
     #[error("cannot answer: {0}")]
@@ -65,6 +68,7 @@ impl QueryError {
             QueryError::BadSignature(reason) => response::error(401, "invalid_signature", reason),
             QueryError::BadField(err) => response::field_error(400, "invalid_request", &err),
             QueryError::TooLarge(err) => response::field_error(413, "too_large", &err),
+            QueryError::Stale(err) => response::field_error(409, "stale_rollup", &err),
             QueryError::Unanswerable(err) => response::field_error(422, "unanswerable", &err),
             QueryError::NoJourney(id) => response::error(
                 404,

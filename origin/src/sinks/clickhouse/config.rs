@@ -12,7 +12,7 @@ const PASSWORD: Setting = Setting::new("clickhouse.password", "CLICKHOUSE_PASSWO
 const BATCH_ROWS: Setting = Setting::new("clickhouse.batch_rows", "CLICKHOUSE_BATCH_ROWS");
 const BATCH_WAIT_MS: Setting = Setting::new("clickhouse.batch_wait_ms", "CLICKHOUSE_BATCH_WAIT_MS");
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 pub struct ClickHouseConfig {
     /// The HTTP interface, e.g. `http://127.0.0.1:8123`.
     pub url: reqwest::Url,
@@ -23,6 +23,32 @@ pub struct ClickHouseConfig {
     pub batch_rows: usize,
     /// ...or when its oldest record has waited this long.
     pub batch_wait: Duration,
+}
+
+/// The configuration is logged at start: the password (and one in the URL) never is
+/// (issue 13, finding 8).
+impl std::fmt::Debug for ClickHouseConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mut url = self.url.clone();
+        if url.password().is_some() {
+            let _ = url.set_password(Some("<redacted>"));
+        }
+        f.debug_struct("ClickHouseConfig")
+            .field("url", &url.as_str())
+            .field("database", &self.database)
+            .field("user", &self.user)
+            .field(
+                "password",
+                &if self.password.is_empty() {
+                    ""
+                } else {
+                    "<redacted>"
+                },
+            )
+            .field("batch_rows", &self.batch_rows)
+            .field("batch_wait", &self.batch_wait)
+            .finish()
+    }
 }
 
 impl ClickHouseConfig {
@@ -57,5 +83,27 @@ impl ClickHouseConfig {
                 positive_u64,
             )?),
         }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Issue 13, finding 8: the start-up log printed the ClickHouse password.
+    #[test]
+    fn clickhouse_password_is_redacted_in_logs() {
+        let config = ClickHouseConfig {
+            url: reqwest::Url::parse("http://u:url-secret@127.0.0.1:8123").expect("url"),
+            database: "attrib".into(),
+            user: "u".into(),
+            password: "hunter2-secret".into(),
+            batch_rows: 1,
+            batch_wait: Duration::from_millis(1),
+        };
+        let logged = format!("{config:?}");
+        assert!(!logged.contains("hunter2-secret"), "{logged}");
+        assert!(!logged.contains("url-secret"), "{logged}");
+        assert!(logged.contains("<redacted>"), "{logged}");
     }
 }

@@ -8,6 +8,7 @@
 
 mod config;
 mod request;
+pub mod retry;
 mod sink;
 
 pub use config::ClickHouseConfig;

@@ -67,9 +67,17 @@ impl ClickHouseSink {
             Some(q) => q.chars().take(120).collect(),
             None => String::from_utf8_lossy(&body[..body.len().min(120)]).into_owned(),
         };
-        let response = self.client.post(url).body(body).send().await?;
+        // The URL carries the password (the only way ClickHouse 18.16 takes it over HTTP):
+        // errors must not (reqwest puts the URL in them, and errors are logged).
+        let response = self
+            .client
+            .post(url)
+            .body(body)
+            .send()
+            .await
+            .map_err(reqwest::Error::without_url)?;
         let status = response.status();
-        let text = response.text().await?;
+        let text = response.text().await.map_err(reqwest::Error::without_url)?;
         if status.is_success() {
             return Ok(text);
         }
@@ -237,6 +245,10 @@ impl Sink for ClickHouseSink {
         self.verify = true;
         tracing::info!(database = %self.config.database, "clickhouse schema applied");
         Ok(())
+    }
+
+    fn is_permanent(&self, err: &SinkError) -> bool {
+        matches!(err, SinkError::ClickHouse(e) if super::retry::is_permanent(e))
     }
 
     async fn deliver<'a>(&'a mut self, batch: &'a SpoolBatch) -> Result<(), SinkError> {

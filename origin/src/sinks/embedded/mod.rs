@@ -6,6 +6,7 @@
 
 mod config;
 mod request;
+pub mod retry;
 mod sink;
 
 pub use config::{EmbeddedConfig, EmbeddedMode};

@@ -72,6 +72,10 @@ impl Sink for EmbeddedSink {
         Ok(())
     }
 
+    fn is_permanent(&self, err: &SinkError) -> bool {
+        matches!(err, SinkError::Embedded(e) if super::retry::is_permanent(e))
+    }
+
     async fn deliver<'a>(&'a mut self, batch: &'a SpoolBatch) -> Result<(), SinkError> {
         self.write(batch).await.map_err(SinkError::from)
     }

@@ -13,8 +13,19 @@ const COMPRESSION: Setting = Setting::new("kafka.compression", "KAFKA_COMPRESSIO
 const LINGER_MS: Setting = Setting::new("kafka.linger_ms", "KAFKA_LINGER_MS");
 const PARTITIONS: Setting = Setting::new("kafka.partitions", "KAFKA_TOPIC_PARTITIONS");
 const BATCH_RECORDS: Setting = Setting::new("kafka.batch_records", "KAFKA_BATCH_RECORDS");
+const PROPERTIES: Setting = Setting::new("kafka.properties", "KAFKA_PROPERTIES");
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// librdkafka properties the origin sets itself: a passthrough may not change them, since
+/// exactly-once delivery depends on them.
+const RESERVED_PROPERTIES: [&str; 5] = [
+    "bootstrap.servers",
+    "enable.idempotence",
+    "acks",
+    "partitioner",
+    "group.id",
+];
+
+#[derive(Clone, PartialEq, Eq)]
 pub struct KafkaConfig {
     /// `host:port[,host:port]`.
     pub brokers: String,
@@ -31,10 +42,42 @@ pub struct KafkaConfig {
     pub partitions: u64,
     /// Records handed to the producer per spool batch (one cursor commit each).
     pub batch_records: usize,
+    /// Extra librdkafka client properties (`KAFKA_PROPERTIES`: `key=value;key=value`), for
+    /// TLS and SASL (`security.protocol=sasl_ssl;sasl.mechanisms=SCRAM-SHA-512;...`), given
+    /// to the producer, the admin client and the recovery consumer alike.
+    pub properties: Vec<(String, String)>,
+}
+
+/// Logged at start: values of properties that look like secrets are not.
+impl std::fmt::Debug for KafkaConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let properties: Vec<(&str, &str)> = self
+            .properties
+            .iter()
+            .map(|(k, v)| {
+                let secret = ["password", "secret", "key", "token"]
+                    .iter()
+                    .any(|s| k.contains(s));
+                (k.as_str(), if secret { "<redacted>" } else { v.as_str() })
+            })
+            .collect();
+        f.debug_struct("KafkaConfig")
+            .field("brokers", &self.brokers)
+            .field("events_topic", &self.events_topic)
+            .field("attributions_topic", &self.attributions_topic)
+            .field("merges_topic", &self.merges_topic)
+            .field("null_paths_topic", &self.null_paths_topic)
+            .field("compression", &self.compression)
+            .field("linger_ms", &self.linger_ms)
+            .field("partitions", &self.partitions)
+            .field("batch_records", &self.batch_records)
+            .field("properties", &properties)
+            .finish()
+    }
 }
 
 impl KafkaConfig {
-    pub const SETTINGS: [&'static Setting; 9] = [
+    pub const SETTINGS: [&'static Setting; 10] = [
         &BROKERS,
         &EVENTS_TOPIC,
         &ATTRIBUTIONS_TOPIC,
@@ -44,7 +87,18 @@ impl KafkaConfig {
         &LINGER_MS,
         &PARTITIONS,
         &BATCH_RECORDS,
+        &PROPERTIES,
     ];
+
+    /// A librdkafka client configuration: the brokers and the passthrough properties.
+    pub fn client_config(&self) -> rdkafka::ClientConfig {
+        let mut config = rdkafka::ClientConfig::new();
+        config.set("bootstrap.servers", &self.brokers);
+        for (key, value) in &self.properties {
+            config.set(key, value);
+        }
+        config
+    }
 
     pub fn from_sources(sources: &Sources) -> Result<Option<Self>, ConfigError> {
         let Some(brokers) = sources.parse_opt(&BROKERS, broker_list)? else {
@@ -75,6 +129,11 @@ impl KafkaConfig {
             })?,
             partitions: sources.parse_or(&PARTITIONS, "3", positive_u64)?,
             batch_records: sources.parse_or(&BATCH_RECORDS, "20000", positive_u64)? as usize,
+            properties: match sources.string(&PROPERTIES) {
+                Some(text) => properties(&text)
+                    .map_err(|reason| sources.invalid(&PROPERTIES, "<redacted>", &reason))?,
+                None => Vec::new(),
+            },
         }))
     }
 }
@@ -103,5 +162,72 @@ fn topic_name(value: &str) -> Result<String, String> {
         Ok(value.to_owned())
     } else {
         Err("a topic name is 1-249 characters of [a-zA-Z0-9._-]".into())
+    }
+}
+
+/// `key=value;key=value` (empty parts skipped). Errors never quote values: they may be
+/// passwords.
+fn properties(text: &str) -> Result<Vec<(String, String)>, String> {
+    let mut out = Vec::new();
+    for part in text.split(';').map(str::trim).filter(|p| !p.is_empty()) {
+        let Some((key, value)) = part.split_once('=') else {
+            return Err(format!("part {} is not key=value", out.len() + 1));
+        };
+        let key = key.trim();
+        if key.is_empty()
+            || !key
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '_')
+        {
+            return Err(format!("part {} has no valid property name", out.len() + 1));
+        }
+        if RESERVED_PROPERTIES.contains(&key) {
+            return Err(format!(
+                "{key} is set by the origin and cannot be overridden"
+            ));
+        }
+        out.push((key.to_owned(), value.trim().to_owned()));
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Issue 13, finding 8: Kafka had no TLS/SASL settings.
+    #[test]
+    fn kafka_tls_sasl_properties_pass_through_and_secrets_are_redacted() {
+        let parsed = properties(
+            "security.protocol=sasl_ssl; sasl.mechanisms=SCRAM-SHA-512;sasl.username=u;\
+             sasl.password=pw-secret;ssl.ca.location=/etc/ca.pem",
+        )
+        .expect("parses");
+        assert_eq!(parsed.len(), 5);
+        assert_eq!(parsed[0], ("security.protocol".into(), "sasl_ssl".into()));
+        let config = KafkaConfig {
+            brokers: "b:9092".into(),
+            events_topic: "e".into(),
+            attributions_topic: "a".into(),
+            merges_topic: "m".into(),
+            null_paths_topic: "n".into(),
+            compression: "lz4".into(),
+            linger_ms: 5,
+            partitions: 1,
+            batch_records: 1,
+            properties: parsed,
+        };
+        let logged = format!("{config:?}");
+        assert!(!logged.contains("pw-secret"), "{logged}");
+        assert!(logged.contains("sasl_ssl"), "{logged}");
+        assert_eq!(
+            config.client_config().get("sasl.password"),
+            Some("pw-secret")
+        );
+        assert!(
+            properties("acks=1").is_err(),
+            "exactly-once settings are fixed"
+        );
+        assert!(properties("nonsense").is_err());
     }
 }

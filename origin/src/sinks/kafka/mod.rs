@@ -11,6 +11,7 @@
 mod config;
 mod recovery;
 mod request;
+pub mod retry;
 mod sink;
 
 pub use config::KafkaConfig;
@@ -36,4 +37,7 @@ pub enum KafkaError {
     Spool(#[from] crate::spool::SpoolError),
     #[error("a Kafka client task failed: {0}")]
     Task(String),
+    /// The rest of the batch is in Kafka; these messages were refused for good.
+    #[error("{} messages refused for good, the first: {}", .0.len(), .0.first().map_or("", |r| r.reason.as_str()))]
+    Refused(Vec<crate::sinks::Refusal>),
 }

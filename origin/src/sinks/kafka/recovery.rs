@@ -17,13 +17,13 @@ use super::KafkaError;
 
 const TIMEOUT: Duration = Duration::from_secs(10);
 
-/// Last delivered position per (topic, partition). Blocking: run off the async runtime.
+/// Last delivered position per (topic, partition); `client` holds the brokers and the
+/// passthrough properties (TLS, SASL). Blocking: run off the async runtime.
 pub fn last_positions(
-    brokers: &str,
+    mut client: ClientConfig,
     topics: &[(String, i32)],
 ) -> Result<HashMap<(String, i32), Position>, KafkaError> {
-    let consumer: BaseConsumer = ClientConfig::new()
-        .set("bootstrap.servers", brokers)
+    let consumer: BaseConsumer = client
         .set("group.id", "attrib-origin-recovery")
         .set("enable.auto.commit", "false")
         .set("enable.partition.eof", "false")

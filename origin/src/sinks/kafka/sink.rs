@@ -15,7 +15,7 @@ use rdkafka::client::DefaultClientContext;
 use rdkafka::error::RDKafkaErrorCode;
 use rdkafka::message::{Header, OwnedHeaders};
 use rdkafka::producer::{BaseRecord, DeliveryResult, Producer, ProducerContext, ThreadedProducer};
-use rdkafka::{ClientConfig, ClientContext};
+use rdkafka::ClientContext;
 use tokio::sync::Notify;
 
 use super::config::KafkaConfig;
@@ -34,6 +34,8 @@ struct AckState {
     acked: Vec<bool>,
     failed: usize,
     first_error: Option<rdkafka::error::KafkaError>,
+    /// Messages refused for good (by index), with the reason.
+    refused: Vec<(usize, String)>,
 }
 
 #[derive(Default)]
@@ -57,6 +59,9 @@ impl ProducerContext for Acks {
                 if let Some(flag) = state.acked.get_mut(index) {
                     *flag = true;
                 }
+            }
+            Err((err, _)) if super::retry::is_permanent(err) => {
+                state.refused.push((index, err.to_string()));
             }
             Err((err, _)) => {
                 state.failed += 1;
@@ -85,8 +90,8 @@ pub struct KafkaSink {
 
 impl KafkaSink {
     pub fn new(config: KafkaConfig) -> Result<Self, KafkaError> {
-        let producer: Client = ClientConfig::new()
-            .set("bootstrap.servers", &config.brokers)
+        let producer: Client = config
+            .client_config()
             .set("enable.idempotence", "true")
             .set("acks", "all")
             .set("compression.type", &config.compression)
@@ -125,9 +130,7 @@ impl KafkaSink {
     }
 
     async fn ensure_topics(&self) -> Result<(), KafkaError> {
-        let admin: AdminClient<DefaultClientContext> = ClientConfig::new()
-            .set("bootstrap.servers", &self.config.brokers)
-            .create()?;
+        let admin: AdminClient<DefaultClientContext> = self.config.client_config().create()?;
         let new_topics: Vec<NewTopic> = self
             .topics()
             .iter()
@@ -197,16 +200,20 @@ impl KafkaSink {
                 acked: vec![false; messages.len()],
                 failed: 0,
                 first_error: None,
+                refused: Vec::new(),
             };
         }
         let mut skipped = 0;
+        let mut refused_at_send: Vec<(usize, String)> = Vec::new();
         let mut position = String::new();
         for (index, message) in messages.iter().enumerate() {
-            let already = self.acked.contains(&message.position)
-                || self
-                    .recovered
-                    .get(&(message.topic.to_owned(), message.partition))
-                    .is_some_and(|last| message.position <= *last);
+            // A replayed dead letter is not in Kafka whatever the positions say.
+            let already = !batch.replay
+                && (self.acked.contains(&message.position)
+                    || self
+                        .recovered
+                        .get(&(message.topic.to_owned(), message.partition))
+                        .is_some_and(|last| message.position <= *last));
             if already {
                 skipped += 1;
                 continue;
@@ -240,6 +247,12 @@ impl KafkaSink {
                         record = back;
                         tokio::time::sleep(Duration::from_millis(5)).await;
                     }
+                    Err((err, _)) if super::super::kafka::retry::is_permanent(&err) => {
+                        // Refused before it left (e.g. larger than message.max.bytes).
+                        refused_at_send.push((index, err.to_string()));
+                        skipped += 1;
+                        break;
+                    }
                     Err((err, _)) => {
                         // Messages already handed over still report; wait for them.
                         skipped += messages.len() - index;
@@ -249,14 +262,28 @@ impl KafkaSink {
                 }
             }
         }
-        let state = settle(&acks, skipped).await;
-        if state.failed == 0 {
+        let mut state = settle(&acks, skipped).await;
+        state.refused.extend(refused_at_send);
+        if state.failed == 0 && state.refused.is_empty() {
             return Ok(());
         }
         for (message, acked) in messages.iter().zip(&state.acked) {
             if *acked {
                 self.acked.insert(message.position);
             }
+        }
+        if state.failed == 0 {
+            // Everything else is in Kafka: the refused messages go to the dead letters.
+            let mut refused: Vec<crate::sinks::Refusal> = state
+                .refused
+                .into_iter()
+                .filter_map(|(index, reason)| {
+                    let (seq, index) = messages.get(index)?.position;
+                    Some(crate::sinks::Refusal { seq, index, reason })
+                })
+                .collect();
+            refused.sort_by_key(|r| (r.seq, r.index));
+            return Err(KafkaError::Refused(refused));
         }
         Err(KafkaError::Undelivered {
             failed: state.failed,
@@ -299,13 +326,13 @@ impl Sink for KafkaSink {
     async fn prepare(&mut self) -> Result<(), SinkError> {
         self.ensure_topics().await?;
         self.partitions = self.partition_counts().await?;
-        let brokers = self.config.brokers.clone();
+        let client = self.config.client_config();
         let topics: Vec<(String, i32)> = self
             .partitions
             .iter()
             .map(|(t, n)| (t.clone(), *n))
             .collect();
-        self.recovered = tokio::task::spawn_blocking(move || last_positions(&brokers, &topics))
+        self.recovered = tokio::task::spawn_blocking(move || last_positions(client, &topics))
             .await
             .map_err(|e| KafkaError::Task(e.to_string()))??;
         tracing::info!(partitions = ?self.partitions, recovered = self.recovered.len(), "kafka sink ready");

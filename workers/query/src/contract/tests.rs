@@ -107,3 +107,58 @@ fn nothing_to_replace_bumps_nothing() {
     let b = body(json!({"days": day_of("a")}));
     assert!(b.statements("t").is_empty());
 }
+
+/// Issue 13, finding 3: an upsert replaces its own region's rows only, and records its seq
+/// first (so a stale one is checked against what is stored).
+#[test]
+fn regions_overwrite_each_other_no_more_an_upsert_replaces_its_region_only() {
+    let b = body(json!({
+        "days": day_of("a"),
+        "rows": [{"app_id": "a", "day": "2026-03-01", "source": "s", "campaign": "c",
+                  "model": "linear", "currency": "", "touches": 1, "conversions": 0,
+                  "revenue": 0, "credited_value": 0}],
+        "region": "eu",
+        "seq": 7
+    }));
+    b.validate().expect("valid");
+    let statements = b.statements("t");
+    assert!(statements[0]
+        .sql
+        .starts_with("INSERT INTO rollup_generations"));
+    let delete = statements
+        .iter()
+        .find(|s| s.sql.starts_with("DELETE FROM daily_stats"))
+        .expect("a delete");
+    assert!(delete.sql.contains("region = ?3"), "{}", delete.sql);
+    let insert = statements
+        .iter()
+        .find(|s| s.sql.starts_with("INSERT INTO daily_stats"))
+        .expect("an insert");
+    assert!(insert.sql.contains("region"), "{}", insert.sql);
+    let checks = b.stale_checks();
+    assert_eq!(checks.len(), 1);
+    assert!(checks[0].sql.contains("seq > ?2"), "{}", checks[0].sql);
+    // Without a seq nothing is checked or recorded (writers older than the field).
+    let legacy = body(json!({"days": day_of("a"), "rows": []}));
+    assert!(legacy.stale_checks().is_empty());
+    assert!(!legacy
+        .statements("t")
+        .iter()
+        .any(|s| s.sql.contains("rollup_generations")));
+    let long = body(json!({"days": day_of("a"), "region": "x".repeat(33)}));
+    assert_eq!(
+        long.validate().expect_err("too long").field_error().field,
+        "region"
+    );
+}
+
+#[test]
+fn stale_checks_stay_under_d1_bound_parameter_limit() {
+    let days: Vec<_> = (0..400)
+        .map(|i| json!({"app_id": "a", "day": format!("2025-{:02}-{:02}", i % 12 + 1, i % 28 + 1)}))
+        .collect();
+    let b = body(json!({"days": days, "seq": 1}));
+    let checks = b.stale_checks();
+    assert_eq!(checks.len(), 10);
+    assert!(checks.iter().all(|c| c.params.len() <= 100));
+}

@@ -1,0 +1,28 @@
+//! Every bound of the origin's intake, named (issue 13, finding 8). The README's limits table
+//! lists them with what happens at each; the batch bounds themselves
+//! (`MAX_OUTBOX_BATCH_BYTES`, `MAX_OUTBOX_RECORDS_PER_BATCH`) are the edge contract and live in
+//! `attrib_core::limits`.
+
+use std::time::Duration;
+
+/// `POST /v1/outbox` requests handled at once (`ATTRIB_ORIGIN_MAX_IN_FLIGHT`). Each may buffer
+/// up to `MAX_OUTBOX_BATCH_BYTES` before its signature can be checked, so this also bounds
+/// the memory unauthenticated senders can hold: 16 × 8 MiB. At the bound: 503
+/// `overloaded` with `Retry-After`.
+pub const DEFAULT_MAX_IN_FLIGHT: usize = 16;
+
+/// How long reading one request body may take (`ATTRIB_ORIGIN_REQUEST_TIMEOUT_MS`): a
+/// trickling sender holds a slot no longer. At the bound: 408 `request_timeout`.
+pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Batches waiting for the spool writer (`ATTRIB_ORIGIN_MAX_QUEUED_APPENDS`): beyond it the
+/// disk is not keeping up. At the bound: 503 `spool_busy` with `Retry-After`.
+pub const DEFAULT_MAX_QUEUED_APPENDS: usize = 256;
+
+/// Free space the spool's file system must keep (`ATTRIB_ORIGIN_MIN_FREE_DISK_BYTES`): below
+/// it batches are refused before anything is written, 507 `insufficient_storage` with
+/// `Retry-After`; intake resumes by itself once space is freed (no restart).
+pub const DEFAULT_MIN_FREE_DISK_BYTES: u64 = 512 * 1024 * 1024;
+
+/// `Retry-After` (seconds) on 503 and 507 answers.
+pub const RETRY_AFTER_SECS: u64 = 1;
