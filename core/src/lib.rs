@@ -19,6 +19,7 @@ pub mod keys;
 pub mod lifecycle;
 pub mod limits;
 pub mod message_id;
+pub mod mobile;
 pub mod outbox;
 pub mod postback;
 pub mod protocol;
