@@ -7,6 +7,7 @@
 
 mod alarm;
 mod counter;
+mod device;
 mod flush;
 mod journey_object;
 mod meta;
@@ -16,4 +17,5 @@ mod store;
 mod tx;
 
 pub use counter::ClickCounter;
+pub use device::DeviceTouches;
 pub use journey_object::JourneyObject;

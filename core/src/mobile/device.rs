@@ -164,3 +164,42 @@ pub const DEVICE_ANSWER_PATH: &str = "/answer";
 /// A device object forgets everything this long after its last touch (the longest click
 /// window an app may set).
 pub const DEVICE_RETENTION_MS: i64 = 90 * 24 * 3600 * 1000;
+
+/// Events that are an app's install or first open: the waterfall runs for these.
+pub const INSTALL_EVENTS: [&str; 2] = ["Application Installed", "Install"];
+
+pub fn is_install(event: &Event) -> bool {
+    event.event_type == crate::event::EventType::Track
+        && event
+            .name
+            .as_deref()
+            .is_some_and(|n| INSTALL_EVENTS.contains(&n))
+}
+
+/// Replaces `context.device.advertisingId` by its keyed hash (`hmac:` + hex), or removes it
+/// when no secret is configured, so a raw advertising id is never stored. The vendor id
+/// (`context.device.id`) is left as sent: Segment SDKs use it as their own device id.
+pub fn redact_advertising_id(event: &mut Event, secret: Option<&[u8]>, app_id: &str) {
+    let Some(device) = event
+        .context
+        .get_mut("device")
+        .and_then(Value::as_object_mut)
+    else {
+        return;
+    };
+    let Some(raw) = device.get("advertisingId").and_then(Value::as_str) else {
+        return;
+    };
+    let hashed_value = match (secret, usable(DeviceIdKind::Advertising, raw)) {
+        (Some(secret), Some(id)) => Some(format!("hmac:{}", hashed(secret, app_id, &id))),
+        _ => None,
+    };
+    match hashed_value {
+        Some(h) => {
+            device.insert("advertisingId".into(), Value::String(h));
+        }
+        None => {
+            device.remove("advertisingId");
+        }
+    }
+}

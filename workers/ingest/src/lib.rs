@@ -12,9 +12,10 @@ mod deliver;
 mod error;
 mod fraud;
 mod links;
+mod mobile;
 mod segment;
 
-pub use attrib_durable_objects::{ClickCounter, JourneyObject};
+pub use attrib_durable_objects::{ClickCounter, DeviceTouches, JourneyObject};
 
 use attrib_worker_common::response;
 use worker::{event, Context, Env, Method, Request, Response, Result};
@@ -31,6 +32,11 @@ async fn fetch(req: Request, env: Env, _ctx: Context) -> Result<Response> {
         }
         (Method::Get, "/openapi.json") => openapi(),
         (Method::Options, _) => preflight(),
+        (Method::Post, "/v1/deferred-link") => mobile::deferred_link(req, &env).await,
+        (
+            Method::Get,
+            "/.well-known/apple-app-site-association" | "/.well-known/assetlinks.json",
+        ) => mobile::association(req, &env).await,
         (_, p) if p.starts_with("/v1/") => segment::handle(req, &env).await,
         (Method::Get | Method::Head, p) if p.starts_with("/c/") => links::click(req, &env).await,
         (Method::Get | Method::Head, p) if p.starts_with("/i/") => {
