@@ -7,6 +7,7 @@ import { randomUUID } from 'node:crypto';
 import { after, before, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { at, CF, INGEST, Stack } from './lib/stack.mjs';
+import { loadDocument, ResponseChecker } from './lib/openapi.mjs';
 
 const IPHONE = 'Mozilla/5.0 (iPhone; CPU iPhone OS 17_4 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.4 Mobile/15E148 Safari/604.1';
 const ANDROID = 'Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0 Mobile Safari/537.36';
@@ -18,6 +19,7 @@ const FINGERPRINT = Array(32).fill('AB').join(':');
 let stack;
 let app;
 let shortWindows;
+let openapi;
 
 async function mobileLink(appId, id, extra = {}) {
   await stack.createLink(appId, { id, destination: 'https://shop.example/app', source: 'metaads', campaign: `camp-${id}` });
@@ -29,6 +31,7 @@ async function mobileLink(appId, id, extra = {}) {
 }
 
 before(async () => {
+  openapi = new ResponseChecker(await loadDocument('ingest'));
   stack = await Stack.start();
   app = await stack.createApp({
     settings: {
@@ -192,6 +195,7 @@ test('deferred deep link: found with the link value, the same twice, one install
   // A later click by the same device does not change the answer.
   await click(`/c/install?idfa=${id}`, IPHONE);
   const second = await ask();
+  openapi.check('/v1/deferred-link', 'post', first);
   assert.deepEqual(second.json, first.json);
   const view = await journeyOf(app, anon);
   assert.equal(view.conversions.length, 1, 'asking twice is one install');
@@ -203,6 +207,7 @@ test('deferred deep link: found with the link value, the same twice, one install
   });
   assert.equal(stranger.status, 200, stranger.text);
   assert.equal(stranger.json.found, false);
+  openapi.check('/v1/deferred-link', 'post', stranger);
 });
 
 test('deferred deep link: outside the lookback, not found', async () => {
