@@ -121,6 +121,13 @@ pub struct MobileSettings {
     /// How far back a deferred deep-link request looks for the click.
     #[serde(default = "default_lookback")]
     pub deferred_lookback_secs: u32,
+    /// The SKAN / AdAttributionKit conversion-value schema (checked by `attrib-skan`'s
+    /// `ConversionSchema::from_json` where postbacks are received).
+    #[serde(default)]
+    pub skan_conversion_schema: Option<Value>,
+    /// Accept AdAttributionKit postbacks signed with Apple's development keys (testing only).
+    #[serde(default)]
+    pub aak_allow_development_keys: bool,
 }
 
 fn default_lookback() -> u32 {
@@ -136,6 +143,8 @@ impl Default for MobileSettings {
             android_package: None,
             android_sha256_cert_fingerprints: Vec::new(),
             deferred_lookback_secs: DEFAULT_DEFERRED_LOOKBACK_SECS,
+            skan_conversion_schema: None,
+            aak_allow_development_keys: false,
         }
     }
 }

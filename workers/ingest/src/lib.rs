@@ -14,6 +14,7 @@ mod fraud;
 mod links;
 mod mobile;
 mod segment;
+mod skan_copies;
 
 pub use attrib_durable_objects::{ClickCounter, DeviceTouches, JourneyObject};
 
@@ -32,6 +33,9 @@ async fn fetch(req: Request, env: Env, _ctx: Context) -> Result<Response> {
         }
         (Method::Get, "/openapi.json") => openapi(),
         (Method::Options, _) => preflight(),
+        (Method::Post, skan_copies::SKAN_PATH | skan_copies::AAK_PATH) => {
+            skan_copies::report(req, &env).await
+        }
         (Method::Post, "/v1/deferred-link") => mobile::deferred_link(req, &env).await,
         (
             Method::Get,
