@@ -7,6 +7,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { INGEST, ROOT, Stack } from './lib/stack.mjs';
+import { loadDocument, ResponseChecker } from './lib/openapi.mjs';
 
 const sample = (name) => readFileSync(join(ROOT, 'skan/tests/samples', name), 'utf8');
 const SKAN = `${INGEST}/.well-known/skadnetwork/report-attribution/`;
@@ -15,7 +16,9 @@ const AAK = `${INGEST}/.well-known/appattribution/report-attribution/`;
 let stack;
 let app;
 let aakApp;
+let openapi;
 before(async () => {
+  openapi = new ResponseChecker(await loadDocument('ingest'));
   stack = await Stack.start();
   app = await stack.createApp({ settings: { mobile: JSON.stringify({ apple_app_id: 525463029 }) } });
   aakApp = await stack.createApp({ settings: { mobile: JSON.stringify({ apple_app_id: 10738027756, aak_allow_development_keys: true }) } });
@@ -35,6 +38,7 @@ test("Apple's SKAN samples verify, are stored once, and a repeat is counted once
   const again = await post(SKAN, sample('skan-4.0-fine.json'));
   assert.equal(again.status, 200);
   assert.equal(again.json.duplicate, true);
+  openapi.check('/.well-known/skadnetwork/report-attribution/', 'post', again);
   const stored = await rows(app.appId);
   // The dedup key is per ad network and transaction-id (skan crate's DedupKey).
   const unique = new Set(names.map((n) => JSON.parse(sample(n))).map((p) => `${p['ad-network-id']}:${p['transaction-id']}`));
@@ -51,6 +55,7 @@ test('a postback with one field changed is refused and counted invalid with the 
   const res = await post(SKAN, JSON.stringify(forged));
   assert.equal(res.status, 400, res.text);
   assert.match(res.json.error.message, /not verified/);
+  openapi.check('/.well-known/skadnetwork/report-attribution/', 'post', res);
   const invalid = (await (await stack.d1()).prepare('SELECT reason, n FROM skan_invalid WHERE app_id = ?').bind(app.appId).all()).results;
   assert.equal(invalid.length, 1);
   assert.equal(invalid[0].n, 1);
@@ -61,6 +66,7 @@ test('a postback for an app nobody configured is not stored', async () => {
   other['app-id'] = 1;
   const res = await post(SKAN, JSON.stringify(other));
   assert.equal(res.status, 404, res.text);
+  openapi.check('/.well-known/skadnetwork/report-attribution/', 'post', res);
 });
 
 test("Apple's AdAttributionKit development sample verifies when the app allows development keys", async () => {
