@@ -21,6 +21,7 @@ pub mod keys;
 pub mod lifecycle;
 pub mod limits;
 pub mod message_id;
+pub mod mobile;
 pub mod outbox;
 pub mod outbox_delivery;
 pub mod postback;

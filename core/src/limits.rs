@@ -152,3 +152,16 @@ pub const SDK_RATE_LIMIT_MAX_WAIT_SECS: u32 = 300;
 pub const SDK_BACKOFF_MAX_RETRIES: u32 = 100;
 pub const SDK_BACKOFF_BASE_SECS: f64 = 0.5;
 pub const SDK_BACKOFF_MAX_SECS: u32 = 300;
+/// Mobile (core/src/mobile): store and deep-link URLs on a link, deep-link parameters (count
+/// and JSON size), bundle ids / certificate fingerprints / link hosts per app, the deferred
+/// deep-link lookback (default AppsFlyer's 15 minutes), recent touches a device keeps.
+pub const MAX_MOBILE_URL_CHARS: usize = 2048;
+pub const MAX_DEEP_LINK_PARAMS: usize = 32;
+pub const MAX_DEEP_LINK_PARAMS_BYTES: usize = 4096;
+pub const MAX_APP_BUNDLE_IDS: usize = 10;
+pub const MAX_CERT_FINGERPRINTS: usize = 10;
+pub const DEFAULT_DEFERRED_LOOKBACK_SECS: u32 = 15 * 60;
+pub const MAX_DEFERRED_LOOKBACK_SECS: u32 = 7 * 24 * 3600;
+pub const MAX_DEVICE_TOUCHES: usize = 50;
+/// Longest device identifier accepted from a click URL or `context.device` (longer: ignored).
+pub const MAX_DEVICE_ID_CHARS: usize = 128;

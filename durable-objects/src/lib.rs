@@ -9,6 +9,7 @@ mod alarm;
 mod bounded;
 mod counter;
 mod dead_letters;
+mod device;
 mod flush;
 mod journey_object;
 mod meta;
@@ -19,4 +20,5 @@ mod store;
 mod tx;
 
 pub use counter::ClickCounter;
+pub use device::DeviceTouches;
 pub use journey_object::JourneyObject;

@@ -217,6 +217,18 @@ pub struct Link {
     pub campaign: Option<String>,
     pub content: Option<String>,
     pub term: Option<String>,
+    /// Mobile destinations and deep link (migrations/0010_mobile.sql, core/src/mobile).
+    #[serde(default)]
+    pub ios_url: Option<String>,
+    #[serde(default)]
+    pub android_url: Option<String>,
+    #[serde(default)]
+    pub deep_link: Option<String>,
+    /// JSON object text, parsed by `attrib_core::mobile::settings::parse_deep_link_params`.
+    #[serde(default)]
+    pub deep_link_params: Option<String>,
+    #[serde(default)]
+    pub app_id: String,
 }
 
 #[derive(Debug, Deserialize)]
@@ -229,7 +241,8 @@ struct LinkRow {
 
 const LINK_WITH_APP: &str = concat!(
     "SELECT l.id AS link_id, l.destination_url, l.source, l.medium, l.campaign, \
-     l.content, l.term, ",
+     l.content, l.term, l.ios_url, l.android_url, l.deep_link, l.deep_link_params, \
+     l.app_id, ",
     app_columns!(),
     " FROM links l JOIN apps a ON a.id = l.app_id WHERE l.id = ?1"
 );

@@ -14,12 +14,14 @@ mod deliver;
 mod error;
 mod fraud;
 mod links;
+mod mobile;
 mod ratelimit;
 mod routing;
 mod segment;
 mod settings;
+mod skan_copies;
 
-pub use attrib_durable_objects::{ClickCounter, JourneyObject};
+pub use attrib_durable_objects::{ClickCounter, DeviceTouches, JourneyObject};
 
 use attrib_core::ingest_route::{strip_prefix, IngestRoute};
 use attrib_core::segment::Endpoint;
@@ -46,6 +48,14 @@ async fn route(req: Request, env: &Env) -> std::result::Result<Response, IngestE
         }
         (Method::Get, "/openapi.json") => openapi(),
         (Method::Options, _) => preflight(&req),
+        (Method::Post, skan_copies::SKAN_PATH | skan_copies::AAK_PATH) => {
+            skan_copies::report(req, env).await
+        }
+        (Method::Post, "/v1/deferred-link") => mobile::deferred_link(req, env).await,
+        (
+            Method::Get,
+            "/.well-known/apple-app-site-association" | "/.well-known/assetlinks.json",
+        ) => mobile::association(req, env).await,
         (method, p) => match IngestRoute::from_path(p) {
             Some(IngestRoute::Settings { write_key }) => {
                 settings::serve(&req, env, method, write_key, prefix).await

@@ -9,6 +9,12 @@
 //! `network_click_id` carries the ad network's own click id, which postbacks send back.
 //! HEAD requests (link previews, prefetchers) redirect without recording.
 //!
+//! Mobile (core/src/mobile): a link with `ios_url` / `android_url` sends iPhones and iPads to
+//! the App Store and Android phones to Google Play (with our click id in the Play `referrer`),
+//! everyone else to `destination_url`. Device ids in the query (`idfa`, `gaid`, `gps_adid`,
+//! `advertising_id`, `idfv`, `android_id`) are remembered, hashed, for the install waterfall;
+//! an impression may then name no visitor at all.
+//!
 //! Both are judged by the ingest fraud rules ([`crate::fraud`]); a flagged click still
 //! redirects (the visitor is not told), its touch is stored rejected.
 
@@ -17,6 +23,9 @@ use attrib_core::geo::{place, Placement};
 use attrib_core::identity::new_click_id;
 use attrib_core::journey::EventOutcome;
 use attrib_core::limits::MAX_ID_CHARS;
+use attrib_core::mobile::device::{ids_from_query, DeviceId, DeviceTouch, TouchKind};
+use attrib_core::mobile::routing::{self, Platform};
+use attrib_core::mobile::settings::LinkMobile;
 use attrib_core::touch::{CLICK_ID_PARAM, NETWORK_CLICK_ID_PARAM};
 use attrib_core::FieldError;
 use attrib_worker_common::apps::{self, Link};
@@ -29,6 +38,7 @@ use worker::{Date, Env, Headers, Method, Request, Response};
 use crate::deliver::{deliver, Positioned};
 use crate::error::IngestError;
 use crate::fraud::{self, Signals};
+use crate::mobile;
 
 /// Link ids are chosen by the app: 1 to this many of `[A-Za-z0-9_-]`.
 pub const MAX_LINK_ID_CHARS: usize = 64;
@@ -49,16 +59,26 @@ pub async fn click(req: Request, env: &Env) -> Result<Response, IngestError> {
     let (link, settings) = find_link(&req, env, "/c/").await?;
     let url = req.url()?;
     let visitor = visitor_of(&url)?;
-    let mut destination = Url::parse(&link.destination_url).map_err(|_| {
+    let web = Url::parse(&link.destination_url).map_err(|_| {
         IngestError::BadField(FieldError::new(
             "destination_url",
             "the link's destination is not a URL",
         ))
     })?;
     if req.method() == Method::Head {
-        return redirect(&destination);
+        return redirect(&web);
     }
     let click_id = new_click_id(random_bytes::<16>()?);
+    let user_agent = req.headers().get("user-agent").ok().flatten();
+    let platform = Platform::of_user_agent(user_agent.as_deref());
+    let destination = routing::destination(
+        platform,
+        &web,
+        &mobile_of(&link),
+        CLICK_ID_PARAM,
+        &click_id,
+        &link.link_id,
+    );
     let mut properties = campaign_properties(&link, &url);
     properties.insert("click_id".into(), Value::String(click_id.clone()));
     properties.insert(
@@ -74,10 +94,20 @@ pub async fn click(req: Request, env: &Env) -> Result<Response, IngestError> {
     )?;
     let placement = placement_of(&req, env, &settings)?;
     let flag = fraud::screen_click(env, &event, &Signals::of(&req), &settings, &placement).await;
+    let device_ids = device_ids_of(&url);
+    let touch = DeviceTouch {
+        touch_id: click_id.clone(),
+        kind: TouchKind::Click,
+        at_ms: event.timestamp_ms,
+        link_id: link.link_id.clone(),
+        source: link.source.clone(),
+    };
+    // A click judged fraudulent is stored rejected: it must not match installs either.
+    let flagged = flag.is_some();
     record(env, &settings, placement, event, flag).await?;
-    destination
-        .query_pairs_mut()
-        .append_pair(CLICK_ID_PARAM, &click_id);
+    if !flagged && !device_ids.is_empty() {
+        mobile::record_touch(env, &settings.app_id, &device_ids, &touch).await?;
+    }
     redirect(&destination)
 }
 
@@ -85,22 +115,42 @@ pub async fn impression(req: Request, env: &Env) -> Result<Response, IngestError
     let (link, settings) = find_link(&req, env, "/i/").await?;
     let url = req.url()?;
     let visitor = visitor_of(&url)?;
-    if visitor.user_id.is_none() && visitor.anonymous_id.is_none() {
+    let device_ids = device_ids_of(&url);
+    let anonymous = visitor.user_id.is_none() && visitor.anonymous_id.is_none();
+    if anonymous && device_ids.is_empty() {
         return Err(IngestError::BadField(FieldError::new(
             "anonymous_id",
-            "an impression needs anonymous_id or user_id: a view cannot be linked to anyone later",
+            "an impression needs anonymous_id, user_id or a device id: a view cannot be linked to anyone later",
         )));
     }
-    let message_id = match query(&url, "impression_id") {
-        Some(id) => format!("imp_{}", checked_id("impression_id", id)?),
-        None => format!("imp_{}", hex(&random_bytes::<16>()?)),
+    let impression_id = query(&url, "impression_id")
+        .map(|id| checked_id("impression_id", id))
+        .transpose()?;
+    let message_id = match (anonymous, impression_id) {
+        // Seen only by a device: the impression is its own journey, named like a click so the
+        // install that the waterfall matches to it merges it (view-through).
+        (true, Some(id)) => new_click_id(first_16(&sha256(&format!("{}:{id}", settings.app_id)))),
+        (true, None) => new_click_id(random_bytes::<16>()?),
+        (false, Some(id)) => format!("imp_{id}"),
+        (false, None) => format!("imp_{}", hex(&random_bytes::<16>()?)),
     };
     let properties = campaign_properties(&link, &url);
     let event = link_event(&req, EventType::Impression, message_id, visitor, properties)?;
     if req.method() != Method::Head {
         let flag = fraud::screen(&event, &Signals::of(&req), &settings);
         let placement = placement_of(&req, env, &settings)?;
+        let touch = DeviceTouch {
+            touch_id: event.message_id.clone(),
+            kind: TouchKind::Impression,
+            at_ms: event.timestamp_ms,
+            link_id: link.link_id.clone(),
+            source: link.source.clone(),
+        };
+        let flagged = flag.is_some();
         record(env, &settings, placement, event, flag).await?;
+        if !flagged && !device_ids.is_empty() {
+            mobile::record_touch(env, &settings.app_id, &device_ids, &touch).await?;
+        }
     }
     let headers = Headers::new();
     headers.set("content-type", "image/gif")?;
@@ -260,6 +310,34 @@ fn redirect(destination: &Url) -> Result<Response, IngestError> {
     headers.set("location", destination.as_str())?;
     headers.set("cache-control", "no-store")?;
     Ok(Response::empty()?.with_status(302).with_headers(headers))
+}
+
+fn mobile_of(link: &Link) -> LinkMobile {
+    LinkMobile {
+        ios_url: link.ios_url.clone(),
+        android_url: link.android_url.clone(),
+        deep_link: link.deep_link.clone(),
+        deep_link_params: Default::default(),
+    }
+}
+
+fn device_ids_of(url: &Url) -> Vec<DeviceId> {
+    let pairs: Vec<(String, String)> = url
+        .query_pairs()
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect();
+    ids_from_query(pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+}
+
+fn sha256(text: &str) -> [u8; 32] {
+    use sha2::Digest;
+    sha2::Sha256::digest(text.as_bytes()).into()
+}
+
+fn first_16(bytes: &[u8; 32]) -> [u8; 16] {
+    let mut out = [0u8; 16];
+    out.copy_from_slice(&bytes[..16]);
+    out
 }
 
 fn hex(bytes: &[u8]) -> String {

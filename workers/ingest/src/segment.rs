@@ -91,18 +91,22 @@ pub async fn handle(
     for item in decoded.events {
         match item.outcome {
             Err(rejection) => rejected.push(rejection),
-            Ok(event) => match conversion_of(&event, &settings) {
-                Ok(_) => accepted.push(Positioned {
-                    index: item.index,
-                    flag: fraud::screen(&event, &signals, &settings),
-                    event,
-                }),
-                Err(err) => rejected.push(Rejection {
-                    index: item.index,
-                    message_id: Some(event.message_id),
-                    errors: vec![err.within(&prefix(item.index))],
-                }),
-            },
+            Ok(mut event) => {
+                // Installs: the mobile waterfall (crate::mobile); advertising ids hashed.
+                crate::mobile::enrich(env, &settings, &mut event).await;
+                match conversion_of(&event, &settings) {
+                    Ok(_) => accepted.push(Positioned {
+                        index: item.index,
+                        flag: fraud::screen(&event, &signals, &settings),
+                        event,
+                    }),
+                    Err(err) => rejected.push(Rejection {
+                        index: item.index,
+                        message_id: Some(event.message_id),
+                        errors: vec![err.within(&prefix(item.index))],
+                    }),
+                }
+            }
         }
     }
 
