@@ -19,6 +19,7 @@ pub mod journey;
 pub mod keys;
 pub mod lifecycle;
 pub mod limits;
+pub mod manage;
 pub mod message_id;
 pub mod outbox;
 pub mod postback;

@@ -15,6 +15,7 @@
 //! [`idempotency_key`] (header [`IDEMPOTENCY_HEADER`] and macro `{idempotency_key}`), so a
 //! receiver that honours it sees each postback's effect exactly once.
 
+pub mod target;
 pub mod template;
 
 use std::collections::BTreeMap;
@@ -30,6 +31,7 @@ use crate::limits::{
 use crate::settings::AppSettings;
 use crate::time::format_millis;
 use crate::touch::Touch;
+use target::Targets;
 
 pub const IDEMPOTENCY_HEADER: &str = "Idempotency-Key";
 /// The `network` of a configuration that applies to every network without its own.
@@ -68,7 +70,8 @@ pub struct PostbackConfig {
     pub events: Vec<String>,
 }
 
-pub fn validate_configs(configs: &[PostbackConfig]) -> Result<(), FieldError> {
+/// Checks every configuration; `targets` says whether loopback hosts are allowed.
+pub fn validate_configs(configs: &[PostbackConfig], targets: Targets) -> Result<(), FieldError> {
     if configs.len() > MAX_POSTBACK_CONFIGS {
         return Err(FieldError::new(
             "postbacks",
@@ -89,7 +92,8 @@ pub fn validate_configs(configs: &[PostbackConfig]) -> Result<(), FieldError> {
                 format!("{:?} is configured twice", config.network),
             ));
         }
-        template::validate(&config.url).map_err(|reason| FieldError::new(field("url"), reason))?;
+        template::validate(&config.url, targets)
+            .map_err(|reason| FieldError::new(field("url"), reason))?;
         crate::settings::check_event_names(&field("events"), &config.events)?;
     }
     Ok(())
