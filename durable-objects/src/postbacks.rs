@@ -16,11 +16,11 @@
 use std::time::Duration;
 
 use attrib_core::limits::{MAX_POSTBACKS_PER_ALARM, MAX_POSTBACK_ERROR_CHARS, POSTBACK_TIMEOUT_MS};
+use attrib_core::postback::target::{check_url, Targets};
 use attrib_core::postback::{
     backoff_ms, outcome_of, AttemptOutcome, Postback, PostbackMethod, PostbackState,
     PostbackStatus, IDEMPOTENCY_HEADER,
 };
-use attrib_core::postback::target::{check_url, Targets};
 use attrib_worker_common::apps::{self, DB_BINDING};
 use futures_util::future::{join_all, select, Either};
 use serde::Deserialize;

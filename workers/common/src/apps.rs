@@ -157,7 +157,10 @@ async fn load_app(
     } else {
         NEGATIVE_AUTH_CACHE_TTL_MS
     };
-    AUTH_CACHE.with(|c| c.borrow_mut().insert((kind, hash), (now + ttl, app.clone())));
+    AUTH_CACHE.with(|c| {
+        c.borrow_mut()
+            .insert((kind, hash), (now + ttl, app.clone()))
+    });
     Ok(app)
 }
 

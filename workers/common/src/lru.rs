@@ -77,7 +77,11 @@ mod tests {
         let mut cache = Lru::new(3);
         cache.insert("live", 1);
         for i in 0..1_000 {
-            assert_eq!(cache.get(&"live"), Some(1), "evicted after {i} unknown keys");
+            assert_eq!(
+                cache.get(&"live"),
+                Some(1),
+                "evicted after {i} unknown keys"
+            );
             cache.insert(if i % 2 == 0 { "unknown-a" } else { "unknown-b" }, 0);
             cache.insert("unknown-c", i);
         }
