@@ -33,8 +33,9 @@ impl Targets {
 }
 
 /// Suffixes of names that never resolve on the public internet.
-const LOCAL_SUFFIXES: [&str; 7] = [
+const LOCAL_SUFFIXES: [&str; 8] = [
     ".localhost",
+    ".localdomain",
     ".local",
     ".internal",
     ".intranet",
@@ -178,6 +179,7 @@ mod tests {
             "http://printer.local/pb",
             "http://db.internal/pb",
             "http://x.localhost/pb",
+            "http://localhost.localdomain/pb",
             "https://user:pw@net.example/pb",
         ] {
             assert!(

@@ -35,6 +35,18 @@ use crate::EdgeError;
 pub const DB_BINDING: &str = "DB";
 pub const AUTH_CACHE_TTL_MS: u64 = 60_000;
 pub const NEGATIVE_AUTH_CACHE_TTL_MS: u64 = 10_000;
+/// `AUTH_CACHE_TTL_SECS` shortens [`AUTH_CACHE_TTL_MS`] (1 to 60 s; tests use 1 s so that a
+/// revocation is seen at once). It can never lengthen it: 60 s is the documented bound.
+pub const AUTH_CACHE_TTL_VAR: &str = "AUTH_CACHE_TTL_SECS";
+
+fn positive_ttl_ms(env: &Env) -> u64 {
+    crate::config::var(env, AUTH_CACHE_TTL_VAR)
+        .and_then(|v| v.trim().parse::<u64>().ok())
+        .map_or(AUTH_CACHE_TTL_MS, |s| {
+            (s * 1000).clamp(1000, AUTH_CACHE_TTL_MS)
+        })
+}
+
 /// Entries per cache (keys, links); the least recently used one makes room.
 pub const AUTH_CACHE_MAX_ENTRIES: usize = 10_000;
 /// The variable that lets postbacks and link tests reach loopback (local runs and tests only).
@@ -77,7 +89,9 @@ const APP_BY_KEY: &str = concat!(
     "SELECT ",
     app_columns!(),
     " FROM api_keys k JOIN apps a ON a.id = k.app_id \
-     WHERE k.key_hash = ?1 AND k.kind = ?2 AND k.revoked_at IS NULL"
+     WHERE k.key_hash = ?1 AND (k.kind = ?2 OR (?2 = 'read' AND k.kind = 'manage')) \
+     AND k.revoked_at IS NULL AND a.archived_at IS NULL \
+     AND (k.expires_at IS NULL OR k.expires_at > strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))"
 );
 
 type CacheEntry = (u64, Option<AppSettings>);
@@ -153,9 +167,9 @@ async fn load_app(
     let targets = targets(env);
     let app = row.map(|r| settings_of(r, targets)).transpose()?;
     let ttl = if app.is_some() {
-        AUTH_CACHE_TTL_MS
+        positive_ttl_ms(env)
     } else {
-        NEGATIVE_AUTH_CACHE_TTL_MS
+        NEGATIVE_AUTH_CACHE_TTL_MS.min(positive_ttl_ms(env))
     };
     AUTH_CACHE.with(|c| {
         c.borrow_mut()
@@ -297,9 +311,9 @@ pub async fn link_with_app(
         None => None,
     };
     let ttl = if found.is_some() {
-        AUTH_CACHE_TTL_MS
+        positive_ttl_ms(env)
     } else {
-        NEGATIVE_AUTH_CACHE_TTL_MS
+        NEGATIVE_AUTH_CACHE_TTL_MS.min(positive_ttl_ms(env))
     };
     LINK_CACHE.with(|c| {
         c.borrow_mut()
