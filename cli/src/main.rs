@@ -6,6 +6,7 @@
 //! flags, and printing a table, JSON or CSV. All attribution logic lives in
 //! the IO-free core crate so the Workers run the very same code.
 
+mod admin;
 mod bench;
 mod generate;
 mod input;
@@ -48,6 +49,9 @@ enum Command {
     /// Time the models on a file (used by scripts/bench-datadriven.sh).
     #[command(hide = true)]
     Bench(BenchArgs),
+    /// The management API (apps, keys, links, postbacks, settings, audit): cli/src/admin.
+    #[command(flatten)]
+    Admin(admin::AdminCommand),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -187,6 +191,7 @@ fn run_cli() -> Result<()> {
             println!("{report}");
             Ok(())
         }
+        Command::Admin(command) => admin::run(command),
     }
 }
 
