@@ -58,6 +58,8 @@ ATTRIB_ORIGIN_LISTEN="127.0.0.1:$ORIGIN_PORT" ATTRIB_ORIGIN_DATA_DIR="$ATTRIB_ST
   "$CARGO_TARGET_DIR/debug/attrib-origin" &
 pids+=($!)
 
+# The Workers were just built: wrangler dev's [build] command reuses that build.
+export ATTRIB_PREBUILT=1
 origins="{\"us\": \"http://127.0.0.1:$ORIGIN_PORT\"}"
 log "starting the ingest Worker on 127.0.0.1:$INGEST_PORT"
 wrangler dev --ip 127.0.0.1 --port "$INGEST_PORT" --persist-to "$PERSIST" \
