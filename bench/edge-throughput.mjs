@@ -1,12 +1,21 @@
-// Events per second through the local ingest Worker into the Journey Durable Objects, next to
-// a no-op Rust Worker on the same workerd, in the same run. Batches of 100 events (Segment
-// /v1/batch, 10 users x 10 events, one conversion per user); every event has a fresh
-// messageId. Two ingest runs: returning users (a pool of journeys that already exist) and new
-// users (every batch creates 10 journeys). The outbox drains to a local signed receiver that
-// acknowledges at once, as a healthy origin would.
+// Where an event's time and money go at the edge, in one run (issue 15):
+// 1. a ladder of throughputs, each with workerd CPU time per event: a no-op Rust Worker; the
+//    ingest Worker stopping after parsing and validation (BENCH_STAGE=validate); plus one
+//    Durable Object call per person to a no-op route (BENCH_STAGE=noop_object); the full path
+//    for returning users and for new users. Batches of 100 events (Segment /v1/batch, 10 users x
+//    10 events, one conversion per user), every event with a fresh messageId;
+// 2. per event type (page with a campaign, plain track, conversion, identify) and per request
+//    shape (one event per request as analytics.js sends; 20 events of one user per request as
+//    mobile SDKs flush): SQLite rows read and written (the cursors' own counters, counted by
+//    the objects when BENCH_COUNTERS=1), Durable Object invocations (calls and alarm runs),
+//    storage bytes and workerd CPU time per event, outbox deletes included.
+// The outbox drains to a local signed receiver that acknowledges at once, as a healthy origin
+// would. Results go to BENCH_EDGE_OUT (default .state/bench-edge.json) for bench/cost.mjs.
 //   node bench/edge-throughput.mjs [seconds=20] [concurrency=16]
 import { randomBytes } from 'node:crypto';
-import { join } from 'node:path';
+import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpus } from 'node:os';
+import { dirname, join } from 'node:path';
 import { Miniflare } from 'miniflare';
 import { unstable_getMiniflareWorkerOptions } from 'wrangler';
 import { startReceiver } from '../e2e/lib/receiver.mjs';
@@ -14,16 +23,32 @@ import { ROOT, Stack } from '../e2e/lib/stack.mjs';
 
 const seconds = Number(process.argv[2] ?? 20);
 const concurrency = Number(process.argv[3] ?? 16);
+const out = process.env.BENCH_EDGE_OUT ?? join(ROOT, '.state/bench-edge.json');
 const BATCH = 100;
 const WARM_USERS = 200;
 const USERS_PER_BATCH = 10;
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+let campaign = 0;
+const EVENT_TYPES = {
+  page_campaign: (userId, messageId) => ({
+    type: 'page',
+    userId,
+    messageId,
+    context: { page: { url: `https://s.example/?utm_source=src${campaign % 7}&utm_medium=cpc&utm_campaign=c${campaign++}` } },
+  }),
+  track: (userId, messageId) => ({ type: 'track', userId, messageId, event: 'Product Viewed', properties: { sku: `sku-${messageId.slice(0, 3)}` } }),
+  conversion: (userId, messageId) => ({ type: 'track', userId, messageId, event: 'Order Completed', properties: { revenue: 10 } }),
+  identify: (userId, messageId) => ({ type: 'identify', userId, messageId, traits: { plan: 'pro' } }),
+};
+const newId = () => randomBytes(8).toString('hex');
 
 function batchBody(seq, userOf) {
   const batch = [];
   for (let u = 0; u < USERS_PER_BATCH; u++) {
     const userId = userOf(seq * USERS_PER_BATCH + u);
     for (let i = 0; i < BATCH / USERS_PER_BATCH; i++) {
-      const id = randomBytes(8).toString('hex');
+      const id = newId();
       batch.push(
         i === 0
           ? { type: 'page', userId, messageId: id, context: { page: { url: `https://s.example/?utm_source=src${u}&utm_medium=cpc&utm_campaign=c${i}` } } }
@@ -36,11 +61,40 @@ function batchBody(seq, userOf) {
   return JSON.stringify({ batch });
 }
 
+// CPU time of the workerd processes this script started (utime + stime, in ms).
+function workerdCpuMs() {
+  const parentOf = new Map();
+  const names = new Map();
+  const ticks = new Map();
+  for (const pid of readdirSync('/proc').filter((p) => /^\d+$/.test(p))) {
+    try {
+      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+      const close = stat.lastIndexOf(')');
+      names.set(pid, stat.slice(stat.indexOf('(') + 1, close));
+      const fields = stat.slice(close + 2).split(' ');
+      parentOf.set(pid, fields[1]);
+      ticks.set(pid, Number(fields[11]) + Number(fields[12]));
+    } catch {
+      // exited meanwhile
+    }
+  }
+  const mine = (pid) => {
+    for (let p = pid, hops = 0; p && p !== '0' && hops < 10; p = parentOf.get(p), hops++) {
+      if (p === String(process.pid)) return true;
+    }
+    return false;
+  };
+  let total = 0;
+  for (const [pid, name] of names) if (name.includes('workerd') && mine(pid)) total += ticks.get(pid);
+  return total * 10; // USER_HZ = 100
+}
+
 async function drive(label, send, userOf = (n) => `warm-${n % WARM_USERS}`) {
   let events = 0;
   let errors = 0;
   let seq = 0;
   const latencies = [];
+  const cpuBefore = workerdCpuMs();
   const deadline = Date.now() + seconds * 1000;
   const started = Date.now();
   await Promise.all(
@@ -56,18 +110,41 @@ async function drive(label, send, userOf = (n) => `warm-${n % WARM_USERS}`) {
     }),
   );
   const elapsed = (Date.now() - started) / 1000;
+  const cpuMsPerEvent = (workerdCpuMs() - cpuBefore) / Math.max(events, 1);
   latencies.sort((a, b) => a - b);
   const pct = (p) => latencies[Math.min(latencies.length - 1, Math.floor(p * latencies.length))].toFixed(1);
   const rate = events / elapsed;
-  console.log(`${label.padEnd(34)} ${rate.toFixed(0).padStart(8)} events/s   batch p50 ${pct(0.5)} ms  p99 ${pct(0.99)} ms   errors ${errors}`);
-  return rate;
+  console.log(
+    `${label.padEnd(40)} ${rate.toFixed(0).padStart(8)} events/s   workerd CPU ${(cpuMsPerEvent * 1000).toFixed(0).padStart(5)} µs/event   batch p50 ${pct(0.5)} ms  p99 ${pct(0.99)} ms   errors ${errors}`,
+  );
+  return { events_per_s: Math.round(rate), cpu_ms_per_event: cpuMsPerEvent, errors };
 }
 
 const secret = randomBytes(16).toString('hex');
 const receiver = await startReceiver(secret);
-const stack = await Stack.start({ originUrl: receiver.url, secret });
-const app = await stack.createApp();
-const auth = `Basic ${Buffer.from(`${app.writeKey}:`).toString('base64')}`;
+const sender = (mf, url, auth) => async (body) => {
+  const res = await mf.dispatchFetch(url, { method: 'POST', headers: { authorization: auth, 'content-type': 'application/json' }, body });
+  await res.arrayBuffer();
+  return res.status;
+};
+const basic = (key) => `Basic ${Buffer.from(`${key}:`).toString('base64')}`;
+
+async function withStack(vars, work) {
+  const stack = await Stack.start({ originUrl: receiver.url, secret, vars });
+  try {
+    const app = await stack.createApp();
+    return await work(stack, app, sender(stack.mf, 'http://ingest.test/v1/batch', basic(app.writeKey)));
+  } finally {
+    await stack.dispose();
+  }
+}
+
+console.log(
+  `${seconds} s per run, ${concurrency} concurrent requests, ${BATCH} events per batch, ${USERS_PER_BATCH} users per batch, one local workerd per Worker, load generator on the same machine (${cpus().length} cores)`,
+);
+const result = { label: process.env.BENCH_LABEL ?? '', date: new Date().toISOString(), seconds, concurrency, ladder: {}, per_type: {} };
+
+// 1. The ladder.
 const noopOptions = unstable_getMiniflareWorkerOptions(join(ROOT, 'bench/noop-worker/wrangler.toml'));
 const noop = new Miniflare({
   host: '127.0.0.1',
@@ -81,21 +158,95 @@ const noop = new Miniflare({
   compatibilityDate: '2026-04-26',
 });
 await noop.ready;
-
-console.log(`${seconds} s per run, ${concurrency} concurrent requests, ${BATCH} events per batch, ${USERS_PER_BATCH} users per batch, one local workerd per Worker, load generator on the same machine (${(await import('node:os')).cpus().length} cores)`);
-const send = (mf, url) => async (body) => {
-  const res = await mf.dispatchFetch(url, { method: 'POST', headers: { authorization: auth, 'content-type': 'application/json' }, body });
-  await res.arrayBuffer();
-  return res.status;
-};
-const ingest = send(stack.mf, 'http://ingest.test/v1/batch');
-await drive('warm-up: create the returning users', ingest);
-const noopRate = await drive('no-op Rust Worker', send(noop, 'http://noop.test/v1/batch'));
-const warmRate = await drive('ingest → DOs, returning users', ingest);
-let fresh = 0;
-const newRate = await drive('ingest → DOs, new users', ingest, () => `new-${fresh++}`);
-console.log(`ratio ingest / no-op: returning users ${(warmRate / noopRate).toFixed(3)}, new users ${(newRate / noopRate).toFixed(3)}`);
-console.log(`outbox records acknowledged by the receiver during the runs: ${receiver.records().length}`);
+result.ladder.noop_worker = await drive('no-op Rust Worker', sender(noop, 'http://noop.test/v1/batch', basic('x')));
 await noop.dispose();
-await stack.dispose();
+result.ladder.validate_only = await withStack({ BENCH_STAGE: 'validate' }, (_s, _a, send) => drive('ingest: parse and validate only', send));
+result.ladder.noop_object = await withStack({ BENCH_STAGE: 'noop_object', BENCH_COUNTERS: '1' }, async (_s, _a, send) => {
+  await drive('  (warm-up: create the objects)', send);
+  return drive('ingest + one no-op object call per person', send);
+});
+await withStack({}, async (_s, _a, send) => {
+  await drive('  (warm-up: create the returning users)', send);
+  result.ladder.full_returning = await drive('ingest → DOs, returning users', send);
+  let fresh = 0;
+  result.ladder.full_new = await drive('ingest → DOs, new users', send, () => `new-${fresh++}`);
+});
+const noopRate = result.ladder.noop_worker.events_per_s;
+result.ratios = {
+  returning_users: result.ladder.full_returning.events_per_s / noopRate,
+  new_users: result.ladder.full_new.events_per_s / noopRate,
+};
+console.log(`ratio ingest / no-op: returning users ${result.ratios.returning_users.toFixed(3)}, new users ${result.ratios.new_users.toFixed(3)}`);
+
+// 2. Counts per event type and request shape.
+const SHAPES = { single: { users: 50, perUser: 8, perRequest: 1 }, batch20: { users: 20, perUser: 40, perRequest: 20 } };
+await withStack({ BENCH_COUNTERS: '1' }, async (stack, app, send) => {
+  const ns = await stack.mf.getDurableObjectNamespace('JOURNEY', 'attrib-ingest');
+  const counters = async (userId) => {
+    const stub = ns.get(ns.idFromName(`u:${app.appId}:${userId}`));
+    const res = await stub.fetch('https://journey.internal/bench/counters');
+    return res.json();
+  };
+  const drained = async () => {
+    let last = -1;
+    for (let i = 0; i < 100; i++) {
+      await sleep(300);
+      const n = receiver.records().length;
+      if (n === last) return;
+      last = n;
+    }
+  };
+  console.log('per event: SQLite rows read / written, statements, Durable Object invocations, storage bytes, workerd CPU');
+  for (const [shapeName, shape] of Object.entries(SHAPES)) {
+    result.per_type[shapeName] = {};
+    for (const [type, make] of Object.entries(EVENT_TYPES)) {
+      const users = Array.from({ length: shape.users }, (_, i) => `${shapeName}-${type}-${i}`);
+      // Create each journey first: its creation is not this event type's cost.
+      await Promise.all(users.map((u) => send(JSON.stringify({ batch: [EVENT_TYPES.track(u, newId())] }))));
+      await drained();
+      const before = await Promise.all(users.map(counters));
+      const requests = [];
+      for (const u of users) {
+        for (let i = 0; i < shape.perUser; i += shape.perRequest) {
+          requests.push(JSON.stringify({ batch: Array.from({ length: shape.perRequest }, () => make(u, newId())) }));
+        }
+      }
+      const cpuBefore = workerdCpuMs();
+      let errors = 0;
+      let next = 0;
+      await Promise.all(
+        Array.from({ length: concurrency }, async () => {
+          while (next < requests.length) {
+            const status = await send(requests[next++]);
+            if (status !== 200) errors += 1;
+          }
+        }),
+      );
+      await drained();
+      await sleep(500);
+      const cpuMs = workerdCpuMs() - cpuBefore;
+      const after = await Promise.all(users.map(counters));
+      const events = shape.users * shape.perUser;
+      const sum = (f) => after.reduce((t, a, i) => t + f(a) - f(before[i]), 0);
+      const row = {
+        rows_read: sum((c) => c.counters.rows_read) / events,
+        rows_written: sum((c) => c.counters.rows_written) / events,
+        statements: sum((c) => c.counters.statements) / events,
+        // minus the counters request itself
+        do_invocations: (sum((c) => c.counters.invocations) - users.length) / events,
+        storage_bytes: sum((c) => c.database_bytes) / events,
+        cpu_ms: cpuMs / events,
+        errors,
+      };
+      result.per_type[shapeName][type] = row;
+      console.log(
+        `  ${shapeName.padEnd(8)} ${type.padEnd(14)} rows read ${row.rows_read.toFixed(2).padStart(7)}  written ${row.rows_written.toFixed(2).padStart(6)}  statements ${row.statements.toFixed(2).padStart(6)}  DO invocations ${row.do_invocations.toFixed(3)}  storage ${row.storage_bytes.toFixed(0).padStart(6)} B  CPU ${(row.cpu_ms * 1000).toFixed(0).padStart(5)} µs  errors ${errors}`,
+      );
+    }
+  }
+});
+console.log(`outbox records acknowledged by the receiver during the runs: ${receiver.records().length}`);
+mkdirSync(dirname(out), { recursive: true });
+writeFileSync(out, `${JSON.stringify(result, null, 2)}\n`);
+console.log(`results: ${out} (price them: node bench/cost.mjs ${out})`);
 await receiver.close();

@@ -1,6 +1,10 @@
 #!/usr/bin/env bash
 # Issue 2's figures: bundle sizes of each Worker, and events per second through the local
 # ingest Worker into the Journey Durable Objects next to a no-op Rust Worker, in one run.
+# Issue 15's: the ladder (no-op Worker, validation only, a no-op object call per person, the
+# full path) with workerd CPU per event, SQLite rows read and written, object invocations and
+# storage per event type, and dollars per million events (bench/cost.mjs, prices in
+# bench/cost-model.json). BENCH_EDGE_OUT moves the results file (default .state/bench-edge.json).
 #   bash scripts/bench-edge.sh [seconds=20] [concurrency=16]
 set -euo pipefail
 source "$(dirname "$0")/env.sh"
@@ -16,4 +20,8 @@ for dir in workers/ingest workers/query bench/noop-worker; do
 done
 
 echo "== throughput"
+export BENCH_EDGE_OUT="${BENCH_EDGE_OUT:-$ATTRIB_STATE_DIR/bench-edge.json}"
 node bench/edge-throughput.mjs "${1:-20}" "${2:-16}"
+
+echo "== dollars per million events"
+node bench/cost.mjs "$BENCH_EDGE_OUT"

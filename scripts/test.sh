@@ -14,10 +14,11 @@ step "format and lints"
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets -- -D warnings
 
-step "core and skan compile for wasm32 (the Workers) as well as natively"
+step "core, skan and models compile for wasm32 (the Workers) as well as natively"
 cargo check -q -p attrib-core -p attrib-skan --target wasm32-unknown-unknown
+cargo check -q -p attrib-models --target wasm32-unknown-unknown
 
-step "unit and integration tests (Rust; ChannelAttribution comparison included)"
+step "unit and integration tests (Rust; ChannelAttribution and lifetimes comparisons included)"
 cargo test -q --workspace --exclude attrib-origin
 
 step "origin: unit, embedded-mode and real ClickHouse + Kafka-protocol broker tests"

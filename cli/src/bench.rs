@@ -11,7 +11,7 @@
 use std::time::Instant;
 
 use anyhow::{Context, Result};
-use attrib_core::datadriven::{heuristics, markov, ChannelCredits, PathSet};
+use attrib_models::datadriven::{heuristics, markov, ChannelCredits, PathSet};
 use serde::Serialize;
 
 use crate::input::{read_path_set, InputSpec};

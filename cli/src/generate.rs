@@ -11,7 +11,7 @@
 use std::collections::HashSet;
 use std::fmt::Write as _;
 
-use attrib_core::datadriven::rng::Xoshiro256StarStar;
+use attrib_models::datadriven::rng::Xoshiro256StarStar;
 
 #[derive(Debug, Clone)]
 pub struct GenerateSpec {

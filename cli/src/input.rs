@@ -11,7 +11,7 @@ use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use anyhow::{anyhow, bail, Context, Result};
-use attrib_core::datadriven::{PathError, PathField, PathSet, PathSetBuilder};
+use attrib_models::datadriven::{PathError, PathField, PathSet, PathSetBuilder};
 use indicatif::{ProgressBar, ProgressStyle};
 
 /// Files larger than this get a reading progress bar.

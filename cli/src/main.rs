@@ -1,5 +1,5 @@
 //! `attrib`: run the data-driven and heuristic attribution models of
-//! `attrib_core::datadriven` on a ChannelAttribution-format CSV file.
+//! `attrib_models::datadriven` on a ChannelAttribution-format CSV file.
 //!
 //! The binary owns only IO and presentation: reading the file (with clear
 //! line/column errors and a progress bar on big inputs), choosing models from
@@ -10,13 +10,14 @@ mod admin;
 mod bench;
 mod generate;
 mod input;
+mod ltv;
 mod output;
 
 use std::io::Write;
 use std::path::PathBuf;
 
 use anyhow::{bail, Context, Result};
-use attrib_core::datadriven::{
+use attrib_models::datadriven::{
     heuristics, markov_with_progress, shapley_ordered, shapley_simplified, PathSet, ShapleyMethod,
     MAX_MARKOV_ORDER,
 };
@@ -52,6 +53,11 @@ enum Command {
     /// The management API (apps, keys, links, postbacks, settings, audit): cli/src/admin.
     #[command(flatten)]
     Admin(admin::AdminCommand),
+    /// Fit BG/NBD and Gamma-Gamma to a lifetimes-format summary CSV and predict lifetime value.
+    Ltv(ltv::LtvArgs),
+    /// Write a seeded synthetic customer summary CSV (used by scripts/bench-ltv.sh).
+    #[command(hide = true)]
+    LtvGenerate(ltv::LtvGenerateArgs),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -192,6 +198,8 @@ fn run_cli() -> Result<()> {
             Ok(())
         }
         Command::Admin(command) => admin::run(command),
+        Command::Ltv(args) => ltv::run(&args),
+        Command::LtvGenerate(args) => ltv::generate(&args),
     }
 }
 

@@ -8,7 +8,7 @@
 
 use std::fmt::Write as _;
 
-use attrib_core::datadriven::ChannelCredits;
+use attrib_models::datadriven::ChannelCredits;
 use serde::Serialize;
 
 /// One model's result, with optional model-specific details for JSON.

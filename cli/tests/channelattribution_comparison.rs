@@ -2,7 +2,7 @@
 //!
 //! Markov: ChannelAttribution simulates, so it is run close to convergence
 //! (`nsim_start` 1e6, `conv_par` 0.005, `max_step` 200 so simulated journeys
-//! are not cut, see `attrib_core::datadriven::markov`); every channel must
+//! are not cut, see `attrib_models::datadriven::markov`); every channel must
 //! agree within 0.5% of total conversions (and 1% of total value, whose
 //! simulation carries more variance). Heuristics are deterministic on both
 //! sides and must agree to floating-point rounding.

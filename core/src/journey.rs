@@ -15,6 +15,7 @@ mod decide;
 pub mod memory;
 pub mod nulls;
 mod rerun;
+pub mod timing;
 
 pub use nulls::{close_null_paths, NullPathState, PathClosure};
 pub use rerun::RerunSummary;
@@ -27,7 +28,7 @@ use crate::error::FieldError;
 use crate::event::Event;
 use crate::fraud::Flag;
 use crate::identity::JourneyKey;
-use crate::limits::TOUCH_SESSION_TIMEOUT_MS;
+use crate::limits::{JOURNEY_FULL_REASON, MAX_JOURNEY_BYTES, TOUCH_SESSION_TIMEOUT_MS};
 use crate::outbox::{AttributionRecord, EventRecord, MergeRecord, OutboxRecord};
 use crate::postback::Postback;
 use crate::settings::AppSettings;
@@ -59,6 +60,14 @@ pub trait JourneyStore {
     fn latest_touch(&self, ts_ms: i64) -> Result<Option<Touch>, Self::Error>;
     /// Touches at or after `from_ms`.
     fn touches_since(&self, from_ms: i64) -> Result<Vec<Touch>, Self::Error>;
+    /// The newest `limit` touches from `from_ms` to `to_ms` (both included), oldest first: a
+    /// conversion's read, bounded however many touches a flooded journey holds.
+    fn touches_between(
+        &self,
+        from_ms: i64,
+        to_ms: i64,
+        limit: usize,
+    ) -> Result<Vec<Touch>, Self::Error>;
 
     fn has_order(&self, conversion_name: &str, order_id: &str) -> Result<bool, Self::Error>;
     fn has_attribution(&self, conversion_id: &str) -> Result<bool, Self::Error>;
@@ -136,6 +145,8 @@ pub struct Journey<'a, S: JourneyStore> {
     pub store: &'a S,
     pub key: &'a JourneyKey,
     pub settings: &'a AppSettings,
+    /// The journey holds [`MAX_JOURNEY_BYTES`] or more: new events are refused.
+    full: bool,
 }
 
 impl<'a, S: JourneyStore> Journey<'a, S> {
@@ -144,7 +155,15 @@ impl<'a, S: JourneyStore> Journey<'a, S> {
             store,
             key,
             settings,
+            full: false,
         }
+    }
+
+    /// The journey's storage uses `bytes`: at [`MAX_JOURNEY_BYTES`] or more, new events are
+    /// refused (issue 13, finding 4).
+    pub fn using_bytes(mut self, bytes: u64) -> Self {
+        self.full = bytes >= MAX_JOURNEY_BYTES;
+        self
     }
 
     /// Records one event at `now_ms`.
@@ -194,6 +213,15 @@ impl<'a, S: JourneyStore> Journey<'a, S> {
         flag: Option<&Flag>,
         now_ms: i64,
     ) -> Result<EventOutcome, JourneyError<S::Error>> {
+        if self.full {
+            return Ok(if self.store.has_event(&event.message_id)? {
+                EventOutcome::Duplicate
+            } else {
+                EventOutcome::Rejected {
+                    error: FieldError::new("journey", JOURNEY_FULL_REASON),
+                }
+            });
+        }
         // Judged before anything is written: a refused event leaves no trace.
         let conversion = match conversion_of(event, self.settings) {
             Ok(conversion) => conversion,
@@ -339,6 +367,8 @@ impl<'a, S: JourneyStore> Journey<'a, S> {
 
 #[cfg(test)]
 mod fraud_tests;
+#[cfg(test)]
+mod limit_tests;
 #[cfg(test)]
 mod null_tests;
 #[cfg(test)]

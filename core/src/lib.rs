@@ -9,12 +9,13 @@
 
 pub mod attribution;
 pub mod conversion;
-pub mod datadriven;
+pub mod decompress;
 pub mod error;
 pub mod event;
 pub mod fraud;
 pub mod geo;
 pub mod identity;
+pub mod ingest_route;
 pub mod journey;
 pub mod keys;
 pub mod lifecycle;
@@ -22,9 +23,12 @@ pub mod limits;
 pub mod manage;
 pub mod message_id;
 pub mod outbox;
+pub mod outbox_delivery;
 pub mod postback;
 pub mod protocol;
+pub mod ratelimit;
 pub mod rollup;
+pub mod sdk_settings;
 pub mod segment;
 pub mod settings;
 pub mod time;

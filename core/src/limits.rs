@@ -22,6 +22,24 @@ pub const MAX_CAMPAIGN_FIELD_CHARS: usize = 256;
 pub const TOUCH_SESSION_TIMEOUT_MS: i64 = 30 * 60 * 1000;
 /// Attribution looks at no more than this many eligible touches (the most recent ones).
 pub const MAX_TOUCHES_PER_ATTRIBUTION: usize = 1_000;
+/// Touches a conversion reads from its journey: the newest in its window, up to this many
+/// (ten times what attribution keeps, so clicks are not crowded out by a burst of views short
+/// of a flood).
+pub const MAX_TOUCHES_READ_PER_CONVERSION: usize = 10 * MAX_TOUCHES_PER_ATTRIBUTION;
+/// Storage one journey may use (its Durable Object's SQLite database, in bytes). Past it, new
+/// events to the journey are refused, each with the error [`JOURNEY_FULL_REASON`] (a retry of
+/// an event already stored is still answered as a duplicate); what it holds is kept, and its
+/// conversions, null paths, postbacks and re-runs go on (issue 13, finding 4).
+pub const MAX_JOURNEY_BYTES: u64 = 64 * 1024 * 1024;
+pub const JOURNEY_FULL_REASON: &str = "the journey reached its storage limit";
+/// What one merge hands over and one journey view shows: the newest facts of each kind, within
+/// a byte bound, so a flooded journey stays mergeable and viewable. Older facts stay in the
+/// merged-away journey (their events' ids are not carried over, so the origin's own dedup
+/// catches a late retry of one of them).
+pub const MAX_EXPORT_EVENTS: usize = 2_000;
+pub const MAX_EXPORT_TOUCHES: usize = MAX_TOUCHES_PER_ATTRIBUTION;
+pub const MAX_EXPORT_CONVERSIONS: usize = 500;
+pub const MAX_EXPORT_BYTES: usize = 8 * 1024 * 1024;
 /// Journeys merged into another journey by one event (anonymousId, alias previousId, click ids).
 pub const MAX_MERGES_PER_EVENT: usize = 4;
 /// A merged journey forwards events to its target; a chain longer than this is refused (a cycle).
@@ -45,6 +63,19 @@ pub const MAX_OUTBOX_RECORDS_PER_BATCH: usize = 500;
 /// Largest outbox batch body the origin accepts (JSON bytes); larger ones get 413 and must be
 /// split by the sender. Room for a full batch of maximum-size events with their touches.
 pub const MAX_OUTBOX_BATCH_BYTES: usize = 20 * 1024 * 1024;
+/// Bytes of records in one flush from a journey: below the origin's body limit (which may be
+/// lowered to 8 MiB), so a flush is never refused for its size alone. A single record larger
+/// than this goes alone; the origin's 413 then sets it aside (`crate::outbox_delivery`).
+pub const MAX_OUTBOX_FLUSH_BYTES: usize = 4 * 1024 * 1024;
+/// Batches one alarm run posts (halving a refused batch included): a Durable Object invocation
+/// has a subrequest budget, and the postbacks of the same run need theirs.
+pub const MAX_FLUSH_REQUESTS_PER_ALARM: usize = 16;
+/// Records the origin refused for good (400, 413, 422 on a record alone), kept per journey for
+/// inspection and replay. When full, nothing is dropped: further refused records stay in the
+/// outbox and its flush backs off until dead letters are replayed.
+pub const MAX_DEAD_LETTERS_PER_JOURNEY: usize = 1_000;
+/// Dead letters listed or replayed by one request to the journey.
+pub const MAX_DEAD_LETTERS_PER_REQUEST: usize = 100;
 /// How far the signature timestamp of an outbox batch may be from the origin's clock.
 pub const SIGNATURE_TOLERANCE_SECS: i64 = 300;
 
@@ -102,3 +133,22 @@ pub const POSTBACK_TIMEOUT_MS: u64 = 10_000;
 pub const MAX_POSTBACKS_PER_ALARM: usize = 20;
 /// Longest error text kept in a postback attempt's log.
 pub const MAX_POSTBACK_ERROR_CHARS: usize = 512;
+
+/// Ingest front end: every limit above applies to the decompressed body (`Content-Encoding:
+/// gzip` or `deflate`), checked while inflating; a compressed body may not itself be larger.
+/// The batch-level `context` of a `/v1/batch` body is merged into every event that lacks its
+/// keys, so it is bounded on its own before the merge...
+pub const MAX_BATCH_CONTEXT_BYTES: usize = 8 * 1024;
+/// ...and the batch's events after the merge (each event's bytes plus the batch context it
+/// receives) may add up to no more than this, so one 500 KB request never costs more than a
+/// bounded multiple of its size in the isolate.
+pub const MAX_BATCH_EXPANDED_BYTES: usize = 2 * 1024 * 1024;
+
+/// The retry policy ingest's settings document asks the SDKs to follow (`httpConfig`, read by
+/// analytics-next and analytics-swift): on 429, wait `Retry-After` (at most this many seconds)
+/// up to this many times; on 5xx and timeouts, back off exponentially from the base to the max.
+pub const SDK_RATE_LIMIT_MAX_RETRIES: u32 = 100;
+pub const SDK_RATE_LIMIT_MAX_WAIT_SECS: u32 = 300;
+pub const SDK_BACKOFF_MAX_RETRIES: u32 = 100;
+pub const SDK_BACKOFF_BASE_SECS: f64 = 0.5;
+pub const SDK_BACKOFF_MAX_SECS: u32 = 300;

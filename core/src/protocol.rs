@@ -105,3 +105,51 @@ pub struct JourneyView {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub paths_closed_through_ms: Option<i64>,
 }
+
+/// Records the origin refused for good, set aside by the journey (issue 13, finding 7):
+/// `GET` lists the oldest (at most `crate::limits::MAX_DEAD_LETTERS_PER_REQUEST`), `POST
+/// …/replay` moves them back into the outbox to be sent again.
+pub const DEAD_LETTERS_PATH: &str = "/dead-letters";
+pub const DEAD_LETTERS_REPLAY_PATH: &str = "/dead-letters/replay";
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DeadLetter {
+    pub seq: i64,
+    pub at_ms: i64,
+    /// The origin's answer to the record sent alone.
+    pub status: u16,
+    /// The outbox record as it was sent.
+    pub record: serde_json::Value,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DeadLettersView {
+    pub journey: String,
+    /// Dead letters kept now (at most `crate::limits::MAX_DEAD_LETTERS_PER_JOURNEY`).
+    pub total: u64,
+    /// Oldest first.
+    pub dead_letters: Vec<DeadLetter>,
+}
+
+/// `POST /dead-letters/replay`: these dead letters (by `seq`), or the oldest ones when empty;
+/// at most `crate::limits::MAX_DEAD_LETTERS_PER_REQUEST` either way.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ReplayRequest {
+    #[serde(default)]
+    pub seqs: Vec<i64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ReplayReply {
+    pub replayed: usize,
+    /// Dead letters still kept.
+    pub left: u64,
+}
+
+/// Benchmark routes, answered only when the object runs with `BENCH_COUNTERS=1`
+/// (`scripts/bench-edge.sh`): `POST` a [`RecordRequest`] to the no-op route and get every
+/// event reported stored with nothing written (the "one object call per person" step of the
+/// ladder); `GET` the counters: rows read and written, statements, invocations and database
+/// bytes since the instance started.
+pub const BENCH_NOOP_PATH: &str = "/bench/noop";
+pub const BENCH_COUNTERS_PATH: &str = "/bench/counters";

@@ -12,8 +12,10 @@ use serde_json::{Map, Value};
 
 use crate::error::FieldError;
 use crate::event::{Event, EventType};
+use crate::ingest_route::IngestRoute;
 use crate::limits::{
-    MAX_BATCH_BYTES, MAX_EVENTS_PER_BATCH, MAX_EVENT_BYTES, MAX_EVENT_NAME_CHARS, MAX_ID_CHARS,
+    MAX_BATCH_BYTES, MAX_BATCH_CONTEXT_BYTES, MAX_BATCH_EXPANDED_BYTES, MAX_EVENTS_PER_BATCH,
+    MAX_EVENT_BYTES, MAX_EVENT_NAME_CHARS, MAX_ID_CHARS,
 };
 use crate::message_id::derive_message_id;
 use crate::time::{correct_skew, parse_timestamp, to_millis};
@@ -26,11 +28,12 @@ pub enum Endpoint {
 }
 
 impl Endpoint {
+    /// Every spelling the SDKs use (see [`IngestRoute`]): `/v1/track`, `/v1/t`, `/v1/b`, ...
     pub fn from_path(path: &str) -> Option<Endpoint> {
-        let name = path.strip_prefix("/v1/")?.trim_end_matches('/');
-        match name {
-            "batch" | "b" => Some(Endpoint::Batch),
-            other => EventType::parse_segment_call(other).map(Endpoint::Single),
+        match IngestRoute::from_path(path)? {
+            IngestRoute::Segment(endpoint) => Some(endpoint),
+            IngestRoute::Beacon => Some(Endpoint::Batch),
+            IngestRoute::Settings { .. } => None,
         }
     }
 }
@@ -95,8 +98,37 @@ struct BatchEnvelope<'a> {
     write_key: Option<Value>,
     #[serde(rename = "sentAt", default)]
     sent_at: Option<Value>,
-    #[serde(default)]
-    context: Option<Value>,
+    #[serde(borrow, default)]
+    context: Option<&'a RawValue>,
+}
+
+#[derive(Deserialize)]
+struct KeyOnly {
+    #[serde(rename = "writeKey", default)]
+    write_key: Option<Value>,
+}
+
+/// The `writeKey` of a body, read without building anything else of it (other fields are
+/// skipped, not allocated), so a request whose key is only in its body is authenticated before
+/// its events are decoded. A body that is not a JSON object is refused here, as cheaply.
+pub fn peek_write_key(body: &[u8]) -> Result<Option<String>, RequestError> {
+    if body.len() > MAX_BATCH_BYTES {
+        return Err(RequestError::BodyTooLarge {
+            actual: body.len(),
+            limit: MAX_BATCH_BYTES,
+        });
+    }
+    let text = std::str::from_utf8(body)
+        .map_err(|_| RequestError::InvalidJson("body is not UTF-8".into()))?;
+    if !text.trim_start().starts_with('{') {
+        return match serde_json::from_str::<serde::de::IgnoredAny>(text) {
+            Err(e) => Err(RequestError::InvalidJson(e.to_string())),
+            Ok(_) => Err(RequestError::NotAnObject),
+        };
+    }
+    let envelope: KeyOnly =
+        serde_json::from_str(text).map_err(|e| RequestError::InvalidJson(e.to_string()))?;
+    write_key_of(envelope.write_key.as_ref())
 }
 
 /// Decodes a request body received at `received_at`.
@@ -130,6 +162,19 @@ fn decode_single(
         return Err(RequestError::NotAnObject);
     };
     let write_key = write_key_of(object.get("writeKey"))?;
+    if text.len() > MAX_EVENT_BYTES {
+        return Ok(DecodedRequest {
+            write_key,
+            events: vec![Decoded {
+                index: None,
+                outcome: Err(Rejection {
+                    index: None,
+                    message_id: None,
+                    errors: vec![too_big(text.len(), 0)],
+                }),
+            }],
+        });
+    }
     let outcome = validate_event(
         &object,
         text.len(),
@@ -169,16 +214,7 @@ fn decode_batch(text: &str, received_at: DateTime<Utc>) -> Result<DecodedRequest
         Some(v) => Some(parse_timestamp("sentAt", v).map_err(RequestError::InvalidField)?),
         None => None,
     };
-    let batch_context = match envelope.context {
-        None | Some(Value::Null) => None,
-        Some(Value::Object(map)) => Some(map),
-        Some(_) => {
-            return Err(RequestError::InvalidField(FieldError::new(
-                "context",
-                "must be an object",
-            )))
-        }
-    };
+    let batch_context = batch_context(envelope.context)?;
     let Some(raw_batch) = envelope.batch else {
         return Err(RequestError::InvalidField(FieldError::new(
             "batch",
@@ -200,9 +236,27 @@ fn decode_batch(text: &str, received_at: DateTime<Utc>) -> Result<DecodedRequest
             limit: MAX_EVENTS_PER_BATCH,
         });
     }
+    // Finding 2 of issue 13: the batch context is copied into every event, so the events after
+    // the merge are bounded as a whole before any of them is built.
+    let (context, context_bytes) = batch_context.unwrap_or_default();
+    let expanded: usize = items
+        .iter()
+        .map(|raw| raw.get().len() + context_bytes)
+        .sum();
+    if expanded > MAX_BATCH_EXPANDED_BYTES {
+        return Err(RequestError::InvalidField(FieldError::new(
+            "context",
+            format!(
+                "merged into each of the {} events it makes {expanded} bytes; the limit is \
+                 {MAX_BATCH_EXPANDED_BYTES}",
+                items.len()
+            ),
+        )));
+    }
     let defaults = EventDefaults {
         sent_at: batch_sent_at,
-        context: batch_context,
+        context: (context_bytes > 0).then_some(context),
+        context_bytes,
     };
     let events = items
         .into_iter()
@@ -227,6 +281,14 @@ fn decode_batch_item(
         message_id,
         errors: errors.into_iter().map(|e| e.within(&prefix)).collect(),
     };
+    let merged_len = raw.get().len() + defaults.context_bytes;
+    if merged_len > MAX_EVENT_BYTES {
+        return Err(Rejection {
+            index: Some(index),
+            message_id: None,
+            errors: vec![too_big(raw.get().len(), defaults.context_bytes).within(&prefix)],
+        });
+    }
     let object = match serde_json::from_str::<Value>(raw.get()) {
         Ok(Value::Object(object)) => object,
         _ => {
@@ -237,7 +299,7 @@ fn decode_batch_item(
             })
         }
     };
-    validate_event(&object, raw.get().len(), None, defaults, received_at).map_err(|errors| {
+    validate_event(&object, merged_len, None, defaults, received_at).map_err(|errors| {
         let message_id = object
             .get("messageId")
             .and_then(Value::as_str)
@@ -250,6 +312,8 @@ fn decode_batch_item(
 struct EventDefaults {
     sent_at: Option<DateTime<Utc>>,
     context: Option<Map<String, Value>>,
+    /// Size of the batch context as sent: what merging it can add to an event at most.
+    context_bytes: usize,
 }
 
 impl EventDefaults {
@@ -257,8 +321,47 @@ impl EventDefaults {
         EventDefaults {
             sent_at: None,
             context: None,
+            context_bytes: 0,
         }
     }
+}
+
+/// A batch-level `context` and its size as sent.
+type BatchContext = (Map<String, Value>, usize);
+
+/// The batch-level `context`, bounded before it is parsed.
+fn batch_context(raw: Option<&RawValue>) -> Result<Option<BatchContext>, RequestError> {
+    let Some(raw) = raw else { return Ok(None) };
+    if raw.get().len() > MAX_BATCH_CONTEXT_BYTES {
+        return Err(RequestError::InvalidField(FieldError::new(
+            "context",
+            format!(
+                "is {} bytes; the limit for a batch context is {MAX_BATCH_CONTEXT_BYTES}",
+                raw.get().len()
+            ),
+        )));
+    }
+    match serde_json::from_str::<Value>(raw.get()) {
+        Ok(Value::Null) => Ok(None),
+        Ok(Value::Object(map)) if map.is_empty() => Ok(None),
+        Ok(Value::Object(map)) => Ok(Some((map, raw.get().len()))),
+        _ => Err(RequestError::InvalidField(FieldError::new(
+            "context",
+            "must be an object",
+        ))),
+    }
+}
+
+fn too_big(event_bytes: usize, context_bytes: usize) -> FieldError {
+    let reason = if context_bytes == 0 {
+        format!("is {event_bytes} bytes; the limit is {MAX_EVENT_BYTES}")
+    } else {
+        format!(
+            "is {event_bytes} bytes plus {context_bytes} of batch context; the limit is \
+             {MAX_EVENT_BYTES}"
+        )
+    };
+    FieldError::new("event", reason)
 }
 
 fn write_key_of(value: Option<&Value>) -> Result<Option<String>, RequestError> {
@@ -283,10 +386,7 @@ fn validate_event(
 ) -> Result<Event, Vec<FieldError>> {
     let mut errors = Vec::new();
     if raw_len > MAX_EVENT_BYTES {
-        return Err(vec![FieldError::new(
-            "event",
-            format!("is {raw_len} bytes; the limit is {MAX_EVENT_BYTES}"),
-        )]);
+        return Err(vec![too_big(raw_len, 0)]);
     }
     let event_type = match implied {
         Some(call) => Some(call),
@@ -308,8 +408,8 @@ fn validate_event(
         },
     };
 
-    let user_id = optional_id(object, "userId", &mut errors);
-    let anonymous_id = optional_id(object, "anonymousId", &mut errors);
+    let user_id = identity_id(object, "userId", &mut errors);
+    let anonymous_id = identity_id(object, "anonymousId", &mut errors);
     if user_id.is_none() && anonymous_id.is_none() && !errors.iter().any(is_id_error) {
         errors.push(FieldError::new(
             "userId",
@@ -385,6 +485,19 @@ fn validate_event(
 
 fn is_id_error(err: &FieldError) -> bool {
     err.field == "userId" || err.field == "anonymousId"
+}
+
+/// `userId` and `anonymousId`: an empty string means "not known yet" (RudderStack's JS SDK v3
+/// sends `"userId": ""` on every call before identify), so it counts as absent, not invalid.
+fn identity_id(
+    object: &Map<String, Value>,
+    key: &str,
+    errors: &mut Vec<FieldError>,
+) -> Option<String> {
+    match object.get(key) {
+        Some(Value::String(s)) if s.is_empty() => None,
+        _ => optional_id(object, key, errors),
+    }
 }
 
 /// Ids are strings; integers are accepted and kept as their decimal text, as Segment does.

@@ -73,6 +73,9 @@ pub struct AppSettings {
     /// Postbacks per network (`crate::postback`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub postbacks: Vec<PostbackConfig>,
+    /// Ingest requests allowed per window (`crate::ratelimit`).
+    #[serde(default)]
+    pub rate_limit: crate::ratelimit::RateLimitTier,
 }
 
 fn default_reengagement_window() -> u32 {
@@ -104,6 +107,7 @@ impl AppSettings {
             lifecycle_events: default_lifecycle_events(),
             fraud: FraudRules::default(),
             postbacks: Vec::new(),
+            rate_limit: crate::ratelimit::RateLimitTier::Default,
         }
     }
 

@@ -5,21 +5,20 @@
 //! journey engine), the outbox's backoff is kept in `meta.flush_next_ms`, postbacks' in their
 //! rows. Closing runs first, so the records it writes leave in the same run's flush.
 //!
-//! Requests run while the alarm awaits the origin or a network, and `getAlarm` answers null
-//! while an alarm runs, so a request's [`schedule`] sets a new alarm that the run's own
-//! [`rearm`] would overwrite. `rearm` therefore reads what is waiting in storage at the end of
-//! the run and never sets a time later than that needs.
+//! When to fire is decided in `attrib_core::journey::timing` (pure, with the regression tests
+//! of the alarm's earlier bugs); this file reads storage into a [`Waiting`] and sets the alarm.
 
+use attrib_core::journey::timing::{
+    self, after_flush, after_request, after_run, flush_step, paths_retry_at, paths_step,
+    FlushResult, FlushStep, PathsStep, Waiting,
+};
 use attrib_core::journey::{close_null_paths, JourneyStore, NullPathState};
 use worker::{Env, Storage};
 
-use crate::flush::{self, Next, FLUSH_DELAY_MS};
+use crate::flush;
 use crate::meta::Meta;
 use crate::postbacks;
 use crate::store::{SqlJourneyStore, StoreError};
-
-/// When closing null paths failed (storage), the alarm tries again this much later.
-pub const PATHS_RETRY_MS: i64 = 30_000;
 
 /// Serves every duty; returns when the alarm should fire next.
 pub async fn run(store: &SqlJourneyStore, env: &Env) -> Option<i64> {
@@ -35,7 +34,7 @@ pub async fn run(store: &SqlJourneyStore, env: &Env) -> Option<i64> {
         postbacks::send_due(store, env, &journey),
     )
     .await;
-    earliest(earliest(outbox, postbacks), paths)
+    timing::earliest(timing::earliest(outbox, postbacks), paths)
 }
 
 /// Closes the null paths that are due (records and mark in one transaction); returns when
@@ -44,15 +43,16 @@ fn close_paths_if_due(store: &SqlJourneyStore) -> Option<i64> {
     let now = flush::now_ms();
     let retry = |err: &dyn std::fmt::Display| {
         worker::console_error!("closing null paths failed: {err}");
-        Some(now + PATHS_RETRY_MS)
+        Some(paths_retry_at(now))
     };
     let state = match store.null_path_state() {
         Ok(state) => state,
         Err(err) => return retry(&err),
     };
-    let due = state.due_ms?;
-    if now < due {
-        return Some(due);
+    match paths_step(state.due_ms, now) {
+        PathsStep::Idle => return None,
+        PathsStep::NotYet(due) => return Some(due),
+        PathsStep::Close => {}
     }
     let meta = Meta::new(store);
     let context = (|| Ok::<_, StoreError>((meta.merged_into()?, meta.key()?, meta.windows()?)))();
@@ -82,75 +82,44 @@ fn close_paths_if_due(store: &SqlJourneyStore) -> Option<i64> {
 async fn flush_if_due(store: &SqlJourneyStore, env: &Env) -> Option<i64> {
     let meta = Meta::new(store);
     let now = flush::now_ms();
-    if !store.outbox_has_rows().unwrap_or(true) {
-        return None;
+    let rows = store.outbox_has_rows().unwrap_or(true);
+    match flush_step(rows, meta.flush_next_ms().unwrap_or(0), now) {
+        FlushStep::Idle => return None,
+        FlushStep::NotYet(at) => return Some(at),
+        FlushStep::Send => {}
     }
-    let not_before = meta.flush_next_ms().unwrap_or(0);
-    if now < not_before {
-        return Some(not_before);
-    }
-    match flush::flush(store, env).await {
-        Next::Idle => {
-            let _ = meta.set_flush_next_ms(0);
-            None
-        }
-        Next::In(0) => Some(now),
-        Next::In(delay) => {
-            let at = now + delay;
-            let _ = meta.set_flush_next_ms(at);
-            Some(at)
-        }
-    }
+    let result: FlushResult = flush::flush(store, env).await;
+    let now = flush::now_ms();
+    let (next, not_before) = after_flush(result, now);
+    let _ = meta.set_flush_next_ms(not_before);
+    next
 }
 
-fn earliest(a: Option<i64>, b: Option<i64>) -> Option<i64> {
-    match (a, b) {
-        (Some(a), Some(b)) => Some(a.min(b)),
-        (a, b) => a.or(b),
-    }
+/// What storage holds now that needs the alarm.
+fn waiting(store: &SqlJourneyStore) -> Result<Waiting, StoreError> {
+    Ok(Waiting {
+        outbox_rows: store.outbox_has_rows()?,
+        flush_not_before_ms: Meta::new(store).flush_next_ms()?,
+        postback_due_ms: postbacks::next_due(store)?,
+        paths_due_ms: store.null_path_state()?.due_ms,
+    })
 }
 
-/// After writes: makes sure the alarm fires soon enough for what is now waiting (new outbox
-/// rows [`FLUSH_DELAY_MS`] from now unless the outbox is backing off, new postbacks at once,
-/// null paths when they fall due).
+/// After writes: makes sure the alarm fires soon enough for what is now waiting.
 pub async fn schedule(store: &SqlJourneyStore, storage: &Storage) -> Result<(), StoreError> {
     let now = flush::now_ms();
-    let Some(wanted) = waiting_work_due(store, now, now + FLUSH_DELAY_MS)? else {
+    let waiting = waiting(store)?;
+    if timing::waiting_work_due(&waiting, now, now).is_none() {
         return Ok(());
-    };
+    }
     let current = storage.get_alarm().await.map_err(StoreError::from)?;
-    if current.is_none_or(|at| at > wanted) {
+    if let Some(at) = after_request(&waiting, now, current) {
         storage
-            .set_alarm(wanted - now)
+            .set_alarm((at - now).max(1))
             .await
             .map_err(StoreError::from)?;
     }
     Ok(())
-}
-
-/// When what storage holds now needs the alarm: outbox rows after their backoff (at least
-/// [`FLUSH_DELAY_MS`] from now, so writes close together leave in one batch), pending
-/// postbacks, the null-path due time. A due time already past is served no sooner than
-/// `overdue_paths_at`.
-fn waiting_work_due(
-    store: &SqlJourneyStore,
-    now: i64,
-    overdue_paths_at: i64,
-) -> Result<Option<i64>, StoreError> {
-    let soon = now + FLUSH_DELAY_MS;
-    let outbox = match store.outbox_has_rows()? {
-        false => None,
-        true => Some(Meta::new(store).flush_next_ms()?.max(soon)),
-    };
-    let postbacks = postbacks::next_due(store)?.map(|due| due.max(soon));
-    let paths = store.null_path_state()?.due_ms.map(|due| {
-        if due <= now {
-            overdue_paths_at
-        } else {
-            due.max(soon)
-        }
-    });
-    Ok(earliest(earliest(outbox, postbacks), paths))
 }
 
 /// Sets the alarm after a run: at `next` (what the run asked for), or earlier when storage
@@ -161,15 +130,11 @@ pub async fn rearm(
     next: Option<i64>,
 ) -> worker::Result<()> {
     let now = flush::now_ms();
-    // Paths still overdue after a run failed to close (the run asked for its own retry); a
-    // touch a request backdated meanwhile can wait as long, since outcomes do not depend on
-    // when closing runs.
-    let waiting = waiting_work_due(store, now, now + PATHS_RETRY_MS).unwrap_or_else(|err| {
+    let waiting = waiting(store).inspect_err(|err| {
         worker::console_error!("alarm: reading waiting work failed: {err}");
-        Some(now + flush::FLUSH_BACKOFF_BASE_MS)
     });
-    if let Some(at) = earliest(next, waiting) {
-        storage.set_alarm((at - now).max(1)).await?;
+    if let Some(at) = after_run(next, waiting, now) {
+        storage.set_alarm(at - now).await?;
     }
     Ok(())
 }

@@ -1,23 +1,28 @@
 //! Sending the outbox to the origin from the object's alarm, until it is acknowledged.
 //!
 //! Rows leave the outbox only when the origin answered 2xx, which it does only once the batch
-//! is durable in its spool. Anything else (no origin configured, network error, 5xx, even a
-//! 4xx) keeps the rows and retries with exponential backoff: an event is never dropped here.
+//! is durable in its spool, or when the origin refused a record on its own for good: such a
+//! record moves to the dead letters ([`crate::dead_letters`]), in the same transaction. Which
+//! rows make a flush, how answers are read and how a refused batch is split are decided in
+//! `attrib_core::outbox_delivery`; this file reads, posts and writes the outcome. Transient
+//! failures keep the rows and back off (`attrib_core::journey::timing`).
+//!
+//! An outbox row holds the records one call wrote, one JSON record per line (records are
+//! compact JSON, so they hold no raw newline); rows of older objects hold one record each.
 
+use attrib_core::journey::timing::FlushResult;
 use attrib_core::limits::MAX_OUTBOX_RECORDS_PER_BATCH;
 use attrib_core::outbox::OUTBOX_PATH;
+use attrib_core::outbox_delivery::{rows_per_flush, Delivery, Fate};
 use attrib_worker_common::config::{self, EDGE_ORIGIN_SECRET};
 use attrib_worker_common::signed::post_signed;
 use serde::Deserialize;
-use worker::{Date, Env, SqlStorageValue};
+use worker::{Date, Env};
 
+use crate::dead_letters;
 use crate::meta::Meta;
-use crate::store::{SqlJourneyStore, StoreError};
-
-/// Delay between recording and the first flush: lets a burst share one batch.
-pub const FLUSH_DELAY_MS: i64 = 50;
-pub const FLUSH_BACKOFF_BASE_MS: i64 = 1_000;
-pub const FLUSH_BACKOFF_MAX_MS: i64 = 5 * 60 * 1_000;
+use crate::store::{int, text, SqlJourneyStore, StoreError};
+use crate::tx;
 
 #[derive(Debug, thiserror::Error)]
 pub enum FlushError {
@@ -25,10 +30,17 @@ pub enum FlushError {
     Store(#[from] StoreError),
     #[error("origin not configured: {0}")]
     NotConfigured(String),
-    #[error("origin unreachable: {0}")]
-    Unreachable(String),
-    #[error("origin answered {0}")]
-    Refused(u16),
+    #[error("origin did not take the batch (last answer {0:?})")]
+    NotTaken(Option<u16>),
+    #[error("the dead letters are full: refused records stay in the outbox")]
+    DeadLettersFull,
+}
+
+#[derive(Deserialize)]
+struct RowSize {
+    seq: f64,
+    records: f64,
+    bytes: f64,
 }
 
 #[derive(Deserialize)]
@@ -37,41 +49,31 @@ struct Row {
     body: String,
 }
 
-/// What the alarm should do next.
-pub enum Next {
-    Idle,
-    /// More rows are waiting, or a retry: set the alarm this many ms from now.
-    In(i64),
-}
-
-pub async fn flush(store: &SqlJourneyStore, env: &Env) -> Next {
+/// One flush; the alarm decides from its result when to come back.
+pub async fn flush(store: &SqlJourneyStore, env: &Env) -> FlushResult {
     let meta = Meta::new(store);
-    match send_one_batch(store, env).await {
-        Ok(sent_all) => {
+    match send(store, env).await {
+        Ok(more_waiting) => {
             let _ = meta.set_flush_attempts(0);
-            if sent_all {
-                Next::Idle
+            if more_waiting {
+                FlushResult::MoreWaiting
             } else {
-                Next::In(0)
+                FlushResult::Drained
             }
         }
         Err(err) => {
             let attempts = meta.flush_attempts().unwrap_or(0).saturating_add(1);
             let _ = meta.set_flush_attempts(attempts);
             worker::console_warn!("outbox flush attempt {attempts} failed: {err}");
-            Next::In(backoff_ms(attempts))
+            FlushResult::Failed { attempts }
         }
     }
 }
 
-pub fn backoff_ms(attempts: u32) -> i64 {
-    let exponent = attempts.saturating_sub(1).min(20);
-    (FLUSH_BACKOFF_BASE_MS << exponent).min(FLUSH_BACKOFF_MAX_MS)
-}
-
-/// Sends the oldest batch; `Ok(true)` when the outbox is empty afterwards. Configuration is checked
-/// before any row is read: an origin that cannot be reached costs no reading of records.
-async fn send_one_batch(store: &SqlJourneyStore, env: &Env) -> Result<bool, FlushError> {
+/// Sends the oldest rows (bounded in records and bytes), splitting refused batches; `Ok(true)`
+/// when rows still wait afterwards. Configuration is checked before any row is read: an origin
+/// that cannot be reached costs no reading of records.
+async fn send(store: &SqlJourneyStore, env: &Env) -> Result<bool, FlushError> {
     let meta = Meta::new(store);
     let (Some(key), Some(placement)) = (meta.key()?, meta.placement()?) else {
         return Err(FlushError::NotConfigured("journey has no key yet".into()));
@@ -81,54 +83,175 @@ async fn send_one_batch(store: &SqlJourneyStore, env: &Env) -> Result<bool, Flus
         .ok_or_else(|| FlushError::NotConfigured(config::ORIGIN_URLS.into()))?;
     let secret = config::secret(env, EDGE_ORIGIN_SECRET)
         .ok_or_else(|| FlushError::NotConfigured(EDGE_ORIGIN_SECRET.into()))?;
-    let rows: Vec<Row> = store
+    let sizes: Vec<RowSize> = store
         .sql
         .exec(
-            "SELECT seq, body FROM outbox ORDER BY seq LIMIT ?",
-            vec![SqlStorageValue::Integer(
-                MAX_OUTBOX_RECORDS_PER_BATCH as i64,
-            )],
+            "SELECT seq, records, bytes FROM outbox ORDER BY seq LIMIT ?",
+            vec![int(MAX_OUTBOX_RECORDS_PER_BATCH as i64)],
         )
         .map_err(StoreError::from)?
         .to_array()
         .map_err(StoreError::from)?;
-    let Some(last) = rows.last() else {
-        return Ok(true);
+    let take = rows_per_flush(
+        sizes
+            .iter()
+            .map(|r| (r.records.max(1.0) as usize, r.bytes.max(0.0) as usize)),
+    );
+    let Some(last) = take.checked_sub(1).and_then(|i| sizes.get(i)) else {
+        return Ok(false);
     };
-    let last_seq = last.seq as i64;
-
-    // The rows already hold each record's JSON: splice them rather than decode and re-encode.
-    let mut body =
-        String::with_capacity(rows.iter().map(|r| r.body.len() + 1).sum::<usize>() + 128);
-    body.push_str("{\"journey\":");
-    body.push_str(&serde_json::to_string(&key.object_name()).map_err(StoreError::from)?);
-    body.push_str(",\"region\":\"");
-    body.push_str(placement.origin_region.as_str());
-    body.push_str("\",\"records\":[");
-    for (i, row) in rows.iter().enumerate() {
-        if i > 0 {
-            body.push(',');
-        }
-        body.push_str(&row.body);
-    }
-    body.push_str("]}");
-
-    let response = post_signed(&format!("{origin}{OUTBOX_PATH}"), &secret, &body)
-        .await
-        .map_err(|e| FlushError::Unreachable(e.to_string()))?;
-    let status = response.status_code();
-    if !(200..300).contains(&status) {
-        return Err(FlushError::Refused(status));
-    }
-    store
+    let rows: Vec<Row> = store
         .sql
         .exec(
-            "DELETE FROM outbox WHERE seq <= ?",
-            vec![SqlStorageValue::Integer(last_seq)],
+            "SELECT seq, body FROM outbox WHERE seq <= ? ORDER BY seq",
+            vec![int(last.seq as i64)],
         )
+        .map_err(StoreError::from)?
+        .to_array()
         .map_err(StoreError::from)?;
+    // (row, record) in send order.
+    let records: Vec<(usize, &str)> = rows
+        .iter()
+        .enumerate()
+        .flat_map(|(i, row)| row.body.split('\n').map(move |r| (i, r)))
+        .collect();
+    let mut delivery = Delivery::new(&records.iter().map(|(_, r)| r.len()).collect::<Vec<_>>());
+    let envelope = format!(
+        "{{\"journey\":{},\"region\":\"{}\",\"records\":[",
+        serde_json::to_string(&key.object_name()).map_err(StoreError::from)?,
+        placement.origin_region.as_str()
+    );
+    let url = format!("{origin}{OUTBOX_PATH}");
+    let mut last_status = None;
+    while let Some(batch) = delivery.next_batch() {
+        // The rows already hold each record's JSON: splice them rather than decode and
+        // re-encode.
+        let mut body = String::with_capacity(
+            envelope.len()
+                + records[batch.clone()]
+                    .iter()
+                    .map(|(_, r)| r.len() + 1)
+                    .sum::<usize>()
+                + 2,
+        );
+        body.push_str(&envelope);
+        for (i, (_, record)) in records[batch].iter().enumerate() {
+            if i > 0 {
+                body.push(',');
+            }
+            body.push_str(record);
+        }
+        body.push_str("]}");
+        last_status = match post_signed(&url, &secret, &body).await {
+            Ok(response) => Some(response.status_code()),
+            Err(err) => {
+                worker::console_warn!("outbox: origin unreachable: {err}");
+                None
+            }
+        };
+        delivery.answered(last_status);
+    }
+    // Dead letters beyond their bound stay in the outbox, and the flush backs off.
+    let mut room = dead_letters::room(store)?;
+    let mut full = false;
+    let fates: Vec<Fate> = delivery
+        .fates()
+        .iter()
+        .map(|fate| match fate {
+            Fate::DeadLettered(_) if room == 0 => {
+                full = true;
+                Fate::Waiting
+            }
+            Fate::DeadLettered(_) => {
+                room -= 1;
+                *fate
+            }
+            other => *other,
+        })
+        .collect();
+    settle(store, &rows, &records, &fates)?;
+    if full {
+        return Err(FlushError::DeadLettersFull);
+    }
+    if delivery.failed() {
+        return Err(FlushError::NotTaken(last_status));
+    }
     // Requests may have added rows while the batch was on its way.
-    Ok(!store.outbox_has_rows()?)
+    Ok(store.outbox_has_rows()?)
+}
+
+/// Writes what became of the records, in one transaction: rows whose records all went (or
+/// were dead-lettered) are deleted, rows partly settled keep what is left, refused records
+/// move to the dead letters.
+fn settle(
+    store: &SqlJourneyStore,
+    rows: &[Row],
+    records: &[(usize, &str)],
+    fates: &[Fate],
+) -> Result<(), StoreError> {
+    let now = now_ms();
+    if fates.iter().all(|f| *f == Fate::Delivered) {
+        // The usual case: one statement.
+        let Some(last) = rows.last() else {
+            return Ok(());
+        };
+        store.sql.exec(
+            "DELETE FROM outbox WHERE seq <= ?",
+            vec![int(last.seq as i64)],
+        )?;
+        return Ok(());
+    }
+    let settled = tx::atomically(
+        &store.storage,
+        || {
+            let mut refused = Vec::new();
+            for (i, row) in rows.iter().enumerate() {
+                let mine = records
+                    .iter()
+                    .zip(fates)
+                    .filter(|((r, _), _)| *r == i)
+                    .map(|((_, record), fate)| (*record, *fate));
+                let (mut left, mut settled) = (Vec::new(), 0usize);
+                for (record, fate) in mine {
+                    match fate {
+                        Fate::Waiting => left.push(record),
+                        Fate::Delivered => settled += 1,
+                        Fate::DeadLettered(status) => {
+                            refused.push((record, status));
+                            settled += 1;
+                        }
+                    }
+                }
+                if settled == 0 {
+                    continue;
+                }
+                if left.is_empty() {
+                    store.sql.exec(
+                        "DELETE FROM outbox WHERE seq = ?",
+                        vec![int(row.seq as i64)],
+                    )?;
+                } else {
+                    let body = left.join("\n");
+                    store.sql.exec(
+                        "UPDATE outbox SET body = ?, records = ?, bytes = ? WHERE seq = ?",
+                        vec![
+                            text(&body),
+                            int(left.len() as i64),
+                            int(body.len() as i64),
+                            int(row.seq as i64),
+                        ],
+                    )?;
+                }
+            }
+            dead_letters::add(store, &refused, now)
+        },
+        StoreError::Transaction,
+    );
+    if settled.is_err() {
+        // Rolled back: meta values cached during it may not be stored.
+        store.forget_meta();
+    }
+    settled
 }
 
 pub fn now_ms() -> i64 {

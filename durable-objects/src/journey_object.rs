@@ -12,11 +12,13 @@ use std::collections::BTreeSet;
 use attrib_core::attribution::Windows;
 use attrib_core::geo::Placement;
 use attrib_core::identity::{merges_for, JourneyKey};
+use attrib_core::journey::EventOutcome;
 use attrib_core::journey::{Journey, JourneyError, JourneyStore};
 use attrib_core::limits::MAX_MERGE_HOPS;
 use attrib_core::protocol::{
     JourneyView, MergeReply, MergeRequest, ReattributeReply, ReattributeRequest, RecordReply,
-    RecordRequest, MERGE_PATH, REATTRIBUTE_PATH, RECORD_PATH, VIEW_PATH,
+    RecordRequest, ReplayRequest, BENCH_COUNTERS_PATH, BENCH_NOOP_PATH, DEAD_LETTERS_PATH,
+    DEAD_LETTERS_REPLAY_PATH, MERGE_PATH, REATTRIBUTE_PATH, RECORD_PATH, VIEW_PATH,
 };
 use attrib_worker_common::config;
 use attrib_worker_common::journeys;
@@ -25,6 +27,8 @@ use attrib_worker_common::EdgeError;
 use worker::{durable_object, DurableObject, Env, Method, Request, Response, Result, State};
 
 use crate::alarm;
+use crate::bounded;
+use crate::dead_letters;
 use crate::flush;
 use crate::meta::Meta;
 use crate::postbacks;
@@ -67,7 +71,10 @@ impl From<JourneyError<StoreError>> for ObjectError {
 
 impl DurableObject for JourneyObject {
     fn new(state: State, env: Env) -> Self {
-        let store = SqlJourneyStore::new(state.storage());
+        let counting = env
+            .var("BENCH_COUNTERS")
+            .is_ok_and(|v| v.to_string() == "1");
+        let store = SqlJourneyStore::new(state.storage(), counting);
         let schema_error = schema::create(&store).err().map(|e| e.to_string());
         JourneyObject {
             state,
@@ -78,10 +85,12 @@ impl DurableObject for JourneyObject {
     }
 
     async fn fetch(&self, req: Request) -> Result<Response> {
+        self.store.sql.invoked();
         let outcome = match &self.schema_error {
             Some(err) => Err(ObjectError::Schema(err.clone())),
             None => self.route(req).await,
         };
+        self.store.sql.settle();
         match outcome {
             Ok(response) => Ok(response),
             Err(ObjectError::BadRequest(reason)) => response::error(400, "bad_request", reason),
@@ -104,8 +113,11 @@ impl DurableObject for JourneyObject {
         if self.schema_error.is_some() {
             return Response::ok("no schema");
         }
+        self.store.sql.invoked();
         let next = alarm::run(&self.store, &self.env).await;
-        alarm::rearm(&self.store, &self.state.storage(), next).await?;
+        let rearmed = alarm::rearm(&self.store, &self.state.storage(), next).await;
+        self.store.sql.settle();
+        rearmed?;
         Response::ok("flushed")
     }
 }
@@ -128,6 +140,46 @@ impl JourneyObject {
                 let request: ReattributeRequest = read_json(&mut req).await?;
                 Ok(response::json(200, &self.reattribute(request).await?)?)
             }
+            (Method::Get, DEAD_LETTERS_PATH) => {
+                let journey = self.journey_name()?;
+                Ok(response::json(
+                    200,
+                    &dead_letters::view(&self.store, journey)?,
+                )?)
+            }
+            (Method::Post, DEAD_LETTERS_REPLAY_PATH) => {
+                let request: ReplayRequest = read_json(&mut req).await?;
+                let reply = dead_letters::replay(&self.store, &request)?;
+                self.schedule_flush().await?;
+                Ok(response::json(200, &reply)?)
+            }
+            (Method::Post, BENCH_NOOP_PATH) if self.store.sql.counters().is_some() => {
+                let request: RecordRequest = read_json(&mut req).await?;
+                let outcomes = request
+                    .events
+                    .iter()
+                    .map(|_| EventOutcome::Stored {
+                        touch: false,
+                        conversion: false,
+                    })
+                    .collect();
+                let reply = RecordReply {
+                    outcomes,
+                    journey: request.key.object_name(),
+                    placement: request.placement,
+                };
+                Ok(response::json(200, &reply)?)
+            }
+            (Method::Get, BENCH_COUNTERS_PATH) => match self.store.sql.counters() {
+                Some(counters) => Ok(response::json(
+                    200,
+                    &serde_json::json!({
+                        "counters": counters,
+                        "database_bytes": self.store.sql.database_size(),
+                    }),
+                )?),
+                None => Ok(response::error(404, "not_found", "no such journey route")?),
+            },
             _ => Ok(response::error(404, "not_found", "no such journey route")?),
         }
     }
@@ -145,7 +197,8 @@ impl JourneyObject {
         self.merge_named_journeys(&request, &placement).await?;
 
         let now = flush::now_ms();
-        let journey = Journey::new(&self.store, &request.key, &request.settings);
+        let journey = Journey::new(&self.store, &request.key, &request.settings)
+            .using_bytes(self.store.sql.database_size() as u64);
         let outcomes = journey.record_all(
             &request.events,
             |event| request.flags.get(&event.message_id),
@@ -292,11 +345,12 @@ impl JourneyObject {
             }
             Ok::<_, ObjectError>(())
         })?;
+        let newest = bounded::newest(&self.store, true)?;
         Ok(MergeReply {
             export: attrib_core::journey::JourneyExport {
-                events: self.store.all_events()?,
-                touches: self.store.all_touches()?,
-                attributions: self.store.all_attributions()?,
+                events: newest.events,
+                touches: newest.touches,
+                attributions: newest.attributions,
                 paths_closed_through_ms: meta.null_path_state()?.closed_through_ms,
             },
         })
@@ -305,6 +359,7 @@ impl JourneyObject {
     fn view(&self) -> std::result::Result<JourneyView, ObjectError> {
         let meta = Meta::new(&self.store);
         let key = meta.key()?;
+        let newest = bounded::newest(&self.store, false)?;
         Ok(JourneyView {
             journey: key
                 .as_ref()
@@ -315,12 +370,20 @@ impl JourneyObject {
             merged_from: meta.merged_from()?,
             placement: meta.placement()?,
             event_count: self.store.count(Table::Events)?,
-            touches: self.store.all_touches()?,
-            conversions: self.store.all_attributions()?,
+            touches: newest.touches,
+            conversions: newest.attributions,
             outbox_pending: self.store.count(Table::Outbox)?,
             postbacks: postbacks::states(&self.store)?,
             paths_closed_through_ms: meta.null_path_state()?.closed_through_ms,
         })
+    }
+
+    fn journey_name(&self) -> std::result::Result<String, ObjectError> {
+        Ok(Meta::new(&self.store)
+            .key()?
+            .as_ref()
+            .map(JourneyKey::object_name)
+            .unwrap_or_default())
     }
 
     async fn schedule_flush(&self) -> std::result::Result<(), ObjectError> {

@@ -6,12 +6,15 @@
 //! lives in `attrib_core`. The ingest Worker links this crate and exports the classes.
 
 mod alarm;
+mod bounded;
 mod counter;
+mod dead_letters;
 mod flush;
 mod journey_object;
 mod meta;
 mod postbacks;
 mod schema;
+mod sql;
 mod store;
 mod tx;
 

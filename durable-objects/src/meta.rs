@@ -62,8 +62,12 @@ impl<'a> Meta<'a> {
             .transpose()
     }
 
+    /// Writes only a changed value (a row written is billed, the cache says what is stored).
     fn put<T: Serialize>(&self, name: &str, value: &T) -> Result<(), StoreError> {
         let text = serde_json::to_string(value)?;
+        if self.store.cached_meta(name).flatten().as_deref() == Some(text.as_str()) {
+            return Ok(());
+        }
         self.store.sql.exec(
             "INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
             vec![name.into(), SqlStorageValue::String(text.clone())],

@@ -3,6 +3,11 @@
 //!
 //! Facts are stored as JSON bodies next to the columns they are looked up by: the object
 //! reads whole facts back, and the JSON is the same shape the outbox sends.
+//!
+//! Cloudflare bills every row written, and every index entry is a row: a table keyed by a
+//! text id is therefore `WITHOUT ROWID` (the key is the table, one row per insert instead of
+//! a table row and an index entry), and each secondary index must earn its place (version 4).
+//! A new object creates [`CURRENT`] at once; older objects migrate in order.
 
 use crate::meta::Meta;
 use crate::store::{SqlJourneyStore, StoreError};
@@ -51,10 +56,145 @@ const V3: [&str; 2] = [
     "INSERT OR IGNORE INTO meta (key, value)      SELECT 'null_paths', json_object('closed_through_ms', latest)      FROM (SELECT max(ts_ms) AS latest FROM touches) WHERE latest IS NOT NULL",
 ];
 
-/// Every change after [`STATEMENTS`], oldest first; version n has run when n − 1 of them have.
-const MIGRATIONS: [&[&str]; 2] = [&V2, &V3];
+/// Version 4 (issue 15): the fact tables rebuilt `WITHOUT ROWID` (each insert writes one row
+/// instead of two), attributions with three indexes instead of five (rejections are filtered
+/// when read), the outbox without AUTOINCREMENT (no `sqlite_sequence` write per insert) and
+/// holding one row per call (records one per line, with their count and bytes for bounded
+/// flushes), and the dead letters (issue 13, finding 7). Rebuilding copies each row once.
+const V4: [&str; 22] = [
+    "CREATE TABLE events_v4 (message_id TEXT PRIMARY KEY, ts_ms INTEGER NOT NULL, \
+     body TEXT NOT NULL) WITHOUT ROWID",
+    "INSERT INTO events_v4 (message_id, ts_ms, body) SELECT message_id, ts_ms, body FROM events",
+    "DROP TABLE events",
+    "ALTER TABLE events_v4 RENAME TO events",
+    "CREATE INDEX IF NOT EXISTS events_by_time ON events (ts_ms)",
+    "CREATE TABLE touches_v4 (touch_id TEXT PRIMARY KEY, ts_ms INTEGER NOT NULL, \
+     body TEXT NOT NULL) WITHOUT ROWID",
+    "INSERT INTO touches_v4 (touch_id, ts_ms, body) SELECT touch_id, ts_ms, body FROM touches",
+    "DROP TABLE touches",
+    "ALTER TABLE touches_v4 RENAME TO touches",
+    "CREATE INDEX IF NOT EXISTS touches_by_time ON touches (ts_ms)",
+    "CREATE TABLE attributions_v4 (conversion_id TEXT PRIMARY KEY, ts_ms INTEGER NOT NULL, \
+     name TEXT NOT NULL, order_id TEXT, rejected TEXT, body TEXT NOT NULL) WITHOUT ROWID",
+    "INSERT INTO attributions_v4 (conversion_id, ts_ms, name, order_id, rejected, body) \
+     SELECT conversion_id, ts_ms, name, order_id, rejected, body FROM attributions",
+    "DROP TABLE attributions",
+    "ALTER TABLE attributions_v4 RENAME TO attributions",
+    ATTRIBUTIONS_BY_TIME,
+    ATTRIBUTIONS_BY_NAME,
+    ATTRIBUTIONS_BY_ORDER,
+    "CREATE TABLE outbox_v4 (seq INTEGER PRIMARY KEY, records INTEGER NOT NULL, \
+     bytes INTEGER NOT NULL, body TEXT NOT NULL)",
+    "INSERT INTO outbox_v4 (seq, records, bytes, body) \
+     SELECT seq, 1, length(CAST(body AS BLOB)), body FROM outbox",
+    "DROP TABLE outbox",
+    "ALTER TABLE outbox_v4 RENAME TO outbox",
+    DEAD_LETTERS,
+];
 
+const ATTRIBUTIONS_BY_TIME: &str =
+    "CREATE INDEX IF NOT EXISTS attributions_by_time ON attributions (ts_ms)";
+const ATTRIBUTIONS_BY_NAME: &str =
+    "CREATE INDEX IF NOT EXISTS attributions_by_name ON attributions (name, ts_ms)";
+/// Only conversions with an order id have an entry.
+const ATTRIBUTIONS_BY_ORDER: &str = "CREATE INDEX IF NOT EXISTS attributions_by_order_v4 \
+     ON attributions (name, order_id) WHERE order_id IS NOT NULL";
+const DEAD_LETTERS: &str = "CREATE TABLE IF NOT EXISTS dead_letters (seq INTEGER PRIMARY KEY, \
+     at_ms INTEGER NOT NULL, status INTEGER NOT NULL, body TEXT NOT NULL)";
+
+/// The schema a new object creates: what [`STATEMENTS`] and every migration make, built
+/// directly.
+const CURRENT: [&str; 16] = [
+    "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID",
+    "CREATE TABLE IF NOT EXISTS events (message_id TEXT PRIMARY KEY, ts_ms INTEGER NOT NULL, \
+     body TEXT NOT NULL) WITHOUT ROWID",
+    "CREATE INDEX IF NOT EXISTS events_by_time ON events (ts_ms)",
+    "CREATE TABLE IF NOT EXISTS touches (touch_id TEXT PRIMARY KEY, ts_ms INTEGER NOT NULL, \
+     body TEXT NOT NULL) WITHOUT ROWID",
+    "CREATE INDEX IF NOT EXISTS touches_by_time ON touches (ts_ms)",
+    "CREATE TABLE IF NOT EXISTS attributions (conversion_id TEXT PRIMARY KEY, \
+     ts_ms INTEGER NOT NULL, name TEXT NOT NULL, order_id TEXT, rejected TEXT, \
+     body TEXT NOT NULL) WITHOUT ROWID",
+    ATTRIBUTIONS_BY_TIME,
+    ATTRIBUTIONS_BY_NAME,
+    ATTRIBUTIONS_BY_ORDER,
+    "CREATE TABLE IF NOT EXISTS outbox (seq INTEGER PRIMARY KEY, records INTEGER NOT NULL, \
+     bytes INTEGER NOT NULL, body TEXT NOT NULL)",
+    "CREATE TABLE IF NOT EXISTS merged_from (journey TEXT PRIMARY KEY, \
+     merged_at_ms INTEGER NOT NULL) WITHOUT ROWID",
+    "CREATE TABLE IF NOT EXISTS postbacks (key TEXT PRIMARY KEY, conversion_id TEXT NOT NULL, \
+     network TEXT NOT NULL, created_ms INTEGER NOT NULL, status TEXT NOT NULL, \
+     attempts INTEGER NOT NULL DEFAULT 0, next_attempt_ms INTEGER, last_status INTEGER, \
+     last_error TEXT, last_attempt_ms INTEGER, body TEXT NOT NULL) WITHOUT ROWID",
+    "CREATE INDEX IF NOT EXISTS postbacks_due ON postbacks (status, next_attempt_ms)",
+    "CREATE TABLE IF NOT EXISTS postback_attempts (key TEXT NOT NULL, attempt INTEGER NOT NULL, \
+     at_ms INTEGER NOT NULL, status INTEGER, error TEXT, outcome TEXT NOT NULL, \
+     duration_ms INTEGER NOT NULL, logged INTEGER NOT NULL DEFAULT 0, \
+     PRIMARY KEY (key, attempt)) WITHOUT ROWID",
+    "CREATE INDEX IF NOT EXISTS postback_attempts_unlogged ON postback_attempts (logged)",
+    DEAD_LETTERS,
+];
+
+/// Every change after [`STATEMENTS`], oldest first; version n has run when n − 1 of them have.
+const MIGRATIONS: [&[&str]; 3] = [&V2, &V3, &V4];
+/// The version [`CURRENT`] is.
+pub const CURRENT_VERSION: u32 = MIGRATIONS.len() as u32 + 1;
+
+#[derive(serde::Deserialize)]
+struct Value {
+    value: String,
+}
+
+/// Brings the object's storage to [`CURRENT_VERSION`]. A started object reads one meta row;
+/// a new one (no meta table yet) creates [`CURRENT`]; an older one migrates.
 pub fn create(store: &SqlJourneyStore) -> Result<(), StoreError> {
+    let sql = &store.sql;
+    let version = sql
+        .exec("SELECT value FROM meta WHERE key = 'schema_version'", None)
+        .and_then(|cursor| cursor.to_array::<Value>());
+    match version {
+        Ok(rows)
+            if rows
+                .first()
+                .is_some_and(|r| r.value == CURRENT_VERSION.to_string()) =>
+        {
+            Ok(())
+        }
+        Ok(_) => migrate(store),
+        // No meta table. Older objects always have one, but a read that failed for another
+        // reason must not take an old object for a new one (it would skip its migrations).
+        Err(_) if table_exists(store, "events")? => migrate(store),
+        Err(_) => tx::atomically(
+            &store.storage,
+            || {
+                for statement in CURRENT {
+                    sql.exec(statement, None)?;
+                }
+                Meta::new(store).set_schema_version(CURRENT_VERSION)
+            },
+            StoreError::Transaction,
+        ),
+    }
+}
+
+#[derive(serde::Deserialize)]
+struct Name {
+    #[allow(dead_code)]
+    name: String,
+}
+
+fn table_exists(store: &SqlJourneyStore, table: &str) -> Result<bool, StoreError> {
+    let rows: Vec<Name> = store
+        .sql
+        .exec(
+            "SELECT name FROM sqlite_master WHERE type = 'table' AND name = ?",
+            vec![table.into()],
+        )?
+        .to_array()?;
+    Ok(!rows.is_empty())
+}
+
+fn migrate(store: &SqlJourneyStore) -> Result<(), StoreError> {
     let (storage, sql) = (&store.storage, &store.sql);
     for statement in STATEMENTS {
         sql.exec(statement, None)?;

@@ -17,9 +17,10 @@ use serde::Deserialize;
 use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
 
-use worker::{SqlStorage, SqlStorageValue, Storage};
+use worker::{SqlStorageValue, Storage};
 
 use crate::meta::Meta;
+use crate::sql::CountedSql;
 use crate::tx::{self, TransactionError};
 
 #[derive(Debug, thiserror::Error)]
@@ -34,7 +35,7 @@ pub enum StoreError {
 
 pub struct SqlJourneyStore {
     pub storage: Storage,
-    pub sql: SqlStorage,
+    pub sql: CountedSql,
     /// Nesting depth of [`JourneyStore::atomically`]; outbox rows are buffered while > 0.
     depth: Cell<u32>,
     pending_outbox: RefCell<Vec<String>>,
@@ -42,9 +43,12 @@ pub struct SqlJourneyStore {
     meta_cache: RefCell<HashMap<String, Option<String>>>,
 }
 
-/// Outbox rows per multi-row insert (two bound values short of a statement's parameter limit
-/// would also do; this keeps statements small).
-const OUTBOX_ROWS_PER_INSERT: usize = 64;
+/// Records in one outbox row: the records of one call share a row (one row written and one
+/// deleted per call instead of per record), up to this many and [`MAX_OUTBOX_ROW_BYTES`].
+const MAX_RECORDS_PER_OUTBOX_ROW: usize = 200;
+const MAX_OUTBOX_ROW_BYTES: usize = 1024 * 1024;
+/// Outbox rows per multi-row insert (three bound values each).
+const OUTBOX_ROWS_PER_INSERT: usize = 32;
 
 #[derive(Deserialize)]
 struct Body {
@@ -67,8 +71,9 @@ struct Count {
 }
 
 impl SqlJourneyStore {
-    pub fn new(storage: Storage) -> Self {
-        let sql = storage.sql();
+    /// `counting`: count rows read and written ([`CountedSql`]), for the benchmark.
+    pub fn new(storage: Storage, counting: bool) -> Self {
+        let sql = CountedSql::new(storage.sql(), counting);
         SqlJourneyStore {
             storage,
             sql,
@@ -90,12 +95,20 @@ impl SqlJourneyStore {
         self.meta_cache.borrow_mut().clear();
     }
 
-    fn insert_outbox_rows(&self, bodies: &[String]) -> Result<(), StoreError> {
-        for chunk in bodies.chunks(OUTBOX_ROWS_PER_INSERT) {
-            let placeholders = vec!["(?)"; chunk.len()].join(", ");
+    /// Writes `records` (outbox JSON, oldest first) as few rows as the row bounds allow.
+    pub fn insert_outbox_rows(&self, records: &[String]) -> Result<(), StoreError> {
+        let rows = pack_records(records);
+        for chunk in rows.chunks(OUTBOX_ROWS_PER_INSERT) {
+            let placeholders = vec!["(?, ?, ?)"; chunk.len()].join(", ");
+            let mut binds = Vec::with_capacity(chunk.len() * 3);
+            for (count, body) in chunk {
+                binds.push(int(*count as i64));
+                binds.push(int(body.len() as i64));
+                binds.push(text(body));
+            }
             self.sql.exec(
-                &format!("INSERT INTO outbox (body) VALUES {placeholders}"),
-                chunk.iter().map(|b| text(b)).collect::<Vec<_>>(),
+                &format!("INSERT INTO outbox (records, bytes, body) VALUES {placeholders}"),
+                binds,
             )?;
         }
         Ok(())
@@ -120,7 +133,8 @@ impl SqlJourneyStore {
     pub fn count(&self, table: Table) -> Result<u64, StoreError> {
         let query = match table {
             Table::Events => "SELECT count(*) AS n FROM events",
-            Table::Outbox => "SELECT count(*) AS n FROM outbox",
+            // A row holds the records of one call.
+            Table::Outbox => "SELECT coalesce(sum(records), 0) AS n FROM outbox",
         };
         let rows: Vec<Count> = self.sql.exec(query, None)?.to_array()?;
         Ok(rows.first().map_or(0, |c| c.n as u64))
@@ -137,6 +151,25 @@ impl SqlJourneyStore {
 pub enum Table {
     Events,
     Outbox,
+}
+
+/// Joins records into row bodies, one record per line (compact JSON has no raw newline).
+fn pack_records(records: &[String]) -> Vec<(usize, String)> {
+    let mut rows: Vec<(usize, String)> = Vec::new();
+    for record in records {
+        match rows.last_mut() {
+            Some((count, body))
+                if *count < MAX_RECORDS_PER_OUTBOX_ROW
+                    && body.len() + 1 + record.len() <= MAX_OUTBOX_ROW_BYTES =>
+            {
+                body.push('\n');
+                body.push_str(record);
+                *count += 1;
+            }
+            _ => rows.push((1, record.clone())),
+        }
+    }
+    rows
 }
 
 pub fn int(v: i64) -> SqlStorageValue {
@@ -272,6 +305,21 @@ impl JourneyStore for SqlJourneyStore {
         )
     }
 
+    fn touches_between(
+        &self,
+        from_ms: i64,
+        to_ms: i64,
+        limit: usize,
+    ) -> Result<Vec<Touch>, StoreError> {
+        let mut touches: Vec<Touch> = self.bodies(
+            "SELECT body FROM touches WHERE ts_ms >= ? AND ts_ms <= ? \
+             ORDER BY ts_ms DESC, touch_id DESC LIMIT ?",
+            vec![time_bound(from_ms), time_bound(to_ms), int(limit as i64)],
+        )?;
+        touches.reverse();
+        Ok(touches)
+    }
+
     fn has_order(&self, conversion_name: &str, order_id: &str) -> Result<bool, StoreError> {
         self.exists(
             "SELECT 1 AS found FROM attributions WHERE name = ? AND order_id = ?",
@@ -329,8 +377,9 @@ impl JourneyStore for SqlJourneyStore {
         let rows: Vec<MaybeTime> = self
             .sql
             .exec(
-                "SELECT max(ts_ms) AS ts FROM attributions \
-                 WHERE name = ? AND ts_ms < ? AND rejected IS NULL",
+                // Walks `attributions_by_name` down and stops at the first kept conversion.
+                "SELECT ts_ms AS ts FROM attributions \
+                 WHERE name = ? AND ts_ms < ? AND rejected IS NULL ORDER BY ts_ms DESC LIMIT 1",
                 vec![text(name), int(before_ms)],
             )?
             .to_array()?;
@@ -341,7 +390,8 @@ impl JourneyStore for SqlJourneyStore {
         let rows: Vec<MaybeTime> = self
             .sql
             .exec(
-                "SELECT min(ts_ms) AS ts FROM attributions WHERE ts_ms < ? AND rejected IS NULL",
+                "SELECT ts_ms AS ts FROM attributions WHERE ts_ms < ? AND rejected IS NULL \
+                 ORDER BY ts_ms LIMIT 1",
                 vec![int(before_ms)],
             )?
             .to_array()?;

@@ -38,6 +38,10 @@ export const CF = {
   APAC: { continent: 'AS', country: 'JP', isEUCountry: undefined, longitude: '139.69', latitude: '35.69', colo: 'NRT', asn: 2516 },
 };
 
+// ATTRIB_E2E_PORT_BASE gives a run its own block of loopback ports: each Stack of the process
+// takes the next one (0, the default, lets the kernel choose).
+let nextPort = Number(process.env.ATTRIB_E2E_PORT_BASE ?? 0);
+
 export class Stack {
   /**
    * `vars` go to both Workers, `queryVars` to the query Worker only (e.g. READ_STORE=turso).
@@ -51,7 +55,7 @@ export class Stack {
     const shared = { EDGE_ORIGIN_SECRET: secret, DO_JURISDICTIONS: 'record-only', ALLOW_LOOPBACK_TARGETS: '1', ADMIN_TOKEN_HASHES: sha256(adminToken), ...vars };
     const mf = new Miniflare({
       host: '127.0.0.1',
-      port: 0,
+      port: nextPort ? nextPort++ : 0,
       ...miniflare,
       workers: [
         workerOptions(join(ROOT, 'wrangler.toml'), 'attrib-ingest', 'ingest.test', {

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs the Python tools the data-driven attribution comparison tests and
 # bench need: a venv with a PINNED ChannelAttribution (built from its sdist with
-# the local C++ compiler) plus its runtime deps.
+# the local C++ compiler) plus its runtime deps, and the PINNED `lifetimes`
+# (BG/NBD, Gamma-Gamma) the LTV comparison test and bench run beside ours.
 #
 # Idempotent: when the venv already has every pinned version, it does nothing.
 # Location: ${ATTRIB_TOOLS_DIR:-$HOME/.cache/attribution-tools}/python-venv
@@ -22,6 +23,14 @@ MATPLOTLIB_VERSION="3.9.4"
 SETUPTOOLS_VERSION="80.9.0"
 WHEEL_VERSION="0.45.1"
 CYTHON_VERSION="3.0.12"
+# lifetimes 0.11.3 (2019, a pure-Python wheel) and the deps the LTV comparison
+# was validated with on Python 3.11 (scipy, autograd, dill); it imports
+# pkg_resources, which setuptools dropped in 81, so setuptools stays at the pin
+# above.
+LIFETIMES_VERSION="0.11.3"
+SCIPY_VERSION="1.11.4"
+AUTOGRAD_VERSION="1.7.0"
+DILL_VERSION="0.3.9"
 
 # Transitive deps (of pandas and matplotlib), pinned as pip constraints so a
 # fresh machine gets the same environment the comparison was validated on.
@@ -64,8 +73,17 @@ already_installed() {
     MPLBACKEND=Agg "$VENV_PY" -c "import ChannelAttribution" >/dev/null 2>&1 || return 1
 }
 
-if already_installed; then
-    echo "python.sh: ChannelAttribution $CHANNEL_ATTRIBUTION_VERSION already installed in $VENV_DIR"
+lifetimes_installed() {
+    [[ -x "$VENV_PY" ]] || return 1
+    [[ "$(installed_version lifetimes)" == "$LIFETIMES_VERSION" ]] || return 1
+    [[ "$(installed_version scipy)" == "$SCIPY_VERSION" ]] || return 1
+    [[ "$(installed_version autograd)" == "$AUTOGRAD_VERSION" ]] || return 1
+    [[ "$(installed_version dill)" == "$DILL_VERSION" ]] || return 1
+    "$VENV_PY" -W ignore -c "import lifetimes.datasets, lifetimes" >/dev/null 2>&1 || return 1
+}
+
+if already_installed && lifetimes_installed; then
+    echo "python.sh: ChannelAttribution $CHANNEL_ATTRIBUTION_VERSION and lifetimes $LIFETIMES_VERSION already installed in $VENV_DIR"
     exit 0
 fi
 
@@ -88,6 +106,26 @@ pip_install() {
     "$VENV_PY" -m pip install --disable-pip-version-check --no-input --constraint "$CONSTRAINTS" "$@"
 }
 
+install_lifetimes() {
+    echo "python.sh: installing lifetimes $LIFETIMES_VERSION and its pinned deps"
+    pip_install \
+        "setuptools==$SETUPTOOLS_VERSION" \
+        "numpy==$NUMPY_VERSION" \
+        "pandas==$PANDAS_VERSION" \
+        "scipy==$SCIPY_VERSION" \
+        "autograd==$AUTOGRAD_VERSION" \
+        "dill==$DILL_VERSION" \
+        "lifetimes==$LIFETIMES_VERSION"
+    "$VENV_PY" -W ignore -c "import lifetimes.datasets; print('python.sh: lifetimes import OK')"
+    lifetimes_installed || { echo "python.sh: lifetimes installed but versions do not match the pins" >&2; exit 1; }
+}
+
+if already_installed; then
+    install_lifetimes
+    echo "python.sh: done ($VENV_PY)"
+    exit 0
+fi
+
 echo "python.sh: installing pinned build and runtime deps"
 pip_install \
     "setuptools==$SETUPTOOLS_VERSION" \
@@ -105,4 +143,5 @@ pip_install --no-build-isolation --no-binary ChannelAttribution \
 
 MPLBACKEND=Agg "$VENV_PY" -c "import ChannelAttribution; print('python.sh: ChannelAttribution import OK')"
 already_installed || { echo "python.sh: install finished but versions do not match the pins" >&2; exit 1; }
+install_lifetimes
 echo "python.sh: done ($VENV_PY)"

@@ -9,6 +9,7 @@ use crate::conversion::Conversion;
 use crate::fraud::screen::judge_conversion;
 use crate::fraud::Flag;
 use crate::lifecycle::{lifecycle, reengagement_touch, Lifecycle};
+use crate::limits::MAX_TOUCHES_READ_PER_CONVERSION;
 use crate::touch::Touch;
 
 /// An attribution and the touches it was decided from (postbacks read their click ids).
@@ -75,7 +76,10 @@ impl<S: JourneyStore> Journey<'_, S> {
                 .max(converted_at);
             from = from.min(reengagement_from);
         }
-        let mut touches = self.store.touches_since(from)?;
+        // Every use of these touches looks only at those up to the conversion.
+        let mut touches =
+            self.store
+                .touches_between(from, conversion.ts_ms, MAX_TOUCHES_READ_PER_CONVERSION)?;
         if let Some(previous) = after {
             touches.retain(|t| t.ts_ms > previous);
         }

@@ -153,6 +153,30 @@ impl JourneyStore for MemoryStore {
             .collect())
     }
 
+    fn touches_between(
+        &self,
+        from_ms: i64,
+        to_ms: i64,
+        limit: usize,
+    ) -> Result<Vec<Touch>, Self::Error> {
+        let mut touches: Vec<Touch> = self
+            .state
+            .borrow()
+            .touches
+            .values()
+            .filter(|t| t.ts_ms >= from_ms && t.ts_ms <= to_ms)
+            .cloned()
+            .collect();
+        touches.sort_by(|a, b| {
+            a.ts_ms
+                .cmp(&b.ts_ms)
+                .then_with(|| a.touch_id.cmp(&b.touch_id))
+        });
+        let excess = touches.len().saturating_sub(limit);
+        touches.drain(..excess);
+        Ok(touches)
+    }
+
     fn has_order(&self, conversion_name: &str, order_id: &str) -> Result<bool, Self::Error> {
         Ok(self.state.borrow().attributions.values().any(|a| {
             a.conversion.name == conversion_name

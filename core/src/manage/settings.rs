@@ -75,6 +75,8 @@ impl SettingsDoc {
             lifecycle_events: self.lifecycle_events.clone(),
             fraud: self.fraud_rules.clone(),
             postbacks: Vec::new(),
+            // Fields the management API does not edit here keep their defaults.
+            ..AppSettings::with_defaults(app_id)
         }
     }
 

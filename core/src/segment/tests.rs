@@ -206,3 +206,24 @@ fn per_type_requirements() {
         "batch[0].type"
     );
 }
+
+/// RudderStack's JS SDK v3 sends `"userId": ""` before identify (seen in
+/// e2e/rudderstack-js.test.mjs): the anonymous event is taken, an empty id counts as absent.
+#[test]
+fn an_empty_user_id_is_absent_not_invalid() {
+    let event = single(
+        EventType::Page,
+        json!({"userId": "", "anonymousId": "a1", "name": "Home"}),
+    )
+    .expect("taken");
+    assert_eq!(event.user_id, None);
+    assert_eq!(event.anonymous_id.as_deref(), Some("a1"));
+    let rejection = single(EventType::Page, json!({"userId": "", "anonymousId": ""})).unwrap_err();
+    assert_eq!(rejection.errors[0].field, "userId");
+    let blank = single(
+        EventType::Page,
+        json!({"userId": "  ", "anonymousId": "a1"}),
+    )
+    .unwrap_err();
+    assert_eq!(blank.errors[0].reason, "must not be empty");
+}

@@ -24,6 +24,7 @@ use attrib_core::keys::{hash_key, KeyKind};
 use attrib_core::limits::MAX_POSTBACK_CONFIGS;
 use attrib_core::postback::target::Targets;
 use attrib_core::postback::{validate_configs, PostbackConfig};
+use attrib_core::ratelimit::RateLimitTier;
 use attrib_core::settings::{AppSettings, Residency};
 use serde::Deserialize;
 use wasm_bindgen::JsValue;
@@ -71,6 +72,8 @@ struct AppRow {
     lifecycle_events: String,
     fraud_rules: String,
     postbacks: String,
+    #[serde(default)]
+    rate_limit_tier: Option<String>,
 }
 
 /// The columns every settings query selects (from `apps a`), in [`AppRow`]'s shape.
@@ -79,6 +82,7 @@ macro_rules! app_columns {
         "a.id, a.residency, a.click_window_secs, a.view_window_secs, \
          a.reattribution_window_secs, a.default_model, a.time_decay_half_life_secs, \
          a.conversion_events, a.reengagement_window_secs, a.lifecycle_events, a.fraud_rules, \
+         a.rate_limit_tier, \
          (SELECT json_group_array(json_object('network', p.network, 'url', p.url_template, \
            'method', p.method, 'events', json(p.events))) \
           FROM postback_configs p WHERE p.app_id = a.id AND p.enabled = 1) AS postbacks"
@@ -210,6 +214,8 @@ fn settings_of(row: AppRow, targets: Targets) -> Result<AppSettings, EdgeError> 
             .map_err(|e| bad(&format!("fraud_rules: {e}")))?,
         postbacks: postbacks_of(&row.id, &row.postbacks, targets)
             .map_err(|e| bad(&format!("postbacks: {e}")))?,
+        rate_limit: RateLimitTier::parse(row.rate_limit_tier.as_deref())
+            .map_err(|e| bad(&e.to_string()))?,
     };
     settings.validate().map_err(|e| bad(&e.to_string()))?;
     Ok(settings)

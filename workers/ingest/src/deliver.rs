@@ -11,7 +11,7 @@ use attrib_core::fraud::Flag;
 use attrib_core::geo::Placement;
 use attrib_core::identity::{journey_of, JourneyKey, JourneyKind};
 use attrib_core::journey::EventOutcome;
-use attrib_core::protocol::{RecordReply, RecordRequest, RECORD_PATH};
+use attrib_core::protocol::{RecordReply, RecordRequest, BENCH_NOOP_PATH, RECORD_PATH};
 use attrib_core::settings::AppSettings;
 use attrib_worker_common::config::{self, JurisdictionMode};
 use attrib_worker_common::journeys;
@@ -40,6 +40,7 @@ pub async fn deliver(
     events: Vec<Positioned>,
 ) -> Result<Vec<Delivered>, IngestError> {
     let mode = config::jurisdiction_mode(env)?;
+    let stage = BenchStage::of(env);
     let mut groups: BTreeMap<JourneyKey, Vec<Positioned>> = BTreeMap::new();
     for item in events {
         groups
@@ -54,7 +55,7 @@ pub async fn deliver(
     for wave in [others, users] {
         let calls = wave
             .into_iter()
-            .map(|(key, items)| record(env, settings, placement, mode, key, items));
+            .map(|(key, items)| record(env, settings, placement, mode, stage, key, items));
         for result in join_all(calls).await {
             delivered.extend(result?);
         }
@@ -67,9 +68,23 @@ async fn record(
     settings: &AppSettings,
     placement: Placement,
     mode: JurisdictionMode,
+    stage: BenchStage,
     key: JourneyKey,
     items: Vec<Positioned>,
 ) -> Result<Vec<Delivered>, IngestError> {
+    if stage == BenchStage::Validate {
+        return Ok(items
+            .into_iter()
+            .map(|item| Delivered {
+                index: item.index,
+                message_id: item.event.message_id,
+                outcome: EventOutcome::Stored {
+                    touch: false,
+                    conversion: false,
+                },
+            })
+            .collect());
+    }
     let unavailable = |e: attrib_worker_common::EdgeError| {
         IngestError::JourneyUnavailable(format!("{}: {e}", key.object_name()))
     };
@@ -92,7 +107,11 @@ async fn record(
         hops: 0,
         flags,
     };
-    let reply: RecordReply = journeys::post(&stub, RECORD_PATH, &request)
+    let path = match stage {
+        BenchStage::NoopObject => BENCH_NOOP_PATH,
+        _ => RECORD_PATH,
+    };
+    let reply: RecordReply = journeys::post(&stub, path, &request)
         .await
         .map_err(unavailable)?;
     if reply.outcomes.len() != positions.len() {
@@ -112,4 +131,25 @@ async fn record(
             outcome,
         })
         .collect())
+}
+
+/// The steps of issue 15's cost ladder (`bench/edge-throughput.mjs`), chosen by the
+/// `BENCH_STAGE` variable, which only the benchmark sets: `validate` stops after parsing and
+/// validation (no object call), `noop_object` calls each person's object on its no-op route
+/// (answered only by objects running with `BENCH_COUNTERS=1`). Unset: the full path.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum BenchStage {
+    Full,
+    Validate,
+    NoopObject,
+}
+
+impl BenchStage {
+    fn of(env: &Env) -> Self {
+        match env.var("BENCH_STAGE").map(|v| v.to_string()).as_deref() {
+            Ok("validate") => BenchStage::Validate,
+            Ok("noop_object") => BenchStage::NoopObject,
+            _ => BenchStage::Full,
+        }
+    }
 }

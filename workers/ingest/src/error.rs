@@ -1,5 +1,7 @@
 //! Every way an ingest request can fail, and the one place they become responses.
 
+use attrib_core::decompress::DecompressError;
+use attrib_core::ratelimit::RATE_LIMIT_PERIOD_SECS;
 use attrib_core::segment::RequestError;
 use attrib_core::FieldError;
 use attrib_worker_common::body::BodyError;
@@ -18,8 +20,12 @@ pub enum IngestError {
     UnknownWriteKey,
     #[error("body too large")]
     BodyTooLarge(usize),
+    #[error("rate limited")]
+    RateLimited,
     #[error(transparent)]
     BadRequest(#[from] RequestError),
+    #[error(transparent)]
+    Encoding(#[from] DecompressError),
     #[error("{0}")]
     BadField(FieldError),
     #[error("unknown tracking link")]
@@ -61,6 +67,17 @@ impl IngestError {
                 "invalid_write_key",
                 &FieldError::new("writeKey", "is not a live write key"),
             ),
+            IngestError::RateLimited => {
+                let mut reply = response::error(
+                    429,
+                    "rate_limited",
+                    format!("too many requests; retry after {RATE_LIMIT_PERIOD_SECS} seconds"),
+                )?;
+                reply
+                    .headers_mut()
+                    .set("retry-after", &RATE_LIMIT_PERIOD_SECS.to_string())?;
+                Ok(reply)
+            }
             IngestError::BodyTooLarge(limit) => response::field_error(
                 413,
                 "body_too_large",
@@ -74,6 +91,19 @@ impl IngestError {
                 response::field_error(status, "invalid_request", &err.field_error())
             }
             IngestError::BadField(err) => response::field_error(400, "invalid_request", &err),
+            IngestError::Encoding(err) => {
+                let (status, field) = match err {
+                    DecompressError::Unsupported(_) => (415, "Content-Encoding"),
+                    DecompressError::TooLarge { .. } => (413, "body"),
+                    DecompressError::Corrupt(_) | DecompressError::Truncated => (400, "body"),
+                };
+                let code = if status == 413 {
+                    "body_too_large"
+                } else {
+                    "invalid_encoding"
+                };
+                response::field_error(status, code, &FieldError::new(field, err.to_string()))
+            }
             IngestError::UnknownLink => {
                 response::error(404, "unknown_link", "no such tracking link")
             }

@@ -1,11 +1,12 @@
 //! The Segment HTTP Tracking API endpoints.
 
 use attrib_core::conversion::conversion_of;
+use attrib_core::decompress::{decompress, ContentEncoding};
 use attrib_core::geo::{place, Placement};
 use attrib_core::journey::EventOutcome;
 use attrib_core::keys::{basic_auth_user, KeyKind};
 use attrib_core::limits::MAX_BATCH_BYTES;
-use attrib_core::segment::{decode_request, Endpoint, Rejection};
+use attrib_core::segment::{decode_request, peek_write_key, Endpoint, Rejection};
 use attrib_core::settings::AppSettings;
 use attrib_core::time::from_millis;
 use attrib_worker_common::body::read_capped;
@@ -17,6 +18,7 @@ use worker::{Date, Env, Method, Request, Response};
 use crate::deliver::{deliver, Positioned};
 use crate::error::IngestError;
 use crate::fraud::{self, Signals};
+use crate::ratelimit;
 
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -32,30 +34,56 @@ struct IngestReply<'a> {
     error: Option<ErrorDetail<'a>>,
 }
 
-pub async fn handle(mut req: Request, env: &Env) -> Result<Response, IngestError> {
-    let endpoint = Endpoint::from_path(&req.path()).ok_or(IngestError::NotFound)?;
+/// Where a request carries its write key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyPlace {
+    /// HTTP Basic user, else `writeKey` in the body (Segment's convention).
+    Request,
+    /// `?writeKey=` (RudderStack's beacon: `navigator.sendBeacon` cannot set headers).
+    Query,
+}
+
+pub async fn handle(
+    mut req: Request,
+    env: &Env,
+    endpoint: Endpoint,
+    key_place: KeyPlace,
+) -> Result<Response, IngestError> {
     if req.method() != Method::Post {
         return Err(IngestError::MethodNotAllowed);
     }
-    // A key in the header is checked before the body is read: strangers get 401, not parsing.
-    let header_key = req
-        .headers()
-        .get("authorization")?
-        .and_then(|h| basic_auth_user(&h));
-    let header_app = match &header_key {
+    ratelimit::check_ip(&req, env).await?;
+    // A key in the header or query is checked before the body is read: strangers get 401, not
+    // decompression or parsing.
+    let outer_key = match key_place {
+        KeyPlace::Request => req
+            .headers()
+            .get("authorization")?
+            .and_then(|h| basic_auth_user(&h)),
+        KeyPlace::Query => Some(query_write_key(&req)?.ok_or(IngestError::MissingWriteKey)?),
+    };
+    let outer_app = match &outer_key {
         Some(key) => Some(authenticate(env, key).await?),
         None => None,
     };
-    let body = read_capped(&mut req, MAX_BATCH_BYTES).await?;
-    let received_at = from_millis(Date::now().as_millis() as i64);
-    let decoded = decode_request(endpoint, &body, received_at)?;
-    let settings = match header_app {
+    let encoding = ContentEncoding::parse(req.headers().get("content-encoding")?.as_deref())?;
+    let raw = read_capped(&mut req, MAX_BATCH_BYTES).await?;
+    // Every size limit applies to the decompressed bytes, checked while inflating.
+    let body = decompress(encoding, &raw, MAX_BATCH_BYTES)?;
+    let settings = match outer_app {
         Some(app) => app,
         None => {
-            let key = decoded.write_key.ok_or(IngestError::MissingWriteKey)?;
+            // Issue 13, finding 2: the key is read from the body without decoding its events,
+            // and checked before they are.
+            let key = peek_write_key(&body)?.ok_or(IngestError::MissingWriteKey)?;
             authenticate(env, &key).await?
         }
     };
+    let received_at = from_millis(Date::now().as_millis() as i64);
+    let decoded = decode_request(endpoint, &body, received_at)?;
+    // The request's bytes (compressed and inflated) are not needed while events are delivered.
+    drop(body);
+    drop(raw);
 
     let signals = Signals::of(&req);
     let mut rejected = Vec::new();
@@ -100,14 +128,26 @@ pub async fn handle(mut req: Request, env: &Env) -> Result<Response, IngestError
     reply(stored + duplicates, duplicates, rejected, placement)
 }
 
+fn query_write_key(req: &Request) -> Result<Option<String>, IngestError> {
+    Ok(req
+        .url()?
+        .query_pairs()
+        .find(|(name, _)| name == "writeKey")
+        .map(|(_, value)| value.into_owned())
+        .filter(|key| !key.is_empty()))
+}
+
 fn prefix(index: Option<usize>) -> String {
     index.map(|i| format!("batch[{i}]")).unwrap_or_default()
 }
 
+/// The app of a live write key, within its rate limit (429 before any event is decoded).
 async fn authenticate(env: &Env, key: &str) -> Result<AppSettings, IngestError> {
-    apps::app_for_key(env, key, KeyKind::Write)
+    let app = apps::app_for_key(env, key, KeyKind::Write)
         .await?
-        .ok_or(IngestError::UnknownWriteKey)
+        .ok_or(IngestError::UnknownWriteKey)?;
+    ratelimit::check_app(env, &app.app_id, app.rate_limit).await?;
+    Ok(app)
 }
 
 /// 200 when every event was taken, 207 when some were, 400 when none were.

@@ -1,6 +1,6 @@
 //! `GET /v1/attribution`: data-driven attribution (Markov chain, Shapley) of one app's stored
 //! paths over a day range, computed at the edge with the same code as the `attrib` CLI
-//! (`attrib_core::datadriven`), plus the heuristic models on the same paths for comparison.
+//! (`attrib_models::datadriven`), plus the heuristic models on the same paths for comparison.
 //!
 //! The input is the app's `conversion_paths` rows in the range, summed per path: conversions
 //! (all currencies), nulls (journeys that ended without converting), and the value of the
@@ -8,11 +8,11 @@
 //! At most [`MAX_MODEL_PATHS`] distinct paths are modelled: a wider range is refused, never
 //! silently cut.
 
-use attrib_core::datadriven::{
+use attrib_core::FieldError;
+use attrib_models::datadriven::{
     self, heuristics, markov, shapley_ordered, shapley_simplified, ChannelCredits, PathSet,
     PathSetBuilder, ShapleyMethod, MAX_MARKOV_ORDER,
 };
-use attrib_core::FieldError;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
@@ -161,7 +161,7 @@ impl DataDrivenQuery {
                 Ok(result.credits)
             }
             DataDrivenModel::Shapley | DataDrivenModel::ShapleyOrdered => {
-                // Exact at any number of channels (see attrib_core::datadriven::shapley).
+                // Exact at any number of channels (see attrib_models::datadriven::shapley).
                 let method = ShapleyMethod::ClosedForm;
                 body["method"] = json!("closed_form");
                 if self.model == DataDrivenModel::Shapley {

@@ -1,0 +1,59 @@
+// Dollars per million events at Cloudflare's published prices (bench/cost-model.json, with the
+// date they were read), from the counts bench/edge-throughput.mjs measured, for the web and
+// mobile mixes. With two result files, prints them side by side (e.g. before and after).
+//   node bench/cost.mjs .state/bench-edge.json [.state/bench-edge-after.json]
+//
+// Per event of a mix (types weighted by the mix, counts from the mix's request shape):
+// - Workers requests: 1 / events per request; Workers CPU: the ladder's "parse and validate
+//   only" CPU per event (the ingest Worker's share);
+// - Durable Object requests: measured invocations (calls and alarm runs) per event;
+// - Durable Object duration: 128 MB for the workerd CPU time per event beyond the ingest
+//   Worker's share. A lower bound: objects are billed wall time while active, and waiting on
+//   storage or the origin is not CPU;
+// - SQLite rows read and written as counted by the cursors; storage: bytes added per event
+//   kept for one month.
+import { readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const model = JSON.parse(readFileSync(join(dirname(fileURLToPath(import.meta.url)), 'cost-model.json'), 'utf8'));
+const files = process.argv.slice(2);
+if (files.length === 0) {
+  console.error('usage: node bench/cost.mjs <bench-edge.json> [<another.json>]');
+  process.exit(2);
+}
+const EVENTS_PER_REQUEST = { single: 1, batch20: 20 };
+
+function price(result, mix) {
+  const p = model.prices_usd;
+  const rows = result.per_type[mix.shape];
+  const weighted = (field) => Object.entries(mix.events).reduce((t, [type, w]) => t + w * rows[type][field], 0);
+  const workerCpuMs = result.ladder.validate_only.cpu_ms_per_event;
+  const doCpuMs = Math.max(0, weighted('cpu_ms') - workerCpuMs);
+  const parts = {
+    workers_requests: (p.workers_requests_per_million * 1) / EVENTS_PER_REQUEST[mix.shape],
+    workers_cpu: p.workers_cpu_ms_per_million * workerCpuMs,
+    do_requests: p.do_requests_per_million * weighted('do_invocations'),
+    do_duration: p.do_duration_gb_s_per_million * p.do_memory_gb * (doCpuMs / 1000),
+    rows_read: p.sqlite_rows_read_per_million * weighted('rows_read'),
+    rows_written: p.sqlite_rows_written_per_million * weighted('rows_written'),
+    // bytes per event x 1e6 events, in GB, kept one month
+    storage_month: (p.sqlite_storage_gb_month * weighted('storage_bytes') * 1e6) / 1e9,
+  };
+  parts.total = Object.values(parts).reduce((a, b) => a + b, 0);
+  return { parts, rows_written: weighted('rows_written'), rows_read: weighted('rows_read') };
+}
+
+const results = files.map((f) => ({ file: f, data: JSON.parse(readFileSync(f, 'utf8')) }));
+console.log(`prices read ${model.read_on} (${model.sources.join(', ')}); USD per million events`);
+for (const [name, mix] of Object.entries(model.mixes)) {
+  console.log(`\n${name} mix (${mix.note})`);
+  const priced = results.map((r) => price(r.data, mix));
+  const header = results.map((r) => (r.data.label || r.file).padStart(14)).join('');
+  console.log(`${''.padEnd(22)}${header}`);
+  for (const key of Object.keys(priced[0].parts)) {
+    console.log(`${key.padEnd(22)}${priced.map((x) => `$${x.parts[key].toFixed(3)}`.padStart(14)).join('')}`);
+  }
+  console.log(`${'rows written / event'.padEnd(22)}${priced.map((x) => x.rows_written.toFixed(2).padStart(14)).join('')}`);
+  console.log(`${'rows read / event'.padEnd(22)}${priced.map((x) => x.rows_read.toFixed(2).padStart(14)).join('')}`);
+}
