@@ -134,3 +134,18 @@ test('the journey view shows a person’s touches and conversions', async () => 
   assert.match(items[1], /conversion Order Completed · EUR 42 · last_click: newsletter 100%/);
   assert.deepEqual(problems, []);
 });
+
+test('finding 10: the dashboard sends a CSP and security headers and keeps the token in sessionStorage only', async () => {
+  const res = await fetch(`${stack.queryUrl}/dashboard/`);
+  assert.equal(res.status, 200);
+  const csp = res.headers.get('content-security-policy') ?? '';
+  for (const directive of ["default-src 'none'", "script-src 'self'", "connect-src 'self'", "frame-ancestors 'none'", "base-uri 'none'"]) {
+    assert.ok(csp.includes(directive), `CSP lacks ${directive}: ${csp}`);
+  }
+  assert.equal(res.headers.get('x-content-type-options'), 'nosniff');
+  assert.equal(res.headers.get('x-frame-options'), 'DENY');
+  assert.equal(res.headers.get('referrer-policy'), 'no-referrer');
+  const stored = await page.evaluate((key) => ({ local: localStorage.getItem(key), session: sessionStorage.getItem(key) }), 'attrib.readToken');
+  assert.deepEqual(stored, { local: null, session: app.readToken });
+  assert.deepEqual(problems, [], 'the page runs under its CSP without violations');
+});

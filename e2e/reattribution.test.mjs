@@ -27,7 +27,7 @@ const view = async (app, user) => {
   assert.equal(res.status, 200, res.text);
   return res.json;
 };
-const rerun = (app, user, token = app.readToken) =>
+const rerun = (app, user, token = app.manageKey) =>
   stack.fetch(`${QUERY}/v1/journeys/${encodeURIComponent(user)}/reattribute`, { method: 'POST', headers: { authorization: `Bearer ${token}` } });
 const update = async (app, columns) => {
   const names = Object.keys(columns);
@@ -35,6 +35,15 @@ const update = async (app, columns) => {
   await db.prepare(`UPDATE apps SET ${names.map((n) => `${n} = ?`).join(', ')} WHERE id = ?`).bind(...names.map((n) => columns[n]), app.appId).run();
 };
 const sources = (conversion, model) => conversion.models.find((m) => m.model === model).credits.map((c) => c.source);
+
+test('re-attribution needs the manage key: a read token is refused (403), a write key is unknown (401)', async () => {
+  const app = await stack.createApp();
+  const read = await rerun(app, 'nobody', app.readToken);
+  assert.equal(read.status, 403, read.text);
+  assert.equal(read.json.error.field, 'authorization');
+  assert.equal((await rerun(app, 'nobody', app.writeKey)).status, 401);
+  assert.equal((await rerun(app, 'nobody')).status, 404, 'the manage key is let in (no such journey)');
+});
 
 test('a re-run with new settings gives a new revision, in the journey view and the outbox', async () => {
   const app = await stack.createApp();
@@ -87,7 +96,7 @@ test('a re-run follows a merged journey, and answers 404 and 401 where it should
   ok(await send(app, '/v1/identify', { userId: 'rerun-3', anonymousId: 'anon-rerun' }));
   ok(await send(app, '/v1/track', { userId: 'rerun-3', event: 'Order Completed' }));
   await update(app, { default_model: 'linear' });
-  const viaAnon = await stack.fetch(`${QUERY}/v1/journeys/anon-rerun/reattribute?type=anonymous`, { method: 'POST', headers: { authorization: `Bearer ${app.readToken}` } });
+  const viaAnon = await stack.fetch(`${QUERY}/v1/journeys/anon-rerun/reattribute?type=anonymous`, { method: 'POST', headers: { authorization: `Bearer ${app.manageKey}` } });
   assert.equal(viaAnon.status, 200, viaAnon.text);
   assert.equal(viaAnon.json.journey, `u:${app.appId}:rerun-3`);
   assert.equal(viaAnon.json.revised.length, 1);

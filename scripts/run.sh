@@ -3,8 +3,9 @@
 # 127.0.0.1:8787, the query Worker on 127.0.0.1:8788 (both in workerd through `wrangler dev`,
 # sharing one local D1), and the origin on 127.0.0.1:8790 in its embedded (libsql) mode.
 #
-# Creates a demo app idempotently and prints its write key and read token. Environment:
-#   ATTRIB_DEMO_WRITE_KEY, ATTRIB_DEMO_READ_TOKEN  use these keys instead of generated ones
+# Creates a demo app through the management API with the `attrib` CLI (no SQL), idempotently,
+# and prints the deployment's admin token and the demo app's write key and read token.
+# Environment:
 #   ATTRIB_INGEST_PORT (8787), ATTRIB_QUERY_PORT (8788), ATTRIB_ORIGIN_PORT (8790)
 #   ATTRIB_STATE_DIR (.state)  local D1, Durable Objects, origin data, generated keys
 set -euo pipefail
@@ -20,41 +21,28 @@ mkdir -p "$ATTRIB_STATE_DIR"
 bash scripts/setup/20-rust.sh
 bash scripts/setup/30-node.sh
 
-# Credentials: generated once, kept in the state directory, overridable from the environment.
+# Secrets: generated once, kept in the state directory. The admin token's SHA-256 goes to the
+# query Worker (ADMIN_TOKEN_HASHES); the token itself is only printed.
 secrets="$ATTRIB_STATE_DIR/local.env"
-if [ ! -f "$secrets" ]; then
-  {
-    echo "EDGE_ORIGIN_SECRET=$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')"
-    echo "DEMO_WRITE_KEY=wk_$(head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n')"
-    echo "DEMO_READ_TOKEN=rt_$(head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n')"
-  } > "$secrets"
-fi
+[ -f "$secrets" ] || echo "EDGE_ORIGIN_SECRET=$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')" > "$secrets"
+grep -q '^ADMIN_TOKEN=' "$secrets" || echo "ADMIN_TOKEN=at_$(head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n')" >> "$secrets"
 # shellcheck disable=SC1090
 source "$secrets"
-WRITE_KEY=${ATTRIB_DEMO_WRITE_KEY:-$DEMO_WRITE_KEY}
-READ_TOKEN=${ATTRIB_DEMO_READ_TOKEN:-$DEMO_READ_TOKEN}
-for dir in . workers/query; do
-  printf 'EDGE_ORIGIN_SECRET=%s\n' "$EDGE_ORIGIN_SECRET" > "$dir/.dev.vars"
-done
+ADMIN_TOKEN_HASH=$(printf '%s' "$ADMIN_TOKEN" | sha256sum | cut -d' ' -f1)
+printf 'EDGE_ORIGIN_SECRET=%s\n' "$EDGE_ORIGIN_SECRET" > .dev.vars
+printf 'EDGE_ORIGIN_SECRET=%s\nADMIN_TOKEN_HASHES=%s\n' "$EDGE_ORIGIN_SECRET" "$ADMIN_TOKEN_HASH" > workers/query/.dev.vars
 
 log "building the Workers"
 bash scripts/build-worker.sh ingest
 bash scripts/build-worker.sh query
 # The dev profile: it compiles much faster than release and shares its build with the tests;
 # a local demo does not need the origin's full speed (scripts/bench-origin.sh measures that).
-log "building the origin"
-cargo build -q -p attrib-origin
+log "building the origin and the attrib CLI"
+cargo build -q -p attrib-origin -p attrib-cli
+attrib="$CARGO_TARGET_DIR/debug/attrib"
 
 log "applying D1 migrations (local)"
 wrangler d1 migrations apply attrib --local --persist-to "$PERSIST" > /dev/null
-hash() { printf '%s' "$1" | sha256sum | cut -d' ' -f1; }
-wrangler d1 execute attrib --local --persist-to "$PERSIST" --command "
-  INSERT OR IGNORE INTO apps (id, name) VALUES ('demo', 'Demo app');
-  INSERT OR IGNORE INTO api_keys (key_hash, app_id, kind, label) VALUES ('$(hash "$WRITE_KEY")', 'demo', 'write', 'demo');
-  INSERT OR IGNORE INTO api_keys (key_hash, app_id, kind, label) VALUES ('$(hash "$READ_TOKEN")', 'demo', 'read', 'demo');
-  INSERT OR IGNORE INTO links (id, app_id, destination_url, source, medium, campaign)
-    VALUES ('spring-sale', 'demo', 'https://shop.example/landing', 'newsletter', 'email', 'spring');
-" > /dev/null
 
 pids=()
 cleanup() {
@@ -70,6 +58,8 @@ ATTRIB_ORIGIN_LISTEN="127.0.0.1:$ORIGIN_PORT" ATTRIB_ORIGIN_DATA_DIR="$ATTRIB_ST
   "$CARGO_TARGET_DIR/debug/attrib-origin" &
 pids+=($!)
 
+# The Workers were just built: wrangler dev's [build] command reuses that build.
+export ATTRIB_PREBUILT=1
 origins="{\"us\": \"http://127.0.0.1:$ORIGIN_PORT\"}"
 log "starting the ingest Worker on 127.0.0.1:$INGEST_PORT"
 wrangler dev --ip 127.0.0.1 --port "$INGEST_PORT" --persist-to "$PERSIST" \
@@ -85,6 +75,23 @@ for url in "http://127.0.0.1:$INGEST_PORT/healthz" "http://127.0.0.1:$QUERY_PORT
   curl -fs "$url" > /dev/null 2>&1 || die "$url did not come up"
 done
 
+# The demo app, through the management API (the CLI), once; its keys are kept in the state
+# directory because the API shows a secret only when it issues it.
+export ATTRIB_ENDPOINT="http://127.0.0.1:$QUERY_PORT" ATTRIB_TOKEN="$ADMIN_TOKEN"
+demo="$ATTRIB_STATE_DIR/demo.env"
+if ! "$attrib" apps show demo > /dev/null 2>&1 || [ ! -f "$demo" ]; then
+  log "creating the demo app through the management API"
+  "$attrib" apps show demo > /dev/null 2>&1 || "$attrib" apps create --id demo --name 'Demo app' > /dev/null
+  {
+    echo "WRITE_KEY=$("$attrib" keys issue demo --kind write --label demo --secret-only)"
+    echo "READ_TOKEN=$("$attrib" keys issue demo --kind read --label demo --secret-only)"
+  } > "$demo"
+  "$attrib" links show demo spring-sale > /dev/null 2>&1 || "$attrib" links create demo --id spring-sale \
+    --destination https://shop.example/landing --source newsletter --medium email --campaign spring > /dev/null
+fi
+# shellcheck disable=SC1090
+source "$demo"
+
 cat <<EOF
 
   Edge stack is up.
@@ -92,6 +99,8 @@ cat <<EOF
     query    http://127.0.0.1:$QUERY_PORT   (/v1/stats, /v1/paths, /v1/attribution, /v1/journeys/{id}, /openapi.json)
     dashboard http://127.0.0.1:$QUERY_PORT/dashboard/  (paste the read token)
     origin   http://127.0.0.1:$ORIGIN_PORT   (embedded libsql; /metrics)
+
+  Admin token  $ADMIN_TOKEN   (every app; the CLI: ATTRIB_ENDPOINT=$ATTRIB_ENDPOINT ATTRIB_TOKEN=<it> attrib apps list)
 
   Demo app "demo"
     write key   $WRITE_KEY

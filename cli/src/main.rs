@@ -6,6 +6,7 @@
 //! flags, and printing a table, JSON or CSV. All attribution logic lives in
 //! the IO-free core crate so the Workers run the very same code.
 
+mod admin;
 mod bench;
 mod generate;
 mod input;
@@ -49,6 +50,9 @@ enum Command {
     /// Time the models on a file (used by scripts/bench-datadriven.sh).
     #[command(hide = true)]
     Bench(BenchArgs),
+    /// The management API (apps, keys, links, postbacks, settings, audit): cli/src/admin.
+    #[command(flatten)]
+    Admin(admin::AdminCommand),
     /// Fit BG/NBD and Gamma-Gamma to a lifetimes-format summary CSV and predict lifetime value.
     Ltv(ltv::LtvArgs),
     /// Write a seeded synthetic customer summary CSV (used by scripts/bench-ltv.sh).
@@ -193,6 +197,7 @@ fn run_cli() -> Result<()> {
             println!("{report}");
             Ok(())
         }
+        Command::Admin(command) => admin::run(command),
         Command::Ltv(args) => ltv::run(&args),
         Command::LtvGenerate(args) => ltv::generate(&args),
     }

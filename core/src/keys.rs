@@ -1,4 +1,6 @@
-//! API credentials: write keys (SDKs) and read tokens (dashboards, API clients).
+//! API credentials: write keys (SDKs), read tokens (dashboards, API clients), manage keys (one
+//! app's settings, keys, links, postbacks and re-runs) and the deployment's admin tokens
+//! (every app; their hashes live in the `ADMIN_TOKEN_HASHES` secret, not in D1).
 //!
 //! Only SHA-256 hashes are stored; a leaked table does not leak keys. Keys are random, long
 //! and prefixed by kind so a key pasted in the wrong place is recognisable.
@@ -12,6 +14,7 @@ use sha2::{Digest, Sha256};
 pub enum KeyKind {
     Write,
     Read,
+    Manage,
 }
 
 impl KeyKind {
@@ -19,6 +22,16 @@ impl KeyKind {
         match self {
             KeyKind::Write => "write",
             KeyKind::Read => "read",
+            KeyKind::Manage => "manage",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<KeyKind> {
+        match s {
+            "write" => Some(KeyKind::Write),
+            "read" => Some(KeyKind::Read),
+            "manage" => Some(KeyKind::Manage),
+            _ => None,
         }
     }
 
@@ -26,6 +39,7 @@ impl KeyKind {
         match self {
             KeyKind::Write => "wk_",
             KeyKind::Read => "rt_",
+            KeyKind::Manage => "mk_",
         }
     }
 }
@@ -42,6 +56,42 @@ pub fn hash_key(key: &str) -> String {
 pub fn generate_key(kind: KeyKind, random: [u8; 24]) -> String {
     let hex: String = random.iter().map(|b| format!("{b:02x}")).collect();
     format!("{}{hex}", kind.prefix())
+}
+
+/// The prefix of a deployment admin token.
+pub const ADMIN_TOKEN_PREFIX: &str = "at_";
+
+/// A new deployment admin token from 24 random bytes.
+pub fn generate_admin_token(random: [u8; 24]) -> String {
+    let hex: String = random.iter().map(|b| format!("{b:02x}")).collect();
+    format!("{ADMIN_TOKEN_PREFIX}{hex}")
+}
+
+/// Whether `token` is one of the admin tokens whose SHA-256 hex hashes are listed in `hashes`
+/// (comma or whitespace separated). Compared in constant time per hash.
+pub fn is_admin_token(token: &str, hashes: &str) -> bool {
+    if !token.starts_with(ADMIN_TOKEN_PREFIX) {
+        return false;
+    }
+    let hash = hash_key(token);
+    hashes
+        .split([',', ' ', '\n', '\t'])
+        .map(str::trim)
+        .filter(|h| h.len() == 64)
+        .fold(false, |found, h| {
+            let diff = h
+                .to_ascii_lowercase()
+                .bytes()
+                .zip(hash.bytes())
+                .fold(0u8, |acc, (a, b)| acc | (a ^ b));
+            found | (diff == 0)
+        })
+}
+
+/// A public id for a key (`key_` + 16 hex): how the API names a key without its secret.
+pub fn key_id(random: [u8; 8]) -> String {
+    let hex: String = random.iter().map(|b| format!("{b:02x}")).collect();
+    format!("key_{hex}")
 }
 
 /// The user name of an HTTP Basic `Authorization` header: where Segment SDKs put the write key.
@@ -94,5 +144,20 @@ mod tests {
         );
         assert_eq!(bearer_token("Bearer rt_1"), Some("rt_1"));
         assert_eq!(bearer_token("Bearer "), None);
+        assert!(generate_key(KeyKind::Manage, [1; 24]).starts_with("mk_"));
+        assert_eq!(KeyKind::parse("manage"), Some(KeyKind::Manage));
+    }
+
+    #[test]
+    fn admin_tokens_match_their_listed_hashes_only() {
+        let token = generate_admin_token([7; 24]);
+        let other = generate_admin_token([8; 24]);
+        let hashes = format!("{}, {}", "0".repeat(64), hash_key(&token).to_uppercase());
+        assert!(is_admin_token(&token, &hashes));
+        assert!(!is_admin_token(&other, &hashes));
+        assert!(!is_admin_token(&token, ""));
+        // A manage key whose hash is listed by mistake is still not an admin token.
+        let mk = generate_key(KeyKind::Manage, [7; 24]);
+        assert!(!is_admin_token(&mk, &hash_key(&mk)));
     }
 }

@@ -161,7 +161,12 @@ impl AppSettings {
         check_event_names("conversion_events", &self.conversion_events)?;
         check_event_names("lifecycle_events", &self.lifecycle_events)?;
         self.fraud.validate()?;
-        crate::postback::validate_configs(&self.postbacks)
+        // Loopback is tolerated here: whoever loads settings for sending checks postbacks
+        // again with the deployment's own policy (`validate_configs` with its `Targets`).
+        crate::postback::validate_configs(
+            &self.postbacks,
+            crate::postback::target::Targets::AllowLoopback,
+        )
     }
 }
 

@@ -7,19 +7,27 @@
 //! and `backoff_ms` when to try again. Attempts are copied to D1 after the fact and marked
 //! logged, so a D1 outage delays the log but never loses or duplicates it (the D1 insert is
 //! keyed by (postback, attempt)).
+//!
+//! Outbound policy (issue 13, finding 6): redirects are never followed (a 3xx is a permanent
+//! refusal), and a URL whose host the deployment does not permit
+//! (`attrib_core::postback::target`, `ALLOW_LOOPBACK_TARGETS`) is not requested at all: the
+//! attempt is logged as failed with the reason.
 
 use std::time::Duration;
 
 use attrib_core::limits::{MAX_POSTBACKS_PER_ALARM, MAX_POSTBACK_ERROR_CHARS, POSTBACK_TIMEOUT_MS};
+use attrib_core::postback::target::{check_url, Targets};
 use attrib_core::postback::{
     backoff_ms, outcome_of, AttemptOutcome, Postback, PostbackMethod, PostbackState,
     PostbackStatus, IDEMPOTENCY_HEADER,
 };
-use attrib_worker_common::apps::DB_BINDING;
+use attrib_worker_common::apps::{self, DB_BINDING};
 use futures_util::future::{join_all, select, Either};
 use serde::Deserialize;
 use wasm_bindgen::JsValue;
-use worker::{AbortController, Delay, Env, Fetch, Headers, Method, Request, RequestInit};
+use worker::{
+    AbortController, Delay, Env, Fetch, Headers, Method, Request, RequestInit, RequestRedirect,
+};
 
 use crate::flush::now_ms;
 use crate::store::{int, text, SqlJourneyStore, StoreError};
@@ -44,12 +52,14 @@ struct Attempt {
     at_ms: i64,
     status: Option<u16>,
     error: Option<String>,
+    /// Not sent: the target is not permitted (never retried).
+    refused: bool,
     duration_ms: i64,
 }
 
 /// Sends every due postback; returns when the next one is due (or logging must be retried).
 pub async fn send_due(store: &SqlJourneyStore, env: &Env, journey: &str) -> Option<i64> {
-    if let Err(err) = send_batch(store).await {
+    if let Err(err) = send_batch(store, apps::targets(env)).await {
         worker::console_error!("postbacks: {err}");
     }
     let log_retry = match log_attempts(store, env, journey).await {
@@ -69,7 +79,7 @@ pub async fn send_due(store: &SqlJourneyStore, env: &Env, journey: &str) -> Opti
     }
 }
 
-async fn send_batch(store: &SqlJourneyStore) -> Result<(), StoreError> {
+async fn send_batch(store: &SqlJourneyStore, targets: Targets) -> Result<(), StoreError> {
     let now = now_ms();
     let rows: Vec<DueRow> = store
         .sql
@@ -86,7 +96,7 @@ async fn send_batch(store: &SqlJourneyStore) -> Result<(), StoreError> {
     }
     let attempts = join_all(
         due.into_iter()
-            .map(|(postback, number)| attempt(postback, number)),
+            .map(|(postback, number)| attempt(postback, number, targets)),
     )
     .await;
     for attempt in &attempts {
@@ -95,8 +105,19 @@ async fn send_batch(store: &SqlJourneyStore) -> Result<(), StoreError> {
     Ok(())
 }
 
-async fn attempt(postback: Postback, number: u32) -> Attempt {
+async fn attempt(postback: Postback, number: u32, targets: Targets) -> Attempt {
     let at_ms = now_ms();
+    if let Err(reason) = check_url(&postback.url, targets) {
+        return Attempt {
+            postback,
+            number,
+            at_ms,
+            status: None,
+            error: Some(clip(&format!("target refused: {reason}"))),
+            refused: true,
+            duration_ms: 0,
+        };
+    }
     let (status, error) = match send(&postback).await {
         Ok(status) if (200..300).contains(&status) => (Some(status), None),
         Ok(status) => (Some(status), Some(format!("HTTP {status}"))),
@@ -108,6 +129,7 @@ async fn attempt(postback: Postback, number: u32) -> Attempt {
         at_ms,
         status,
         error,
+        refused: false,
         duration_ms: now_ms() - at_ms,
     }
 }
@@ -137,6 +159,8 @@ async fn send(postback: &Postback) -> Result<u16, String> {
         }
     }
     init.with_headers(headers);
+    // A redirect could lead anywhere, private addresses included: its 3xx is the answer.
+    init.with_redirect(RequestRedirect::Manual);
     let request = Request::new_with_init(&postback.url, &init).map_err(fail)?;
     let controller = AbortController::default();
     let signal = controller.signal();
@@ -161,7 +185,11 @@ fn clip(text: &str) -> String {
 /// Updates the postback and appends its attempt, together.
 fn record(store: &SqlJourneyStore, attempt: &Attempt) -> Result<(), StoreError> {
     let key = &attempt.postback.key;
-    let outcome = outcome_of(attempt.status, attempt.number);
+    let outcome = if attempt.refused {
+        AttemptOutcome::Failed
+    } else {
+        outcome_of(attempt.status, attempt.number)
+    };
     let (status, next) = match outcome {
         AttemptOutcome::Delivered => ("delivered", None),
         AttemptOutcome::Retry => (

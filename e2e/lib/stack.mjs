@@ -50,7 +50,10 @@ export class Stack {
    * own, at `stack.queryUrl`, for browsers. `miniflare` adds Miniflare options (e.g. inspectorPort).
    */
   static async start({ originUrl = 'http://127.0.0.1:9', originUrls, secret = randomBytes(16).toString('hex'), vars = {}, queryVars = {}, queryHttp = false, miniflare = {} } = {}) {
-    const shared = { EDGE_ORIGIN_SECRET: secret, DO_JURISDICTIONS: 'record-only', ...vars };
+    // Loopback receivers stand in for ad networks (core/src/postback/target.rs); the admin
+    // token's hash is the deployment secret the management API checks.
+    const adminToken = newKey('at');
+    const shared = { EDGE_ORIGIN_SECRET: secret, DO_JURISDICTIONS: 'record-only', ALLOW_LOOPBACK_TARGETS: '1', ADMIN_TOKEN_HASHES: sha256(adminToken), ...vars };
     const mf = new Miniflare({
       host: '127.0.0.1',
       port: nextPort ? nextPort++ : 0,
@@ -68,6 +71,7 @@ export class Stack {
     });
     const url = await mf.ready;
     const stack = new Stack(mf, url, secret);
+    stack.adminToken = adminToken;
     if (queryHttp) stack.queryUrl = (await mf.unsafeGetDirectURL('attrib-query')).toString().replace(/\/$/, '');
     await stack.migrate();
     return stack;
@@ -93,11 +97,12 @@ export class Stack {
     }
   }
 
-  /** A new app with its own write key and read token. */
+  /** A new app with its own write key, read token and manage key. */
   async createApp({ id, residency = 'global', settings = {} } = {}) {
     const appId = id ?? `app${randomBytes(4).toString('hex')}`;
     const writeKey = newKey('wk');
     const readToken = newKey('rt');
+    const manageKey = newKey('mk');
     const db = await this.d1();
     const columns = { id: appId, name: appId, residency, ...settings };
     const names = Object.keys(columns);
@@ -107,7 +112,8 @@ export class Stack {
       .run();
     await db.prepare("INSERT INTO api_keys (key_hash, app_id, kind) VALUES (?, ?, 'write')").bind(sha256(writeKey), appId).run();
     await db.prepare("INSERT INTO api_keys (key_hash, app_id, kind) VALUES (?, ?, 'read')").bind(sha256(readToken), appId).run();
-    return { appId, writeKey, readToken };
+    await db.prepare("INSERT INTO api_keys (key_hash, app_id, kind) VALUES (?, ?, 'manage')").bind(sha256(manageKey), appId).run();
+    return { appId, writeKey, readToken, manageKey };
   }
 
   async createLink(appId, link) {

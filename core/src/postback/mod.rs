@@ -15,6 +15,7 @@
 //! [`idempotency_key`] (header [`IDEMPOTENCY_HEADER`] and macro `{idempotency_key}`), so a
 //! receiver that honours it sees each postback's effect exactly once.
 
+pub mod target;
 pub mod template;
 
 use std::collections::BTreeMap;
@@ -30,6 +31,7 @@ use crate::limits::{
 use crate::settings::AppSettings;
 use crate::time::format_millis;
 use crate::touch::Touch;
+use target::Targets;
 
 pub const IDEMPOTENCY_HEADER: &str = "Idempotency-Key";
 /// The `network` of a configuration that applies to every network without its own.
@@ -68,7 +70,8 @@ pub struct PostbackConfig {
     pub events: Vec<String>,
 }
 
-pub fn validate_configs(configs: &[PostbackConfig]) -> Result<(), FieldError> {
+/// Checks every configuration; `targets` says whether loopback hosts are allowed.
+pub fn validate_configs(configs: &[PostbackConfig], targets: Targets) -> Result<(), FieldError> {
     if configs.len() > MAX_POSTBACK_CONFIGS {
         return Err(FieldError::new(
             "postbacks",
@@ -89,7 +92,8 @@ pub fn validate_configs(configs: &[PostbackConfig]) -> Result<(), FieldError> {
                 format!("{:?} is configured twice", config.network),
             ));
         }
-        template::validate(&config.url).map_err(|reason| FieldError::new(field("url"), reason))?;
+        template::validate(&config.url, targets)
+            .map_err(|reason| FieldError::new(field("url"), reason))?;
         crate::settings::check_event_names(&field("events"), &config.events)?;
     }
     Ok(())
@@ -338,3 +342,67 @@ pub struct PostbackState {
 
 #[cfg(test)]
 mod tests;
+
+/// The postback a "test fire" sends for `config`: every macro filled with a recognisable
+/// sample value (`conversion_id` `test-<nonce>`, revenue 1.00 USD, times `now_ms`), under
+/// `network` (`*` becomes `test`). The receiver sees exactly what a real one looks like.
+pub fn test_postback(
+    config: &PostbackConfig,
+    app_id: &str,
+    now_ms: i64,
+    nonce: &str,
+) -> Result<Postback, String> {
+    let network = if config.network == ANY_NETWORK {
+        "test"
+    } else {
+        config.network.as_str()
+    };
+    let conversion_id = format!("test-{nonce}");
+    let key = idempotency_key(app_id, &conversion_id, network);
+    let sample = |name: &str| -> String {
+        match name {
+            "idempotency_key" => key.clone(),
+            "conversion_id" => conversion_id.clone(),
+            "event_name" => config
+                .events
+                .first()
+                .cloned()
+                .unwrap_or_else(|| "Order Completed".into()),
+            "revenue" | "credited_value" => "1".into(),
+            "credit" => "1".into(),
+            "currency" => "USD".into(),
+            "order_id" => format!("test-order-{nonce}"),
+            "conversion_ts" | "attributed_ts" | "touch_ts" => now_ms.to_string(),
+            "conversion_time" | "attributed_time" | "touch_time" => format_millis(now_ms),
+            "model" => "last_click".into(),
+            "network" | "source" => network.to_owned(),
+            "medium" => "cpc".into(),
+            "campaign" => "test".into(),
+            "touch_id" => format!("test-touch-{nonce}"),
+            "click_id" => format!("test-click-{nonce}"),
+            "network_click_id" => format!("test-nclick-{nonce}"),
+            "link_id" => "test-link".into(),
+            "app_id" => app_id.to_owned(),
+            "revision" => "0".into(),
+            _ => "test".into(),
+        }
+    };
+    let values: BTreeMap<&str, String> = template::MACROS.iter().map(|m| (*m, sample(m))).collect();
+    let url = template::expand(&config.url, &values)?;
+    let body = match config.method {
+        PostbackMethod::Get => None,
+        PostbackMethod::Post => serde_json::to_string(&values).ok(),
+    };
+    Ok(Postback {
+        key,
+        app_id: app_id.to_owned(),
+        network: network.to_owned(),
+        conversion_id,
+        event_name: values.get("event_name").cloned().unwrap_or_default(),
+        touch_id: format!("test-touch-{nonce}"),
+        method: config.method,
+        url,
+        body,
+        created_at_ms: now_ms,
+    })
+}

@@ -3,10 +3,12 @@
 //! A template is checked when the app's settings are loaded: every macro must be known
 //! ([`MACROS`]), braces must pair, and the URL must be absolute `http` or `https` once filled
 //! in. Values are percent-encoded (everything but RFC 3986 unreserved characters), so a value
-//! can never add a parameter or change the host.
+//! can never add a parameter or change the host. Macros may sit only in the path and query, and
+//! the host must be one [`super::target`] permits (issue 13, finding 6).
 
 use std::collections::BTreeMap;
 
+use super::target::{check_macro_placement, check_url, Targets};
 use crate::limits::{MAX_POSTBACK_TEMPLATE_CHARS, MAX_POSTBACK_URL_CHARS};
 
 /// Every macro a template may use (see `super::Macros` for their meaning).
@@ -76,8 +78,8 @@ fn parse(template: &str) -> Result<Vec<Part<'_>>, String> {
     Ok(parts)
 }
 
-/// Checks a template as the app configured it.
-pub fn validate(template: &str) -> Result<(), String> {
+/// Checks a template as the app configured it, with the hosts `targets` permits.
+pub fn validate(template: &str, targets: Targets) -> Result<(), String> {
     if template.chars().count() > MAX_POSTBACK_TEMPLATE_CHARS {
         return Err(format!(
             "is longer than {MAX_POSTBACK_TEMPLATE_CHARS} characters"
@@ -85,10 +87,8 @@ pub fn validate(template: &str) -> Result<(), String> {
     }
     let sample: BTreeMap<&str, String> = MACROS.iter().map(|m| (*m, "x".to_owned())).collect();
     let url = expand(template, &sample)?;
-    let parsed = url::Url::parse(&url).map_err(|e| format!("is not an absolute URL ({e})"))?;
-    if !matches!(parsed.scheme(), "http" | "https") || parsed.host_str().is_none() {
-        return Err("must be an http or https URL with a host".into());
-    }
+    check_macro_placement(template)?;
+    check_url(&url, targets)?;
     Ok(())
 }
 

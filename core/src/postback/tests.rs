@@ -2,6 +2,7 @@ use super::*;
 use crate::attribution::{attribute, Model};
 use crate::conversion::Conversion;
 use crate::limits::POSTBACK_MAX_ATTEMPTS;
+use crate::postback::target::Targets;
 use crate::testkit::*;
 use crate::touch::Touch;
 
@@ -51,19 +52,25 @@ fn query(url: &str) -> BTreeMap<String, String> {
 
 #[test]
 fn templates_are_checked_when_configured() {
-    assert!(template::validate("https://net.example/pb?click={click_id}&rev={revenue}").is_ok());
-    assert!(template::validate("https://net.example/pb?x={clickid}")
-        .expect_err("unknown")
-        .contains("unknown macro {clickid}"));
-    assert!(template::validate("https://net.example/pb?x={click_id").is_err());
-    assert!(template::validate("https://net.example/pb?x=click_id}").is_err());
-    assert!(template::validate("ftp://net.example/{click_id}").is_err());
-    assert!(template::validate("/relative?c={click_id}").is_err());
+    assert!(template::validate(
+        "https://net.example/pb?click={click_id}&rev={revenue}",
+        Targets::PublicOnly
+    )
+    .is_ok());
+    assert!(
+        template::validate("https://net.example/pb?x={clickid}", Targets::PublicOnly)
+            .expect_err("unknown")
+            .contains("unknown macro {clickid}")
+    );
+    assert!(template::validate("https://net.example/pb?x={click_id", Targets::PublicOnly).is_err());
+    assert!(template::validate("https://net.example/pb?x=click_id}", Targets::PublicOnly).is_err());
+    assert!(template::validate("ftp://net.example/{click_id}", Targets::PublicOnly).is_err());
+    assert!(template::validate("/relative?c={click_id}", Targets::PublicOnly).is_err());
     let long = format!(
         "https://n.example/?{}",
         "a".repeat(crate::limits::MAX_POSTBACK_TEMPLATE_CHARS)
     );
-    assert!(template::validate(&long).is_err());
+    assert!(template::validate(&long, Targets::PublicOnly).is_err());
     let settings = settings_with(vec![config("Google", "https://n.example/")]);
     assert_eq!(
         settings.validate().expect_err("upper case").field,

@@ -3,8 +3,12 @@
 //!
 //! Lookups are cached per isolate for [`AUTH_CACHE_TTL_MS`] (unknown keys for
 //! [`NEGATIVE_AUTH_CACHE_TTL_MS`]) so a busy ingest path does not query D1 per request. A
-//! revoked key or changed setting therefore takes effect within that time;
-//! [`app_for_key_fresh`] reads D1 now (re-runs of attribution use it).
+//! revoked key, an expired rotation, an archived app or a changed setting therefore takes
+//! effect within that time (60 s); [`app_for_key_fresh`] reads D1 now (re-runs of attribution
+//! and the management API use it). The caches are LRUs of [`AUTH_CACHE_MAX_ENTRIES`]
+//! ([`crate::lru`]): unknown keys evict the least recently used entry, never the whole cache.
+//!
+//! A manage key also reads (it is its app's owner); a read token never writes.
 //!
 //! Settings include the fraud rules (`apps.fraud_rules`, JSON) and the app's postback
 //! configurations (table `postback_configs`, enabled rows), read in the same query. Invalid
@@ -13,12 +17,12 @@
 //! template stops its postbacks, not the app's ingestion.
 
 use std::cell::RefCell;
-use std::collections::HashMap;
 
 use attrib_core::attribution::Model;
 use attrib_core::fraud::FraudRules;
 use attrib_core::keys::{hash_key, KeyKind};
 use attrib_core::limits::MAX_POSTBACK_CONFIGS;
+use attrib_core::postback::target::Targets;
 use attrib_core::postback::{validate_configs, PostbackConfig};
 use attrib_core::ratelimit::RateLimitTier;
 use attrib_core::settings::{AppSettings, Residency};
@@ -26,13 +30,33 @@ use serde::Deserialize;
 use wasm_bindgen::JsValue;
 use worker::{Date, Env};
 
+use crate::lru::Lru;
 use crate::EdgeError;
 
 pub const DB_BINDING: &str = "DB";
 pub const AUTH_CACHE_TTL_MS: u64 = 60_000;
 pub const NEGATIVE_AUTH_CACHE_TTL_MS: u64 = 10_000;
-/// The cache is cleared when it grows past this many keys.
+/// `AUTH_CACHE_TTL_SECS` shortens [`AUTH_CACHE_TTL_MS`] (1 to 60 s; tests use 1 s so that a
+/// revocation is seen at once). It can never lengthen it: 60 s is the documented bound.
+pub const AUTH_CACHE_TTL_VAR: &str = "AUTH_CACHE_TTL_SECS";
+
+fn positive_ttl_ms(env: &Env) -> u64 {
+    crate::config::var(env, AUTH_CACHE_TTL_VAR)
+        .and_then(|v| v.trim().parse::<u64>().ok())
+        .map_or(AUTH_CACHE_TTL_MS, |s| {
+            (s * 1000).clamp(1000, AUTH_CACHE_TTL_MS)
+        })
+}
+
+/// Entries per cache (keys, links); the least recently used one makes room.
 pub const AUTH_CACHE_MAX_ENTRIES: usize = 10_000;
+/// The variable that lets postbacks and link tests reach loopback (local runs and tests only).
+pub const ALLOW_LOOPBACK_VAR: &str = "ALLOW_LOOPBACK_TARGETS";
+
+/// The outbound-target policy of this deployment (`core::postback::target`).
+pub fn targets(env: &Env) -> Targets {
+    Targets::from_flag(crate::config::var(env, ALLOW_LOOPBACK_VAR).as_deref())
+}
 
 #[derive(Debug, Deserialize)]
 struct AppRow {
@@ -69,13 +93,16 @@ const APP_BY_KEY: &str = concat!(
     "SELECT ",
     app_columns!(),
     " FROM api_keys k JOIN apps a ON a.id = k.app_id \
-     WHERE k.key_hash = ?1 AND k.kind = ?2 AND k.revoked_at IS NULL"
+     WHERE k.key_hash = ?1 AND (k.kind = ?2 OR (?2 = 'read' AND k.kind = 'manage')) \
+     AND k.revoked_at IS NULL AND a.archived_at IS NULL \
+     AND (k.expires_at IS NULL OR k.expires_at > strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))"
 );
 
 type CacheEntry = (u64, Option<AppSettings>);
 
 thread_local! {
-    static AUTH_CACHE: RefCell<HashMap<(KeyKind, String), CacheEntry>> = RefCell::new(HashMap::new());
+    static AUTH_CACHE: RefCell<Lru<(KeyKind, String), CacheEntry>> =
+        RefCell::new(Lru::new(AUTH_CACHE_MAX_ENTRIES));
 }
 
 /// The app `key` belongs to, if it is a live key of `kind`.
@@ -86,13 +113,38 @@ pub async fn app_for_key(
 ) -> Result<Option<AppSettings>, EdgeError> {
     let hash = hash_key(key);
     let now = Date::now().as_millis();
-    let cached = AUTH_CACHE.with(|c| c.borrow().get(&(kind, hash.clone())).cloned());
+    let cached = AUTH_CACHE.with(|c| c.borrow_mut().get(&(kind, hash.clone())));
     if let Some((expires, app)) = cached {
         if expires > now {
             return Ok(app);
         }
     }
     load_app(env, hash, kind, now).await
+}
+
+const APP_BY_ID: &str = concat!("SELECT ", app_columns!(), " FROM apps a WHERE a.id = ?1");
+
+/// The settings of app `app_id` as D1 holds them now (archived or not), checked as the edge
+/// checks them when it loads an app.
+pub async fn app_settings(env: &Env, app_id: &str) -> Result<Option<AppSettings>, EdgeError> {
+    let row: Option<AppRow> = env
+        .d1(DB_BINDING)?
+        .prepare(APP_BY_ID)
+        .bind(&[JsValue::from_str(app_id)])?
+        .first(None)
+        .await?;
+    row.map(|r| settings_of(r, targets(env))).transpose()
+}
+
+/// Drops this isolate's cached lookups of a key (after it is revoked here); other isolates
+/// drop theirs within [`AUTH_CACHE_TTL_MS`].
+pub fn forget_key(key_hash: &str) {
+    AUTH_CACHE.with(|c| {
+        let mut cache = c.borrow_mut();
+        for kind in [KeyKind::Write, KeyKind::Read, KeyKind::Manage] {
+            cache.remove(&(kind, key_hash.to_owned()));
+        }
+    });
 }
 
 /// Like [`app_for_key`], but reads D1 now whatever the cache holds (and refreshes it).
@@ -116,23 +168,21 @@ async fn load_app(
         .bind(&[JsValue::from_str(&hash), JsValue::from_str(kind.as_str())])?
         .first(None)
         .await?;
-    let app = row.map(settings_of).transpose()?;
+    let targets = targets(env);
+    let app = row.map(|r| settings_of(r, targets)).transpose()?;
     let ttl = if app.is_some() {
-        AUTH_CACHE_TTL_MS
+        positive_ttl_ms(env)
     } else {
-        NEGATIVE_AUTH_CACHE_TTL_MS
+        NEGATIVE_AUTH_CACHE_TTL_MS.min(positive_ttl_ms(env))
     };
     AUTH_CACHE.with(|c| {
-        let mut cache = c.borrow_mut();
-        if cache.len() >= AUTH_CACHE_MAX_ENTRIES {
-            cache.clear();
-        }
-        cache.insert((kind, hash), (now + ttl, app.clone()));
+        c.borrow_mut()
+            .insert((kind, hash), (now + ttl, app.clone()))
     });
     Ok(app)
 }
 
-fn settings_of(row: AppRow) -> Result<AppSettings, EdgeError> {
+fn settings_of(row: AppRow, targets: Targets) -> Result<AppSettings, EdgeError> {
     let bad = |what: &str| EdgeError::Settings(format!("app {}: {what}", row.id));
     let secs = |v: f64, what: &str| {
         if v.fract() == 0.0 && (0.0..=f64::from(u32::MAX)).contains(&v) {
@@ -162,7 +212,7 @@ fn settings_of(row: AppRow) -> Result<AppSettings, EdgeError> {
             .map_err(|_| bad("lifecycle_events"))?,
         fraud: serde_json::from_str::<FraudRules>(&row.fraud_rules)
             .map_err(|e| bad(&format!("fraud_rules: {e}")))?,
-        postbacks: postbacks_of(&row.id, &row.postbacks)
+        postbacks: postbacks_of(&row.id, &row.postbacks, targets)
             .map_err(|e| bad(&format!("postbacks: {e}")))?,
         rate_limit: RateLimitTier::parse(row.rate_limit_tier.as_deref())
             .map_err(|e| bad(&e.to_string()))?,
@@ -172,7 +222,11 @@ fn settings_of(row: AppRow) -> Result<AppSettings, EdgeError> {
 }
 
 /// The app's usable postback configurations, by network.
-fn postbacks_of(app_id: &str, json: &str) -> Result<Vec<PostbackConfig>, serde_json::Error> {
+fn postbacks_of(
+    app_id: &str,
+    json: &str,
+    targets: Targets,
+) -> Result<Vec<PostbackConfig>, serde_json::Error> {
     let rows: Vec<serde_json::Value> = serde_json::from_str(json)?;
     let mut configs: Vec<PostbackConfig> = rows
         .into_iter()
@@ -185,7 +239,7 @@ fn postbacks_of(app_id: &str, json: &str) -> Result<Vec<PostbackConfig>, serde_j
             let checked = serde_json::from_value::<PostbackConfig>(row)
                 .map_err(|e| e.to_string())
                 .and_then(|c| {
-                    validate_configs(std::slice::from_ref(&c))
+                    validate_configs(std::slice::from_ref(&c), targets)
                         .map(|()| c)
                         .map_err(|e| e.to_string())
                 });
@@ -244,13 +298,14 @@ const LINK_WITH_APP: &str = concat!(
      l.content, l.term, l.ios_url, l.android_url, l.deep_link, l.deep_link_params, \
      l.app_id, ",
     app_columns!(),
-    " FROM links l JOIN apps a ON a.id = l.app_id WHERE l.id = ?1"
+    " FROM links l JOIN apps a ON a.id = l.app_id WHERE l.id = ?1 AND a.archived_at IS NULL"
 );
 
 type LinkEntry = (u64, Option<(Link, AppSettings)>);
 
 thread_local! {
-    static LINK_CACHE: RefCell<HashMap<String, LinkEntry>> = RefCell::new(HashMap::new());
+    static LINK_CACHE: RefCell<Lru<String, LinkEntry>> =
+        RefCell::new(Lru::new(AUTH_CACHE_MAX_ENTRIES));
 }
 
 /// The link `link_id` and its app's settings, cached like keys.
@@ -259,7 +314,7 @@ pub async fn link_with_app(
     link_id: &str,
 ) -> Result<Option<(Link, AppSettings)>, EdgeError> {
     let now = Date::now().as_millis();
-    if let Some((expires, found)) = LINK_CACHE.with(|c| c.borrow().get(link_id).cloned()) {
+    if let Some((expires, found)) = LINK_CACHE.with(|c| c.borrow_mut().get(&link_id.to_owned())) {
         if expires > now {
             return Ok(found);
         }
@@ -271,20 +326,17 @@ pub async fn link_with_app(
         .first(None)
         .await?;
     let found = match row {
-        Some(row) => Some((row.link, settings_of(row.app)?)),
+        Some(row) => Some((row.link, settings_of(row.app, targets(env))?)),
         None => None,
     };
     let ttl = if found.is_some() {
-        AUTH_CACHE_TTL_MS
+        positive_ttl_ms(env)
     } else {
-        NEGATIVE_AUTH_CACHE_TTL_MS
+        NEGATIVE_AUTH_CACHE_TTL_MS.min(positive_ttl_ms(env))
     };
     LINK_CACHE.with(|c| {
-        let mut cache = c.borrow_mut();
-        if cache.len() >= AUTH_CACHE_MAX_ENTRIES {
-            cache.clear();
-        }
-        cache.insert(link_id.to_owned(), (now + ttl, found.clone()));
+        c.borrow_mut()
+            .insert(link_id.to_owned(), (now + ttl, found.clone()))
     });
     Ok(found)
 }

@@ -10,6 +10,7 @@ pub mod config;
 pub mod error;
 pub mod geo;
 pub mod journeys;
+pub mod lru;
 pub mod response;
 pub mod signed;
 

@@ -59,6 +59,13 @@ pub async fn click(req: Request, env: &Env) -> Result<Response, IngestError> {
     let (link, settings) = find_link(&req, env, "/c/").await?;
     let url = req.url()?;
     let visitor = visitor_of(&url)?;
+    // The same rule the management API applies when the link is written (https; http only
+    // to loopback in local runs), so a row written by hand cannot redirect elsewhere.
+    attrib_core::postback::target::check_link_destination(
+        &link.destination_url,
+        attrib_worker_common::apps::targets(env),
+    )
+    .map_err(|reason| IngestError::BadField(FieldError::new("destination_url", reason)))?;
     let web = Url::parse(&link.destination_url).map_err(|_| {
         IngestError::BadField(FieldError::new(
             "destination_url",

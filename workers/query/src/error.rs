@@ -33,6 +33,18 @@ pub enum QueryError {
     /// number of channels).
     #[error("cannot answer: {0}")]
     Unanswerable(FieldError),
+    /// Management API: no or unknown credentials.
+    #[error("not authenticated: {0}")]
+    AdminUnauthenticated(FieldError),
+    /// Authenticated, but this credential may not do this.
+    #[error("forbidden: {0}")]
+    Forbidden(FieldError),
+    /// Compare-and-set lost, or an id is taken.
+    #[error("conflict: {0}")]
+    Conflict(FieldError),
+    /// A management resource that does not exist (or not in this app).
+    #[error("{0}")]
+    Missing(String),
     #[error("no journey {0}")]
     NoJourney(String),
     #[error("the journey is unavailable: {0}")]
@@ -49,9 +61,11 @@ impl QueryError {
     pub fn into_response(self) -> worker::Result<Response> {
         match self {
             QueryError::NotFound => response::error(404, "not_found", "no such endpoint"),
-            QueryError::MethodNotAllowed => {
-                response::error(405, "method_not_allowed", "this endpoint takes GET")
-            }
+            QueryError::MethodNotAllowed => response::error(
+                405,
+                "method_not_allowed",
+                "this endpoint does not take this method",
+            ),
             QueryError::MissingToken => response::field_error(
                 401,
                 "missing_token",
@@ -70,6 +84,12 @@ impl QueryError {
             QueryError::TooLarge(err) => response::field_error(413, "too_large", &err),
             QueryError::Stale(err) => response::field_error(409, "stale_rollup", &err),
             QueryError::Unanswerable(err) => response::field_error(422, "unanswerable", &err),
+            QueryError::AdminUnauthenticated(err) => {
+                response::field_error(401, "invalid_token", &err)
+            }
+            QueryError::Forbidden(err) => response::field_error(403, "forbidden", &err),
+            QueryError::Conflict(err) => response::field_error(409, "conflict", &err),
+            QueryError::Missing(message) => response::error(404, "not_found", message),
             QueryError::NoJourney(id) => response::error(
                 404,
                 "no_journey",

@@ -67,17 +67,45 @@ pub async fn csv(req: Request, env: &Env) -> Result<Response, QueryError> {
 }
 
 /// RFC 4180 quoting when the field needs it.
+/// A text field: quoted when it holds a separator, a quote or a line break; and a field that a
+/// spreadsheet would run as a formula (starting with `=`, `+`, `-`, `@`, tab or CR: OWASP's
+/// list) gets a leading `'` so it stays text (issue 13, finding 10). Sources come from end
+/// users' UTM parameters, so a path can start with anything.
 fn csv_field(text: &str) -> String {
-    if text.contains([',', '"', '\n', '\r']) {
-        format!("\"{}\"", text.replace('"', "\"\""))
+    let neutral = if text.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+        format!("'{text}")
     } else {
         text.to_owned()
+    };
+    if neutral.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", neutral.replace('"', "\"\""))
+    } else {
+        neutral
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::csv_field;
+
+    /// Issue 13, finding 10: CSV export did not neutralise formula prefixes.
+    #[test]
+    fn finding_10_csv_export_neutralises_formula_prefixes() {
+        assert_eq!(
+            csv_field("=HYPERLINK(\"http://x\")"),
+            "\"'=HYPERLINK(\"\"http://x\"\")\""
+        );
+        assert_eq!(csv_field("+1 > google"), "'+1 > google");
+        assert_eq!(csv_field("-2+3 > email"), "'-2+3 > email");
+        assert_eq!(csv_field("@SUM(A1) > x"), "'@SUM(A1) > x");
+        assert_eq!(csv_field("\tcmd"), "'\tcmd");
+        assert_eq!(csv_field("\rcmd"), "\"'\rcmd\"");
+        assert_eq!(
+            csv_field("google > =x"),
+            "google > =x",
+            "only the start of a cell counts"
+        );
+    }
 
     #[test]
     fn fields_are_quoted_only_when_needed() {

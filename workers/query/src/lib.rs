@@ -6,8 +6,10 @@
 //! the person's Journey Durable Object. `POST /internal/rollups` takes the origin's signed
 //! daily stats, paths and fraud counts. `GET /openapi.json` describes it all; the dashboard
 //! is static assets under `/dashboard/` (workers/query/public), served before this code runs.
-//! An hourly cron trigger prunes the D1 postback attempt log ([`retention`]).
+//! An hourly cron trigger prunes the D1 postback attempt log ([`retention`]). The management
+//! API (apps, keys, links, postbacks, settings, audit) is under `/admin/v1/` ([`admin`]).
 
+mod admin;
 mod auth;
 mod cache;
 mod config;
@@ -74,11 +76,15 @@ async fn fetch(req: Request, env: Env, ctx: Context) -> Result<Response> {
         }
         (Method::Get, "/v1/postbacks") => postbacks::list(req, &env).await,
         (_, p) if p.starts_with("/v1/") => Err(QueryError::MethodNotAllowed),
+        (_, p) if p.starts_with(admin::PREFIX) => admin::handle(req, &env).await,
         (Method::Post, attrib_core::rollup::ROLLUP_PATH) => rollups::upsert(req, &env).await,
         _ => Err(QueryError::NotFound),
     };
     let response = outcome.or_else(QueryError::into_response)?;
-    if path.starts_with("/v1/") {
+    if path.starts_with(admin::PREFIX) {
+        // Management answers hold secrets (a key is shown once): never cached, same origin only.
+        response::no_store(response)
+    } else if path.starts_with("/v1/") {
         with_cors(response)
     } else {
         Ok(response)

@@ -64,9 +64,14 @@ struct Reply {
 
 pub async fn list(req: Request, env: &Env) -> Result<Response, QueryError> {
     let app = auth::app_of(&req, env).await?;
-    let url = req.url()?;
+    list_for(env, app.app_id, &req.url()?).await
+}
+
+/// The attempt log of `app_id` with the filters of `url` (also the management API's
+/// `/admin/v1/apps/{app}/postback-attempts`).
+pub async fn list_for(env: &Env, app_id: String, url: &url::Url) -> Result<Response, QueryError> {
     let mut clauses = vec!["app_id = ?1".to_owned()];
-    let mut binds: Vec<JsValue> = vec![app.app_id.as_str().into()];
+    let mut binds: Vec<JsValue> = vec![app_id.as_str().into()];
     let mut limit = DEFAULT_POSTBACK_ROWS;
     for (name, value) in url.query_pairs() {
         let value = value.into_owned();
@@ -141,11 +146,5 @@ pub async fn list(req: Request, env: &Env) -> Result<Response, QueryError> {
             duration_ms: r.duration_ms as i64,
         })
         .collect();
-    Ok(response::json(
-        200,
-        &Reply {
-            app_id: app.app_id,
-            attempts,
-        },
-    )?)
+    Ok(response::json(200, &Reply { app_id, attempts })?)
 }

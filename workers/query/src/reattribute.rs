@@ -4,7 +4,8 @@
 //! to history. Answers which conversions got a new revision (see
 //! `attrib_core::journey::Journey::reattribute` for what a re-run changes and what it keeps).
 //!
-//! Authorised by the app's read token: a re-run can only apply settings the app's owner set.
+//! Authorised by the app's manage key (`mk_...`): a re-run writes (new revisions, postbacks
+//! withheld), so a read token is refused with 403.
 
 use attrib_core::keys::{bearer_token, KeyKind};
 use attrib_core::protocol::{ReattributeReply, ReattributeRequest, REATTRIBUTE_PATH};
@@ -22,9 +23,21 @@ pub async fn run(req: Request, env: &Env) -> Result<Response, QueryError> {
         .get("authorization")?
         .ok_or(QueryError::MissingToken)?;
     let token = bearer_token(&header).ok_or(QueryError::MissingToken)?;
-    let app = apps::app_for_key_fresh(env, token, KeyKind::Read)
-        .await?
-        .ok_or(QueryError::UnknownToken)?;
+    let app = match apps::app_for_key_fresh(env, token, KeyKind::Manage).await? {
+        Some(app) => app,
+        None => {
+            // A live read token gets 403 (it is known, but may not write); others 401.
+            return Err(
+                match apps::app_for_key_fresh(env, token, KeyKind::Read).await? {
+                    Some(_) => QueryError::Forbidden(attrib_core::FieldError::new(
+                        "authorization",
+                        "re-attribution needs the app's manage key; a read token only reads",
+                    )),
+                    None => QueryError::UnknownToken,
+                },
+            );
+        }
+    };
     let Addressed { id, key, placement } = address(&req.url()?, REATTRIBUTE_SUFFIX, &app, env)?;
     let unavailable =
         |e: attrib_worker_common::EdgeError| QueryError::JourneyUnavailable(e.to_string());

@@ -1,11 +1,14 @@
 // The attribution dashboard: reads the query API with the read token the user typed (kept in
-// localStorage, sent as a Bearer token, never put in a URL), renders the numbers as soon as
+// sessionStorage, so it goes with the tab and is not left on the machine: issue 13, finding 10;
+// sent as a Bearer token, never put in a URL), renders the numbers as soon as
 // they arrive, and the charts once ECharts (loaded in parallel) is ready.
 const TOKEN_KEY = 'attrib.readToken';
 const DEFAULT_DAYS = 30;
 const DAY_MS = 86_400_000;
 
 const $ = (id) => document.getElementById(id);
+// Tokens saved by earlier versions in localStorage are removed, not reused.
+localStorage.removeItem(TOKEN_KEY);
 const number = new Intl.NumberFormat('en-US', { maximumFractionDigits: 2 });
 const state = { app: null, sources: [], renders: 0 };
 // For tests and curious people: the state, the chart instances and when numbers first showed.
@@ -23,7 +26,7 @@ const echartsReady = new Promise((resolve, reject) => {
 class ApiError extends Error {}
 
 async function api(path, params = {}) {
-  const token = localStorage.getItem(TOKEN_KEY);
+  const token = sessionStorage.getItem(TOKEN_KEY);
   const query = new URLSearchParams(Object.entries(params).filter(([, v]) => v !== '' && v !== undefined));
   const response = await fetch(`${path}${query.size ? `?${query}` : ''}`, { headers: { authorization: `Bearer ${token}` } });
   const body = await response.json().catch(() => ({}));
@@ -80,7 +83,7 @@ function filters() {
 }
 
 async function start() {
-  const token = localStorage.getItem(TOKEN_KEY);
+  const token = sessionStorage.getItem(TOKEN_KEY);
   $('token').value = token ?? '';
   if (!token) return status('Enter a read token to see your numbers.');
   try {
@@ -228,7 +231,7 @@ async function showJourney(event) {
 
 $('token-form').addEventListener('submit', (event) => {
   event.preventDefault();
-  localStorage.setItem(TOKEN_KEY, $('token').value.trim());
+  sessionStorage.setItem(TOKEN_KEY, $('token').value.trim());
   start();
 });
 $('filters').addEventListener('submit', (event) => {

@@ -1,0 +1,74 @@
+//! A blocking JSON client of the management API over reqwest (rustls; HTTP for loopback).
+
+use anyhow::{bail, Context, Result};
+use serde_json::Value;
+
+pub struct Client {
+    base: String,
+    token: String,
+    http: reqwest::Client,
+    runtime: tokio::runtime::Runtime,
+}
+
+impl Client {
+    pub fn new(endpoint: &str, token: &str) -> Result<Client> {
+        let base = format!("{}/admin/v1", endpoint.trim_end_matches('/'));
+        let http = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .timeout(std::time::Duration::from_secs(30))
+            .build()
+            .context("HTTP client")?;
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .context("runtime")?;
+        Ok(Client {
+            base,
+            token: token.to_owned(),
+            http,
+            runtime,
+        })
+    }
+
+    pub fn get(&self, path: &str) -> Result<Value> {
+        self.send("GET", path, None)
+    }
+
+    /// One request; a non-2xx answer is an error carrying the API's field and reason.
+    pub fn send(&self, method: &str, path: &str, body: Option<Value>) -> Result<Value> {
+        let method = reqwest::Method::from_bytes(method.as_bytes()).context("method")?;
+        let url = format!("{}{path}", self.base);
+        let mut request = self
+            .http
+            .request(method.clone(), &url)
+            .bearer_auth(&self.token);
+        if let Some(body) = body {
+            request = request
+                .header("content-type", "application/json")
+                .body(body.to_string());
+        }
+        let (status, text) = self
+            .runtime
+            .block_on(async {
+                let response = request.send().await?;
+                let status = response.status();
+                let text = response.text().await?;
+                Ok::<_, reqwest::Error>((status, text))
+            })
+            .with_context(|| format!("{method} {url}"))?;
+        let value: Value = serde_json::from_str(&text).unwrap_or(Value::String(text));
+        if !status.is_success() {
+            let error = &value["error"];
+            match (error["field"].as_str(), error["reason"].as_str()) {
+                (Some(field), Some(reason)) => {
+                    bail!(
+                        "{method} {path}: HTTP {}: {field}: {reason}",
+                        status.as_u16()
+                    )
+                }
+                _ => bail!("{method} {path}: HTTP {}: {value}", status.as_u16()),
+            }
+        }
+        Ok(value)
+    }
+}

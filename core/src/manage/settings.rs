@@ -1,0 +1,144 @@
+//! An app's settings as the management API shows and edits them.
+//!
+//! `GET /admin/v1/apps/{app}/settings` shows a [`SettingsDoc`]; `PATCH` applies a JSON
+//! merge-patch to it ([`SettingsDoc::patched`]): a field set to `null` goes back to its
+//! default. The result is checked by [`AppSettings::validate`], the same check the edge runs
+//! when it loads the app, so what is accepted here is what the edge will use.
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use super::doc::{field, merge_patch, object};
+use crate::attribution::Model;
+use crate::error::FieldError;
+use crate::fraud::FraudRules;
+use crate::settings::{AppSettings, Residency};
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SettingsDoc {
+    pub residency: Residency,
+    pub click_window_secs: u32,
+    pub view_window_secs: u32,
+    pub reattribution_window_secs: u32,
+    pub reengagement_window_secs: u32,
+    pub default_model: Model,
+    pub time_decay_half_life_secs: u32,
+    pub conversion_events: Vec<String>,
+    pub lifecycle_events: Vec<String>,
+    pub fraud_rules: FraudRules,
+}
+
+const FIELDS: [&str; 10] = [
+    "residency",
+    "click_window_secs",
+    "view_window_secs",
+    "reattribution_window_secs",
+    "reengagement_window_secs",
+    "default_model",
+    "time_decay_half_life_secs",
+    "conversion_events",
+    "lifecycle_events",
+    "fraud_rules",
+];
+
+const SECONDS: &str = "a whole number of seconds";
+const NAMES: &str = "an array of event names";
+
+impl SettingsDoc {
+    pub fn of(settings: &AppSettings) -> SettingsDoc {
+        SettingsDoc {
+            residency: settings.residency,
+            click_window_secs: settings.click_window_secs,
+            view_window_secs: settings.view_window_secs,
+            reattribution_window_secs: settings.reattribution_window_secs,
+            reengagement_window_secs: settings.reengagement_window_secs,
+            default_model: settings.default_model,
+            time_decay_half_life_secs: settings.time_decay_half_life_secs,
+            conversion_events: settings.conversion_events.clone(),
+            lifecycle_events: settings.lifecycle_events.clone(),
+            fraud_rules: settings.fraud.clone(),
+        }
+    }
+
+    /// The settings of app `app_id` (no postbacks: they are their own resource).
+    pub fn settings(&self, app_id: &str) -> AppSettings {
+        AppSettings {
+            app_id: app_id.to_owned(),
+            residency: self.residency,
+            click_window_secs: self.click_window_secs,
+            view_window_secs: self.view_window_secs,
+            reattribution_window_secs: self.reattribution_window_secs,
+            default_model: self.default_model,
+            time_decay_half_life_secs: self.time_decay_half_life_secs,
+            conversion_events: self.conversion_events.clone(),
+            reengagement_window_secs: self.reengagement_window_secs,
+            lifecycle_events: self.lifecycle_events.clone(),
+            fraud: self.fraud_rules.clone(),
+            postbacks: Vec::new(),
+            // Fields the management API does not edit here keep their defaults.
+            ..AppSettings::with_defaults(app_id)
+        }
+    }
+
+    /// Reads a whole settings object (absent fields take their defaults) and validates it.
+    pub fn parse(value: &Value) -> Result<SettingsDoc, FieldError> {
+        let map = object(value, "", &FIELDS)?;
+        let d = SettingsDoc::of(&AppSettings::with_defaults("app"));
+        let residency = match field::<String>(map, "", "residency", "global, eu or us")? {
+            None => d.residency,
+            Some(r) => Residency::parse(&r)
+                .ok_or_else(|| FieldError::new("residency", "must be global, eu or us"))?,
+        };
+        let default_model = match field::<String>(map, "", "default_model", "a model name")? {
+            None => d.default_model,
+            Some(m) => Model::parse(&m).ok_or_else(|| {
+                let names: Vec<&str> = Model::ALL.iter().map(|m| m.as_str()).collect();
+                FieldError::new(
+                    "default_model",
+                    format!("must be one of {}", names.join(", ")),
+                )
+            })?,
+        };
+        let fraud_rules = match map.get("fraud_rules") {
+            None | Some(Value::Null) => d.fraud_rules,
+            Some(v) => FraudRules::deserialize(v)
+                .map_err(|e| FieldError::new("fraud_rules", e.to_string()))?,
+        };
+        let secs = |name: &str, default: u32| -> Result<u32, FieldError> {
+            Ok(field::<u32>(map, "", name, SECONDS)?.unwrap_or(default))
+        };
+        let doc = SettingsDoc {
+            residency,
+            click_window_secs: secs("click_window_secs", d.click_window_secs)?,
+            view_window_secs: secs("view_window_secs", d.view_window_secs)?,
+            reattribution_window_secs: secs(
+                "reattribution_window_secs",
+                d.reattribution_window_secs,
+            )?,
+            reengagement_window_secs: secs("reengagement_window_secs", d.reengagement_window_secs)?,
+            default_model,
+            time_decay_half_life_secs: secs(
+                "time_decay_half_life_secs",
+                d.time_decay_half_life_secs,
+            )?,
+            conversion_events: field(map, "", "conversion_events", NAMES)?
+                .unwrap_or(d.conversion_events),
+            lifecycle_events: field(map, "", "lifecycle_events", NAMES)?
+                .unwrap_or(d.lifecycle_events),
+            fraud_rules,
+        };
+        doc.settings("app").validate()?;
+        Ok(doc)
+    }
+
+    /// This document with `patch` (RFC 7396) applied, validated.
+    pub fn patched(&self, patch: &Value) -> Result<SettingsDoc, FieldError> {
+        if !patch.is_object() {
+            return Err(FieldError::new("body", "must be a JSON merge-patch object"));
+        }
+        let mut value = serde_json::to_value(self)
+            .map_err(|e| FieldError::new("body", format!("cannot be applied ({e})")))?;
+        merge_patch(&mut value, patch);
+        SettingsDoc::parse(&value)
+    }
+}
