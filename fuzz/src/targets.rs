@@ -6,6 +6,7 @@ use std::io::Cursor;
 
 use attrib_core::decompress::{decompress, ContentEncoding};
 use attrib_core::limits::{MAX_BATCH_BYTES, MAX_OUTBOX_RECORDS_PER_BATCH, MAX_POSTBACK_URL_CHARS};
+use attrib_core::postback::target::Targets;
 use attrib_core::postback::template;
 use attrib_core::segment::{decode_request, peek_write_key, Endpoint};
 use attrib_origin::spool::record;
@@ -140,7 +141,9 @@ fn spool_payload(payload: &[u8]) {
 /// The postback template parser: validation, and expansion with hostile values.
 pub fn postback(data: &[u8]) {
     let text = String::from_utf8_lossy(data);
-    let _ = template::validate(&text);
+    for targets in [Targets::PublicOnly, Targets::AllowLoopback] {
+        let _ = template::validate(&text, targets);
+    }
     let (template, value) = text.split_at(
         text.char_indices()
             .nth(text.len() / 2)
