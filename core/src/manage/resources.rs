@@ -91,7 +91,8 @@ impl KeyRequest {
 }
 
 /// A tracking link: `{"id"?, "destination_url", "source"?, "medium"?, "campaign"?,
-/// "content"?, "term"?}`.
+/// "content"?, "term"?, "ios_url"?, "android_url"?, "deep_link"?, "deep_link_params"?}`; the
+/// mobile fields are checked by `crate::mobile::settings::validate_link_mobile`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct LinkInput {
     pub id: Option<String>,
@@ -101,9 +102,11 @@ pub struct LinkInput {
     pub campaign: Option<String>,
     pub content: Option<String>,
     pub term: Option<String>,
+    #[serde(flatten)]
+    pub mobile: crate::mobile::settings::LinkMobile,
 }
 
-const LINK_FIELDS: [&str; 7] = [
+const LINK_FIELDS: [&str; 11] = [
     "id",
     "destination_url",
     "source",
@@ -111,6 +114,10 @@ const LINK_FIELDS: [&str; 7] = [
     "campaign",
     "content",
     "term",
+    "ios_url",
+    "android_url",
+    "deep_link",
+    "deep_link_params",
 ];
 
 impl LinkInput {
@@ -130,6 +137,23 @@ impl LinkInput {
             }
             Ok(value)
         };
+        let deep_link_params = match map.get("deep_link_params") {
+            None | Some(Value::Null) => serde_json::Map::new(),
+            Some(Value::Object(params)) => params.clone(),
+            Some(_) => {
+                return Err(FieldError::new(
+                    "deep_link_params",
+                    "must be an object of string values",
+                ))
+            }
+        };
+        let mobile = crate::mobile::settings::LinkMobile {
+            ios_url: field(map, "", "ios_url", "an https App Store URL")?,
+            android_url: field(map, "", "android_url", "an https Google Play URL")?,
+            deep_link: field(map, "", "deep_link", "a URL")?,
+            deep_link_params,
+        };
+        crate::mobile::settings::validate_link_mobile(&mobile)?;
         Ok(LinkInput {
             id,
             destination_url,
@@ -138,6 +162,7 @@ impl LinkInput {
             campaign: text("campaign")?,
             content: text("content")?,
             term: text("term")?,
+            mobile,
         })
     }
 

@@ -12,6 +12,8 @@ use super::doc::{field, merge_patch, object};
 use crate::attribution::Model;
 use crate::error::FieldError;
 use crate::fraud::FraudRules;
+use crate::mobile::settings::{validate_mobile_settings, MobileSettings};
+use crate::ratelimit::RateLimitTier;
 use crate::settings::{AppSettings, Residency};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -26,9 +28,15 @@ pub struct SettingsDoc {
     pub conversion_events: Vec<String>,
     pub lifecycle_events: Vec<String>,
     pub fraud_rules: FraudRules,
+    /// Which per-app request limit applies at ingest (`core/src/ratelimit.rs`).
+    pub rate_limit_tier: RateLimitTier,
+    /// Store ids, app-link files, deferred deep links, SKAN (`core/src/mobile/settings.rs`).
+    /// Kept in its own column (`apps.mobile`): [`SettingsDoc::of`] leaves the defaults and the
+    /// caller fills in what is stored.
+    pub mobile: MobileSettings,
 }
 
-const FIELDS: [&str; 10] = [
+const FIELDS: [&str; 12] = [
     "residency",
     "click_window_secs",
     "view_window_secs",
@@ -39,6 +47,8 @@ const FIELDS: [&str; 10] = [
     "conversion_events",
     "lifecycle_events",
     "fraud_rules",
+    "rate_limit_tier",
+    "mobile",
 ];
 
 const SECONDS: &str = "a whole number of seconds";
@@ -57,6 +67,8 @@ impl SettingsDoc {
             conversion_events: settings.conversion_events.clone(),
             lifecycle_events: settings.lifecycle_events.clone(),
             fraud_rules: settings.fraud.clone(),
+            rate_limit_tier: settings.rate_limit,
+            mobile: MobileSettings::default(),
         }
     }
 
@@ -74,9 +86,8 @@ impl SettingsDoc {
             reengagement_window_secs: self.reengagement_window_secs,
             lifecycle_events: self.lifecycle_events.clone(),
             fraud: self.fraud_rules.clone(),
+            rate_limit: self.rate_limit_tier,
             postbacks: Vec::new(),
-            // Fields the management API does not edit here keep their defaults.
-            ..AppSettings::with_defaults(app_id)
         }
     }
 
@@ -104,6 +115,25 @@ impl SettingsDoc {
             Some(v) => FraudRules::deserialize(v)
                 .map_err(|e| FieldError::new("fraud_rules", e.to_string()))?,
         };
+        let rate_limit_tier = match map.get("rate_limit_tier") {
+            None | Some(Value::Null) => d.rate_limit_tier,
+            Some(Value::String(tier)) => RateLimitTier::parse(Some(tier))?,
+            Some(_) => {
+                return Err(FieldError::new(
+                    "rate_limit_tier",
+                    "must be one of low, default, high, off",
+                ))
+            }
+        };
+        let mobile = match map.get("mobile") {
+            None | Some(Value::Null) => d.mobile,
+            Some(v) => {
+                let mobile = MobileSettings::deserialize(v)
+                    .map_err(|e| FieldError::new("mobile", e.to_string()))?;
+                validate_mobile_settings(&mobile)?;
+                mobile
+            }
+        };
         let secs = |name: &str, default: u32| -> Result<u32, FieldError> {
             Ok(field::<u32>(map, "", name, SECONDS)?.unwrap_or(default))
         };
@@ -126,6 +156,8 @@ impl SettingsDoc {
             lifecycle_events: field(map, "", "lifecycle_events", NAMES)?
                 .unwrap_or(d.lifecycle_events),
             fraud_rules,
+            rate_limit_tier,
+            mobile,
         };
         doc.settings("app").validate()?;
         Ok(doc)

@@ -63,7 +63,11 @@ pub fn usable(kind: DeviceIdKind, raw: &str) -> Option<DeviceId> {
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
     let zeroed = value.bytes().all(|b| b == b'0' || b == b'-');
-    let macro_left = value.starts_with("__") || value.contains("idfa") || value.contains("adid");
+    // A network that did not fill its macro sends the macro's name (`idfa`, `__IDFA__`);
+    // braces and `$()` forms are already refused as not well formed.
+    let macro_left = value.starts_with("__")
+        || DEVICE_ID_PARAMS.iter().any(|(name, _)| value == *name)
+        || value == "adid";
     (well_formed && !zeroed && !macro_left).then_some(DeviceId { kind, value })
 }
 

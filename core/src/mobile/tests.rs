@@ -149,6 +149,27 @@ fn click_query_ids_one_per_kind() {
 }
 
 #[test]
+fn advertising_id_click_parameter_is_used_and_unfilled_macros_are_not() {
+    let gaid = "38400000-8cf0-11bd-b23e-10b96e40000d";
+    let ids = ids_from_query([("advertising_id", gaid)].into_iter());
+    assert_eq!(ids.len(), 1, "the advertising_id parameter carries a GAID");
+    assert_eq!(ids[0].value, gaid);
+    for unfilled in [
+        "{idfa}",
+        "__IDFA__",
+        "IDFA",
+        "advertising_id",
+        "$(gaid)",
+        "adid",
+    ] {
+        assert!(
+            usable(DeviceIdKind::Advertising, unfilled).is_none(),
+            "{unfilled} is a macro left unfilled"
+        );
+    }
+}
+
+#[test]
 fn device_hashes_are_keyed_by_secret_and_app() {
     let id = usable(DeviceIdKind::Vendor, "v-1").unwrap();
     let a = hashed(b"s1", "app1", &id);

@@ -136,6 +136,26 @@ pub async fn app_settings(env: &Env, app_id: &str) -> Result<Option<AppSettings>
     row.map(|r| settings_of(r, targets(env))).transpose()
 }
 
+#[derive(Deserialize)]
+struct MobileRow {
+    mobile: String,
+}
+
+/// App `app_id`'s mobile settings (`apps.mobile`); defaults when the app has none.
+pub async fn app_mobile(
+    env: &Env,
+    app_id: &str,
+) -> Result<attrib_core::mobile::settings::MobileSettings, EdgeError> {
+    let row: Option<MobileRow> = env
+        .d1(DB_BINDING)?
+        .prepare("SELECT mobile FROM apps WHERE id = ?1")
+        .bind(&[JsValue::from_str(app_id)])?
+        .first(None)
+        .await?;
+    attrib_core::mobile::settings::parse_mobile_settings(row.as_ref().map(|r| r.mobile.as_str()))
+        .map_err(|e| EdgeError::Settings(format!("{}: {}", e.field, e.reason)))
+}
+
 /// Drops this isolate's cached lookups of a key (after it is revoked here); other isolates
 /// drop theirs within [`AUTH_CACHE_TTL_MS`].
 pub fn forget_key(key_hash: &str) {

@@ -4,6 +4,7 @@
 //! `tracking_url` is given when the `INGEST_PUBLIC_URL` variable names the ingest Worker.
 
 use attrib_core::manage::{LinkInput, MAX_LINKS_PER_APP};
+use attrib_core::mobile::settings::{parse_deep_link_params, LinkMobile};
 use attrib_core::FieldError;
 use attrib_worker_common::apps::{targets, DB_BINDING};
 use attrib_worker_common::config;
@@ -28,11 +29,16 @@ struct LinkRow {
     campaign: Option<String>,
     content: Option<String>,
     term: Option<String>,
+    ios_url: Option<String>,
+    android_url: Option<String>,
+    deep_link: Option<String>,
+    deep_link_params: Option<String>,
     created_at: String,
 }
 
 const LINK_COLUMNS: &str =
-    "id, destination_url, source, medium, campaign, content, term, created_at";
+    "id, destination_url, source, medium, campaign, content, term, ios_url, android_url, \
+     deep_link, deep_link_params, created_at";
 
 impl LinkRow {
     fn input(&self) -> LinkInput {
@@ -44,6 +50,18 @@ impl LinkRow {
             campaign: self.campaign.clone(),
             content: self.content.clone(),
             term: self.term.clone(),
+            mobile: self.mobile(),
+        }
+    }
+
+    fn mobile(&self) -> LinkMobile {
+        LinkMobile {
+            ios_url: self.ios_url.clone(),
+            android_url: self.android_url.clone(),
+            deep_link: self.deep_link.clone(),
+            // Written through `binds` as a JSON object; a hand-written bad row shows as none.
+            deep_link_params: parse_deep_link_params(self.deep_link_params.as_deref())
+                .unwrap_or_default(),
         }
     }
 }
@@ -58,6 +76,10 @@ fn view(cx: &Cx<'_>, row: &LinkRow) -> Value {
         "campaign": row.campaign,
         "content": row.content,
         "term": row.term,
+        "ios_url": row.ios_url,
+        "android_url": row.android_url,
+        "deep_link": row.deep_link,
+        "deep_link_params": row.mobile().deep_link_params,
         "created_at": row.created_at,
         "tracking_url": base.map(|b| format!("{}/c/{}", b.trim_end_matches('/'), row.id)),
     })
@@ -123,6 +145,14 @@ fn binds(input: &LinkInput, id: &str, app_id: &str) -> Vec<JsValue> {
         opt(input.campaign.as_deref()),
         opt(input.content.as_deref()),
         opt(input.term.as_deref()),
+        opt(input.mobile.ios_url.as_deref()),
+        opt(input.mobile.android_url.as_deref()),
+        opt(input.mobile.deep_link.as_deref()),
+        if input.mobile.deep_link_params.is_empty() {
+            JsValue::NULL
+        } else {
+            text(&Value::Object(input.mobile.deep_link_params.clone()).to_string())
+        },
     ]
 }
 
@@ -157,7 +187,8 @@ pub async fn create(cx: &Cx<'_>, app_id: &str, body: Value) -> Result<Response, 
         vec![stmt(
             cx.env,
             "INSERT INTO links (id, app_id, destination_url, source, medium, campaign, content, \
-             term) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+             term, ios_url, android_url, deep_link, deep_link_params) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
             &binds(&input, &id, app_id),
         )?],
         Audit {
@@ -193,7 +224,8 @@ pub async fn update(
         vec![stmt(
             cx.env,
             "UPDATE links SET destination_url = ?3, source = ?4, medium = ?5, campaign = ?6, \
-             content = ?7, term = ?8 WHERE id = ?1 AND app_id = ?2",
+             content = ?7, term = ?8, ios_url = ?9, android_url = ?10, deep_link = ?11, \
+             deep_link_params = ?12 WHERE id = ?1 AND app_id = ?2",
             &binds(&new, id, app_id),
         )?],
         Audit {

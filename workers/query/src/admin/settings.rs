@@ -16,7 +16,9 @@ async fn current(cx: &Cx<'_>, app_id: &str) -> Result<SettingsDoc, QueryError> {
     let settings = apps::app_settings(cx.env, app_id)
         .await?
         .ok_or_else(|| QueryError::Missing(format!("no app {app_id}")))?;
-    Ok(SettingsDoc::of(&settings))
+    let mut doc = SettingsDoc::of(&settings);
+    doc.mobile = apps::app_mobile(cx.env, app_id).await?;
+    Ok(doc)
 }
 
 fn view(app_id: &str, version: i64, doc: &SettingsDoc) -> Value {
@@ -41,6 +43,7 @@ pub async fn update(
     let after = before.patched(&patch).map_err(QueryError::BadField)?;
     let list = |v: &Vec<String>| serde_json::to_string(v).unwrap_or_else(|_| "[]".into());
     let fraud = serde_json::to_string(&after.fraud_rules).unwrap_or_else(|_| "{}".into());
+    let mobile = serde_json::to_string(&after.mobile).unwrap_or_else(|_| "{}".into());
     let version = commit(
         cx,
         app_id,
@@ -50,7 +53,7 @@ pub async fn update(
             "UPDATE apps SET residency = ?2, click_window_secs = ?3, view_window_secs = ?4, \
              reattribution_window_secs = ?5, reengagement_window_secs = ?6, default_model = ?7, \
              time_decay_half_life_secs = ?8, conversion_events = ?9, lifecycle_events = ?10, \
-             fraud_rules = ?11 WHERE id = ?1",
+             fraud_rules = ?11, rate_limit_tier = ?12, mobile = ?13 WHERE id = ?1",
             &[
                 text(app_id),
                 text(after.residency.as_str()),
@@ -63,6 +66,8 @@ pub async fn update(
                 text(&list(&after.conversion_events)),
                 text(&list(&after.lifecycle_events)),
                 text(&fraud),
+                text(after.rate_limit_tier.as_str()),
+                text(&mobile),
             ],
         )?],
         Audit {
