@@ -6,7 +6,8 @@ import { randomBytes } from 'node:crypto';
 import { createServer } from 'node:http';
 import { after, before, test } from 'node:test';
 import { eventually, verifySignature } from './lib/receiver.mjs';
-import { Stack } from './lib/stack.mjs';
+import { loadDocument, ResponseChecker } from './lib/openapi.mjs';
+import { QUERY, Stack } from './lib/stack.mjs';
 
 // An origin that takes at most `maxRecords` records per batch (413 beyond) and refuses, with
 // 400, any batch holding an event whose messageId starts with "poison" while `poisoned()`.
@@ -45,21 +46,18 @@ let stack;
 let origin;
 let app;
 let poisonOn = true;
+let checker;
 before(async () => {
   const secret = randomBytes(16).toString('hex');
   origin = await startPickyOrigin(secret, { poisoned: () => poisonOn });
   stack = await Stack.start({ originUrl: origin.url, secret });
   app = await stack.createApp();
+  checker = new ResponseChecker(await loadDocument('query'));
 });
 after(async () => {
   await stack.dispose();
   await origin.close();
 });
-
-async function journeyObject(userId) {
-  const ns = await stack.mf.getDurableObjectNamespace('JOURNEY', 'attrib-ingest');
-  return ns.get(ns.idFromName(`u:${app.appId}:${userId}`));
-}
 
 test('finding 7: a batch refused as too large is split until the origin takes it', async () => {
   const batch = Array.from({ length: 7 }, (_, i) => ({ type: 'track', userId: 'split-user', messageId: `split-${i}`, event: 'Viewed' }));
@@ -85,15 +83,24 @@ test('finding 7: a record refused on its own is dead-lettered, its neighbours de
   assert.ok(delivered.includes('fine-1') && delivered.includes('fine-2'));
   assert.ok(!delivered.includes('poison-1'));
 
-  const object = await journeyObject('poison-user');
-  const listed = await (await object.fetch('https://journey.internal/dead-letters')).json();
+  // Through the management API (the app's manage key), as an operator would.
+  const admin = (path, init = {}) => stack.fetch(`${QUERY}/admin/v1/apps/${app.appId}/journeys/poison-user${path}`, {
+    ...init, headers: { authorization: `Bearer ${app.manageKey}`, 'content-type': 'application/json' },
+  });
+  const answer = await admin('/dead-letters');
+  assert.equal(answer.status, 200, answer.text);
+  checker.check('/admin/v1/apps/{app}/journeys/{id}/dead-letters', 'get', answer);
+  const listed = answer.json.view;
+  assert.equal((await stack.fetch(`${QUERY}/admin/v1/apps/${app.appId}/journeys/poison-user/dead-letters`, { headers: { authorization: `Bearer ${app.readToken}` } })).status, 403, 'a read token may not see dead letters');
   assert.equal(listed.total, 1);
   assert.equal(listed.dead_letters[0].status, 400);
   assert.equal(listed.dead_letters[0].record.event.messageId, 'poison-1');
 
   // Once the origin takes it (fixed), a replay delivers it.
   poisonOn = false;
-  const replay = await object.fetch('https://journey.internal/dead-letters/replay', { method: 'POST', body: '{}' });
-  assert.deepEqual(await replay.json(), { replayed: 1, left: 0 });
+  const replay = await admin('/dead-letters/replay', { method: 'POST', body: JSON.stringify({ seqs: [listed.dead_letters[0].seq] }) });
+  assert.equal(replay.status, 200, replay.text);
+  checker.check('/admin/v1/apps/{app}/journeys/{id}/dead-letters/replay', 'post', replay);
+  assert.deepEqual(replay.json.replay, { replayed: 1, left: 0 });
   await eventually(() => origin.records().some((r) => r.event?.messageId === 'poison-1'), { timeoutMs: 30_000 });
 });

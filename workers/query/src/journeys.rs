@@ -95,7 +95,17 @@ pub fn address(
             format!("must be 1 to {MAX_ID_CHARS} characters"),
         )));
     }
-    let kind = match url.query_pairs().find(|(k, _)| k == "type") {
+    let kind = kind_of(url)?;
+    Ok(Addressed {
+        key: JourneyKey::new(&app.app_id, kind, id.clone()),
+        id,
+        placement: placement_of(app, env)?,
+    })
+}
+
+/// The journey kind a `?type=user|anonymous` query names (user when absent).
+pub fn kind_of(url: &Url) -> Result<JourneyKind, QueryError> {
+    Ok(match url.query_pairs().find(|(k, _)| k == "type") {
         None => JourneyKind::User,
         Some((_, t)) if t == "user" => JourneyKind::User,
         Some((_, t)) if t == "anonymous" => JourneyKind::Anonymous,
@@ -105,15 +115,16 @@ pub fn address(
                 "must be user or anonymous",
             )))
         }
-    };
-    Ok(Addressed {
-        key: JourneyKey::new(&app.app_id, kind, id.clone()),
-        id,
-        placement: Placement {
-            jurisdiction: (app.residency == Residency::Eu).then_some(Jurisdiction::Eu),
-            location_hint: None,
-            origin_region: config::default_region(env)?,
-        },
+    })
+}
+
+/// Where the query Worker reaches an app's journeys: the jurisdiction follows the app's
+/// residency; a location hint only matters when creating a journey, which reads never do.
+pub fn placement_of(app: &AppSettings, env: &Env) -> Result<Placement, QueryError> {
+    Ok(Placement {
+        jurisdiction: (app.residency == Residency::Eu).then_some(Jurisdiction::Eu),
+        location_hint: None,
+        origin_region: config::default_region(env)?,
     })
 }
 

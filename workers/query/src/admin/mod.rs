@@ -1,4 +1,5 @@
-//! The management API: `/admin/v1/...` (apps, keys, links, postbacks, settings, audit).
+//! The management API: `/admin/v1/...` (apps, keys, links, postbacks, settings, audit, a
+//! journey's dead letters).
 //!
 //! Callers: the deployment's admin token (`Authorization: Bearer at_...`, whose SHA-256 is
 //! listed in the `ADMIN_TOKEN_HASHES` secret; every app) or an app's manage key (`mk_...`;
@@ -15,6 +16,7 @@
 mod apps;
 mod audit;
 mod auth;
+mod dead_letters;
 mod keys;
 mod links;
 mod postbacks;
@@ -99,6 +101,13 @@ pub async fn handle(mut req: Request, env: &Env) -> Result<Response, QueryError>
             settings::update(&cx, app, body, expected).await
         }
         (Get, ["apps", app, "audit"]) => audit::list(&cx, app, &req).await,
+        (Get, ["apps", app, "journeys", id, "dead-letters"]) => {
+            dead_letters::list(&cx, app, id, &req).await
+        }
+        (Post, ["apps", app, "journeys", id, "dead-letters", "replay"]) => {
+            let body = optional_body(&mut req).await?;
+            dead_letters::replay(&cx, app, id, &req, body).await
+        }
         (_, ["whoami"] | ["apps"] | ["apps", _] | ["apps", _, _] | ["apps", _, _, _]) => {
             Err(QueryError::MethodNotAllowed)
         }
