@@ -195,8 +195,11 @@ async fn sigkill_mid_stream_loses_nothing_and_duplicates_nothing() {
     let sent = batches("kill", 600);
 
     let url = origin.url(attrib_core::outbox::OUTBOX_PATH);
+    // The kill waits for the stream's progress, not for a fixed time: on a quiet machine all
+    // 600 batches were acknowledged within the 1.5 s the test used to sleep.
+    let progress = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let stream = {
-        let (client, sent) = (client.clone(), sent.clone());
+        let (client, sent, progress) = (client.clone(), sent.clone(), progress.clone());
         tokio::spawn(async move {
             let mut acknowledged = 0;
             for batch in &sent {
@@ -213,11 +216,14 @@ async fn sigkill_mid_stream_loses_nothing_and_duplicates_nothing() {
                     break;
                 }
                 acknowledged += 1;
+                progress.store(acknowledged, std::sync::atomic::Ordering::Relaxed);
             }
             acknowledged
         })
     };
-    tokio::time::sleep(Duration::from_millis(1500)).await;
+    while progress.load(std::sync::atomic::Ordering::Relaxed) < 30 && !stream.is_finished() {
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
     origin.kill9();
     let acknowledged = stream.await.expect("stream");
     assert!(
