@@ -1,6 +1,7 @@
 // The mobile SDKs, replayed: no device runs here, so each test sends the exact request the
 // SDK's source builds (path, headers, compression, body shape) over a real socket to the ingest
-// Worker in workerd, and checks every event arrives with its device context as sent.
+// Worker in workerd, and checks every event arrives with its device context as sent (the
+// advertising id as its keyed hash).
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, before, test } from 'node:test';
@@ -40,8 +41,17 @@ async function arrivedOnce(sent) {
   for (const event of sent) {
     const copies = receiver.records().filter((r) => r.kind === 'event' && r.event.messageId === event.messageId);
     assert.equal(copies.length, 1, event.messageId);
-    for (const key of ['device', 'app', 'os', 'library']) {
+    for (const key of ['app', 'os', 'library']) {
       assert.deepEqual(copies[0].event.context[key], event.context[key], `context.${key}`);
+    }
+    // The device as sent, except that an advertising id is kept only as its keyed hash
+    // (issue 10: identifiers used for matching are never stored raw; core/src/mobile/device.rs).
+    const { advertisingId, ...device } = copies[0].event.context.device;
+    const { advertisingId: sentId, ...sentDevice } = event.context.device;
+    assert.deepEqual(device, sentDevice, 'context.device');
+    if (sentId !== undefined) {
+      assert.match(advertisingId, /^hmac:[0-9a-f]{64}$/, 'context.device.advertisingId is a keyed hash');
+      assert.ok(!JSON.stringify(copies[0]).includes(sentId), 'the raw advertising id reaches no store');
     }
   }
 }
