@@ -162,3 +162,31 @@ test('only the admin token and the app\'s own manage key may regulate', async ()
   expectField(await admin.as(other.manageKey).get(`/apps/${app.appId}/regulations/${own.json.id}`, { route: ONE }), 403, 'app');
   expectStatus(await admin.as(app.manageKey).get(`/apps/${app.appId}/regulations/${own.json.id}`, { route: ONE }), 200);
 });
+
+test('apps without suppressions never reach the suppression path; an app with some fails closed without the secret', async () => {
+  // Without SUPPRESSION_SECRET nothing can be hashed: an app with no suppressions still ingests
+  // (the lookup is skipped on the settings flag alone), an app with suppressions is refused
+  // rather than let a suppressed person through.
+  const secret = randomBytes(16).toString('hex');
+  const local = await Stack.start({ secret, vars: { AUTH_CACHE_TTL_SECS: '1', SUPPRESSION_SECRET: '' } });
+  try {
+    const plain = await local.createApp();
+    const listed = await local.createApp();
+    const db = await local.d1();
+    await db.prepare("INSERT INTO suppressions (app_id, hash, subject_type, regulation_id) VALUES (?, ?, 'USER_ID', 'reg_manual')")
+      .bind(listed.appId, 'a'.repeat(64)).run();
+    const send = (app) => local.segment('/v1/track', { event: 'Viewed', userId: 'someone', messageId: `n-${app.appId}` }, { key: app.writeKey });
+    expectStatus(await send(plain), 200);
+    assert.equal((await send(listed)).status, 500);
+    const refused = await local.fetch(`http://query.test/admin/v1/apps/${plain.appId}/regulations`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${local.adminToken}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ regulationType: 'SUPPRESS_ONLY', subjectType: 'USER_ID', subjectIds: ['u'] }),
+    });
+    assert.equal(refused.status, 500, 'no regulation is recorded that could not be honoured');
+    const rows = await db.prepare('SELECT COUNT(*) AS n FROM regulations WHERE app_id = ?').bind(plain.appId).first();
+    assert.equal(rows.n, 0);
+  } finally {
+    await local.dispose();
+  }
+});
