@@ -26,6 +26,7 @@ pub mod mobile;
 pub mod outbox;
 pub mod outbox_delivery;
 pub mod postback;
+pub mod privacy;
 pub mod protocol;
 pub mod ratelimit;
 pub mod rollup;

@@ -76,6 +76,10 @@ pub struct AppSettings {
     /// Ingest requests allowed per window (`crate::ratelimit`).
     #[serde(default)]
     pub rate_limit: crate::ratelimit::RateLimitTier,
+    /// Whether the app's suppression list (`crate::privacy`) holds anyone: the ingest Worker
+    /// looks events up in it only then, so apps without suppressions pay nothing per request.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub has_suppressions: bool,
 }
 
 fn default_reengagement_window() -> u32 {
@@ -108,6 +112,7 @@ impl AppSettings {
             fraud: FraudRules::default(),
             postbacks: Vec::new(),
             rate_limit: crate::ratelimit::RateLimitTier::Default,
+            has_suppressions: false,
         }
     }
 

@@ -88,6 +88,7 @@ impl SettingsDoc {
             fraud: self.fraud_rules.clone(),
             rate_limit: self.rate_limit_tier,
             postbacks: Vec::new(),
+            has_suppressions: false,
         }
     }
 

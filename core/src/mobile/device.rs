@@ -124,13 +124,19 @@ pub fn ids_from_event(event: &Event) -> Vec<DeviceId> {
 /// HMAC(secret, app id), so the same device in two apps has unrelated hashes and nobody
 /// without the deployment secret can test a guessed id. Hex, 64 characters.
 pub fn hashed(secret: &[u8], app_id: &str, id: &DeviceId) -> String {
+    keyed_hash(secret, app_id, id.kind.as_str(), &id.value)
+}
+
+/// HMAC-SHA256 of `label:value` under HMAC(secret, app id), hex: the one keyed hash of
+/// personal ids (device ids here, suppressed subjects in `crate::privacy`).
+pub fn keyed_hash(secret: &[u8], app_id: &str, label: &str, value: &str) -> String {
     let mut app_key = <Hmac<Sha256> as Mac>::new_from_slice(secret).expect("HMAC takes any key");
     app_key.update(app_id.as_bytes());
     let key = app_key.finalize().into_bytes();
     let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(&key).expect("HMAC takes any key");
-    mac.update(id.kind.as_str().as_bytes());
+    mac.update(label.as_bytes());
     mac.update(b":");
-    mac.update(id.value.as_bytes());
+    mac.update(value.as_bytes());
     mac.finalize()
         .into_bytes()
         .iter()

@@ -40,7 +40,7 @@ pub const NEGATIVE_AUTH_CACHE_TTL_MS: u64 = 10_000;
 /// revocation is seen at once). It can never lengthen it: 60 s is the documented bound.
 pub const AUTH_CACHE_TTL_VAR: &str = "AUTH_CACHE_TTL_SECS";
 
-fn positive_ttl_ms(env: &Env) -> u64 {
+pub(crate) fn positive_ttl_ms(env: &Env) -> u64 {
     crate::config::var(env, AUTH_CACHE_TTL_VAR)
         .and_then(|v| v.trim().parse::<u64>().ok())
         .map_or(AUTH_CACHE_TTL_MS, |s| {
@@ -74,6 +74,9 @@ struct AppRow {
     postbacks: String,
     #[serde(default)]
     rate_limit_tier: Option<String>,
+    /// 1 when the app's suppression list holds anyone (migrations/0011_suppression.sql).
+    #[serde(default)]
+    has_suppressions: Option<f64>,
 }
 
 /// The columns every settings query selects (from `apps a`), in [`AppRow`]'s shape.
@@ -83,6 +86,7 @@ macro_rules! app_columns {
          a.reattribution_window_secs, a.default_model, a.time_decay_half_life_secs, \
          a.conversion_events, a.reengagement_window_secs, a.lifecycle_events, a.fraud_rules, \
          a.rate_limit_tier, \
+         EXISTS (SELECT 1 FROM suppressions s WHERE s.app_id = a.id) AS has_suppressions, \
          (SELECT json_group_array(json_object('network', p.network, 'url', p.url_template, \
            'method', p.method, 'events', json(p.events))) \
           FROM postback_configs p WHERE p.app_id = a.id AND p.enabled = 1) AS postbacks"
@@ -236,6 +240,7 @@ fn settings_of(row: AppRow, targets: Targets) -> Result<AppSettings, EdgeError> 
             .map_err(|e| bad(&format!("postbacks: {e}")))?,
         rate_limit: RateLimitTier::parse(row.rate_limit_tier.as_deref())
             .map_err(|e| bad(&e.to_string()))?,
+        has_suppressions: row.has_suppressions.is_some_and(|n| n > 0.0),
     };
     settings.validate().map_err(|e| bad(&e.to_string()))?;
     Ok(settings)

@@ -13,6 +13,7 @@ pub mod journeys;
 pub mod lru;
 pub mod response;
 pub mod signed;
+pub mod suppression;
 
 pub use error::EdgeError;
 pub mod body;

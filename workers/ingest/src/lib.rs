@@ -20,6 +20,7 @@ mod routing;
 mod segment;
 mod settings;
 mod skan_copies;
+mod suppression;
 
 pub use attrib_durable_objects::{ClickCounter, DeviceTouches, JourneyObject};
 

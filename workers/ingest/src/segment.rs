@@ -88,7 +88,9 @@ pub async fn handle(
     let signals = Signals::of(&req);
     let mut rejected = Vec::new();
     let mut accepted = Vec::new();
-    for item in decoded.events {
+    let (events, dropped) =
+        crate::suppression::drop_suppressed(env, &settings, decoded.events).await?;
+    for item in events {
         match item.outcome {
             Err(rejection) => rejected.push(rejection),
             Ok(mut event) => {
@@ -129,7 +131,14 @@ pub async fn handle(
         }
     }
     rejected.sort_by_key(|r| r.index);
-    reply(stored + duplicates, duplicates, rejected, placement)
+    // A suppressed subject's events count as taken: the SDK must not retry them (Segment's
+    // semantics: they are discarded silently).
+    reply(
+        stored + duplicates + dropped,
+        duplicates,
+        rejected,
+        placement,
+    )
 }
 
 fn query_write_key(req: &Request) -> Result<Option<String>, IngestError> {

@@ -1,5 +1,5 @@
 //! The management API: `/admin/v1/...` (apps, keys, links, postbacks, settings, audit, a
-//! journey's dead letters).
+//! journey's dead letters, privacy regulations).
 //!
 //! Callers: the deployment's admin token (`Authorization: Bearer at_...`, whose SHA-256 is
 //! listed in the `ADMIN_TOKEN_HASHES` secret; every app) or an app's manage key (`mk_...`;
@@ -20,6 +20,7 @@ mod dead_letters;
 mod keys;
 mod links;
 mod postbacks;
+mod regulations;
 mod settings;
 mod write;
 
@@ -100,6 +101,10 @@ pub async fn handle(mut req: Request, env: &Env) -> Result<Response, QueryError>
             let (body, expected) = body_and_version(&mut req).await?;
             settings::update(&cx, app, body, expected).await
         }
+        (Post, ["apps", app, "regulations"]) => {
+            regulations::create(&cx, app, body(&mut req).await?).await
+        }
+        (Get, ["apps", app, "regulations", id]) => regulations::show(&cx, app, id).await,
         (Get, ["apps", app, "audit"]) => audit::list(&cx, app, &req).await,
         (Get, ["apps", app, "journeys", id, "dead-letters"]) => {
             dead_letters::list(&cx, app, id, &req).await

@@ -1,0 +1,173 @@
+use serde_json::json;
+
+use super::*;
+use crate::mobile::device::{hashed, DeviceId};
+
+const SECRET: &[u8] = b"a deployment secret";
+
+#[test]
+fn suppress_and_unsuppress_parse_with_ids_deduplicated() {
+    let input = RegulationInput::parse(&json!({
+        "regulationType": "SUPPRESS_ONLY", "subjectType": "USER_ID", "subjectIds": ["u1", "u2", "u1"]
+    }))
+    .unwrap();
+    assert_eq!(input.regulation_type, RegulationType::SuppressOnly);
+    assert_eq!(input.subject_type, SubjectType::UserId);
+    assert_eq!(input.subject_ids, vec!["u1", "u2"]);
+    let input = RegulationInput::parse(&json!({
+        "regulationType": "UNSUPPRESS", "subjectType": "ANONYMOUS_ID", "subjectIds": ["a"]
+    }))
+    .unwrap();
+    assert_eq!(input.regulation_type, RegulationType::Unsuppress);
+}
+
+#[test]
+fn delete_types_are_refused_naming_the_field() {
+    for kind in ["DELETE_ONLY", "SUPPRESS_WITH_DELETE"] {
+        let err = RegulationInput::parse(&json!({
+            "regulationType": kind, "subjectType": "USER_ID", "subjectIds": ["u"]
+        }))
+        .unwrap_err();
+        assert_eq!(err.field, "regulationType");
+        assert!(
+            err.reason.contains("erasure is not available"),
+            "{}",
+            err.reason
+        );
+    }
+}
+
+#[test]
+fn bad_bodies_name_their_field() {
+    let cases = [
+        (
+            json!({"regulationType": "NOPE", "subjectType": "USER_ID", "subjectIds": ["u"]}),
+            "regulationType",
+        ),
+        (
+            json!({"regulationType": "SUPPRESS_ONLY", "subjectType": "EMAIL", "subjectIds": ["u"]}),
+            "subjectType",
+        ),
+        (
+            json!({"regulationType": "SUPPRESS_ONLY", "subjectType": "USER_ID", "subjectIds": []}),
+            "subjectIds",
+        ),
+        (
+            json!({"regulationType": "SUPPRESS_ONLY", "subjectType": "USER_ID", "subjectIds": [""]}),
+            "subjectIds[0]",
+        ),
+        (
+            json!({"regulationType": "SUPPRESS_ONLY", "subjectType": "USER_ID", "subjectIds": ["u", "x".repeat(MAX_SUBJECT_ID_CHARS + 1)]}),
+            "subjectIds[1]",
+        ),
+        (
+            json!({"regulationType": "SUPPRESS_ONLY", "subjectType": "DEVICE_ID", "subjectIds": ["00000000-0000-0000-0000-000000000000"]}),
+            "subjectIds[0]",
+        ),
+        (
+            json!({"regulationType": "SUPPRESS_ONLY", "subjectType": "USER_ID", "subjectIds": ["u"], "extra": 1}),
+            "extra",
+        ),
+        (
+            json!({"regulationType": "SUPPRESS_ONLY", "subjectType": "USER_ID"}),
+            "subjectIds",
+        ),
+    ];
+    for (body, field) in cases {
+        assert_eq!(
+            RegulationInput::parse(&body).unwrap_err().field,
+            field,
+            "{body}"
+        );
+    }
+    let many: Vec<String> = (0..=MAX_REGULATION_SUBJECT_IDS)
+        .map(|i| format!("u{i}"))
+        .collect();
+    let err = RegulationInput::parse(&json!({
+        "regulationType": "SUPPRESS_ONLY", "subjectType": "USER_ID", "subjectIds": many
+    }))
+    .unwrap_err();
+    assert_eq!(err.field, "subjectIds");
+}
+
+#[test]
+fn hashes_are_keyed_by_app_and_kind_and_never_the_id() {
+    let a = subject_hash(SECRET, "app1", SubjectType::UserId, "u1").unwrap();
+    assert_eq!(a.len(), 64);
+    assert!(!a.contains("u1"));
+    assert_ne!(
+        a,
+        subject_hash(SECRET, "app2", SubjectType::UserId, "u1").unwrap()
+    );
+    assert_ne!(
+        a,
+        subject_hash(SECRET, "app1", SubjectType::AnonymousId, "u1").unwrap()
+    );
+    assert_ne!(
+        a,
+        subject_hash(b"another secret", "app1", SubjectType::UserId, "u1").unwrap()
+    );
+    // User ids are case-sensitive; advertising ids are not.
+    assert_ne!(
+        a,
+        subject_hash(SECRET, "app1", SubjectType::UserId, "U1").unwrap()
+    );
+    let idfa = "6D92078A-8246-4BA4-AE5B-76104861E7DC";
+    assert_eq!(
+        subject_hash(SECRET, "app1", SubjectType::DeviceId, idfa),
+        subject_hash(SECRET, "app1", SubjectType::DeviceId, &idfa.to_lowercase())
+    );
+}
+
+#[test]
+fn device_hash_is_unchanged_by_the_fold_into_keyed_hash() {
+    // The device objects are named by this hash: folding it into keyed_hash must not move them.
+    let id = DeviceId {
+        kind: DeviceIdKind::Advertising,
+        value: "abc-123".into(),
+    };
+    use hmac::{Hmac, Mac};
+    let mut app_key = <Hmac<sha2::Sha256> as Mac>::new_from_slice(SECRET).unwrap();
+    app_key.update(b"app1");
+    let key = app_key.finalize().into_bytes();
+    let mut mac = <Hmac<sha2::Sha256> as Mac>::new_from_slice(&key).unwrap();
+    mac.update(b"advertising:abc-123");
+    let expected: String = mac
+        .finalize()
+        .into_bytes()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    assert_eq!(hashed(SECRET, "app1", &id), expected);
+    assert_eq!(
+        hashed(SECRET, "app1", &id),
+        subject_hash(SECRET, "app1", SubjectType::DeviceId, "ABC-123").unwrap()
+    );
+}
+
+#[test]
+fn an_event_matches_by_any_of_its_ids() {
+    let event: Event = serde_json::from_value(json!({
+        "messageId": "m", "type": "track", "userId": "u1", "anonymousId": "a1",
+        "timestampMs": 0, "receivedAtMs": 0,
+        "context": {"device": {"advertisingId": "6D92078A-8246-4BA4-AE5B-76104861E7DC"}}
+    }))
+    .unwrap();
+    let hashes = event_subject_hashes(SECRET, "app1", &event);
+    for (kind, raw) in [
+        (SubjectType::UserId, "u1"),
+        (SubjectType::AnonymousId, "a1"),
+        (
+            SubjectType::DeviceId,
+            "6d92078a-8246-4ba4-ae5b-76104861e7dc",
+        ),
+    ] {
+        assert!(
+            hashes.contains(&subject_hash(SECRET, "app1", kind, raw).unwrap()),
+            "{raw}"
+        );
+    }
+    assert!(
+        !hashes.contains(&subject_hash(SECRET, "app1", SubjectType::AnonymousId, "u1").unwrap())
+    );
+}

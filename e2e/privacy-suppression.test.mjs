@@ -1,0 +1,192 @@
+// Issue 12, suppression: a regulation through the management API (/admin/v1/apps/{app}/
+// regulations) keeps a person's events from being stored at the edge (no journey, nothing at
+// the origin), counts them, and leaves everyone else (and the same id in another app) alone;
+// UNSUPPRESS lets them in again. Delete types are refused naming the field; scope refusals as
+// for every management resource. Answers are checked against openapi/query.json.
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { after, before, test } from 'node:test';
+import { AdminClient } from './lib/admin.mjs';
+import { loadDocument, ResponseChecker } from './lib/openapi.mjs';
+import { eventually, startReceiver } from './lib/receiver.mjs';
+import { Stack } from './lib/stack.mjs';
+
+// The edge's settings cache is shortened to 1 s (AUTH_CACHE_TTL_SECS; 60 s by default): a
+// regulation reaches the ingest Worker within that time.
+const TTL_MS = 1_000;
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+const ROUTE = '/admin/v1/apps/{app}/regulations';
+const ONE = '/admin/v1/apps/{app}/regulations/{regulation}';
+
+let stack;
+let receiver;
+let admin;
+before(async () => {
+  const secret = randomBytes(16).toString('hex');
+  receiver = await startReceiver(secret);
+  stack = await Stack.start({ originUrl: receiver.url, secret, vars: { AUTH_CACHE_TTL_SECS: '1' } });
+  admin = new AdminClient(stack, stack.adminToken, new ResponseChecker(await loadDocument('query')));
+});
+after(async () => {
+  await stack?.dispose();
+  await receiver?.close();
+});
+
+const expectStatus = (res, status) => assert.equal(res.status, status, `${res.status} ${res.text}`);
+const expectField = (res, status, field) => {
+  expectStatus(res, status);
+  assert.equal(res.json.success, false);
+  assert.equal(res.json.error.field, field, res.text);
+  assert.ok(res.json.error.reason, res.text);
+};
+const regulate = (client, appId, body) => client.post(`/apps/${appId}/regulations`, body, { route: ROUTE });
+const track = (app, ids, messageId) => stack.segment('/v1/track', { event: 'Viewed', messageId, ...ids }, { key: app.writeKey });
+const droppedCount = async (appId) => {
+  const db = await stack.d1();
+  const row = await db.prepare('SELECT SUM(events) AS n FROM suppressed_events WHERE app_id = ?').bind(appId).first();
+  return row?.n ?? 0;
+};
+const flushed = async (app, userId) => {
+  await eventually(async () => (await stack.journey(userId, app.readToken)).json?.outbox_pending === 0, { timeoutMs: 30_000 });
+};
+const reachedOrigin = (appId, userId) => receiver.state.batches.some((b) => b.journey === `u:${appId}:${userId}`);
+
+test('a suppressed user id is dropped at the edge, counted, and collected again after UNSUPPRESS', async () => {
+  const app = await stack.createApp();
+  const other = await stack.createApp();
+  const created = await regulate(admin, app.appId, { regulationType: 'SUPPRESS_ONLY', subjectType: 'USER_ID', subjectIds: ['gone-user', 'gone-too'] });
+  expectStatus(created, 201);
+  assert.match(created.json.id, /^reg_[0-9a-f]{16}$/);
+  assert.equal(created.json.status, 'done');
+  assert.deepEqual(created.json.stores, { edge_suppression: { status: 'done' } });
+  assert.equal(created.json.subjectCount, 2);
+  const shown = await admin.get(`/apps/${app.appId}/regulations/${created.json.id}`, { route: ONE });
+  expectStatus(shown, 200);
+  assert.deepEqual(shown.json, created.json);
+  await sleep(TTL_MS + 200);
+
+  // One request with the suppressed user, another user, and the suppressed user by alias.
+  const res = await stack.segment('/v1/batch', {
+    batch: [
+      { type: 'track', event: 'Viewed', userId: 'gone-user', messageId: 's-1' },
+      { type: 'identify', userId: 'gone-user', anonymousId: 'anon-of-gone', messageId: 's-2' },
+      { type: 'track', event: 'Viewed', userId: 'kept-user', messageId: 's-3' },
+    ],
+  }, { key: app.writeKey });
+  expectStatus(res, 200);
+  assert.equal(res.json.accepted, 3, 'the SDK is told the events were taken (Segment semantics)');
+  expectStatus(await track(other, { userId: 'gone-user' }, 'o-1'), 200);
+
+  await flushed(app, 'kept-user');
+  await flushed(other, 'gone-user');
+  expectStatus(await stack.journey('gone-user', app.readToken), 404);
+  expectStatus(await stack.journey('anon-of-gone', app.readToken, { type: 'anonymous' }), 404);
+  assert.ok(reachedOrigin(app.appId, 'kept-user'), 'another user of the app is collected');
+  assert.ok(reachedOrigin(other.appId, 'gone-user'), 'the same id in another app is collected');
+  assert.ok(!reachedOrigin(app.appId, 'gone-user'), 'nothing of the suppressed user reached the origin');
+  assert.ok(!JSON.stringify(receiver.state.batches).includes('anon-of-gone'));
+  assert.equal(await droppedCount(app.appId), 2);
+  assert.equal(await droppedCount(other.appId), 0);
+
+  // The suppression list and the regulation hold keyed hashes and counts, never the ids; so
+  // does the audit log.
+  const db = await stack.d1();
+  const rows = await db.prepare('SELECT * FROM suppressions WHERE app_id = ?').bind(app.appId).all();
+  assert.equal(rows.results.length, 2);
+  const regs = await db.prepare('SELECT * FROM regulations WHERE app_id = ?').bind(app.appId).all();
+  const audit = await admin.get(`/apps/${app.appId}/audit`);
+  expectStatus(audit, 200);
+  const entry = audit.json.entries.find((e) => e.action === 'regulation.create');
+  assert.equal(entry.resource, `apps/${app.appId}/regulations/${created.json.id}`);
+  assert.equal(entry.after.subjectCount, 2);
+  for (const stored of [rows.results, regs.results, audit.json]) {
+    assert.ok(!JSON.stringify(stored).includes('gone-'), `no raw id in ${JSON.stringify(stored)}`);
+  }
+
+  const lifted = await regulate(admin, app.appId, { regulationType: 'UNSUPPRESS', subjectType: 'USER_ID', subjectIds: ['gone-user'] });
+  expectStatus(lifted, 201);
+  assert.equal(lifted.json.status, 'done');
+  await sleep(TTL_MS + 200);
+  expectStatus(await track(app, { userId: 'gone-user' }, 's-4'), 200);
+  expectStatus(await track(app, { userId: 'gone-too' }, 's-5'), 200);
+  await flushed(app, 'gone-user');
+  assert.ok(reachedOrigin(app.appId, 'gone-user'), 'collected again after UNSUPPRESS');
+  expectStatus(await stack.journey('gone-too', app.readToken), 404);
+  assert.equal(await droppedCount(app.appId), 3, 'gone-too is still suppressed');
+});
+
+test('anonymous ids and advertising ids are suppressed by their own subject types', async () => {
+  const app = await stack.createApp();
+  const idfa = '6D92078A-8246-4BA4-AE5B-76104861E7DC';
+  expectStatus(await regulate(admin, app.appId, { regulationType: 'SUPPRESS_ONLY', subjectType: 'ANONYMOUS_ID', subjectIds: ['anon-gone'] }), 201);
+  expectStatus(await regulate(admin, app.appId, { regulationType: 'SUPPRESS_ONLY', subjectType: 'DEVICE_ID', subjectIds: [idfa.toLowerCase()] }), 201);
+  await sleep(TTL_MS + 200);
+  expectStatus(await track(app, { anonymousId: 'anon-gone' }, 'a-1'), 200);
+  // A USER_ID suppression does not match the same text as an anonymous id, and vice versa.
+  expectStatus(await track(app, { userId: 'anon-gone' }, 'a-2'), 200);
+  const device = { context: { device: { advertisingId: idfa, adTrackingEnabled: true } } };
+  expectStatus(await track(app, { userId: 'device-user', ...device }, 'a-3'), 200);
+  await flushed(app, 'anon-gone');
+  expectStatus(await stack.journey('anon-gone', app.readToken, { type: 'anonymous' }), 404);
+  expectStatus(await stack.journey('device-user', app.readToken), 404);
+  assert.equal(await droppedCount(app.appId), 2);
+});
+
+test('delete types are refused naming regulationType; bad bodies name their field', async () => {
+  const app = await stack.createApp();
+  for (const regulationType of ['DELETE_ONLY', 'SUPPRESS_WITH_DELETE']) {
+    const res = await regulate(admin, app.appId, { regulationType, subjectType: 'USER_ID', subjectIds: ['u'] });
+    expectField(res, 400, 'regulationType');
+    assert.match(res.json.error.reason, /erasure is not available/);
+  }
+  expectField(await regulate(admin, app.appId, { regulationType: 'SUPPRESS_ONLY', subjectType: 'EMAIL', subjectIds: ['u'] }), 400, 'subjectType');
+  expectField(await regulate(admin, app.appId, { regulationType: 'SUPPRESS_ONLY', subjectType: 'USER_ID', subjectIds: [] }), 400, 'subjectIds');
+  const many = Array.from({ length: 101 }, (_, i) => `u${i}`);
+  expectField(await regulate(admin, app.appId, { regulationType: 'SUPPRESS_ONLY', subjectType: 'USER_ID', subjectIds: many }), 400, 'subjectIds');
+  expectField(await regulate(admin, app.appId, { regulationType: 'SUPPRESS_ONLY', subjectType: 'USER_ID', subjectIds: ['x'.repeat(257)] }), 400, 'subjectIds[0]');
+  const db = await stack.d1();
+  const written = await db.prepare('SELECT (SELECT COUNT(*) FROM regulations WHERE app_id = ?1) + (SELECT COUNT(*) FROM suppressions WHERE app_id = ?1) AS n').bind(app.appId).first();
+  assert.equal(written.n, 0, 'nothing was written');
+  expectStatus(await admin.get(`/apps/${app.appId}/regulations/reg_0000000000000000`, { route: ONE }), 404);
+});
+
+test('only the admin token and the app\'s own manage key may regulate', async () => {
+  const app = await stack.createApp();
+  const other = await stack.createApp();
+  const body = { regulationType: 'SUPPRESS_ONLY', subjectType: 'USER_ID', subjectIds: ['scoped'] };
+  expectField(await regulate(admin.as(app.readToken), app.appId, body), 403, 'authorization');
+  expectField(await regulate(admin.as(app.writeKey), app.appId, body), 403, 'authorization');
+  expectField(await regulate(admin.as(other.manageKey), app.appId, body), 403, 'app');
+  const own = await regulate(admin.as(app.manageKey), app.appId, body);
+  expectStatus(own, 201);
+  expectField(await admin.as(other.manageKey).get(`/apps/${app.appId}/regulations/${own.json.id}`, { route: ONE }), 403, 'app');
+  expectStatus(await admin.as(app.manageKey).get(`/apps/${app.appId}/regulations/${own.json.id}`, { route: ONE }), 200);
+});
+
+test('apps without suppressions never reach the suppression path; an app with some fails closed without the secret', async () => {
+  // Without SUPPRESSION_SECRET nothing can be hashed: an app with no suppressions still ingests
+  // (the lookup is skipped on the settings flag alone), an app with suppressions is refused
+  // rather than let a suppressed person through.
+  const secret = randomBytes(16).toString('hex');
+  const local = await Stack.start({ secret, vars: { AUTH_CACHE_TTL_SECS: '1', SUPPRESSION_SECRET: '' } });
+  try {
+    const plain = await local.createApp();
+    const listed = await local.createApp();
+    const db = await local.d1();
+    await db.prepare("INSERT INTO suppressions (app_id, hash, subject_type, regulation_id) VALUES (?, ?, 'USER_ID', 'reg_manual')")
+      .bind(listed.appId, 'a'.repeat(64)).run();
+    const send = (app) => local.segment('/v1/track', { event: 'Viewed', userId: 'someone', messageId: `n-${app.appId}` }, { key: app.writeKey });
+    expectStatus(await send(plain), 200);
+    assert.equal((await send(listed)).status, 500);
+    const refused = await local.fetch(`http://query.test/admin/v1/apps/${plain.appId}/regulations`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${local.adminToken}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ regulationType: 'SUPPRESS_ONLY', subjectType: 'USER_ID', subjectIds: ['u'] }),
+    });
+    assert.equal(refused.status, 500, 'no regulation is recorded that could not be honoured');
+    const rows = await db.prepare('SELECT COUNT(*) AS n FROM regulations WHERE app_id = ?').bind(plain.appId).first();
+    assert.equal(rows.n, 0);
+  } finally {
+    await local.dispose();
+  }
+});
