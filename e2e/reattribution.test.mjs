@@ -80,7 +80,7 @@ test('a re-run with new settings gives a new revision, in the journey view and t
 test('a re-run judges attribution-time fraud rules again with the new thresholds', async () => {
   const app = await stack.createApp();
   await stack.createLink(app.appId, { id: `inj-${app.appId}`, destination: 'https://shop.example/', source: 'dsp', medium: 'cpc' });
-  ok(await stack.fetch(`${INGEST}/c/inj-${app.appId}?user_id=rerun-2`));
+  ok(await stack.fetch(`${INGEST}${await stack.userLinkPath(app.appId, `inj-${app.appId}`, 'rerun-2')}`));
   ok(await send(app, '/v1/track', { userId: 'rerun-2', event: 'Application Installed', timestamp: at(3000) }));
   assert.equal((await view(app, 'rerun-2')).conversions[0].rejected, 'click_injection');
   await update(app, { fraud_rules: JSON.stringify({ click_injection: { min_ctit_secs: 1 } }) });
@@ -111,7 +111,7 @@ test('re-attribution window: a returning user gets a new attribution, a reinstal
   ok(await send(app, '/v1/page', { userId: 'back-1', timestamp: at(-121 * DAY), context: campaign('google') }));
   ok(await send(app, '/v1/track', { userId: 'back-1', messageId: 'install-1', event: 'Application Installed', timestamp: at(-120 * DAY) }));
   // 120 days of silence (more than the 90-day window), then an ad click and a reinstall.
-  ok(await stack.fetch(`${INGEST}/c/back-${app.appId}?user_id=back-1`));
+  ok(await stack.fetch(`${INGEST}${await stack.userLinkPath(app.appId, `back-${app.appId}`, 'back-1')}`));
   ok(await send(app, '/v1/track', { userId: 'back-1', messageId: 'install-2', event: 'Application Installed', timestamp: at(60_000) }));
   // A reinstall a minute later is the same lifecycle: recorded, not attributed.
   ok(await send(app, '/v1/track', { userId: 'back-1', messageId: 'install-3', event: 'Application Installed', timestamp: at(120_000) }));

@@ -20,6 +20,7 @@ pub mod journey;
 pub mod keys;
 pub mod lifecycle;
 pub mod limits;
+pub mod link_user;
 pub mod manage;
 pub mod message_id;
 pub mod mobile;

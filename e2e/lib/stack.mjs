@@ -126,6 +126,17 @@ export class Stack {
     return row.id;
   }
 
+  /** `/c/{linkId}?user_id=...&user_sig=...`, signed through the management API (finding 5). */
+  async userLinkPath(appId, linkId, userId) {
+    const res = await this.fetch(`${QUERY}/admin/v1/apps/${appId}/links/${linkId}/user-url`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${this.adminToken}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ user_id: userId }),
+    });
+    if (res.status !== 200) throw new Error(`user-url: ${res.status} ${res.text}`);
+    return `/c/${linkId}?user_id=${encodeURIComponent(userId)}&user_sig=${res.json.user_sig}`;
+  }
+
   async fetch(url, init = {}) {
     const response = await this.mf.dispatchFetch(url, { redirect: 'manual', ...init });
     const text = await response.text();

@@ -5,7 +5,9 @@
 //! Query parameters: `utm_source`, `utm_medium`, `utm_campaign`, `utm_content`, `utm_term`
 //! override the link's own campaign fields; `anonymous_id` / `user_id` put the touch straight
 //! into a known visitor's journey (impressions need one of them, since a view cannot be
-//! linked to anyone later); `impression_id` makes a retried impression pixel count once;
+//! linked to anyone later); a `user_id` counts only with its `user_sig`
+//! (`attrib_core::link_user`: unsigned, a click is an unknown visitor's and an impression is
+//! refused); `impression_id` makes a retried impression pixel count once;
 //! `network_click_id` carries the ad network's own click id, which postbacks send back.
 //! HEAD requests (link previews, prefetchers) redirect without recording.
 //!
@@ -23,6 +25,7 @@ use attrib_core::geo::{place, Placement};
 use attrib_core::identity::new_click_id;
 use attrib_core::journey::EventOutcome;
 use attrib_core::limits::MAX_ID_CHARS;
+use attrib_core::link_user::{self, LINK_SIGNING_SECRET, USER_SIG_PARAM};
 use attrib_core::mobile::device::{ids_from_query, DeviceId, DeviceTouch, TouchKind};
 use attrib_core::mobile::routing::{self, Platform};
 use attrib_core::mobile::settings::LinkMobile;
@@ -58,7 +61,7 @@ struct Visitor {
 pub async fn click(req: Request, env: &Env) -> Result<Response, IngestError> {
     let (link, settings) = find_link(&req, env, "/c/").await?;
     let url = req.url()?;
-    let visitor = visitor_of(&url)?;
+    let visitor = signed_visitor(visitor_of(&url)?, &url, env, &settings.app_id);
     // The same rule the management API applies when the link is written (https; http only
     // to loopback in local runs), so a row written by hand cannot redirect elsewhere.
     attrib_core::postback::target::check_link_destination(
@@ -122,6 +125,14 @@ pub async fn impression(req: Request, env: &Env) -> Result<Response, IngestError
     let (link, settings) = find_link(&req, env, "/i/").await?;
     let url = req.url()?;
     let visitor = visitor_of(&url)?;
+    if visitor.user_id.is_some()
+        && signed_visitor_id(&visitor, &url, env, &settings.app_id).is_none()
+    {
+        return Err(IngestError::BadField(FieldError::new(
+            USER_SIG_PARAM,
+            "a link names a user only with the user_sig the management API gives for that user",
+        )));
+    }
     let device_ids = device_ids_of(&url);
     let anonymous = visitor.user_id.is_none() && visitor.anonymous_id.is_none();
     if anonymous && device_ids.is_empty() {
@@ -199,6 +210,36 @@ fn checked_id(field: &str, value: String) -> Result<String, IngestError> {
         )));
     }
     Ok(value)
+}
+
+/// The signed `user_id` of `visitor`, if it is signed (`attrib_core::link_user`).
+fn signed_visitor_id(visitor: &Visitor, url: &Url, env: &Env, app_id: &str) -> Option<String> {
+    let user_id = visitor.user_id.as_deref()?;
+    let secret = config::secret(env, LINK_SIGNING_SECRET);
+    let sig = query(url, USER_SIG_PARAM);
+    link_user::verify(
+        secret.as_deref().map(str::as_bytes),
+        app_id,
+        user_id,
+        sig.as_deref(),
+    )
+    .then(|| user_id.to_owned())
+}
+
+/// `visitor` with an unsigned `user_id` left out: the click still redirects, as an unknown
+/// visitor (issue 13, finding 5).
+fn signed_visitor(visitor: Visitor, url: &Url, env: &Env, app_id: &str) -> Visitor {
+    if visitor.user_id.is_none() {
+        return visitor;
+    }
+    let user_id = signed_visitor_id(&visitor, url, env, app_id);
+    if user_id.is_none() {
+        worker::console_warn!("link click: an unsigned user_id was ignored");
+    }
+    Visitor {
+        user_id,
+        anonymous_id: visitor.anonymous_id,
+    }
 }
 
 fn visitor_of(url: &Url) -> Result<Visitor, IngestError> {

@@ -3,12 +3,14 @@
 //! Link ids are global (the URL names no app), so an id another app holds is refused (409).
 //! `tracking_url` is given when the `INGEST_PUBLIC_URL` variable names the ingest Worker.
 
+use attrib_core::limits::MAX_ID_CHARS;
+use attrib_core::link_user::{self, LINK_SIGNING_SECRET, USER_SIG_PARAM};
 use attrib_core::manage::{LinkInput, MAX_LINKS_PER_APP};
 use attrib_core::mobile::settings::{parse_deep_link_params, LinkMobile};
 use attrib_core::FieldError;
 use attrib_worker_common::apps::{targets, DB_BINDING};
-use attrib_worker_common::config;
 use attrib_worker_common::random::random_bytes;
+use attrib_worker_common::{config, response};
 use serde::Deserialize;
 use serde_json::{json, Value};
 use wasm_bindgen::JsValue;
@@ -269,4 +271,55 @@ pub async fn delete(
     )
     .await?;
     answer(200, &json!({ "deleted": id }), version)
+}
+
+/// `POST .../links/{id}/user-url` with `{"user_id"}`: the link's URL naming that user, signed
+/// (`attrib_core::link_user`), for the app's backend to put in an email or a push message. A
+/// link names a user only this way; nothing is written.
+pub async fn user_url(
+    cx: &Cx<'_>,
+    app_id: &str,
+    id: &str,
+    body: Value,
+) -> Result<Response, QueryError> {
+    load_app(cx, app_id).await?;
+    let row = one(cx, app_id, id).await?;
+    let user_id = body
+        .get("user_id")
+        .and_then(Value::as_str)
+        .filter(|u| !u.trim().is_empty() && u.chars().count() <= MAX_ID_CHARS)
+        .ok_or_else(|| {
+            QueryError::BadField(FieldError::new(
+                "user_id",
+                format!("must be a string of 1 to {MAX_ID_CHARS} characters"),
+            ))
+        })?;
+    let secret = config::secret(cx.env, LINK_SIGNING_SECRET).ok_or(QueryError::Edge(
+        attrib_worker_common::EdgeError::Config {
+            name: LINK_SIGNING_SECRET,
+            reason: "is not set on the query Worker".into(),
+        },
+    ))?;
+    let sig = link_user::sign(secret.as_bytes(), app_id, user_id);
+    let base = config::var(cx.env, INGEST_PUBLIC_URL).filter(|u| !u.is_empty());
+    let url = base.map(|b| {
+        let mut url = format!("{}/c/{}?", b.trim_end_matches('/'), row.id);
+        url.push_str(
+            &url::form_urlencoded::Serializer::new(String::new())
+                .append_pair("user_id", user_id)
+                .append_pair(USER_SIG_PARAM, &sig)
+                .finish(),
+        );
+        url
+    });
+    Ok(response::json(
+        200,
+        &json!({
+            "app_id": app_id,
+            "link_id": row.id,
+            "user_id": user_id,
+            "user_sig": sig,
+            "url": url,
+        }),
+    )?)
 }

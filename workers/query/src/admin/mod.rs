@@ -80,6 +80,9 @@ pub async fn handle(mut req: Request, env: &Env) -> Result<Response, QueryError>
             links::update(&cx, app, id, body, expected).await
         }
         (Delete, ["apps", app, "links", id]) => links::delete(&cx, app, id, if_match(&req)?).await,
+        (Post, ["apps", app, "links", id, "user-url"]) => {
+            links::user_url(&cx, app, id, body(&mut req).await?).await
+        }
         (Get, ["apps", app, "postbacks"]) => postbacks::list(&cx, app).await,
         (Post, ["apps", app, "postbacks"]) => {
             postbacks::create(&cx, app, body(&mut req).await?).await
