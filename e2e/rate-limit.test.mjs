@@ -16,7 +16,10 @@ test('over its limit an app gets 429 with Retry-After, before anything is stored
   const app = await stack.createApp({ settings: { rate_limit_tier: 'low' } });
   const statuses = [];
   let refused;
-  for (let i = 0; i < 25; i++) {
+  // The binding counts in fixed 10 s windows: 25 requests straddling a window edge could split
+  // 12 + 13 and never pass 20 (seen once). 45 in well under 10 s cover at most two windows, so
+  // one of them holds at least 23.
+  for (let i = 0; i < 45; i++) {
     const res = await stack.segment('/v1/track', { userId: 'rl-probe', event: 'Signed Up', messageId: `p-${i}` }, { key: app.writeKey });
     statuses.push(res.status);
     if (res.status === 429) refused ??= res;
@@ -25,7 +28,7 @@ test('over its limit an app gets 429 with Retry-After, before anything is stored
   assert.equal(refused.headers.get('retry-after'), '10');
   assert.equal(refused.json.error.code, 'rate_limited');
   const accepted = statuses.filter((s) => s === 200).length;
-  assert.ok(accepted <= 20, `${accepted} accepted`);
+  assert.ok(accepted <= 40, `${accepted} accepted: at most 20 in each of two windows`);
   assert.equal((await stack.journey('rl-probe', app.readToken)).json.event_count, accepted);
   // Another app is not affected.
   const other = await stack.createApp();
