@@ -20,6 +20,7 @@ mod dead_letters;
 mod keys;
 mod links;
 mod postbacks;
+mod rates;
 mod settings;
 mod write;
 
@@ -100,6 +101,7 @@ pub async fn handle(mut req: Request, env: &Env) -> Result<Response, QueryError>
             let (body, expected) = body_and_version(&mut req).await?;
             settings::update(&cx, app, body, expected).await
         }
+        (Put, ["apps", app, "rates"]) => rates::put(&cx, app, &mut req).await,
         (Get, ["apps", app, "audit"]) => audit::list(&cx, app, &req).await,
         (Get, ["apps", app, "journeys", id, "dead-letters"]) => {
             dead_letters::list(&cx, app, id, &req).await
