@@ -470,6 +470,36 @@ mod tests {
     }
 
     #[test]
+    fn the_reporting_currency_is_bound_and_part_of_the_cache_key() {
+        let params = Params::parse(Some("group_by=source"), StatsQuery::PARAMS).expect("params");
+        let ctx = |rep: Option<&str>| QueryContext {
+            today: NaiveDate::from_ymd_opt(2026, 3, 31).expect("date"),
+            default_model: Model::LastClick,
+            reporting_currency: rep.map(str::to_owned),
+        };
+        let usd = StatsQuery::parse(&params, &ctx(Some("USD"))).expect("usd");
+        let none = StatsQuery::parse(&params, &ctx(None)).expect("none");
+        assert_ne!(
+            usd.canonical(),
+            none.canonical(),
+            "a changed setting is a new entry"
+        );
+        let stmt = usd.grouped("app", &["source"], "ORDER BY g, source", Some(11));
+        assert!(!stmt.sql.contains("?R"), "{}", stmt.sql);
+        assert_eq!(
+            stmt.params.last(),
+            Some(&Param::Int(11)),
+            "the limit is bound last"
+        );
+        assert!(stmt.params.contains(&Param::Text("USD".into())));
+        assert!(
+            none.missing_rates("app").is_none(),
+            "nothing to convert, nothing missing"
+        );
+        assert!(usd.missing_rates("app").is_some());
+    }
+
+    #[test]
     fn currency_filter_keeps_touch_rows() {
         let q = parse("currency=EUR").expect("q");
         let sql = q.filters("app").sql();
