@@ -9,6 +9,7 @@
 
 pub mod attribution;
 pub mod conversion;
+pub mod currency;
 pub mod decompress;
 pub mod error;
 pub mod event;

@@ -165,3 +165,12 @@ pub const MAX_DEFERRED_LOOKBACK_SECS: u32 = 7 * 24 * 3600;
 pub const MAX_DEVICE_TOUCHES: usize = 50;
 /// Longest device identifier accepted from a click URL or `context.device` (longer: ignored).
 pub const MAX_DEVICE_ID_CHARS: usize = 128;
+
+/// Currency columns of one exchange-rate upload (the ECB file has about 30).
+pub const MAX_RATE_CURRENCIES: usize = 64;
+/// Rates (day × currency cells) of one exchange-rate upload: a year of the ECB file.
+pub const MAX_RATE_CELLS: usize = 12_000;
+/// Per-cell errors reported for one upload at most.
+pub const MAX_RATE_ERRORS: usize = 50;
+/// Bytes of one exchange-rate CSV upload.
+pub const MAX_RATE_CSV_BYTES: usize = 512 * 1024;

@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { QUERY, Stack } from './stack.mjs';
-import { aggregate, byDays, close, dayRange, fixture, MODELS, read, rowKey, upsert } from './rollups.mjs';
+import { aggregate, byDays, close, closeMaps, dayRange, fixture, MODELS, read, rowKey, upsert } from './rollups.mjs';
 
 const DAYS = dayRange('2026-01-01', 45);
 const FROM = '2026-01-01';
@@ -16,9 +16,13 @@ function assertMatches(apiRows, expected, groupBy) {
     const want = expected.get(rowKey(row, groupBy));
     assert.ok(want, `unexpected group ${rowKey(row, groupBy)}`);
     assert.equal(row.touches, want.touches, `touches of ${rowKey(row, groupBy)}`);
-    for (const field of ['conversions', 'revenue', 'credited_value']) {
-      assert.ok(close(row[field], want[field]), `${field} of ${rowKey(row, groupBy)}: ${row[field]} vs ${want[field]}`);
+    assert.ok(close(row.conversions, want.conversions), `conversions of ${rowKey(row, groupBy)}: ${row.conversions} vs ${want.conversions}`);
+    for (const field of ['revenue_by_currency', 'credited_value_by_currency']) {
+      assert.ok(closeMaps(row[field], want[field]), `${field} of ${rowKey(row, groupBy)}: ${JSON.stringify(row[field])} vs ${JSON.stringify(want[field])}`);
     }
+    // No reporting currency: nothing is converted, so nothing is summed across currencies.
+    assert.equal(row.revenue, null);
+    assert.equal(row.credited_value, null);
   }
 }
 
@@ -59,14 +63,17 @@ export function querySuite(name, start) {
       assert.equal(res.headers.get('x-read-store'), env.store);
       assertMatches(res.json.rows, aggregate(data.rows, { from: FROM, to: TO, groupBy: ['day'], models: ['linear'] }), ['day']);
       const totals = aggregate(data.rows, { from: FROM, to: TO, groupBy: [], models: ['linear'] });
+      assert.equal(res.json.totals.length, 1, 'one total for one model');
       for (const t of res.json.totals) {
-        const want = totals.get(JSON.stringify([t.currency]));
+        const want = totals.get(JSON.stringify([]));
         assert.equal(t.touches, want.touches);
-        assert.ok(close(t.conversions, want.conversions) && close(t.credited_value, want.credited_value));
+        assert.ok(close(t.conversions, want.conversions) && closeMaps(t.credited_value_by_currency, want.credited_value_by_currency));
         assert.equal(t.revenue, undefined, 'revenue is not additive across sources');
       }
-      assert.ok(res.json.rows.some((r) => r.currency === '' && r.touches > 0), 'touch rows have currency ""');
-      assert.ok(!res.json.rows.some((r) => r.currency !== '' && r.touches !== 0), 'touches only on currency ""');
+      // Issue 14 item 3: a group's touches and conversions share one row (no currency "" rows).
+      assert.ok(res.json.rows.some((r) => r.touches > 0 && r.conversions > 0), 'touches and conversions on one row');
+      assert.ok(!res.json.rows.some((r) => 'currency' in r), 'rows are not split by currency');
+      assert.deepEqual(res.json.missing_rates, []);
     });
 
     test('every filter and grouping', async () => {
@@ -86,12 +93,13 @@ export function querySuite(name, start) {
         assertMatches(res.json.rows, expected, c.groupBy);
       }
       const eur = await read(stack, '/v1/stats', a.readToken, { from: FROM, to: TO, group_by: 'source', currency: 'EUR' });
-      assert.deepEqual([...new Set(eur.json.rows.map((r) => r.currency))].sort(), ['', 'EUR'], 'touch rows stay with a currency filter');
+      assert.ok(eur.json.rows.every((r) => Object.keys(r.revenue_by_currency).every((c) => c === 'EUR')), 'only EUR amounts with a currency filter');
+      assert.ok(eur.json.rows.some((r) => r.touches > 0), 'touches stay with a currency filter');
     });
 
     test('ordering and limits cut the answer and say so', async () => {
       const all = await read(stack, '/v1/stats', a.readToken, { from: FROM, to: TO, group_by: 'source', currency: 'USD', order_by: 'conversions' });
-      const usd = all.json.rows.filter((r) => r.currency === 'USD');
+      const usd = all.json.rows.filter((r) => 'USD' in r.revenue_by_currency);
       assert.ok(usd.length >= 3);
       const convs = all.json.rows.map((r) => r.conversions);
       assert.deepEqual(convs, [...convs].sort((x, y) => y - x), 'ordered by conversions, descending');

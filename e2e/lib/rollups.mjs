@@ -101,25 +101,35 @@ export function aggregate(rows, { from, to, groupBy = ['day'], models, sources =
   );
   const groups = new Map();
   for (const r of kept) {
-    const key = JSON.stringify([...groupBy.map((g) => r[g]), r.currency]);
+    const key = JSON.stringify(groupBy.map((g) => r[g]));
     if (!groups.has(key)) groups.set(key, []);
     groups.get(key).push(r);
   }
+  // One group per key, amounts per original currency (never summed across currencies).
+  const byCurrency = (members, field) => {
+    const out = {};
+    for (const m of members.filter((m) => m.currency !== '')) out[m.currency] = (out[m.currency] ?? 0) + m[field];
+    return out;
+  };
   return new Map(
     [...groups].map(([key, members]) => [
       key,
       {
         touches: sum(members.map((m) => m.touches)),
         conversions: sum(members.map((m) => m.conversions)),
-        revenue: sum(members.map((m) => m.revenue)),
-        credited_value: sum(members.map((m) => m.credited_value)),
+        revenue_by_currency: byCurrency(members, 'revenue'),
+        credited_value_by_currency: byCurrency(members, 'credited_value'),
       },
     ]),
   );
 }
 
-/** The key `aggregate` uses for an API row. */
-export const rowKey = (row, groupBy) => JSON.stringify([...groupBy.map((g) => row[g]), row.currency]);
+/** The key `aggregate` uses for an API row: its group, all currencies together. */
+export const rowKey = (row, groupBy) => JSON.stringify(groupBy.map((g) => row[g]));
+
+/** Two `{currency: amount}` objects hold the same currencies and amounts. */
+export const closeMaps = (a, b) =>
+  Object.keys(a).sort().join() === Object.keys(b).sort().join() && Object.keys(a).every((c) => close(a[c], b[c]));
 
 export const close = (a, b) => Math.abs(a - b) < 1e-6 * Math.max(1, Math.abs(a), Math.abs(b));
 

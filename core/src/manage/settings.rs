@@ -10,6 +10,7 @@ use serde_json::Value;
 
 use super::doc::{field, merge_patch, object};
 use crate::attribution::Model;
+use crate::currency::validate_reporting_currency;
 use crate::error::FieldError;
 use crate::fraud::FraudRules;
 use crate::mobile::settings::{validate_mobile_settings, MobileSettings};
@@ -34,9 +35,12 @@ pub struct SettingsDoc {
     /// Kept in its own column (`apps.mobile`): [`SettingsDoc::of`] leaves the defaults and the
     /// caller fills in what is stored.
     pub mobile: MobileSettings,
+    /// The currency `/v1/stats` converts revenue to (ISO code), or none: then amounts stay
+    /// per currency only. Kept in its own column (`apps.reporting_currency`) like `mobile`.
+    pub reporting_currency: Option<String>,
 }
 
-const FIELDS: [&str; 12] = [
+const FIELDS: [&str; 13] = [
     "residency",
     "click_window_secs",
     "view_window_secs",
@@ -49,6 +53,7 @@ const FIELDS: [&str; 12] = [
     "fraud_rules",
     "rate_limit_tier",
     "mobile",
+    "reporting_currency",
 ];
 
 const SECONDS: &str = "a whole number of seconds";
@@ -69,6 +74,7 @@ impl SettingsDoc {
             fraud_rules: settings.fraud.clone(),
             rate_limit_tier: settings.rate_limit,
             mobile: MobileSettings::default(),
+            reporting_currency: None,
         }
     }
 
@@ -135,6 +141,11 @@ impl SettingsDoc {
                 mobile
             }
         };
+        let reporting_currency =
+            field::<String>(map, "", "reporting_currency", "a currency code such as EUR")?;
+        if let Some(code) = &reporting_currency {
+            validate_reporting_currency(code)?;
+        }
         let secs = |name: &str, default: u32| -> Result<u32, FieldError> {
             Ok(field::<u32>(map, "", name, SECONDS)?.unwrap_or(default))
         };
@@ -159,6 +170,7 @@ impl SettingsDoc {
             fraud_rules,
             rate_limit_tier,
             mobile,
+            reporting_currency,
         };
         doc.settings("app").validate()?;
         Ok(doc)

@@ -39,10 +39,26 @@ fn settings_patch_merges_validates_and_names_the_field() {
             "fraud_rules.timestamps.max_future_secs",
         ),
         (json!([1]), "body"),
+        (json!({"reporting_currency": "euro"}), "reporting_currency"),
+        (json!({"reporting_currency": 978}), "reporting_currency"),
     ] {
         let err = doc.patched(&patch).expect_err(&patch.to_string());
         assert_eq!(err.field, field, "{patch}: {err}");
     }
+}
+
+#[test]
+fn reporting_currency_defaults_to_none_and_resets_with_null() {
+    let doc = SettingsDoc::parse(&json!({})).expect("defaults");
+    assert_eq!(doc.reporting_currency, None);
+    let set = doc
+        .patched(&json!({"reporting_currency": "USD"}))
+        .expect("set");
+    assert_eq!(set.reporting_currency.as_deref(), Some("USD"));
+    let reset = set
+        .patched(&json!({"reporting_currency": null}))
+        .expect("reset");
+    assert_eq!(reset.reporting_currency, None);
 }
 
 #[test]

@@ -24,6 +24,7 @@ mod postbacks;
 mod queries;
 mod reads;
 mod reattribute;
+mod reporting;
 mod retention;
 mod rollups;
 mod store;

@@ -17,6 +17,8 @@ pub const LATEST_DAY: &str = "2099-12-31";
 /// Rows a stats read returns at most (`limit`), and when `limit` is not given.
 pub const MAX_STATS_ROWS: usize = 5_000;
 pub const DEFAULT_STATS_ROWS: usize = 1_000;
+/// (day, currency) pairs without an exchange rate a stats read lists at most.
+pub const MAX_MISSING_RATES: usize = 100;
 /// Paths a top-paths read returns at most, and when `limit` is not given.
 pub const MAX_PATH_ROWS: usize = 500;
 pub const DEFAULT_PATH_ROWS: usize = 20;

@@ -15,7 +15,7 @@ use crate::error::QueryError;
 use crate::params::Params;
 use crate::queries::{QueryContext, ReadQuery};
 use crate::store::ReadStore;
-use crate::{auth, versions};
+use crate::{auth, reporting, versions};
 
 /// `x-cache` values.
 const HIT: &str = "hit";
@@ -39,6 +39,11 @@ pub async fn serve<Q: ReadQuery>(
         &QueryContext {
             today,
             default_model: app.default_model,
+            reporting_currency: if Q::CONVERTS {
+                reporting::currency_of(env, &app.app_id).await?
+            } else {
+                None
+            },
         },
     )
     .map_err(QueryError::BadField)?;

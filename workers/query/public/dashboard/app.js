@@ -65,14 +65,14 @@ function fillTable(id, rows, render) {
   if (!rows.length) cell(body.insertRow(), 'No data for these filters').colSpan = 4;
 }
 
-/** Rows of a stats answer grouped by `key`: touches, conversions (all currencies), value per currency. */
+/** Rows of a stats answer grouped by `key` (one row per group already, except across models): touches, conversions, value per currency. */
 function groupRows(rows, key) {
   const groups = new Map();
   for (const r of rows) {
     const g = groups.get(r[key]) ?? { key: r[key], touches: 0, conversions: 0, value: {} };
     g.touches += r.touches;
     g.conversions += r.conversions;
-    if (r.currency) g.value[r.currency] = (g.value[r.currency] ?? 0) + r.credited_value;
+    for (const [currency, v] of Object.entries(r.credited_value_by_currency ?? {})) g.value[currency] = (g.value[currency] ?? 0) + v;
     groups.set(r[key], g);
   }
   return [...groups.values()];
@@ -124,7 +124,9 @@ function renderNumbers({ byDay, bySource, paths, fraud, filters: f }) {
   const totals = byDay.totals;
   $('total-touches').textContent = number.format(sum(totals.map((t) => t.touches)));
   $('total-conversions').textContent = number.format(sum(totals.map((t) => t.conversions)));
-  $('total-value').textContent = money(Object.fromEntries(totals.map((t) => [t.currency, t.credited_value])));
+  const value = {};
+  for (const t of totals) for (const [c, v] of Object.entries(t.credited_value_by_currency)) value[c] = (value[c] ?? 0) + v;
+  $('total-value').textContent = money(value);
 
   const sources = groupRows(bySource.rows, 'source').sort((a, b) => b.conversions - a.conversions || a.key.localeCompare(b.key));
   fillTable('sources-table', sources, (row, s) => {

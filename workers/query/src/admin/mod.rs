@@ -21,6 +21,7 @@ mod keys;
 mod links;
 mod postbacks;
 mod regulations;
+mod rates;
 mod settings;
 mod write;
 
@@ -108,6 +109,7 @@ pub async fn handle(mut req: Request, env: &Env) -> Result<Response, QueryError>
             regulations::create(&cx, app, body(&mut req).await?).await
         }
         (Get, ["apps", app, "regulations", id]) => regulations::show(&cx, app, id).await,
+        (Put, ["apps", app, "rates"]) => rates::put(&cx, app, &mut req).await,
         (Get, ["apps", app, "audit"]) => audit::list(&cx, app, &req).await,
         (Get, ["apps", app, "journeys", id, "dead-letters"]) => {
             dead_letters::list(&cx, app, id, &req).await

@@ -8,7 +8,7 @@ use attrib_worker_common::apps;
 use serde_json::{json, Value};
 use worker::Response;
 
-use super::write::{answer, check_expected, commit, load_app, num, stmt, text, Audit};
+use super::write::{answer, check_expected, commit, load_app, num, opt, stmt, text, Audit};
 use super::Cx;
 use crate::error::QueryError;
 
@@ -18,6 +18,7 @@ async fn current(cx: &Cx<'_>, app_id: &str) -> Result<SettingsDoc, QueryError> {
         .ok_or_else(|| QueryError::Missing(format!("no app {app_id}")))?;
     let mut doc = SettingsDoc::of(&settings);
     doc.mobile = apps::app_mobile(cx.env, app_id).await?;
+    doc.reporting_currency = crate::reporting::currency_of(cx.env, app_id).await?;
     Ok(doc)
 }
 
@@ -53,7 +54,8 @@ pub async fn update(
             "UPDATE apps SET residency = ?2, click_window_secs = ?3, view_window_secs = ?4, \
              reattribution_window_secs = ?5, reengagement_window_secs = ?6, default_model = ?7, \
              time_decay_half_life_secs = ?8, conversion_events = ?9, lifecycle_events = ?10, \
-             fraud_rules = ?11, rate_limit_tier = ?12, mobile = ?13 WHERE id = ?1",
+             fraud_rules = ?11, rate_limit_tier = ?12, mobile = ?13, reporting_currency = ?14 \
+             WHERE id = ?1",
             &[
                 text(app_id),
                 text(after.residency.as_str()),
@@ -68,6 +70,7 @@ pub async fn update(
                 text(&fraud),
                 text(after.rate_limit_tier.as_str()),
                 text(&mobile),
+                opt(after.reporting_currency.as_deref()),
             ],
         )?],
         Audit {

@@ -134,6 +134,7 @@ mod tests {
             &QueryContext {
                 today: NaiveDate::from_ymd_opt(2026, 3, 31).expect("date"),
                 default_model: Model::LastClick,
+                reporting_currency: None,
             },
         )
     }

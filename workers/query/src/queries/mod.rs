@@ -20,12 +20,14 @@ use crate::params::Params;
 use crate::store::SqlStore;
 
 /// What a query's defaults depend on besides its parameters.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct QueryContext {
     /// The current UTC day: the default end of a range.
     pub today: NaiveDate,
     /// The app's default model: the model of a read that names none.
     pub default_model: Model,
+    /// The app's reporting currency (`apps.reporting_currency`), if it has one.
+    pub reporting_currency: Option<String>,
 }
 
 /// A read endpoint's query.
@@ -35,6 +37,8 @@ pub trait ReadQuery: Sized + 'static {
     const PATH: &'static str;
     /// The parameters it takes; any other is refused.
     const PARAMS: &'static [&'static str];
+    /// Whether it reads the app's reporting currency (one more D1 read per request).
+    const CONVERTS: bool = false;
 
     fn parse(params: &Params, ctx: &QueryContext) -> Result<Self, FieldError>;
     /// Equal for requests that must get the same answer (defaults filled in, lists sorted).

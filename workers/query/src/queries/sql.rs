@@ -52,6 +52,10 @@ impl Where {
         Some(list.join(", "))
     }
 
+    pub fn into_params(self) -> Vec<Param> {
+        self.params
+    }
+
     pub fn sql(&self) -> String {
         self.clauses.join(" AND ")
     }

@@ -10,6 +10,8 @@
 
 use attrib_core::attribution::Model;
 use attrib_core::FieldError;
+use std::collections::BTreeMap;
+
 use futures_util::future::try_join;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
@@ -17,9 +19,9 @@ use serde_json::{json, Value};
 use super::sql::Where;
 use super::{canonical, currencies, QueryContext, ReadQuery};
 use crate::error::QueryError;
-use crate::limits::{DEFAULT_STATS_ROWS, MAX_STATS_ROWS};
+use crate::limits::{DEFAULT_STATS_ROWS, MAX_MISSING_RATES, MAX_STATS_ROWS};
 use crate::params::{labels, DayRange, Params};
-use crate::store::{Param, SqlStore};
+use crate::store::{Param, SqlStore, Statement};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Dim {
@@ -74,33 +76,85 @@ pub struct StatsQuery {
     currencies: Vec<String>,
     order_by: Order,
     limit: usize,
+    /// The app's reporting currency (a setting): revenue is converted to it when set.
+    reporting_currency: Option<String>,
 }
 
-#[derive(Debug, Serialize, Deserialize)]
-struct StatRow {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+/// One group as the store answers it: amounts per currency come as JSON objects
+/// (`json_group_object`), converted sums beside them.
+#[derive(Debug, Deserialize)]
+struct StoredRow {
+    #[serde(default)]
     day: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
     source: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
     campaign: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
     model: Option<String>,
-    currency: String,
     touches: u64,
     conversions: f64,
-    revenue: f64,
-    credited_value: f64,
+    revenue: Option<f64>,
+    credited_value: Option<f64>,
+    missing: f64,
+    revenue_by_currency: Option<String>,
+    credited_value_by_currency: Option<String>,
+}
+
+/// One group of the answer: touches and conversions of every currency together, amounts per
+/// original currency, and (with a reporting currency) the converted sums, `null` when an
+/// amount of the group had no rate.
+#[derive(Debug, Serialize)]
+struct StatRow {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    day: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    source: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    campaign: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    model: Option<String>,
+    touches: u64,
+    conversions: f64,
+    revenue: Option<f64>,
+    credited_value: Option<f64>,
+    revenue_by_currency: BTreeMap<String, f64>,
+    credited_value_by_currency: BTreeMap<String, f64>,
+}
+
+impl StoredRow {
+    fn into_row(self, converting: bool) -> StatRow {
+        let converted = |sum: Option<f64>| {
+            if converting && self.missing == 0.0 {
+                Some(sum.unwrap_or(0.0))
+            } else {
+                None
+            }
+        };
+        StatRow {
+            revenue: converted(self.revenue),
+            credited_value: converted(self.credited_value),
+            day: self.day,
+            source: self.source,
+            campaign: self.campaign,
+            model: self.model,
+            touches: self.touches,
+            conversions: self.conversions,
+            revenue_by_currency: per_currency(self.revenue_by_currency.as_deref()),
+            credited_value_by_currency: per_currency(self.credited_value_by_currency.as_deref()),
+        }
+    }
+}
+
+fn per_currency(json: Option<&str>) -> BTreeMap<String, f64> {
+    json.and_then(|j| serde_json::from_str(j).ok())
+        .unwrap_or_default()
 }
 
 #[derive(Debug, Serialize, Deserialize)]
-struct TotalRow {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    model: Option<String>,
+struct MissingRate {
+    day: String,
     currency: String,
-    touches: u64,
-    conversions: f64,
-    credited_value: f64,
 }
 
 impl ReadQuery for StatsQuery {
@@ -108,6 +162,7 @@ impl ReadQuery for StatsQuery {
     const PARAMS: &'static [&'static str] = &[
         "from", "to", "group_by", "model", "source", "campaign", "currency", "order_by", "limit",
     ];
+    const CONVERTS: bool = true;
 
     fn parse(params: &Params, ctx: &QueryContext) -> Result<Self, FieldError> {
         let range = params.range(ctx.today)?;
@@ -166,6 +221,7 @@ impl ReadQuery for StatsQuery {
             currencies: currencies(params)?,
             order_by: params.choice("order_by", &ORDERS, Order::Dims)?,
             limit: params.number("limit", 1, MAX_STATS_ROWS, DEFAULT_STATS_ROWS)?,
+            reporting_currency: ctx.reporting_currency.clone(),
         })
     }
 
@@ -186,13 +242,15 @@ impl ReadQuery for StatsQuery {
             ("currency", self.currencies.join(",")),
             ("order_by", order.to_owned()),
             ("limit", self.limit.to_string()),
+            (
+                "reporting_currency",
+                self.reporting_currency.clone().unwrap_or_default(),
+            ),
         ])
     }
 
     async fn run<S: SqlStore>(&self, store: &S, app_id: &str) -> Result<Value, QueryError> {
-        let filters = self.filters(app_id);
         let dims: Vec<&str> = self.group_by.iter().map(|d| d.column()).collect();
-        let select_dims: String = dims.iter().map(|d| format!("{d}, ")).collect();
         let order = match self.order_by {
             Order::Dims => String::new(),
             Order::Touches => "touches DESC, ".into(),
@@ -200,37 +258,64 @@ impl ReadQuery for StatsQuery {
             Order::Revenue => "revenue DESC, ".into(),
             Order::CreditedValue => "credited_value DESC, ".into(),
         };
-        let mut rows_filter = filters.clone();
+        let order_dims: String = dims.iter().map(|d| format!(", {d}")).collect();
         // One row more than asked tells whether the answer was cut.
-        let limit = rows_filter.bind(Param::Int(self.limit as i64 + 1));
-        let rows_stmt = rows_filter.statement(
-            &format!(
-                "SELECT {select_dims}currency, COALESCE(SUM(touches), 0) AS touches, \
-                 COALESCE(SUM(conversions), 0) AS conversions, COALESCE(SUM(revenue), 0) AS revenue, \
-                 COALESCE(SUM(credited_value), 0) AS credited_value FROM daily_stats"
-            ),
-            &format!(
-                "GROUP BY {select_dims}currency ORDER BY {order}{select_dims}currency LIMIT {limit}"
-            ),
+        let rows_stmt = self.grouped(
+            app_id,
+            &dims,
+            &format!("ORDER BY {order}g{order_dims}"),
+            Some(self.limit as i64 + 1),
         );
-        let model_total = if self.group_by.contains(&Dim::Model) {
-            "model, "
+        let total_dims: Vec<&str> = if self.group_by.contains(&Dim::Model) {
+            vec!["model"]
         } else {
-            ""
+            vec![]
         };
-        let totals_stmt = filters.statement(
-            &format!(
-                "SELECT {model_total}currency, COALESCE(SUM(touches), 0) AS touches, \
-                 COALESCE(SUM(conversions), 0) AS conversions, \
-                 COALESCE(SUM(credited_value), 0) AS credited_value FROM daily_stats"
-            ),
-            &format!("GROUP BY {model_total}currency ORDER BY {model_total}currency"),
+        let total_order: String = total_dims.iter().map(|d| format!(", {d}")).collect();
+        let totals_stmt = self.grouped(
+            app_id,
+            &total_dims,
+            &format!("ORDER BY g{total_order}"),
+            None,
         );
-        // Both queries in flight at once: the store's round trip dominates a miss.
-        let (mut rows, totals): (Vec<StatRow>, Vec<TotalRow>) =
-            try_join(store.rows(&rows_stmt), store.rows(&totals_stmt)).await?;
+        let missing_stmt = self.missing_rates(app_id);
+        // All queries in flight at once: the store's round trip dominates a miss.
+        let (rows, (totals, missing)): (Vec<StoredRow>, (Vec<StoredRow>, Vec<MissingRate>)) =
+            try_join(
+                store.rows(&rows_stmt),
+                try_join(store.rows(&totals_stmt), async {
+                    match &missing_stmt {
+                        Some(stmt) => store.rows(stmt).await,
+                        None => Ok(Vec::new()),
+                    }
+                }),
+            )
+            .await?;
+        let converting = self.reporting_currency.is_some();
         let truncated = rows.len() > self.limit;
-        rows.truncate(self.limit);
+        let rows: Vec<StatRow> = rows
+            .into_iter()
+            .take(self.limit)
+            .map(|r| r.into_row(converting))
+            .collect();
+        let totals: Vec<Value> = totals
+            .into_iter()
+            .map(|r| {
+                let row = r.into_row(converting);
+                let mut total = json!({
+                    "touches": row.touches,
+                    "conversions": row.conversions,
+                    "credited_value": row.credited_value,
+                    "credited_value_by_currency": row.credited_value_by_currency,
+                });
+                if let (Some(model), Value::Object(map)) = (row.model, &mut total) {
+                    map.insert("model".into(), Value::from(model));
+                }
+                total
+            })
+            .collect();
+        let missing_truncated = missing.len() > MAX_MISSING_RATES;
+        let missing: Vec<MissingRate> = missing.into_iter().take(MAX_MISSING_RATES).collect();
         let models: Vec<&str> = self.models.iter().map(|m| m.as_str()).collect();
         Ok(json!({
             "app_id": app_id,
@@ -242,13 +327,90 @@ impl ReadQuery for StatsQuery {
             "order_by": ORDERS.iter().find(|(_, o)| *o == self.order_by).map_or("dims", |(l, _)| l),
             "limit": self.limit,
             "truncated": truncated,
+            "reporting_currency": self.reporting_currency,
+            "missing_rates": missing,
+            "missing_rates_truncated": missing_truncated,
             "rows": rows,
             "totals": totals,
         }))
     }
 }
 
+/// Each daily_stats row of the read with its amounts converted to the reporting currency
+/// (`?R`) on the row's own day, through EUR: amount × (R per EUR) / (currency per EUR). EUR is
+/// 1 per EUR by definition. `missing` is 1 on a row with an amount and no rate for its day.
+/// Touch rows (currency "") carry no amount and convert to 0.
+const CONVERTED: &str = "SELECT s.day, s.source, s.campaign, s.model, s.currency, s.touches, \
+    s.conversions, s.revenue, s.credited_value, \
+    CASE WHEN s.currency = '' THEN 0.0 WHEN s.currency = ?R THEN s.revenue \
+      ELSE s.revenue * (CASE WHEN ?R = 'EUR' THEN 1.0 ELSE t.per_eur END) \
+        / (CASE WHEN s.currency = 'EUR' THEN 1.0 ELSE f.per_eur END) END AS revenue_conv, \
+    CASE WHEN s.currency = '' THEN 0.0 WHEN s.currency = ?R THEN s.credited_value \
+      ELSE s.credited_value * (CASE WHEN ?R = 'EUR' THEN 1.0 ELSE t.per_eur END) \
+        / (CASE WHEN s.currency = 'EUR' THEN 1.0 ELSE f.per_eur END) END AS credited_conv, \
+    CASE WHEN s.currency <> '' AND s.currency <> ?R \
+      AND (s.revenue <> 0 OR s.credited_value <> 0) \
+      AND ((?R <> 'EUR' AND t.per_eur IS NULL) OR (s.currency <> 'EUR' AND f.per_eur IS NULL)) \
+      THEN 1 ELSE 0 END AS missing \
+    FROM (SELECT * FROM daily_stats WHERE {where}) s \
+    LEFT JOIN exchange_rates f ON f.app_id = s.app_id AND f.day = s.day AND f.currency = s.currency \
+    LEFT JOIN exchange_rates t ON t.app_id = s.app_id AND t.day = s.day AND t.currency = ?R";
+
 impl StatsQuery {
+    /// The filtered rows converted ([`CONVERTED`]) and its parameters; `?R` bound last.
+    fn converted(&self, app_id: &str) -> (String, Vec<Param>) {
+        let mut w = self.filters(app_id);
+        let rep = w.bind(self.reporting_currency.clone().unwrap_or_default().into());
+        let sql = CONVERTED.replace("{where}", &w.sql()).replace("?R", &rep);
+        (sql, w.into_params())
+    }
+
+    /// One row per group of `dims`: touches and conversions over every currency, amounts per
+    /// currency as JSON objects, converted sums and the count of unconvertible rows. The
+    /// constant `g` makes an empty `dims` one group.
+    fn grouped(&self, app_id: &str, dims: &[&str], order: &str, limit: Option<i64>) -> Statement {
+        let (converted, mut params) = self.converted(app_id);
+        let select_dims: String = dims.iter().map(|d| format!(", {d}")).collect();
+        let limit = match limit {
+            Some(n) => {
+                params.push(Param::Int(n));
+                format!(" LIMIT ?{}", params.len())
+            }
+            None => String::new(),
+        };
+        let sql = format!(
+            "SELECT g{select_dims}, SUM(touches) AS touches, SUM(conversions) AS conversions, \
+             SUM(revenue_conv) AS revenue, SUM(credited_conv) AS credited_value, \
+             SUM(missing) AS missing, \
+             json_group_object(currency, revenue) FILTER (WHERE currency <> '') AS revenue_by_currency, \
+             json_group_object(currency, credited_value) FILTER (WHERE currency <> '') \
+               AS credited_value_by_currency \
+             FROM (SELECT '' AS g{select_dims}, currency, SUM(touches) AS touches, \
+               SUM(conversions) AS conversions, SUM(revenue) AS revenue, \
+               SUM(credited_value) AS credited_value, SUM(revenue_conv) AS revenue_conv, \
+               SUM(credited_conv) AS credited_conv, SUM(missing) AS missing \
+               FROM ({converted}) GROUP BY g{select_dims}, currency) \
+             GROUP BY g{select_dims} {order}{limit}"
+        );
+        Statement::new(sql, params)
+    }
+
+    /// The (day, currency) pairs of the read whose amounts had no rate; none without a
+    /// reporting currency.
+    fn missing_rates(&self, app_id: &str) -> Option<Statement> {
+        self.reporting_currency.as_ref()?;
+        let (converted, mut params) = self.converted(app_id);
+        params.push(Param::Int(MAX_MISSING_RATES as i64 + 1));
+        Some(Statement::new(
+            format!(
+                "SELECT DISTINCT day, currency FROM ({converted}) WHERE missing = 1 \
+                 ORDER BY day, currency LIMIT ?{}",
+                params.len()
+            ),
+            params,
+        ))
+    }
+
     fn filters(&self, app_id: &str) -> Where {
         let mut w = Where::new(app_id, &self.range);
         let models: Vec<String> = self.models.iter().map(|m| m.as_str().to_owned()).collect();
@@ -275,6 +437,7 @@ mod tests {
             &QueryContext {
                 today: NaiveDate::from_ymd_opt(2026, 3, 31).expect("date"),
                 default_model: Model::LastClick,
+                reporting_currency: None,
             },
         )
     }
@@ -304,6 +467,36 @@ mod tests {
         assert_eq!(a.canonical(), b.canonical());
         let c = parse("source=a&group_by=day,source&from=2026-03-01").expect("c");
         assert_ne!(a.canonical(), c.canonical());
+    }
+
+    #[test]
+    fn the_reporting_currency_is_bound_and_part_of_the_cache_key() {
+        let params = Params::parse(Some("group_by=source"), StatsQuery::PARAMS).expect("params");
+        let ctx = |rep: Option<&str>| QueryContext {
+            today: NaiveDate::from_ymd_opt(2026, 3, 31).expect("date"),
+            default_model: Model::LastClick,
+            reporting_currency: rep.map(str::to_owned),
+        };
+        let usd = StatsQuery::parse(&params, &ctx(Some("USD"))).expect("usd");
+        let none = StatsQuery::parse(&params, &ctx(None)).expect("none");
+        assert_ne!(
+            usd.canonical(),
+            none.canonical(),
+            "a changed setting is a new entry"
+        );
+        let stmt = usd.grouped("app", &["source"], "ORDER BY g, source", Some(11));
+        assert!(!stmt.sql.contains("?R"), "{}", stmt.sql);
+        assert_eq!(
+            stmt.params.last(),
+            Some(&Param::Int(11)),
+            "the limit is bound last"
+        );
+        assert!(stmt.params.contains(&Param::Text("USD".into())));
+        assert!(
+            none.missing_rates("app").is_none(),
+            "nothing to convert, nothing missing"
+        );
+        assert!(usd.missing_rates("app").is_some());
     }
 
     #[test]
