@@ -20,8 +20,8 @@ mod dead_letters;
 mod keys;
 mod links;
 mod postbacks;
-mod regulations;
 mod rates;
+mod regulations;
 mod settings;
 mod write;
 
