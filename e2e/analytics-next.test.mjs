@@ -57,7 +57,7 @@ before(async () => {
 after(async () => {
   await browser?.close();
   await new Promise((resolve) => site.server.close(resolve));
-  await stack.dispose();
+  await stack?.dispose();
 });
 
 /** A page on the site with the SDK loaded; records every request it makes to ingest. */

@@ -15,7 +15,7 @@ before(async () => {
   app = await stack.createApp();
   base = stack.url.origin;
 });
-after(() => stack.dispose());
+after(() => stack?.dispose());
 
 /** Nothing of `userId` was stored: no journey, or an empty one. */
 async function nothingStored(userId) {

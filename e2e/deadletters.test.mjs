@@ -55,7 +55,7 @@ before(async () => {
   checker = new ResponseChecker(await loadDocument('query'));
 });
 after(async () => {
-  await stack.dispose();
+  await stack?.dispose();
   await origin.close();
 });
 

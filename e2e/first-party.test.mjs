@@ -11,7 +11,7 @@ before(async () => {
   stack = await Stack.start({ vars: { PATH_PREFIXES: '/t' } });
   app = await stack.createApp();
 });
-after(() => stack.dispose());
+after(() => stack?.dispose());
 
 test('every ingest path works under the prefix, and the settings point back at it', async () => {
   const base = 'http://ingest.test/t';

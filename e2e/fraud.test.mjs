@@ -45,7 +45,7 @@ before(async () => {
   }
 });
 after(async () => {
-  await stack.dispose();
+  await stack?.dispose();
   await origin.close();
 });
 

@@ -12,7 +12,7 @@ before(async () => {
   globalApp = await stack.createApp({ residency: 'global' });
   euApp = await stack.createApp({ residency: 'eu' });
 });
-after(() => stack.dispose());
+after(() => stack?.dispose());
 
 const cases = [
   ['NA', { location_hint: 'wnam', origin_region: 'us' }],

@@ -12,7 +12,7 @@ before(async () => {
   stack = await Stack.start();
   doc = new ResponseChecker(await loadDocument('ingest'));
 });
-after(() => stack.dispose());
+after(() => stack?.dispose());
 
 test('SDK paths answer as documented', async () => {
   const app = await stack.createApp();

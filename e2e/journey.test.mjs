@@ -17,7 +17,7 @@ before(async () => {
     campaign: 'spring',
   });
 });
-after(() => stack.dispose());
+after(() => stack?.dispose());
 
 const credits = (conversion, model) =>
   conversion.models.find((m) => m.model === model).credits.map((c) => [c.source, Number(c.credit.toFixed(6))]);

@@ -11,7 +11,7 @@ before(async () => {
   app = await stack.createApp();
   await stack.createLink(app.appId, { id: 'good-link', destination: 'https://shop.example/', source: 's', medium: 'cpc' });
 });
-after(() => stack.dispose());
+after(() => stack?.dispose());
 
 const ok = (n, extra = {}) => ({ userId: `bad-${n}`, event: 'E', ...extra });
 const big = 'x'.repeat(33 * 1024);

@@ -52,7 +52,7 @@ before(async () => {
   await mobileLink(app.appId, 'install', { deepLink: 'shop://product/42', params: { product: '42', promo: 'spring' } });
   await mobileLink(shortWindows.appId, 'short', { deepLink: 'shop://short' });
 });
-after(() => stack.dispose());
+after(() => stack?.dispose());
 
 const click = (path, ua) => stack.fetch(`${INGEST}${path}`, { cf: CF.NA, headers: { 'user-agent': ua } });
 const install = (appKeys, anonymousId, context, timestamp = at()) =>

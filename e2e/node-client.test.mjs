@@ -11,7 +11,7 @@ before(async () => {
   stack = await Stack.start();
   app = await stack.createApp();
 });
-after(() => stack.dispose());
+after(() => stack?.dispose());
 
 test('@segment/analytics-node delivers every call type', async () => {
   const analytics = new Analytics({ writeKey: app.writeKey, host: stack.url.origin, flushAt: 4, flushInterval: 200 });

@@ -16,7 +16,7 @@ before(async () => {
   app = await stack.createApp();
 });
 after(async () => {
-  await stack.dispose();
+  await stack?.dispose();
   await receiver.close();
 });
 

@@ -31,7 +31,7 @@ before(async () => {
   await db.prepare("INSERT INTO postback_configs (app_id, network, url_template) VALUES (?, 'broken', 'https://x.example/?a={no_such_macro}')").bind(app.appId).run();
 });
 after(async () => {
-  await stack.dispose();
+  await stack?.dispose();
   network.close();
 });
 

@@ -25,7 +25,7 @@ async function start(queryVars = {}) {
       assert.equal(d1.n, 0, 'and not in D1');
     },
     async stop() {
-      await stack.dispose();
+      await stack?.dispose();
       await turso.stop();
     },
   };
@@ -43,6 +43,6 @@ test('a Turso store that is down is a 503 naming no internals', async () => {
     assert.equal(res.json.error.code, 'store_unavailable');
     assert.ok(!res.text.includes('127.0.0.1'));
   } finally {
-    await stack.dispose();
+    await stack?.dispose();
   }
 });

@@ -14,7 +14,7 @@ before(async () => {
   b = await stack.createApp();
   await stack.segment('/v1/identify', { userId: 'shared-name' }, { key: a.writeKey });
 });
-after(() => stack.dispose());
+after(() => stack?.dispose());
 
 test("app B's token never reads app A's journeys", async () => {
   assert.equal((await stack.journey('shared-name', a.readToken)).status, 200);

@@ -10,7 +10,7 @@ let stack;
 before(async () => {
   stack = await Stack.start();
 });
-after(() => stack.dispose());
+after(() => stack?.dispose());
 
 test('over its limit an app gets 429 with Retry-After, before anything is stored', async () => {
   const app = await stack.createApp({ settings: { rate_limit_tier: 'low' } });

@@ -15,7 +15,7 @@ before(async () => {
   stack = await Stack.start({ originUrl: origin.url, secret });
 });
 after(async () => {
-  await stack.dispose();
+  await stack?.dispose();
   await origin.close();
 });
 

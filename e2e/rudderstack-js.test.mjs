@@ -41,7 +41,7 @@ before(async () => {
 after(async () => {
   await browser?.close();
   await new Promise((resolve) => site.server.close(resolve));
-  await stack.dispose();
+  await stack?.dispose();
 });
 
 test('@rudderstack/analytics-js delivers every call and the UTM campaign is credited', async () => {

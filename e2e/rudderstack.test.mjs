@@ -17,7 +17,7 @@ before(async () => {
   stack = await Stack.start();
   app = await stack.createApp();
 });
-after(() => stack.dispose());
+after(() => stack?.dispose());
 
 test('@rudderstack/rudder-sdk-node delivers gzip batches', async () => {
   const errors = [];

@@ -21,7 +21,7 @@ before(async () => {
   base = stack.url.origin;
 });
 after(async () => {
-  await stack.dispose();
+  await stack?.dispose();
   await receiver.close();
 });
 

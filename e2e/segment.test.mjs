@@ -9,7 +9,7 @@ before(async () => {
   stack = await Stack.start();
   app = await stack.createApp();
 });
-after(() => stack.dispose());
+after(() => stack?.dispose());
 
 const calls = [
   ['/v1/track', { event: 'Product Viewed', properties: { sku: 'x' } }],

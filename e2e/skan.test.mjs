@@ -23,7 +23,7 @@ before(async () => {
   app = await stack.createApp({ settings: { mobile: JSON.stringify({ apple_app_id: 525463029 }) } });
   aakApp = await stack.createApp({ settings: { mobile: JSON.stringify({ apple_app_id: 10738027756, aak_allow_development_keys: true }) } });
 });
-after(() => stack.dispose());
+after(() => stack?.dispose());
 
 const post = (url, body) => stack.fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body });
 const rows = async (appId) => (await (await stack.d1()).prepare('SELECT * FROM skan_postbacks WHERE app_id = ? ORDER BY dedup_key').bind(appId).all()).results;

@@ -5,5 +5,7 @@ set -euo pipefail
 source "$(dirname "$0")/env.sh"
 for step in "$ATTRIB_ROOT"/scripts/setup/*.sh; do
   log "setup: $(basename "$step")"
+  began=$(date +%s)
   bash "$step"
+  log "setup: $(basename "$step") took $(( $(date +%s) - began ))s"
 done

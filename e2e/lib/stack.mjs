@@ -49,7 +49,18 @@ export class Stack {
    * `queryHttp: true` also serves the query Worker (assets included) on a loopback port of its
    * own, at `stack.queryUrl`, for browsers. `miniflare` adds Miniflare options (e.g. inspectorPort).
    */
-  static async start({ originUrl = 'http://127.0.0.1:9', originUrls, secret = randomBytes(16).toString('hex'), vars = {}, queryVars = {}, queryHttp = false, miniflare = {} } = {}) {
+  static async start(options = {}) {
+    // One retry: Miniflare's synchronous binding proxy can fail an assertion under load
+    // (SynchronousFetcher: `message?.id === id`) before any test ran; a real bug fails twice.
+    try {
+      return await Stack.#startOnce(options);
+    } catch (error) {
+      console.error(`# stack start failed, retrying once: ${error?.stack ?? error}`);
+      return await Stack.#startOnce(options);
+    }
+  }
+
+  static async #startOnce({ originUrl = 'http://127.0.0.1:9', originUrls, secret = randomBytes(16).toString('hex'), vars = {}, queryVars = {}, queryHttp = false, miniflare = {} } = {}) {
     // Loopback receivers stand in for ad networks (core/src/postback/target.rs); the admin
     // token's hash is the deployment secret the management API checks.
     const adminToken = newKey('at');
@@ -69,12 +80,18 @@ export class Stack {
         },
       ],
     });
-    const url = await mf.ready;
-    const stack = new Stack(mf, url, secret);
-    stack.adminToken = adminToken;
-    if (queryHttp) stack.queryUrl = (await mf.unsafeGetDirectURL('attrib-query')).toString().replace(/\/$/, '');
-    await stack.migrate();
-    return stack;
+    // A Miniflare left running keeps the test file's process (and the whole run) alive.
+    try {
+      const url = await mf.ready;
+      const stack = new Stack(mf, url, secret);
+      stack.adminToken = adminToken;
+      if (queryHttp) stack.queryUrl = (await mf.unsafeGetDirectURL('attrib-query')).toString().replace(/\/$/, '');
+      await stack.migrate();
+      return stack;
+    } catch (error) {
+      await mf.dispose().catch(() => {});
+      throw error;
+    }
   }
 
   constructor(mf, url, secret) {
