@@ -86,3 +86,34 @@ test('mobile settings and the rate-limit tier are edited, validated by field, an
   const unchanged = await admin.get(`/apps/${app.id}/settings`);
   assert.deepEqual(unchanged.json.settings, again.json.settings, 'refused patches wrote nothing');
 });
+
+test('link hosts claimed through the API serve the app\'s association files; a host has one app', async () => {
+  const app = await newApp();
+  const other = await newApp();
+  expectStatus(await admin.patch(`/apps/${app.id}/settings`, {
+    mobile: { apple_app_id: 555000111, apple_team_id: 'ABCDE12345', ios_bundle_ids: ['com.example.hosts'] },
+  }), 200);
+  const association = () => stack.fetch(`${INGEST}/.well-known/apple-app-site-association`);
+  expectStatus(await association(), 404);
+
+  const claimed = await admin.call('PUT', `/apps/${app.id}/link-hosts/Ingest.Test`);
+  expectStatus(claimed, 201);
+  assert.equal(claimed.json.host, 'ingest.test', 'stored lower-cased');
+  expectStatus(await admin.call('PUT', `/apps/${app.id}/link-hosts/ingest.test`), 200);
+  const served = await association();
+  expectStatus(served, 200);
+  assert.deepEqual(served.json.applinks.details[0].appIDs, ['ABCDE12345.com.example.hosts']);
+
+  expectField(await admin.call('PUT', `/apps/${other.id}/link-hosts/ingest.test`), 409, 'host');
+  expectField(await admin.call('PUT', `/apps/${other.id}/link-hosts/ingest.test:8787`), 400, 'host');
+  const listed = await admin.get(`/apps/${app.id}/link-hosts`);
+  assert.deepEqual(listed.json.link_hosts, ['ingest.test']);
+  assert.deepEqual((await admin.get(`/apps/${other.id}/link-hosts`)).json.link_hosts, []);
+  expectStatus(await admin.delete(`/apps/${other.id}/link-hosts/ingest.test`), 404);
+
+  expectStatus(await admin.delete(`/apps/${app.id}/link-hosts/ingest.test`), 200);
+  expectStatus(await association(), 404);
+  const audit = await admin.get(`/apps/${app.id}/audit`);
+  const actions = audit.json.entries.map((e) => e.action);
+  assert.ok(actions.includes('link_host.claim') && actions.includes('link_host.release'), actions.join(','));
+});

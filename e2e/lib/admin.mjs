@@ -32,6 +32,7 @@ export class AdminClient {
   post(path, body, opts = {}) { return this.call('POST', path, { ...opts, body }); }
   patch(path, body, opts = {}) { return this.call('PATCH', path, { ...opts, body }); }
   delete(path, opts) { return this.call('DELETE', path, opts); }
+  put(path, body, opts = {}) { return this.call('PUT', path, { ...opts, body }); }
 }
 
 /** The OpenAPI path template of a concrete management path. */
@@ -41,7 +42,7 @@ export function documented(path) {
   if (parts[3] !== 'apps' || parts.length < 5) return path;
   parts[4] = '{app}';
   if (parts.length >= 7) {
-    const name = { keys: '{key}', links: '{link}', postbacks: '{network}' }[parts[5]];
+    const name = { keys: '{key}', links: '{link}', postbacks: '{network}', 'link-hosts': '{host}' }[parts[5]];
     if (name) parts[6] = name;
   }
   return parts.join('/');

@@ -8,6 +8,7 @@
 //! reads them back. Every refusal is a [`FieldError`] naming the field as the client sent it.
 
 pub mod doc;
+pub mod link_host;
 pub mod resources;
 pub mod settings;
 

@@ -1,5 +1,5 @@
-//! The management API: `/admin/v1/...` (apps, keys, links, postbacks, settings, audit, a
-//! journey's dead letters, privacy regulations).
+//! The management API: `/admin/v1/...` (apps, keys, links, link hosts, postbacks, settings,
+//! audit, a journey's dead letters, privacy regulations).
 //!
 //! Callers: the deployment's admin token (`Authorization: Bearer at_...`, whose SHA-256 is
 //! listed in the `ADMIN_TOKEN_HASHES` secret; every app) or an app's manage key (`mk_...`;
@@ -18,6 +18,7 @@ mod audit;
 mod auth;
 mod dead_letters;
 mod keys;
+mod link_hosts;
 mod links;
 mod postbacks;
 mod rates;
@@ -83,6 +84,13 @@ pub async fn handle(mut req: Request, env: &Env) -> Result<Response, QueryError>
         (Delete, ["apps", app, "links", id]) => links::delete(&cx, app, id, if_match(&req)?).await,
         (Post, ["apps", app, "links", id, "user-url"]) => {
             links::user_url(&cx, app, id, body(&mut req).await?).await
+        }
+        (Get, ["apps", app, "link-hosts"]) => link_hosts::list(&cx, app).await,
+        (Put, ["apps", app, "link-hosts", host]) => {
+            link_hosts::claim(&cx, app, host, if_match(&req)?).await
+        }
+        (Delete, ["apps", app, "link-hosts", host]) => {
+            link_hosts::release(&cx, app, host, if_match(&req)?).await
         }
         (Get, ["apps", app, "postbacks"]) => postbacks::list(&cx, app).await,
         (Post, ["apps", app, "postbacks"]) => {
