@@ -20,6 +20,12 @@ const FLUSH_NEXT_MS: &str = "flush_next_ms";
 const SCHEMA_VERSION: &str = "schema_version";
 /// The app's attribution windows, as last sent with a request (the alarm has no request).
 const WINDOWS: &str = "windows";
+/// The first user id this journey was merged into (issue 13, finding 5): an anonymous id
+/// seen with one user is not handed to another by a client key. Journeys merged before it was
+/// recorded have `merged_into` instead (`attrib_core::identity::check_hand_over` reads both).
+const BOUND_USER: &str = "bound_user";
+/// Merges this journey asked for and was refused (`attrib_core::identity::MergeRefusal`).
+const MERGES_REFUSED: &str = "merges_refused";
 /// [`NullPathState`]; `schema.rs` (version 3) writes it directly for journeys that predate it.
 pub const NULL_PATHS: &str = "null_paths";
 
@@ -104,6 +110,23 @@ impl<'a> Meta<'a> {
 
     pub fn set_merged_into(&self, target: &JourneyKey) -> Result<(), StoreError> {
         self.put(MERGED_INTO, target)
+    }
+
+    pub fn bound_user(&self) -> Result<Option<String>, StoreError> {
+        self.get(BOUND_USER)
+    }
+
+    pub fn set_bound_user(&self, user_id: &str) -> Result<(), StoreError> {
+        self.put(BOUND_USER, &user_id)
+    }
+
+    pub fn merges_refused(&self) -> Result<u64, StoreError> {
+        Ok(self.get(MERGES_REFUSED)?.unwrap_or(0))
+    }
+
+    pub fn count_merge_refused(&self) -> Result<(), StoreError> {
+        let refused = self.merges_refused()?.saturating_add(1);
+        self.put(MERGES_REFUSED, &refused)
     }
 
     pub fn merged_from(&self) -> Result<Vec<String>, StoreError> {
