@@ -7,6 +7,7 @@
 // (`merges_refused`). `server` keys keep Segment's semantics.
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
+import { AdminClient } from './lib/admin.mjs';
 import { loadDocument, ResponseChecker } from './lib/openapi.mjs';
 import { at, HOUR, Stack } from './lib/stack.mjs';
 
@@ -114,4 +115,36 @@ test('finding 5: a server write key keeps Segment\'s alias semantics', async () 
   assert.ok(merged.merged_from.includes(`a:${app.appId}:victim-anon`), JSON.stringify(merged.merged_from));
   assert.deepEqual(merged.touches.map((t) => t.source), ['victimcampaign']);
   assert.equal(merged.merges_refused, undefined);
+});
+
+test('finding 5: the management API issues write keys with a class, and ingest honours it', async () => {
+  const admin = new AdminClient(stack, stack.adminToken, checker);
+  const keys = `/apps/${app.appId}/keys`;
+  const field = (res, status, name) => {
+    assert.equal(res.status, status, res.text);
+    assert.equal(res.json.error.field, name, res.text);
+  };
+  field(await admin.post(keys, { kind: 'write', class: 'backend' }), 400, 'class');
+  field(await admin.post(keys, { kind: 'write', class: 7 }), 400, 'class');
+  field(await admin.post(keys, { kind: 'read', class: 'server' }), 400, 'class');
+  const server = await admin.post(keys, { kind: 'write', class: 'server', label: 'backend' });
+  assert.equal(server.status, 201, server.text);
+  assert.equal(server.json.class, 'server');
+  const client = await admin.post(keys, { kind: 'write' });
+  assert.equal(client.json.class, 'client', 'a key issued without a class is a client key');
+  const read = await admin.post(keys, { kind: 'read' });
+  assert.equal(read.json.class, null, 'only write keys have a class');
+  const listed = Object.fromEntries((await admin.get(keys)).json.keys.map((k) => [k.id, k.class]));
+  assert.deepEqual([listed[server.json.id], listed[client.json.id], listed[read.json.id]], ['server', 'client', null]);
+  const rotated = await admin.post(`${keys}/${server.json.id}/rotate`, { overlap_secs: 0 });
+  assert.equal(rotated.status, 201, rotated.text);
+  assert.equal(rotated.json.key.class, 'server', 'a rotated key keeps its class');
+
+  // The issued keys at the edge: only the server key's alias takes a user's journey.
+  const owner = await person('api-owner', 'api-owner-anon', 'apicampaign');
+  await send('/v1/alias', { previousId: 'api-owner', userId: 'api-client-alias' }, client.json.secret);
+  assert.deepEqual((await journey('api-client-alias')).touches, []);
+  assert.deepEqual(summary(await journey('api-owner')), summary(owner));
+  await send('/v1/alias', { previousId: 'api-owner', userId: 'api-server-alias' }, rotated.json.key.secret);
+  assert.deepEqual((await journey('api-server-alias')).touches, owner.touches);
 });
