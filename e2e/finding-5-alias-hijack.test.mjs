@@ -82,7 +82,14 @@ test('finding 5: alias from a client write key cannot take a victim\'s journey',
   }
   assert.ok(!attacker.merged_from.includes(`u:${app.appId}:victim`));
   assert.ok(!attacker.merged_from.includes(`a:${app.appId}:victim-anon`));
-  assert.equal(attacker.merges_refused, 2, 'the alias and the identify naming victim-anon were refused and counted');
+  // The alias naming victim-anon was refused and counted; a refusal to a client key is final,
+  // so the identify naming it again did not ask (nor count) again.
+  assert.equal(attacker.merges_refused, 1);
+  await send('/v1/track', { userId: 'attacker', anonymousId: 'victim-anon', event: 'Viewed' });
+  const again = await journey('attacker');
+  assert.equal(again.merges_refused, 1);
+  assert.equal(again.event_count, 4);
+  assert.deepEqual(summary(await journey('victim')), summary(victim));
 });
 
 test('finding 5: a fresh anonymous id aliased from a client key still merges (signup)', async () => {
@@ -115,6 +122,12 @@ test('finding 5: a server write key keeps Segment\'s alias semantics', async () 
   assert.ok(merged.merged_from.includes(`a:${app.appId}:victim-anon`), JSON.stringify(merged.merged_from));
   assert.deepEqual(merged.touches.map((t) => t.source), ['victimcampaign']);
   assert.equal(merged.merges_refused, undefined);
+
+  // A refusal the attacker's journey remembers for client keys does not stop a server key.
+  await send('/v1/identify', { userId: 'attacker', anonymousId: 'victim-anon' }, app.serverWriteKey);
+  const attacker = await journey('attacker');
+  assert.ok(attacker.merged_from.includes(`a:${app.appId}:victim-anon`), JSON.stringify(attacker.merged_from));
+  assert.deepEqual(attacker.touches.map((t) => t.source), ['victimcampaign']);
 });
 
 test('finding 5: the management API issues write keys with a class, and ingest honours it', async () => {

@@ -117,7 +117,8 @@ pub struct JourneyView {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub paths_closed_through_ms: Option<i64>,
     /// Merges this journey asked for and was refused (issue 13, finding 5: a client write
-    /// key's alias or identify naming a journey seen with another user). Absent when none.
+    /// key's alias or identify naming a journey seen with another user); a remembered refusal
+    /// is not asked, nor counted, again. Absent when none.
     #[serde(default, skip_serializing_if = "is_zero")]
     pub merges_refused: u64,
 }

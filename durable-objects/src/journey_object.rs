@@ -307,7 +307,10 @@ impl JourneyObject {
         let mut sources = BTreeSet::new();
         for event in &request.events {
             for source in merges_for(event, &request.key, request.key_class) {
-                if !meta.has_merged(&source)? {
+                // A refusal to a client key is final; a server key asks again.
+                let refused =
+                    request.key_class == WriteKeyClass::Client && meta.refused_before(&source)?;
+                if !refused && !meta.has_merged(&source)? {
                     sources.insert(source);
                 }
             }
@@ -334,12 +337,13 @@ impl JourneyObject {
             .map_err(|e| ObjectError::Merge(name.clone(), e))?;
             if let Some(refusal) = reply.refused {
                 // The events stay here, in their own journey; nothing else changes. Not
-                // marked merged: a later request with a server key may still merge it.
+                // marked merged: a later request with a server key may still merge it; a
+                // client key's is not sent again (remembered, up to a bound).
                 worker::console_log!(
                     "merge refused: {name} into {}: {refusal}",
                     request.key.object_name()
                 );
-                meta.count_merge_refused()?;
+                meta.count_merge_refused(&source)?;
                 continue;
             }
             let now = flush::now_ms();

@@ -7,6 +7,7 @@ use attrib_core::attribution::Windows;
 use attrib_core::geo::Placement;
 use attrib_core::identity::JourneyKey;
 use attrib_core::journey::NullPathState;
+use attrib_core::limits::MAX_REMEMBERED_MERGE_REFUSALS;
 use serde::{de::DeserializeOwned, Deserialize, Serialize};
 use worker::SqlStorageValue;
 
@@ -26,6 +27,9 @@ const WINDOWS: &str = "windows";
 const BOUND_USER: &str = "bound_user";
 /// Merges this journey asked for and was refused (`attrib_core::identity::MergeRefusal`).
 const MERGES_REFUSED: &str = "merges_refused";
+/// `merge_refused:<source object name>`: a source that refused a client key's merge (the
+/// first [`MAX_REMEMBERED_MERGE_REFUSALS`]); such a refusal never turns into a yes.
+const MERGE_REFUSED_PREFIX: &str = "merge_refused:";
 /// [`NullPathState`]; `schema.rs` (version 3) writes it directly for journeys that predate it.
 pub const NULL_PATHS: &str = "null_paths";
 
@@ -124,9 +128,19 @@ impl<'a> Meta<'a> {
         Ok(self.get(MERGES_REFUSED)?.unwrap_or(0))
     }
 
-    pub fn count_merge_refused(&self) -> Result<(), StoreError> {
-        let refused = self.merges_refused()?.saturating_add(1);
-        self.put(MERGES_REFUSED, &refused)
+    /// Counts a refusal of `source` and remembers it while fewer than
+    /// [`MAX_REMEMBERED_MERGE_REFUSALS`] are.
+    pub fn count_merge_refused(&self, source: &JourneyKey) -> Result<(), StoreError> {
+        let before = self.merges_refused()?;
+        if before < MAX_REMEMBERED_MERGE_REFUSALS {
+            self.put(&refusal_name(source), &true)?;
+        }
+        self.put(MERGES_REFUSED, &before.saturating_add(1))
+    }
+
+    /// Whether `source` refused a client key's merge before (and is remembered).
+    pub fn refused_before(&self, source: &JourneyKey) -> Result<bool, StoreError> {
+        Ok(self.get::<bool>(&refusal_name(source))?.is_some())
     }
 
     pub fn merged_from(&self) -> Result<Vec<String>, StoreError> {
@@ -210,4 +224,8 @@ impl<'a> Meta<'a> {
     pub fn set_schema_version(&self, version: u32) -> Result<(), StoreError> {
         self.put(SCHEMA_VERSION, &version)
     }
+}
+
+fn refusal_name(source: &JourneyKey) -> String {
+    format!("{MERGE_REFUSED_PREFIX}{}", source.object_name())
 }
