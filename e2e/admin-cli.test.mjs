@@ -73,3 +73,14 @@ test('refusals print the field and reason and exit 1; missing configuration is n
   const refused = await attrib(['apps', 'show', read.appId], { token: read.readToken });
   assert.match(refused.stderr, /HTTP 403: authorization/);
 });
+
+test('keys issue --class server (issue 13, finding 5); a bad class is refused by field', async () => {
+  const server = await attrib(['keys', 'issue', 'cli-shop', '--kind', 'write', '--class', 'server']);
+  assert.equal(server.code, 0, server.stderr);
+  assert.equal(server.json.class, 'server');
+  const client = await attrib(['keys', 'issue', 'cli-shop', '--kind', 'write']);
+  assert.equal(client.json.class, 'client');
+  const bad = await attrib(['keys', 'issue', 'cli-shop', '--kind', 'read', '--class', 'server']);
+  assert.equal(bad.code, 1);
+  assert.match(bad.stderr, /HTTP 400: class: only write keys have a class/);
+});

@@ -8,7 +8,7 @@ let stack;
 let app;
 before(async () => {
   stack = await Stack.start();
-  app = await stack.createApp();
+  app = await stack.createApp({ serverWriteKey: true });
   await stack.createLink(app.appId, {
     id: 'spring',
     destination: 'https://shop.example/landing?ref=nl',
@@ -125,7 +125,8 @@ test('identify merges the anonymous journey so earlier touches earn credit', asy
 
 test('alias merges a previous id', async () => {
   await stack.segment('/v1/page', { userId: 'old-id', timestamp: at(-HOUR), context: { page: { url: 'https://shop.example/?utm_source=partner&utm_medium=affiliate&utm_campaign=x' } } }, { key: app.writeKey });
-  const alias = await stack.segment('/v1/alias', { previousId: 'old-id', userId: 'new-id' }, { key: app.writeKey });
+  // A user id as previousId merges only from a server key (issue 13, finding 5).
+  const alias = await stack.segment('/v1/alias', { previousId: 'old-id', userId: 'new-id' }, { key: app.serverWriteKey });
   assert.equal(alias.status, 200, alias.text);
   await stack.segment('/v1/track', { userId: 'new-id', event: 'Order Completed', properties: { revenue: 5 } }, { key: app.writeKey });
   const conversion = (await stack.journey('new-id', app.readToken)).json.conversions[0];

@@ -13,11 +13,20 @@
 //!   `context.referrer.id`) merges that click's journey.
 //!
 //! A merged journey hands over everything it holds and forwards later events to its target.
+//!
+//! Who may merge what depends on the write key's class (issue 13, finding 5): a `server` key
+//! keeps Segment's semantics above. A `client` key is public (it ships in browsers and apps),
+//! so from it `alias` merges `previousId` only as an anonymous id ([`merges_for`]), and an
+//! anonymous journey hands itself over only if it was never seen with another user id
+//! ([`check_hand_over`]). Otherwise anyone holding the key could pull a victim's journey into
+//! their own with `alias(previousId = victim)`. A refused merge refuses nothing else: the event
+//! is recorded in its own journey.
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::event::{Event, EventType};
+use crate::keys::WriteKeyClass;
 use crate::limits::MAX_MERGES_PER_EVENT;
 use crate::touch::CLICK_ID_PARAM;
 
@@ -79,8 +88,9 @@ pub fn journey_of(app_id: &str, event: &Event) -> JourneyKey {
     JourneyKey::new(app_id, JourneyKind::Click, click_id)
 }
 
-/// The journeys this event merges into `target`, at most [`MAX_MERGES_PER_EVENT`].
-pub fn merges_for(event: &Event, target: &JourneyKey) -> Vec<JourneyKey> {
+/// The journeys this event merges into `target`, at most [`MAX_MERGES_PER_EVENT`]. From a
+/// client key an alias's `previousId` is only ever an anonymous id, never a user's journey.
+pub fn merges_for(event: &Event, target: &JourneyKey, class: WriteKeyClass) -> Vec<JourneyKey> {
     let app = target.app_id.as_str();
     let mut sources = Vec::new();
     if event.user_id.is_some() {
@@ -90,7 +100,9 @@ pub fn merges_for(event: &Event, target: &JourneyKey) -> Vec<JourneyKey> {
     }
     if event.event_type == EventType::Alias {
         if let Some(previous) = &event.previous_id {
-            sources.push(JourneyKey::new(app, JourneyKind::User, previous));
+            if class == WriteKeyClass::Server {
+                sources.push(JourneyKey::new(app, JourneyKind::User, previous));
+            }
             sources.push(JourneyKey::new(app, JourneyKind::Anonymous, previous));
         }
     }
@@ -107,6 +119,73 @@ pub fn merges_for(event: &Event, target: &JourneyKey) -> Vec<JourneyKey> {
     }
     unique.truncate(MAX_MERGES_PER_EVENT);
     unique
+}
+
+/// Why a journey refused to hand itself over to another.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
+#[serde(rename_all = "snake_case")]
+pub enum MergeRefusal {
+    #[error("a client write key cannot merge a user's journey")]
+    UserJourney,
+    #[error("the anonymous id was already seen with another user id")]
+    SeenWithAnotherUser,
+    #[error("the anonymous journey was already merged into another journey")]
+    MergedElsewhere,
+}
+
+/// What a journey asked to hand itself over knows about its own past.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct HandOverHistory<'a> {
+    /// Its own key; `None` for a journey that never recorded anything.
+    pub key: Option<&'a JourneyKey>,
+    /// The journey it was merged into first (later merges only got copies).
+    pub merged_into: Option<&'a JourneyKey>,
+    /// The first user id it was merged into (see [`bound_user`]).
+    pub bound_user: Option<&'a str>,
+}
+
+/// The user id a journey was seen with: the first user it was merged into (journeys merged
+/// before bound users were recorded have only `merged_into` to say it).
+fn seen_with<'a>(history: &HandOverHistory<'a>) -> Option<&'a str> {
+    history.bound_user.or(history
+        .merged_into
+        .filter(|k| k.kind == JourneyKind::User)
+        .map(|k| k.id.as_str()))
+}
+
+/// The user id a journey is bound to once merged into `target`: the first user it was ever
+/// merged into, like `merged_into` the first target.
+pub fn bound_user<'a>(history: &HandOverHistory<'a>, target: &'a JourneyKey) -> Option<&'a str> {
+    seen_with(history).or((target.kind == JourneyKind::User).then_some(target.id.as_str()))
+}
+
+/// Whether a journey with `history` may hand itself over to `target` for a request made with a
+/// key of `class`. Server keys: always (Segment's semantics, unchanged). Client keys: never a
+/// user's journey, and an anonymous journey only if it was never seen with another user id (a
+/// journey merged before user ids were recorded counts as seen with the user it was merged
+/// into) nor merged into any other journey. Click journeys are named by 128 random bits
+/// ([`new_click_id`]), which only the visitor's own landing URL carries, so they merge as today.
+pub fn check_hand_over(
+    class: WriteKeyClass,
+    history: &HandOverHistory<'_>,
+    target: &JourneyKey,
+) -> Result<(), MergeRefusal> {
+    if class == WriteKeyClass::Server {
+        return Ok(());
+    }
+    match history.key.map(|k| k.kind) {
+        Some(JourneyKind::User) => return Err(MergeRefusal::UserJourney),
+        Some(JourneyKind::Click) => return Ok(()),
+        Some(JourneyKind::Anonymous) | None => {}
+    }
+    let same_user = |user: &str| target.kind == JourneyKind::User && target.id == user;
+    if seen_with(history).is_some_and(|user| !same_user(user)) {
+        return Err(MergeRefusal::SeenWithAnotherUser);
+    }
+    if history.merged_into.is_some_and(|into| into != target) {
+        return Err(MergeRefusal::MergedElsewhere);
+    }
+    Ok(())
 }
 
 fn referenced_click_ids(event: &Event) -> Vec<String> {
@@ -197,7 +276,7 @@ mod tests {
         let target = journey_of("app", &e);
         assert_eq!(target.object_name(), "u:app:u1");
         assert_eq!(
-            merges_for(&e, &target),
+            merges_for(&e, &target, WriteKeyClass::Server),
             vec![JourneyKey::new("app", JourneyKind::Anonymous, "a1")]
         );
     }
@@ -207,7 +286,7 @@ mod tests {
         let e = event(EventType::Page, None, Some("a1"));
         let target = journey_of("app", &e);
         assert_eq!(target.kind, JourneyKind::Anonymous);
-        assert!(merges_for(&e, &target).is_empty());
+        assert!(merges_for(&e, &target, WriteKeyClass::Server).is_empty());
     }
 
     #[test]
@@ -215,9 +294,133 @@ mod tests {
         let mut e = event(EventType::Alias, Some("new"), None);
         e.previous_id = Some("old".into());
         let target = journey_of("app", &e);
-        let merged = merges_for(&e, &target);
+        let merged = merges_for(&e, &target, WriteKeyClass::Server);
         assert_eq!(merged.len(), 2);
         assert!(merged.iter().all(|k| k.id == "old"));
+    }
+
+    #[test]
+    fn finding_5_client_alias_never_names_a_user_journey() {
+        let mut e = event(EventType::Alias, Some("attacker"), None);
+        e.previous_id = Some("victim".into());
+        let target = journey_of("app", &e);
+        assert_eq!(
+            merges_for(&e, &target, WriteKeyClass::Client),
+            vec![JourneyKey::new("app", JourneyKind::Anonymous, "victim")]
+        );
+        // identify's anonymous id is asked for with either class; the journey itself decides.
+        let e = event(EventType::Identify, Some("u1"), Some("a1"));
+        let target = journey_of("app", &e);
+        assert_eq!(
+            merges_for(&e, &target, WriteKeyClass::Client),
+            merges_for(&e, &target, WriteKeyClass::Server)
+        );
+    }
+
+    fn user(id: &str) -> JourneyKey {
+        JourneyKey::new("app", JourneyKind::User, id)
+    }
+
+    fn anon(id: &str) -> JourneyKey {
+        JourneyKey::new("app", JourneyKind::Anonymous, id)
+    }
+
+    fn history<'a>(
+        key: &'a JourneyKey,
+        merged_into: Option<&'a JourneyKey>,
+        bound_user: Option<&'a str>,
+    ) -> HandOverHistory<'a> {
+        HandOverHistory {
+            key: Some(key),
+            merged_into,
+            bound_user,
+        }
+    }
+
+    #[test]
+    fn finding_5_client_keys_merge_only_unbound_anonymous_journeys() {
+        let client = WriteKeyClass::Client;
+        let (a, victim, attacker) = (anon("a"), user("victim"), user("attacker"));
+        // A fresh anonymous id (the signup flow) and one that never met a user merge.
+        assert_eq!(
+            check_hand_over(client, &HandOverHistory::default(), &attacker),
+            Ok(())
+        );
+        assert_eq!(
+            check_hand_over(client, &history(&a, None, None), &attacker),
+            Ok(())
+        );
+        // A user's journey never.
+        assert_eq!(
+            check_hand_over(client, &history(&victim, None, None), &attacker),
+            Err(MergeRefusal::UserJourney)
+        );
+        // An anonymous id seen with the victim: not into anyone else, into the victim again.
+        let bound = history(&a, Some(&victim), Some("victim"));
+        assert_eq!(
+            check_hand_over(client, &bound, &attacker),
+            Err(MergeRefusal::SeenWithAnotherUser)
+        );
+        assert_eq!(check_hand_over(client, &bound, &victim), Ok(()));
+        // Merged before bound users were recorded: `merged_into` says who it was seen with.
+        assert_eq!(
+            check_hand_over(client, &history(&a, Some(&victim), None), &attacker),
+            Err(MergeRefusal::SeenWithAnotherUser)
+        );
+        // Merged into another anonymous journey: its history went there, not here.
+        let other = anon("b");
+        assert_eq!(
+            check_hand_over(client, &history(&a, Some(&other), None), &attacker),
+            Err(MergeRefusal::MergedElsewhere)
+        );
+        // A user id that happens to be the anonymous id's text is still another user.
+        assert_eq!(
+            check_hand_over(client, &history(&a, None, Some("victim")), &anon("victim")),
+            Err(MergeRefusal::SeenWithAnotherUser)
+        );
+    }
+
+    #[test]
+    fn finding_5_server_keys_keep_segment_semantics() {
+        let (a, victim, attacker) = (anon("a"), user("victim"), user("attacker"));
+        for h in [
+            history(&victim, None, None),
+            history(&a, Some(&victim), Some("victim")),
+            history(&a, Some(&anon("b")), None),
+        ] {
+            assert_eq!(
+                check_hand_over(WriteKeyClass::Server, &h, &attacker),
+                Ok(())
+            );
+        }
+        let mut e = event(EventType::Alias, Some("attacker"), None);
+        e.previous_id = Some("victim".into());
+        assert_eq!(
+            merges_for(&e, &attacker, WriteKeyClass::Server),
+            vec![victim, anon("victim")]
+        );
+    }
+
+    #[test]
+    fn click_journeys_merge_whatever_the_class() {
+        let click = JourneyKey::new("app", JourneyKind::Click, new_click_id([3; 16]));
+        let landing = anon("a");
+        let h = history(&click, Some(&landing), None);
+        assert_eq!(
+            check_hand_over(WriteKeyClass::Client, &h, &user("u")),
+            Ok(())
+        );
+    }
+
+    #[test]
+    fn the_first_user_binds() {
+        let (a, u0, u1) = (anon("a"), user("u0"), user("u1"));
+        let fresh = HandOverHistory::default();
+        assert_eq!(bound_user(&fresh, &u1), Some("u1"));
+        assert_eq!(bound_user(&history(&a, None, Some("u0")), &u1), Some("u0"));
+        // Merged into u0 before bound users were recorded.
+        assert_eq!(bound_user(&history(&a, Some(&u0), None), &u1), Some("u0"));
+        assert_eq!(bound_user(&fresh, &anon("b")), None);
     }
 
     #[test]
@@ -231,7 +434,7 @@ mod tests {
         e.properties.insert("click_id".into(), json!("not-ours"));
         let target = journey_of("app", &e);
         assert_eq!(
-            merges_for(&e, &target),
+            merges_for(&e, &target, WriteKeyClass::Server),
             vec![JourneyKey::new("app", JourneyKind::Click, click)]
         );
     }

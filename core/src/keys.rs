@@ -44,6 +44,38 @@ impl KeyKind {
     }
 }
 
+/// Where a write key is used, which decides what its events may merge (issue 13, finding 5).
+///
+/// A `client` key ships in browsers and apps, so anyone can hold it: its `alias` merges only
+/// anonymous journeys never seen with another user id ([`crate::identity::check_hand_over`]).
+/// A `server` key stays on the app's backend and keeps Segment's semantics (`alias` merges
+/// any `previousId`). Keys issued without a class, and every key issued before classes
+/// existed, are `client`: a key that might be public is treated as public.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum WriteKeyClass {
+    #[default]
+    Client,
+    Server,
+}
+
+impl WriteKeyClass {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            WriteKeyClass::Client => "client",
+            WriteKeyClass::Server => "server",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<WriteKeyClass> {
+        match s {
+            "client" => Some(WriteKeyClass::Client),
+            "server" => Some(WriteKeyClass::Server),
+            _ => None,
+        }
+    }
+}
+
 /// Lower-case hex of SHA-256: the form stored in `api_keys.key_hash`.
 pub fn hash_key(key: &str) -> String {
     Sha256::digest(key.as_bytes())
@@ -146,6 +178,9 @@ mod tests {
         assert_eq!(bearer_token("Bearer "), None);
         assert!(generate_key(KeyKind::Manage, [1; 24]).starts_with("mk_"));
         assert_eq!(KeyKind::parse("manage"), Some(KeyKind::Manage));
+        assert_eq!(WriteKeyClass::parse("server"), Some(WriteKeyClass::Server));
+        assert_eq!(WriteKeyClass::parse("Server"), None);
+        assert_eq!(WriteKeyClass::default(), WriteKeyClass::Client);
     }
 
     #[test]

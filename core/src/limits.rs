@@ -44,6 +44,10 @@ pub const MAX_EXPORT_BYTES: usize = 8 * 1024 * 1024;
 pub const MAX_MERGES_PER_EVENT: usize = 4;
 /// A merged journey forwards events to its target; a chain longer than this is refused (a cycle).
 pub const MAX_MERGE_HOPS: u8 = 4;
+/// Refused merges a journey remembers, so a client key's later events naming the same refused
+/// journey (a shared device's anonymous id, say) do not ask it again: a refusal to a client key
+/// is permanent (`crate::identity::check_hand_over`). Beyond this many, it is asked each time.
+pub const MAX_REMEMBERED_MERGE_REFUSALS: u64 = 100;
 
 /// Defaults and bounds for per-app attribution settings, in seconds.
 pub const DEFAULT_CLICK_WINDOW_SECS: u32 = 7 * 24 * 3600;

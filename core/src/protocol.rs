@@ -10,8 +10,9 @@ use crate::attribution::AttributionResult;
 use crate::event::Event;
 use crate::fraud::Flag;
 use crate::geo::Placement;
-use crate::identity::JourneyKey;
+use crate::identity::{JourneyKey, MergeRefusal};
 use crate::journey::{EventOutcome, JourneyExport};
+use crate::keys::WriteKeyClass;
 use crate::postback::PostbackState;
 use crate::settings::AppSettings;
 use crate::touch::Touch;
@@ -36,6 +37,10 @@ pub struct RecordRequest {
     /// Ingest-time fraud verdicts, by message id of the flagged events.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub flags: BTreeMap<String, Flag>,
+    /// The class of the write key the events came with; it decides what they may merge
+    /// (`crate::identity::check_hand_over`). Absent: `client`, the safe default.
+    #[serde(default)]
+    pub key_class: WriteKeyClass,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -51,11 +56,18 @@ pub struct RecordReply {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct MergeRequest {
     pub into: JourneyKey,
+    /// The class of the write key of the events asking for the merge (absent: `client`).
+    #[serde(default)]
+    pub key_class: WriteKeyClass,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct MergeReply {
+    /// Empty when the merge was refused.
     pub export: JourneyExport,
+    /// Why the journey kept itself (issue 13, finding 5); nothing was handed over or changed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refused: Option<MergeRefusal>,
 }
 
 /// `POST /reattribute`: re-run attribution over the journey's stored conversions with
@@ -104,6 +116,15 @@ pub struct JourneyView {
     /// of a conversion (`crate::journey::nulls`). Absent before the first closing.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub paths_closed_through_ms: Option<i64>,
+    /// Merges this journey asked for and was refused (issue 13, finding 5: a client write
+    /// key's alias or identify naming a journey seen with another user); a remembered refusal
+    /// is not asked, nor counted, again. Absent when none.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub merges_refused: u64,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 /// Records the origin refused for good, set aside by the journey (issue 13, finding 7):

@@ -11,9 +11,10 @@ use std::collections::BTreeSet;
 
 use attrib_core::attribution::Windows;
 use attrib_core::geo::Placement;
-use attrib_core::identity::{merges_for, JourneyKey};
+use attrib_core::identity::{bound_user, check_hand_over, merges_for, HandOverHistory, JourneyKey};
 use attrib_core::journey::EventOutcome;
 use attrib_core::journey::{Journey, JourneyError, JourneyStore};
+use attrib_core::keys::WriteKeyClass;
 use attrib_core::limits::MAX_MERGE_HOPS;
 use attrib_core::protocol::{
     JourneyView, MergeReply, MergeRequest, ReattributeReply, ReattributeRequest, RecordReply,
@@ -133,7 +134,10 @@ impl JourneyObject {
             }
             (Method::Post, MERGE_PATH) => {
                 let request: MergeRequest = read_json(&mut req).await?;
-                Ok(response::json(200, &self.hand_over(&request.into)?)?)
+                Ok(response::json(
+                    200,
+                    &self.hand_over(&request.into, request.key_class)?,
+                )?)
             }
             (Method::Get, VIEW_PATH) => Ok(response::json(200, &self.view()?)?),
             (Method::Post, REATTRIBUTE_PATH) => {
@@ -302,8 +306,11 @@ impl JourneyObject {
         let meta = Meta::new(&self.store);
         let mut sources = BTreeSet::new();
         for event in &request.events {
-            for source in merges_for(event, &request.key) {
-                if !meta.has_merged(&source)? {
+            for source in merges_for(event, &request.key, request.key_class) {
+                // A refusal to a client key is final; a server key asks again.
+                let refused =
+                    request.key_class == WriteKeyClass::Client && meta.refused_before(&source)?;
+                if !refused && !meta.has_merged(&source)? {
                     sources.insert(source);
                 }
             }
@@ -323,10 +330,22 @@ impl JourneyObject {
                 MERGE_PATH,
                 &MergeRequest {
                     into: request.key.clone(),
+                    key_class: request.key_class,
                 },
             )
             .await
-            .map_err(|e| ObjectError::Merge(name, e))?;
+            .map_err(|e| ObjectError::Merge(name.clone(), e))?;
+            if let Some(refusal) = reply.refused {
+                // The events stay here, in their own journey; nothing else changes. Not
+                // marked merged: a later request with a server key may still merge it; a
+                // client key's is not sent again (remembered, up to a bound).
+                worker::console_log!(
+                    "merge refused: {name} into {}: {refusal}",
+                    request.key.object_name()
+                );
+                meta.count_merge_refused(&source)?;
+                continue;
+            }
             let now = flush::now_ms();
             journey.import(&source, &reply.export, now)?;
             meta.mark_merged(&source, now)?;
@@ -336,12 +355,33 @@ impl JourneyObject {
 
     /// Marks this journey merged into `target` (the first target wins) and exports it, with
     /// its null-path mark: from now on its touches are the target's to close (its alarm closes
-    /// nothing more), and the target does not close again what this journey closed.
-    fn hand_over(&self, target: &JourneyKey) -> std::result::Result<MergeReply, ObjectError> {
+    /// nothing more), and the target does not close again what this journey closed. The first
+    /// user it is merged into binds it; a client key's request for a journey seen with another
+    /// user is refused and changes nothing (issue 13, finding 5).
+    fn hand_over(
+        &self,
+        target: &JourneyKey,
+        key_class: WriteKeyClass,
+    ) -> std::result::Result<MergeReply, ObjectError> {
         let meta = Meta::new(&self.store);
+        let (key, merged_into, bound) = (meta.key()?, meta.merged_into()?, meta.bound_user()?);
+        let history = HandOverHistory {
+            key: key.as_ref(),
+            merged_into: merged_into.as_ref(),
+            bound_user: bound.as_deref(),
+        };
+        if let Err(refusal) = check_hand_over(key_class, &history, target) {
+            return Ok(MergeReply {
+                export: attrib_core::journey::JourneyExport::default(),
+                refused: Some(refusal),
+            });
+        }
         self.store.atomically(|| {
-            if meta.merged_into()?.is_none() {
+            if merged_into.is_none() {
                 meta.set_merged_into(target)?;
+            }
+            if let Some(user) = bound_user(&history, target) {
+                meta.set_bound_user(user)?;
             }
             Ok::<_, ObjectError>(())
         })?;
@@ -353,6 +393,7 @@ impl JourneyObject {
                 attributions: newest.attributions,
                 paths_closed_through_ms: meta.null_path_state()?.closed_through_ms,
             },
+            refused: None,
         })
     }
 
@@ -375,6 +416,7 @@ impl JourneyObject {
             outbox_pending: self.store.count(Table::Outbox)?,
             postbacks: postbacks::states(&self.store)?,
             paths_closed_through_ms: meta.null_path_state()?.closed_through_ms,
+            merges_refused: meta.merges_refused()?,
         })
     }
 

@@ -7,6 +7,7 @@ use attrib_core::attribution::Windows;
 use attrib_core::geo::Placement;
 use attrib_core::identity::JourneyKey;
 use attrib_core::journey::NullPathState;
+use attrib_core::limits::MAX_REMEMBERED_MERGE_REFUSALS;
 use serde::{de::DeserializeOwned, Deserialize, Serialize};
 use worker::SqlStorageValue;
 
@@ -20,6 +21,15 @@ const FLUSH_NEXT_MS: &str = "flush_next_ms";
 const SCHEMA_VERSION: &str = "schema_version";
 /// The app's attribution windows, as last sent with a request (the alarm has no request).
 const WINDOWS: &str = "windows";
+/// The first user id this journey was merged into (issue 13, finding 5): an anonymous id
+/// seen with one user is not handed to another by a client key. Journeys merged before it was
+/// recorded have `merged_into` instead (`attrib_core::identity::check_hand_over` reads both).
+const BOUND_USER: &str = "bound_user";
+/// Merges this journey asked for and was refused (`attrib_core::identity::MergeRefusal`).
+const MERGES_REFUSED: &str = "merges_refused";
+/// `merge_refused:<source object name>`: a source that refused a client key's merge (the
+/// first [`MAX_REMEMBERED_MERGE_REFUSALS`]); such a refusal never turns into a yes.
+const MERGE_REFUSED_PREFIX: &str = "merge_refused:";
 /// [`NullPathState`]; `schema.rs` (version 3) writes it directly for journeys that predate it.
 pub const NULL_PATHS: &str = "null_paths";
 
@@ -106,6 +116,33 @@ impl<'a> Meta<'a> {
         self.put(MERGED_INTO, target)
     }
 
+    pub fn bound_user(&self) -> Result<Option<String>, StoreError> {
+        self.get(BOUND_USER)
+    }
+
+    pub fn set_bound_user(&self, user_id: &str) -> Result<(), StoreError> {
+        self.put(BOUND_USER, &user_id)
+    }
+
+    pub fn merges_refused(&self) -> Result<u64, StoreError> {
+        Ok(self.get(MERGES_REFUSED)?.unwrap_or(0))
+    }
+
+    /// Counts a refusal of `source` and remembers it while fewer than
+    /// [`MAX_REMEMBERED_MERGE_REFUSALS`] are.
+    pub fn count_merge_refused(&self, source: &JourneyKey) -> Result<(), StoreError> {
+        let before = self.merges_refused()?;
+        if before < MAX_REMEMBERED_MERGE_REFUSALS {
+            self.put(&refusal_name(source), &true)?;
+        }
+        self.put(MERGES_REFUSED, &before.saturating_add(1))
+    }
+
+    /// Whether `source` refused a client key's merge before (and is remembered).
+    pub fn refused_before(&self, source: &JourneyKey) -> Result<bool, StoreError> {
+        Ok(self.get::<bool>(&refusal_name(source))?.is_some())
+    }
+
     pub fn merged_from(&self) -> Result<Vec<String>, StoreError> {
         let rows: Vec<Journey> = self
             .store
@@ -187,4 +224,8 @@ impl<'a> Meta<'a> {
     pub fn set_schema_version(&self, version: u32) -> Result<(), StoreError> {
         self.put(SCHEMA_VERSION, &version)
     }
+}
+
+fn refusal_name(source: &JourneyKey) -> String {
+    format!("{MERGE_REFUSED_PREFIX}{}", source.object_name())
 }

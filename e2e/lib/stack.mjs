@@ -114,8 +114,11 @@ export class Stack {
     }
   }
 
-  /** A new app with its own write key, read token and manage key. */
-  async createApp({ id, residency = 'global', settings = {} } = {}) {
+  /**
+   * A new app with its own write key (class `client`), read token and manage key;
+   * `serverWriteKey: true` adds a `server` write key (finding 5: Segment's alias semantics).
+   */
+  async createApp({ id, residency = 'global', settings = {}, serverWriteKey = false } = {}) {
     const appId = id ?? `app${randomBytes(4).toString('hex')}`;
     const writeKey = newKey('wk');
     const readToken = newKey('rt');
@@ -130,7 +133,12 @@ export class Stack {
     await db.prepare("INSERT INTO api_keys (key_hash, app_id, kind) VALUES (?, ?, 'write')").bind(sha256(writeKey), appId).run();
     await db.prepare("INSERT INTO api_keys (key_hash, app_id, kind) VALUES (?, ?, 'read')").bind(sha256(readToken), appId).run();
     await db.prepare("INSERT INTO api_keys (key_hash, app_id, kind) VALUES (?, ?, 'manage')").bind(sha256(manageKey), appId).run();
-    return { appId, writeKey, readToken, manageKey };
+    const keys = { appId, writeKey, readToken, manageKey };
+    if (serverWriteKey) {
+      keys.serverWriteKey = newKey('wk');
+      await db.prepare("INSERT INTO api_keys (key_hash, app_id, kind, class) VALUES (?, ?, 'write', 'server')").bind(sha256(keys.serverWriteKey), appId).run();
+    }
+    return keys;
   }
 
   async createLink(appId, link) {

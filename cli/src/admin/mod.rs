@@ -106,6 +106,10 @@ enum KeysAction {
         kind: String,
         #[arg(long)]
         label: Option<String>,
+        /// A write key's class: client (the default; browser and app keys, alias merges only
+        /// anonymous ids never seen with another user) or server (backend keys, Segment's alias).
+        #[arg(long)]
+        class: Option<String>,
         #[arg(long)]
         secret_only: bool,
     },
@@ -340,11 +344,16 @@ pub fn run(command: AdminCommand) -> Result<()> {
                     app,
                     kind,
                     label,
+                    class,
                     secret_only,
                 } => {
                     let mut body = json!({ "kind": kind });
                     if let Some(label) = label {
                         body["label"] = Value::String(label);
+                    }
+                    // Checked by the API (400 naming `class`), like every other field.
+                    if let Some(class) = class {
+                        body["class"] = Value::String(class);
                     }
                     let out = c.send("POST", &format!("/apps/{}/keys", seg(&app)), Some(body))?;
                     if secret_only {

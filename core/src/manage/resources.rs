@@ -9,7 +9,7 @@ use super::{
     MAX_ROTATION_OVERLAP_SECS,
 };
 use crate::error::FieldError;
-use crate::keys::KeyKind;
+use crate::keys::{KeyKind, WriteKeyClass};
 use crate::limits::MAX_CAMPAIGN_FIELD_CHARS;
 use crate::postback::target::{check_link_destination, Targets};
 use crate::postback::{validate_configs, PostbackConfig, PostbackMethod};
@@ -55,16 +55,20 @@ impl AppInput {
     }
 }
 
-/// `POST /admin/v1/apps/{app}/keys`: `{"kind": "write"|"read"|"manage", "label"?}`.
+/// `POST /admin/v1/apps/{app}/keys`: `{"kind": "write"|"read"|"manage", "label"?, "class"?}`.
+/// `class` (`client`, the default, or `server`) is a write key's only: what its events may
+/// merge (issue 13, finding 5; `crate::identity::check_hand_over`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct KeyRequest {
     pub kind: KeyKind,
     pub label: Option<String>,
+    /// `Some` exactly for write keys.
+    pub class: Option<WriteKeyClass>,
 }
 
 impl KeyRequest {
     pub fn parse(value: &Value) -> Result<KeyRequest, FieldError> {
-        let map = object(value, "", &["kind", "label"])?;
+        let map = object(value, "", &["kind", "label", "class"])?;
         let kind: String = required(map, "", "kind", "write, read or manage")?;
         let kind = KeyKind::parse(&kind)
             .ok_or_else(|| FieldError::new("kind", "must be write, read or manage"))?;
@@ -72,7 +76,19 @@ impl KeyRequest {
         if let Some(label) = &label {
             check_text("label", label, MAX_KEY_LABEL_CHARS)?;
         }
-        Ok(KeyRequest { kind, label })
+        let class: Option<String> = field(map, "", "class", "client or server")?;
+        let class = match (kind, class) {
+            (KeyKind::Write, None) => Some(WriteKeyClass::Client),
+            (KeyKind::Write, Some(class)) => Some(
+                WriteKeyClass::parse(&class)
+                    .ok_or_else(|| FieldError::new("class", "must be client or server"))?,
+            ),
+            (_, None) => None,
+            (_, Some(_)) => {
+                return Err(FieldError::new("class", "only write keys have a class"));
+            }
+        };
+        Ok(KeyRequest { kind, label, class })
     }
 
     /// `POST .../keys/{id}/rotate`: `{"overlap_secs"?}`: how long the old key keeps working.

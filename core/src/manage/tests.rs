@@ -100,6 +100,7 @@ fn apps_keys_and_ids_are_checked() {
     );
     let req = KeyRequest::parse(&json!({"kind": "manage", "label": "ci"})).expect("ok");
     assert_eq!(req.kind, KeyKind::Manage);
+    assert_eq!(req.class, None);
     assert_eq!(
         KeyRequest::parse(&json!({"kind": "admin"}))
             .expect_err("kind")
@@ -181,4 +182,30 @@ fn postbacks_are_checked_as_the_edge_checks_them() {
         .patched(&json!({"enabled": false}), Targets::PublicOnly)
         .expect("off");
     assert!(!off.enabled);
+}
+
+#[test]
+fn write_keys_have_a_class_client_by_default() {
+    use crate::keys::WriteKeyClass;
+    let class = |body: serde_json::Value| KeyRequest::parse(&body).map(|r| r.class);
+    assert_eq!(
+        class(json!({"kind": "write"})),
+        Ok(Some(WriteKeyClass::Client))
+    );
+    assert_eq!(
+        class(json!({"kind": "write", "class": "server"})),
+        Ok(Some(WriteKeyClass::Server))
+    );
+    assert_eq!(
+        class(json!({"kind": "write", "class": null})),
+        Ok(Some(WriteKeyClass::Client))
+    );
+    for bad in [
+        json!({"kind": "write", "class": "backend"}),
+        json!({"kind": "write", "class": 1}),
+        json!({"kind": "read", "class": "server"}),
+        json!({"kind": "manage", "class": "client"}),
+    ] {
+        assert_eq!(class(bad).expect_err("class").field, "class");
+    }
 }

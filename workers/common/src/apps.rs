@@ -20,7 +20,7 @@ use std::cell::RefCell;
 
 use attrib_core::attribution::Model;
 use attrib_core::fraud::FraudRules;
-use attrib_core::keys::{hash_key, KeyKind};
+use attrib_core::keys::{hash_key, KeyKind, WriteKeyClass};
 use attrib_core::limits::MAX_POSTBACK_CONFIGS;
 use attrib_core::postback::target::Targets;
 use attrib_core::postback::{validate_configs, PostbackConfig};
@@ -93,16 +93,24 @@ macro_rules! app_columns {
     };
 }
 
+/// The app's columns and the key's class (`api_keys.class`, migrations/0008_write_key_class.sql).
 const APP_BY_KEY: &str = concat!(
     "SELECT ",
     app_columns!(),
-    " FROM api_keys k JOIN apps a ON a.id = k.app_id \
+    ", k.class AS key_class FROM api_keys k JOIN apps a ON a.id = k.app_id \
      WHERE k.key_hash = ?1 AND (k.kind = ?2 OR (?2 = 'read' AND k.kind = 'manage')) \
      AND k.revoked_at IS NULL AND a.archived_at IS NULL \
      AND (k.expires_at IS NULL OR k.expires_at > strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))"
 );
 
-type CacheEntry = (u64, Option<AppSettings>);
+type CacheEntry = (u64, Option<(AppSettings, WriteKeyClass)>);
+
+#[derive(Debug, Deserialize)]
+struct KeyedAppRow {
+    #[serde(flatten)]
+    app: AppRow,
+    key_class: String,
+}
 
 thread_local! {
     static AUTH_CACHE: RefCell<Lru<(KeyKind, String), CacheEntry>> =
@@ -115,6 +123,22 @@ pub async fn app_for_key(
     key: &str,
     kind: KeyKind,
 ) -> Result<Option<AppSettings>, EdgeError> {
+    Ok(app_and_class(env, key, kind).await?.map(|(app, _)| app))
+}
+
+/// The app a live write key belongs to and the key's class (what its events may merge).
+pub async fn write_key_app(
+    env: &Env,
+    key: &str,
+) -> Result<Option<(AppSettings, WriteKeyClass)>, EdgeError> {
+    app_and_class(env, key, KeyKind::Write).await
+}
+
+async fn app_and_class(
+    env: &Env,
+    key: &str,
+    kind: KeyKind,
+) -> Result<Option<(AppSettings, WriteKeyClass)>, EdgeError> {
     let hash = hash_key(key);
     let now = Date::now().as_millis();
     let cached = AUTH_CACHE.with(|c| c.borrow_mut().get(&(kind, hash.clone())));
@@ -177,7 +201,9 @@ pub async fn app_for_key_fresh(
     key: &str,
     kind: KeyKind,
 ) -> Result<Option<AppSettings>, EdgeError> {
-    load_app(env, hash_key(key), kind, Date::now().as_millis()).await
+    Ok(load_app(env, hash_key(key), kind, Date::now().as_millis())
+        .await?
+        .map(|(app, _)| app))
 }
 
 async fn load_app(
@@ -185,15 +211,23 @@ async fn load_app(
     hash: String,
     kind: KeyKind,
     now: u64,
-) -> Result<Option<AppSettings>, EdgeError> {
+) -> Result<Option<(AppSettings, WriteKeyClass)>, EdgeError> {
     let db = env.d1(DB_BINDING)?;
-    let row: Option<AppRow> = db
+    let row: Option<KeyedAppRow> = db
         .prepare(APP_BY_KEY)
         .bind(&[JsValue::from_str(&hash), JsValue::from_str(kind.as_str())])?
         .first(None)
         .await?;
     let targets = targets(env);
-    let app = row.map(|r| settings_of(r, targets)).transpose()?;
+    let app = row
+        .map(|r| {
+            // The column's CHECK allows only these two; anything else is a broken database.
+            let class = WriteKeyClass::parse(&r.key_class).ok_or_else(|| {
+                EdgeError::Settings(format!("app {}: key class {:?}", r.app.id, r.key_class))
+            })?;
+            Ok::<_, EdgeError>((settings_of(r.app, targets)?, class))
+        })
+        .transpose()?;
     let ttl = if app.is_some() {
         positive_ttl_ms(env)
     } else {

@@ -11,6 +11,7 @@ use attrib_core::fraud::Flag;
 use attrib_core::geo::Placement;
 use attrib_core::identity::{journey_of, JourneyKey, JourneyKind};
 use attrib_core::journey::EventOutcome;
+use attrib_core::keys::WriteKeyClass;
 use attrib_core::protocol::{RecordReply, RecordRequest, BENCH_NOOP_PATH, RECORD_PATH};
 use attrib_core::settings::AppSettings;
 use attrib_worker_common::config::{self, JurisdictionMode};
@@ -33,10 +34,23 @@ pub struct Delivered {
     pub outcome: EventOutcome,
 }
 
+/// Delivers events that did not come with a write key (link clicks and impressions, mobile
+/// callbacks): their ids are as public as a client key's, so they merge as a client key's do.
 pub async fn deliver(
     env: &Env,
     settings: &AppSettings,
     placement: Placement,
+    events: Vec<Positioned>,
+) -> Result<Vec<Delivered>, IngestError> {
+    deliver_as(env, settings, placement, WriteKeyClass::Client, events).await
+}
+
+/// Delivers events sent with a write key of `key_class`, which decides what they may merge.
+pub async fn deliver_as(
+    env: &Env,
+    settings: &AppSettings,
+    placement: Placement,
+    key_class: WriteKeyClass,
     events: Vec<Positioned>,
 ) -> Result<Vec<Delivered>, IngestError> {
     let mode = config::jurisdiction_mode(env)?;
@@ -53,9 +67,15 @@ pub async fn deliver(
         .partition(|(key, _)| key.kind == JourneyKind::User);
     let mut delivered = Vec::new();
     for wave in [others, users] {
-        let calls = wave
-            .into_iter()
-            .map(|(key, items)| record(env, settings, placement, mode, stage, key, items));
+        let calls = wave.into_iter().map(|(key, items)| {
+            let target = Target {
+                placement,
+                mode,
+                stage,
+                key_class,
+            };
+            record(env, settings, target, key, items)
+        });
         for result in join_all(calls).await {
             delivered.extend(result?);
         }
@@ -63,15 +83,28 @@ pub async fn deliver(
     Ok(delivered)
 }
 
-async fn record(
-    env: &Env,
-    settings: &AppSettings,
+/// How a request reaches its journeys, the same for every journey of the request.
+#[derive(Clone, Copy)]
+struct Target {
     placement: Placement,
     mode: JurisdictionMode,
     stage: BenchStage,
+    key_class: WriteKeyClass,
+}
+
+async fn record(
+    env: &Env,
+    settings: &AppSettings,
+    target: Target,
     key: JourneyKey,
     items: Vec<Positioned>,
 ) -> Result<Vec<Delivered>, IngestError> {
+    let Target {
+        placement,
+        mode,
+        stage,
+        key_class,
+    } = target;
     if stage == BenchStage::Validate {
         return Ok(items
             .into_iter()
@@ -106,6 +139,7 @@ async fn record(
         events,
         hops: 0,
         flags,
+        key_class,
     };
     let path = match stage {
         BenchStage::NoopObject => BENCH_NOOP_PATH,

@@ -4,7 +4,7 @@ use attrib_core::conversion::conversion_of;
 use attrib_core::decompress::{decompress, ContentEncoding};
 use attrib_core::geo::{place, Placement};
 use attrib_core::journey::EventOutcome;
-use attrib_core::keys::{basic_auth_user, KeyKind};
+use attrib_core::keys::{basic_auth_user, WriteKeyClass};
 use attrib_core::limits::MAX_BATCH_BYTES;
 use attrib_core::segment::{decode_request, peek_write_key, Endpoint, Rejection};
 use attrib_core::settings::AppSettings;
@@ -15,7 +15,7 @@ use attrib_worker_common::{apps, config, geo};
 use serde::Serialize;
 use worker::{Date, Env, Method, Request, Response};
 
-use crate::deliver::{deliver, Positioned};
+use crate::deliver::{deliver_as, Positioned};
 use crate::error::IngestError;
 use crate::fraud::{self, Signals};
 use crate::ratelimit;
@@ -70,7 +70,7 @@ pub async fn handle(
     let raw = read_capped(&mut req, MAX_BATCH_BYTES).await?;
     // Every size limit applies to the decompressed bytes, checked while inflating.
     let body = decompress(encoding, &raw, MAX_BATCH_BYTES)?;
-    let settings = match outer_app {
+    let (settings, key_class) = match outer_app {
         Some(app) => app,
         None => {
             // Issue 13, finding 2: the key is read from the body without decoding its events,
@@ -119,7 +119,7 @@ pub async fn handle(
     );
     let mut duplicates = 0;
     let mut stored = 0;
-    for delivered in deliver(env, &settings, placement, accepted).await? {
+    for delivered in deliver_as(env, &settings, placement, key_class, accepted).await? {
         match delivered.outcome {
             EventOutcome::Stored { .. } => stored += 1,
             EventOutcome::Duplicate => duplicates += 1,
@@ -154,13 +154,14 @@ fn prefix(index: Option<usize>) -> String {
     index.map(|i| format!("batch[{i}]")).unwrap_or_default()
 }
 
-/// The app of a live write key, within its rate limit (429 before any event is decoded).
-async fn authenticate(env: &Env, key: &str) -> Result<AppSettings, IngestError> {
-    let app = apps::app_for_key(env, key, KeyKind::Write)
+/// The app of a live write key and the key's class, within the app's rate limit (429 before
+/// any event is decoded).
+async fn authenticate(env: &Env, key: &str) -> Result<(AppSettings, WriteKeyClass), IngestError> {
+    let (app, class) = apps::write_key_app(env, key)
         .await?
         .ok_or(IngestError::UnknownWriteKey)?;
     ratelimit::check_app(env, &app.app_id, app.rate_limit).await?;
-    Ok(app)
+    Ok((app, class))
 }
 
 /// 200 when every event was taken, 207 when some were, 400 when none were.

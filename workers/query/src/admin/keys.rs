@@ -1,7 +1,8 @@
 //! `/admin/v1/apps/{app}/keys`: issue (the secret is in this answer only; D1 keeps its
 //! SHA-256), list and show (never a secret), rotate (a new key; the old one keeps working for
 //! `overlap_secs`, default a day), revoke (at once here; at the edge within the auth cache
-//! time, 60 s).
+//! time, 60 s). A write key has a class, `client` (the default) or `server`: what its events
+//! may merge (issue 13, finding 5); a rotated key keeps it.
 
 use attrib_core::keys::{generate_key, hash_key, key_id, KeyKind};
 use attrib_core::manage::{KeyRequest, MAX_LIVE_KEYS_PER_APP};
@@ -27,10 +28,11 @@ struct KeyRow {
     revoked_at: Option<String>,
     expires_at: Option<String>,
     rotated_from: Option<String>,
+    class: String,
 }
 
 const KEY_COLUMNS: &str =
-    "id, key_hash, kind, label, created_at, revoked_at, expires_at, rotated_from";
+    "id, key_hash, kind, label, created_at, revoked_at, expires_at, rotated_from, class";
 
 fn now_iso() -> String {
     attrib_core::time::format_millis(Date::now().as_millis() as i64)
@@ -48,9 +50,12 @@ impl KeyRow {
     }
 
     fn view(&self, now: &str) -> Value {
+        // Only write keys have a class (read and manage keys keep the column's default).
+        let class = (self.kind == KeyKind::Write.as_str()).then_some(self.class.as_str());
         json!({
             "id": self.id,
             "kind": self.kind,
+            "class": class,
             "label": self.label,
             "state": self.state(now),
             "created_at": self.created_at,
@@ -150,22 +155,27 @@ pub async fn issue(cx: &Cx<'_>, app_id: &str, body: Value) -> Result<Response, Q
         app.version(),
         vec![stmt(
             cx.env,
-            "INSERT INTO api_keys (key_hash, id, app_id, kind, label) VALUES (?1, ?2, ?3, ?4, ?5)",
+            "INSERT INTO api_keys (key_hash, id, app_id, kind, label, class) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
             &[
                 text(&key.hash),
                 text(&key.id),
                 text(app_id),
                 text(request.kind.as_str()),
                 opt(request.label.as_deref()),
+                text(request.class.unwrap_or_default().as_str()),
             ],
         )?],
         Audit {
             action: "key.issue",
             resource: format!("apps/{app_id}/keys/{}", key.id),
             before: None,
-            after: Some(
-                json!({ "id": key.id, "kind": request.kind.as_str(), "label": request.label }),
-            ),
+            after: Some(json!({
+                "id": key.id,
+                "kind": request.kind.as_str(),
+                "label": request.label,
+                "class": request.class.map(|c| c.as_str()),
+            })),
         },
         None,
     )
@@ -204,8 +214,8 @@ pub async fn rotate(
         vec![
             stmt(
                 cx.env,
-                "INSERT INTO api_keys (key_hash, id, app_id, kind, label, rotated_from) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                "INSERT INTO api_keys (key_hash, id, app_id, kind, label, rotated_from, class) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
                 &[
                     text(&key.hash),
                     text(&key.id),
@@ -213,6 +223,7 @@ pub async fn rotate(
                     text(kind.as_str()),
                     opt(old.label.as_deref()),
                     text(id),
+                    text(&old.class),
                 ],
             )?,
             stmt(
