@@ -202,6 +202,8 @@ test('spend upload: JSON and CSV (quoted cells) stored, read back, audited; a re
 test('stats: spend converted on its day, CPA and ROAS per model equal the hand-computed values', async () => {
   const rates = await admin.call('PUT', `/apps/${app.appId}/rates`, { body: RATES, headers: { 'content-type': 'text/csv' } });
   assert.equal(rates.status, 200, rates.text);
+  const audit = await admin.get(`/apps/${app.appId}/audit?limit=1`);
+  assert.deepEqual([audit.json.entries[0].action, audit.json.entries[0].after.rates], ['rates.import', 2]);
   const setting = await admin.patch(`/apps/${app.appId}/settings`, { reporting_currency: 'USD' });
   assert.equal(setting.status, 200, setting.text);
 

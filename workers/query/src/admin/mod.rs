@@ -24,6 +24,7 @@ mod rates;
 mod regulations;
 mod settings;
 mod spend;
+mod upload;
 mod write;
 
 use attrib_core::manage::{parse_version, MAX_ADMIN_BODY_BYTES};

@@ -4,9 +4,8 @@
 //! content type is `text/csv`; `attrib_core::spend` checks them. Every bad row is named (row,
 //! line, field, reason) and nothing is written unless all are good. Rows upsert by (app, day,
 //! source, campaign, ad group): a re-upload of a key replaces it, other keys stay. The rows,
-//! a stats-version bump (cached stats reads turn into misses at once) and the audit entry go
-//! in one batch of the read store, where `/v1/stats` joins spend to daily_stats. With Turso
-//! as the read store the audit entry (D1) is written right after the spend commits.
+//! a stats-version bump and the audit entry are one batch ([`upload::commit`]) in the read
+//! store, where `/v1/stats` joins spend to daily_stats.
 //!
 //! `GET` reads the stored rows back over a day range (`from`, `to`, `source`, `campaign`,
 //! `limit`).
@@ -24,13 +23,11 @@ use serde_json::{json, Value};
 use worker::{Date, Request, Response};
 
 use super::write::load_app;
-use super::Cx;
-use crate::config::StoreKind;
+use super::{upload, Cx};
 use crate::error::QueryError;
 use crate::params::Params;
 use crate::queries::sql::Where;
 use crate::store::{Param, ReadStore, SqlStore, Statement};
-use crate::versions;
 
 /// Rows per INSERT: 9 parameters each, under D1's 100 bound parameters per statement.
 const ROWS_PER_STATEMENT: usize = 11;
@@ -69,27 +66,12 @@ pub async fn put(cx: &Cx<'_>, app_id: &str, req: &mut Request) -> Result<Respons
     };
 
     let summary = summary(app_id, &rows);
-    let mut stmts: Vec<Statement> = rows
+    let stmts: Vec<Statement> = rows
         .chunks(ROWS_PER_STATEMENT)
         .map(|chunk| upsert(app_id, chunk))
         .collect();
-    let now_iso = DateTime::from_timestamp_millis(Date::now().as_millis() as i64)
-        .map(|t| t.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string())
-        .unwrap_or_default();
-    stmts.push(versions::bump(app_id, &now_iso));
-    let audit = audit_entry(cx, app_id, &summary);
-    let store = ReadStore::from_env(cx.env)?;
-    if store.kind() == StoreKind::D1 {
-        // The read store is the app database: one transaction holds rows, bump and audit.
-        stmts.push(audit);
-        store.batch(&stmts).await?;
-    } else {
-        store.batch(&stmts).await?;
-        crate::store::d1::D1Store::new(cx.env)?
-            .batch(&[audit])
-            .await?;
-    }
-    versions::forget(app_id);
+    let resource = format!("apps/{app_id}/spend");
+    upload::commit(cx, app_id, stmts, "spend.import", resource, &summary).await?;
     Ok(response::json(200, &summary)?)
 }
 
@@ -150,19 +132,6 @@ fn upsert(app_id: &str, chunk: &[SpendRow]) -> Statement {
             values.join(", ")
         ),
         params,
-    )
-}
-
-fn audit_entry(cx: &Cx<'_>, app_id: &str, summary: &Value) -> Statement {
-    Statement::new(
-        "INSERT INTO audit_log (app_id, actor, action, resource, before, after, version) \
-         VALUES (?1, ?2, 'spend.import', ?3, NULL, ?4, NULL)",
-        vec![
-            app_id.into(),
-            cx.who.actor().into(),
-            format!("apps/{app_id}/spend").into(),
-            summary.to_string().into(),
-        ],
     )
 }
 
@@ -238,4 +207,46 @@ pub async fn list(cx: &Cx<'_>, app_id: &str, req: &Request) -> Result<Response, 
             "rows": rows,
         }),
     )?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::NaiveDate;
+
+    fn row(i: usize, impressions: Option<u64>) -> SpendRow {
+        SpendRow {
+            day: NaiveDate::from_ymd_opt(2026, 3, 1).expect("date"),
+            source: "google".into(),
+            campaign: format!("c{i}"),
+            ad_group: String::new(),
+            spend: 1.5,
+            currency: "USD".into(),
+            impressions,
+            clicks: None,
+        }
+    }
+
+    #[test]
+    fn an_upsert_stays_under_d1_bound_parameters_and_keeps_the_app() {
+        let rows: Vec<SpendRow> = (0..ROWS_PER_STATEMENT).map(|i| row(i, Some(7))).collect();
+        let stmt = upsert("shop", &rows);
+        assert!(stmt.params.len() <= 100, "{}", stmt.params.len());
+        assert_eq!(stmt.params.len(), ROWS_PER_STATEMENT * 9);
+        assert_eq!(stmt.params[0], Param::Text("shop".into()));
+        assert_eq!(stmt.params[9], Param::Text("shop".into()));
+        assert!(stmt.sql.contains(&format!("?{}", ROWS_PER_STATEMENT * 9)));
+        assert!(!stmt
+            .sql
+            .contains(&format!("?{}", ROWS_PER_STATEMENT * 9 + 1)));
+    }
+
+    #[test]
+    fn an_absent_count_is_stored_as_null() {
+        let stmt = upsert("shop", &[row(0, None)]);
+        assert_eq!(stmt.params[7], Param::Int(NO_COUNT));
+        assert!(stmt.sql.contains("NULLIF(?8, -1)"), "{}", stmt.sql);
+        let stmt = upsert("shop", &[row(0, Some(0))]);
+        assert_eq!(stmt.params[7], Param::Int(0), "zero impressions are kept");
+    }
 }
