@@ -259,3 +259,68 @@ fn metrics_are_null_on_a_zero_or_unknown_denominator() {
     ]));
     assert!(!conversions_are_installs(&[]));
 }
+
+/// A small seeded generator (xorshift), so the run is the same every time.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+
+    fn below(&mut self, n: usize) -> usize {
+        (self.next() % n as u64) as usize
+    }
+}
+
+/// Mutations of good uploads (bytes flipped, quotes, commas and line breaks inserted, cut
+/// short) never panic, and whatever is accepted is within the bounds.
+#[test]
+fn mutated_uploads_never_panic_and_accepted_rows_are_bounded() {
+    let csv = "day,source,campaign,ad_group,spend,currency,impressions,clicks\n\
+               2026-03-01,google,\"spring, 2026\",a,120.50,USD,1000,40\n\
+               2026-03-02,meta,summer,,80,GBP,,\n";
+    let json = r#"[{"day":"2026-03-01","source":"g","campaign":"c","spend":"1.5","currency":"USD","clicks":3}]"#;
+    let specials = [b'"', b',', b'\n', b'\r', b'.', b'-', b'0', b'[', b'{', 0xff];
+    let mut rng = Rng(0x5eed_5eed_5eed_5eed);
+    for i in 0..4_000 {
+        let mut bytes = if i % 2 == 0 { csv } else { json }.as_bytes().to_vec();
+        for _ in 0..1 + rng.below(4) {
+            let at = rng.below(bytes.len() + 1);
+            match rng.below(4) {
+                0 if at < bytes.len() => bytes[at] = specials[rng.below(specials.len())],
+                1 => bytes.insert(at, specials[rng.below(specials.len())]),
+                2 => bytes.truncate(at),
+                _ if at < bytes.len() => {
+                    bytes.remove(at);
+                }
+                _ => {}
+            }
+        }
+        let results = [
+            parse_json(&bytes),
+            parse_csv(&String::from_utf8_lossy(&bytes)),
+        ];
+        for result in results {
+            match result {
+                Ok(rows) => {
+                    assert!(!rows.is_empty() && rows.len() <= MAX_SPEND_ROWS);
+                    for row in rows {
+                        assert!(row.spend >= 0.0 && row.spend <= MAX_SPEND_AMOUNT);
+                        assert!(!row.source.is_empty() && !row.campaign.is_empty());
+                        assert!(row.source.chars().count() <= MAX_SPEND_FIELD_CHARS);
+                        assert!(valid_code(&row.currency));
+                        assert!(SPEND_YEARS.contains(&row.day.year()));
+                    }
+                }
+                Err(SpendUploadError::Rows(errors)) => {
+                    assert!(!errors.is_empty() && errors.len() <= MAX_SPEND_ERRORS)
+                }
+                Err(SpendUploadError::Body(_)) => {}
+            }
+        }
+    }
+}
