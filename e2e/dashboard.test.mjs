@@ -6,7 +6,8 @@ import assert from 'node:assert/strict';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { ROOT, Stack } from './lib/stack.mjs';
+import { INGEST, ROOT, Stack } from './lib/stack.mjs';
+import { readFileSync } from 'node:fs';
 import { byDays, dayRange, fixture, read, upsert } from './lib/rollups.mjs';
 import { launchChromium } from './lib/browser.mjs';
 
@@ -22,7 +23,12 @@ const problems = [];
 
 before(async () => {
   stack = await Stack.start({ queryHttp: true });
-  app = await stack.createApp({ settings: { default_model: 'position_based' } });
+  // The App Store id of Apple's SKAN samples, and a schema decoding the fine sample's 63.
+  const mobile = {
+    apple_app_id: 525463029,
+    skan_conversion_schema: { windows: [{ postback_sequence_index: 0, fine: [{ value: 63, revenue: { min: 10, max: 20, currency: 'USD' } }] }] },
+  };
+  app = await stack.createApp({ settings: { default_model: 'position_based', mobile: JSON.stringify(mobile) } });
   for (const chunk of byDays(fixture(app.appId, DAYS, { seed: 3 }), 10)) {
     const res = await upsert(stack, chunk);
     assert.equal(res.status, 200, res.text);
@@ -150,4 +156,28 @@ test('finding 10: the dashboard sends a CSP and security headers and keeps the t
   const stored = await page.evaluate((key) => ({ local: localStorage.getItem(key), session: sessionStorage.getItem(key) }), 'attrib.readToken');
   assert.deepEqual(stored, { local: null, session: app.readToken });
   assert.deepEqual(problems, [], 'the page runs under its CSP without violations');
+});
+
+test('the SKAdNetwork table shows what /v1/skan answers for the range, beside the deterministic numbers', async () => {
+  for (const name of ['skan-4.0-fine.json', 'skan-3.0-winning.json', 'skan-3.0-nonwinning.json']) {
+    const body = readFileSync(join(ROOT, 'skan/tests/samples', name), 'utf8');
+    const res = await stack.fetch(`${INGEST}/.well-known/skadnetwork/report-attribution/`, { method: 'POST', headers: { 'content-type': 'application/json' }, body });
+    assert.equal(res.status, 200, `${name}: ${res.text}`);
+  }
+  const today = new Date().toISOString().slice(0, 10);
+  await page.selectOption('#source', '');
+  await page.fill('#from', today);
+  await page.fill('#to', today);
+  const renders = await page.evaluate(() => window.__dashboard.state.renders);
+  await page.click('#filters button');
+  await page.waitForFunction((n) => window.__dashboard.state.renders > n, renders);
+  const shown = await page.$$eval('#skan-table tbody tr', (trs) => trs.map((tr) => [...tr.cells].map((c) => c.textContent)));
+  const api = await read(stack, '/v1/skan', app.readToken, { from: today, to: today, group_by: 'ad_network_id,source_identifier,did_win' });
+  assert.equal(api.status, 200, api.text);
+  assert.equal(api.json.rows.length, 3, JSON.stringify(api.json.rows));
+  assert.deepEqual(shown.map((cells) => cells.slice(0, 4)), api.json.rows.map((r) => [r.ad_network_id, r.source_identifier ?? '–', r.did_win ? 'yes' : 'no', String(r.postbacks)]));
+  const fine = shown.find((cells) => cells[1] === '5239');
+  assert.equal(fine[4], 'USD 10–20', 'the decoded revenue range');
+  await page.screenshot({ path: join(ARTIFACTS, 'dashboard-skan.png'), fullPage: true });
+  assert.deepEqual(problems, []);
 });

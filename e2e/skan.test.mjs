@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { INGEST, ROOT, Stack } from './lib/stack.mjs';
+import { INGEST, QUERY, ROOT, Stack } from './lib/stack.mjs';
 import { loadDocument, ResponseChecker } from './lib/openapi.mjs';
 
 const sample = (name) => readFileSync(join(ROOT, 'skan/tests/samples', name), 'utf8');
@@ -17,10 +17,21 @@ let stack;
 let app;
 let aakApp;
 let openapi;
+let queryOpenapi;
+// What the app's conversion values mean (skan crate's ConversionSchema): the fine sample's 63
+// and the coarse sample's `high` decode to revenue ranges and an event.
+const SCHEMA = {
+  windows: [{
+    postback_sequence_index: 0,
+    fine: [{ value: 63, revenue: { min: 10, max: 20, currency: 'USD' }, events: ['purchase'] }],
+    coarse: [{ value: 'high', revenue: { min: 5, max: 50, currency: 'USD' }, events: ['purchase', 'signup'] }],
+  }],
+};
 before(async () => {
   openapi = new ResponseChecker(await loadDocument('ingest'));
+  queryOpenapi = new ResponseChecker(await loadDocument('query'));
   stack = await Stack.start();
-  app = await stack.createApp({ settings: { mobile: JSON.stringify({ apple_app_id: 525463029 }) } });
+  app = await stack.createApp({ settings: { mobile: JSON.stringify({ apple_app_id: 525463029, skan_conversion_schema: SCHEMA }) } });
   aakApp = await stack.createApp({ settings: { mobile: JSON.stringify({ apple_app_id: 10738027756, aak_allow_development_keys: true }) } });
 });
 after(() => stack?.dispose());
@@ -78,4 +89,47 @@ test("Apple's AdAttributionKit development sample verifies when the app allows d
   assert.equal(stored.length, 1);
   assert.equal(stored[0].kind, 'aak');
   assert.equal(stored[0].source_identifier, '1234');
+});
+
+const readSkan = (token, query = '') =>
+  stack.fetch(`${QUERY}/v1/skan${query}`, { headers: { authorization: `Bearer ${token}` } });
+
+test('GET /v1/skan counts verified postbacks per network, campaign and win, with decoded values, for the token\'s app only', async () => {
+  const res = await readSkan(app.readToken, '?group_by=ad_network_id,source_identifier,did_win');
+  assert.equal(res.status, 200, res.text);
+  queryOpenapi.check('/v1/skan', 'get', res);
+  const row = (network, source, win) =>
+    res.json.rows.find((r) => r.ad_network_id === network && r.source_identifier === source && r.did_win === win);
+  const fine = row('com.example', '5239', true);
+  assert.equal(fine.postbacks, 1, JSON.stringify(res.json.rows));
+  assert.equal(fine.with_fine_value, 1);
+  assert.deepEqual(fine.revenue, { USD: { postbacks: 1, min: 10, max: 20 } });
+  assert.deepEqual(fine.events, { purchase: 1 });
+  const coarse = row('com.example', '39', true);
+  assert.equal(coarse.coarse_high, 1);
+  assert.deepEqual(coarse.revenue, { USD: { postbacks: 1, min: 5, max: 50 } });
+  assert.deepEqual(coarse.events, { purchase: 1, signup: 1 });
+  assert.ok(res.json.rows.some((r) => r.did_win === false), 'the non-winning postback is its own row');
+  const stored = await rows(app.appId);
+  assert.equal(res.json.rows.reduce((n, r) => n + r.postbacks, 0), stored.length, 'every stored postback is counted once');
+  // The forged postback of the earlier test: counted by reason, never among the rows.
+  assert.equal(Object.values(res.json.invalid).reduce((a, b) => a + b, 0), 1);
+
+  const other = await readSkan(aakApp.readToken);
+  assert.equal(other.status, 200, other.text);
+  assert.equal(other.json.rows.reduce((n, r) => n + r.postbacks, 0), 1, 'the other app sees only its own AdAttributionKit postback');
+  assert.deepEqual(other.json.invalid, {});
+
+  const filtered = await readSkan(app.readToken, '?ad_network_id=com.example&group_by=kind');
+  assert.deepEqual(filtered.json.rows.map((r) => [r.kind, r.postbacks]), [['skan', stored.filter((r) => r.ad_network_id === 'com.example').length]]);
+
+  const yesterday = new Date(Date.now() - 86_400_000).toISOString().slice(0, 10);
+  const none = await readSkan(app.readToken, `?from=${yesterday}&to=${yesterday}`);
+  assert.deepEqual(none.json.rows, [], 'postbacks received today are not in yesterday');
+
+  const bad = await readSkan(app.readToken, '?group_by=campaign');
+  assert.equal(bad.status, 400);
+  assert.equal(bad.json.error.field, 'group_by');
+  queryOpenapi.check('/v1/skan', 'get', bad);
+  assert.equal((await readSkan('rt_nobody')).status, 401);
 });

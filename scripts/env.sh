@@ -13,5 +13,14 @@ export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$ATTRIB_ROOT/target}"
 export WRANGLER_SEND_METRICS=false
 export NO_UPDATE_NOTIFIER=1
 
+# How the cached cargo tools are built (scripts/setup/20-rust.sh, 40-tansu.sh): they are run, not
+# measured, so optimised at level 1 without LTO, which compiles in far less time than a release
+# build on CI's 2 cores (cargo-deny alone took ~15 min at the default level).
+tool_build_profile() {
+  export CARGO_TARGET_DIR="$ATTRIB_TOOLS_DIR/cargo-target" CARGO_PROFILE_RELEASE_LTO=false \
+    CARGO_PROFILE_RELEASE_CODEGEN_UNITS=16 CARGO_PROFILE_RELEASE_OPT_LEVEL=1 \
+    CARGO_PROFILE_RELEASE_DEBUG=0 CARGO_PROFILE_RELEASE_INCREMENTAL=false
+}
+
 log() { printf '\033[1;34m==>\033[0m %s\n' "$*" >&2; }
 die() { printf '\033[1;31merror:\033[0m %s\n' "$*" >&2; exit 1; }

@@ -1,7 +1,6 @@
 #!/usr/bin/env bash
 # The wasm target and the cargo tools the Worker build needs, at pinned versions.
-# Tools are built once into $ATTRIB_TOOLS_DIR/cargo (optimised, without LTO: about 4 min for
-# worker-build and 4 min for wasm-bindgen-cli on 2 cores instead of 12 and 8).
+# Tools are built once into $ATTRIB_TOOLS_DIR/cargo with `tool_build_profile` (scripts/env.sh).
 set -euo pipefail
 source "$(dirname "$0")/../env.sh"
 
@@ -24,8 +23,7 @@ install_tool() { # crate version binary [extra cargo install args]
     return
   fi
   log "rust: installing $crate $version (cached in $ATTRIB_TOOLS_DIR)"
-  export CARGO_TARGET_DIR="$ATTRIB_TOOLS_DIR/cargo-target" CARGO_PROFILE_RELEASE_LTO=false \
-    CARGO_PROFILE_RELEASE_CODEGEN_UNITS=16
+  tool_build_profile
   # The crate's own lockfile first; some registry mirrors lack a version it pins, and then
   # cargo resolves semver-compatible versions instead.
   cargo install --locked --root "$ATTRIB_TOOLS_DIR/cargo" "$crate" --version "$version" "${@:4}" ||

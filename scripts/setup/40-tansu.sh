@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # tansu, the Kafka-protocol broker the origin's Kafka tests run against, built from crates.io
-# once per machine into $ATTRIB_TOOLS_DIR/cargo/bin (optimised, no LTO: ~10 min on 2 cores).
+# once per machine into $ATTRIB_TOOLS_DIR/cargo/bin (`tool_build_profile` in scripts/env.sh).
 # Features: dynostore (memory://) and libsql (sqlite://, so data survives a broker restart);
 # the default features store nothing.
 set -euo pipefail
@@ -14,7 +14,6 @@ if [ "$have" = "$TANSU_VERSION" ]; then
   exit 0
 fi
 log "tansu: installing $TANSU_VERSION (cached in $ATTRIB_TOOLS_DIR)"
-CARGO_TARGET_DIR="$ATTRIB_TOOLS_DIR/cargo-target" \
-CARGO_PROFILE_RELEASE_LTO=false CARGO_PROFILE_RELEASE_CODEGEN_UNITS=16 \
-  cargo install --locked --root "$ATTRIB_TOOLS_DIR/cargo" tansu --version "$TANSU_VERSION" \
+tool_build_profile
+cargo install --locked --root "$ATTRIB_TOOLS_DIR/cargo" tansu --version "$TANSU_VERSION" \
   --no-default-features --features dynostore,libsql

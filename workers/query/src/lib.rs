@@ -27,6 +27,7 @@ mod reattribute;
 mod reporting;
 mod retention;
 mod rollups;
+mod skan;
 mod store;
 mod versions;
 
@@ -76,6 +77,7 @@ async fn fetch(req: Request, env: Env, ctx: Context) -> Result<Response> {
             reattribute::run(req, &env).await
         }
         (Method::Get, "/v1/postbacks") => postbacks::list(req, &env).await,
+        (Method::Get, skan::PATH) => skan::show(req, &env).await,
         (_, p) if p.starts_with("/v1/") => Err(QueryError::MethodNotAllowed),
         (_, p) if p.starts_with(admin::PREFIX) => admin::handle(req, &env).await,
         (Method::Post, attrib_core::rollup::ROLLUP_PATH) => rollups::upsert(req, &env).await,

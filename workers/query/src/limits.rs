@@ -26,6 +26,10 @@ pub const DEFAULT_PATH_ROWS: usize = 20;
 pub const MAX_FRAUD_ROWS: usize = 5_000;
 pub const DEFAULT_FRAUD_ROWS: usize = 1_000;
 
+/// Rows a SKAdNetwork / AdAttributionKit read (`/v1/skan`) returns at most, and by default.
+pub const MAX_SKAN_ROWS: usize = 5_000;
+pub const DEFAULT_SKAN_ROWS: usize = 1_000;
+
 /// Values in one comma-separated filter (`source=a,b,c`).
 pub const MAX_FILTER_VALUES: usize = 20;
 /// Longest filter value; sources and campaigns are cut to this length at ingest.

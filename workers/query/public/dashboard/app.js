@@ -108,21 +108,28 @@ async function refresh() {
   const range = { from: f.from, to: f.to };
   const scope = { ...range, source: f.source };
   status('Loading…');
-  const [byDay, bySource, byModel, paths, fraud] = await Promise.all([
+  const [byDay, bySource, byModel, paths, fraud, skan] = await Promise.all([
     api('/v1/stats', { ...scope, model: f.model, group_by: 'day' }),
     api('/v1/stats', { ...scope, model: f.model, group_by: 'source', order_by: 'conversions' }),
     api('/v1/stats', { ...scope, group_by: 'source,model' }),
     api('/v1/paths', { ...scope, limit: 10 }),
     api('/v1/fraud', range),
+    api('/v1/skan', { ...range, group_by: 'ad_network_id,source_identifier,did_win' }),
   ]);
-  const data = { filters: f, byDay, bySource, byModel, paths, fraud };
+  const data = { filters: f, byDay, bySource, byModel, paths, fraud, skan };
   state.data = data;
   renderNumbers(data);
   status(`${f.from} – ${f.to} · stats version ${byDay.stats_version}`);
   renderCharts(data).catch((err) => status(err.message, true));
 }
 
-function renderNumbers({ byDay, bySource, paths, fraud, filters: f }) {
+/** `USD 10–20` per currency from a SKAN row's summed revenue ranges. */
+function ranges(revenue) {
+  const parts = Object.entries(revenue).sort(([a], [b]) => a.localeCompare(b));
+  return parts.length ? parts.map(([c, r]) => `${c} ${number.format(r.min)}–${number.format(r.max)}`).join(' · ') : '–';
+}
+
+function renderNumbers({ byDay, bySource, paths, fraud, skan, filters: f }) {
   const totals = byDay.totals;
   $('total-touches').textContent = number.format(sum(totals.map((t) => t.touches)));
   $('total-conversions').textContent = number.format(sum(totals.map((t) => t.conversions)));
@@ -156,6 +163,17 @@ function renderNumbers({ byDay, bySource, paths, fraud, filters: f }) {
     cell(row, number.format(p.conversions), true);
     cell(row, `${p.currency} ${number.format(p.value)}`, true);
   });
+  fillTable('skan-table', skan.rows, (row, r) => {
+    cell(row, r.ad_network_id);
+    cell(row, r.source_identifier ?? '–');
+    cell(row, r.did_win ? 'yes' : 'no');
+    cell(row, number.format(r.postbacks), true);
+    cell(row, ranges(r.revenue), true);
+  });
+  const invalid = Object.entries(skan.invalid);
+  $('skan-invalid').textContent = invalid.length
+    ? `Unverified (all time): ${invalid.map(([reason, n]) => `${reason} ${number.format(n)}`).join(', ')}`
+    : '';
   fillTable('fraud-table', fraud.rows, (row, r) => {
     cell(row, r.reason);
     cell(row, number.format(r.count), true);

@@ -23,6 +23,14 @@ impl Where {
         }
     }
 
+    /// A scope other than the daily rollups' (`clause` uses `?1..?N` for `params`).
+    pub fn scoped(clause: &str, params: Vec<Param>) -> Where {
+        Where {
+            clauses: vec![clause.to_owned()],
+            params,
+        }
+    }
+
     /// Binds `param` and returns its placeholder.
     pub fn bind(&mut self, param: Param) -> String {
         self.params.push(param);
