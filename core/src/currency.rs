@@ -35,7 +35,7 @@ fn cell(line: usize, column: &str) -> String {
 }
 
 /// A currency code: 3 ASCII capital letters (ISO 4217).
-fn valid_code(code: &str) -> bool {
+pub fn valid_code(code: &str) -> bool {
     code.len() == 3 && code.bytes().all(|b| b.is_ascii_uppercase())
 }
 

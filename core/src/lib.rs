@@ -36,6 +36,7 @@ pub mod sdk_settings;
 pub mod segment;
 pub mod settings;
 pub mod signing;
+pub mod spend;
 pub mod time;
 pub mod touch;
 

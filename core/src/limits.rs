@@ -178,3 +178,22 @@ pub const MAX_RATE_CELLS: usize = 12_000;
 pub const MAX_RATE_ERRORS: usize = 50;
 /// Bytes of one exchange-rate CSV upload.
 pub const MAX_RATE_CSV_BYTES: usize = 512 * 1024;
+
+/// Rows of one ad-spend upload (`PUT /admin/v1/apps/{app}/spend`): a year of 13 campaigns a
+/// day; larger loads go in several uploads (each replaces only its own keys).
+pub const MAX_SPEND_ROWS: usize = 5_000;
+/// Bytes of one ad-spend upload (JSON or CSV).
+pub const MAX_SPEND_BODY_BYTES: usize = 1024 * 1024;
+/// Characters of a spend row's source, campaign and ad group (the touch fields' own bound,
+/// `MAX_CAMPAIGN_FIELD_CHARS`, so every stored campaign can be named).
+pub const MAX_SPEND_FIELD_CHARS: usize = MAX_CAMPAIGN_FIELD_CHARS;
+/// A spend amount: 0 to this, in its currency.
+pub const MAX_SPEND_AMOUNT: f64 = 1e12;
+/// Impressions or clicks of one spend row: 0 to this (exact in a JS number and a REAL).
+pub const MAX_SPEND_COUNT: u64 = 1_000_000_000_000;
+/// Per-row errors reported for one spend upload at most.
+pub const MAX_SPEND_ERRORS: usize = 100;
+/// Years a spend row's day may fall in (a typo such as 0202 is refused, not stored).
+pub const SPEND_YEARS: std::ops::RangeInclusive<i32> = 2000..=2099;
+/// Spend rows one `GET .../spend` answers at most.
+pub const MAX_SPEND_READ_ROWS: usize = 5_000;

@@ -36,16 +36,25 @@ impl Client {
 
     /// One request; a non-2xx answer is an error carrying the API's field and reason.
     pub fn send(&self, method: &str, path: &str, body: Option<Value>) -> Result<Value> {
+        let body = body.map(|b| ("application/json", b.to_string().into_bytes()));
+        self.send_raw(method, path, body)
+    }
+
+    /// One request with a body of the given content type (e.g. a CSV upload).
+    pub fn send_raw(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<(&str, Vec<u8>)>,
+    ) -> Result<Value> {
         let method = reqwest::Method::from_bytes(method.as_bytes()).context("method")?;
         let url = format!("{}{path}", self.base);
         let mut request = self
             .http
             .request(method.clone(), &url)
             .bearer_auth(&self.token);
-        if let Some(body) = body {
-            request = request
-                .header("content-type", "application/json")
-                .body(body.to_string());
+        if let Some((content_type, body)) = body {
+            request = request.header("content-type", content_type).body(body);
         }
         let (status, text) = self
             .runtime
@@ -62,8 +71,9 @@ impl Client {
             match (error["field"].as_str(), error["reason"].as_str()) {
                 (Some(field), Some(reason)) => {
                     bail!(
-                        "{method} {path}: HTTP {}: {field}: {reason}",
-                        status.as_u16()
+                        "{method} {path}: HTTP {}: {field}: {reason}{}",
+                        status.as_u16(),
+                        listed_errors(&value)
                     )
                 }
                 _ => bail!("{method} {path}: HTTP {}: {value}", status.as_u16()),
@@ -71,4 +81,24 @@ impl Client {
         }
         Ok(value)
     }
+}
+
+/// Every error an upload's refusal lists (`errors`: rows of a spend upload, cells of a rates
+/// upload), one per line, so a user fixes them all in one go.
+pub fn listed_errors(value: &Value) -> String {
+    let Some(errors) = value["errors"].as_array().filter(|e| e.len() > 1) else {
+        return String::new();
+    };
+    let mut out = format!("\n{} errors:", errors.len());
+    for e in errors {
+        let field = e["field"].as_str().unwrap_or_default();
+        let reason = e["reason"].as_str().unwrap_or_default();
+        let at = match (e["row"].as_u64(), e["line"].as_u64()) {
+            (Some(row), Some(line)) => format!("row {row} (line {line}), "),
+            (Some(row), None) => format!("row {row}, "),
+            _ => String::new(),
+        };
+        out.push_str(&format!("\n  {at}{field}: {reason}"));
+    }
+    out
 }

@@ -1,4 +1,4 @@
-//! `attrib apps|keys|links|postbacks|settings|audit|whoami`: the management API
+//! `attrib apps|keys|links|postbacks|settings|spend|audit|whoami`: the management API
 //! (`/admin/v1/` on the query Worker) from a terminal. The endpoint and token come from
 //! `--endpoint`/`--token` or `ATTRIB_ENDPOINT`/`ATTRIB_TOKEN` (an admin token `at_...` or an
 //! app's manage key `mk_...`). Answers are printed as JSON; a refusal prints the API's error
@@ -37,8 +37,69 @@ pub enum AdminCommand {
     Postbacks(Postbacks),
     /// An app's settings: show, or set with a JSON merge-patch / key=value pairs.
     Settings(Settings),
+    /// An app's ad spend: import a JSON or CSV file, list what is stored.
+    Spend(Spend),
     /// An app's audit log, newest first.
     Audit(Audit),
+}
+
+#[derive(Debug, Args)]
+pub struct Spend {
+    #[command(flatten)]
+    conn: Conn,
+    #[command(subcommand)]
+    action: SpendAction,
+}
+
+#[derive(Debug, Subcommand)]
+enum SpendAction {
+    /// Upload daily spend rows: a CSV with a header row (day, source, campaign, ad_group,
+    /// spend, currency, impressions, clicks), or a JSON array of rows. A re-upload of a
+    /// (day, source, campaign, ad_group) replaces it; a bad row refuses the whole file.
+    Import {
+        app: String,
+        file: std::path::PathBuf,
+        /// csv or json (default: from the file's extension, else its first character).
+        #[arg(long)]
+        format: Option<String>,
+    },
+    /// The stored rows of a day range.
+    List {
+        app: String,
+        #[arg(long)]
+        from: Option<String>,
+        #[arg(long)]
+        to: Option<String>,
+        #[arg(long)]
+        limit: Option<usize>,
+    },
+}
+
+/// The content type of a spend file: `--format`, else the extension, else JSON when the
+/// file starts with `[` and CSV otherwise.
+fn spend_content_type(
+    path: &std::path::Path,
+    format: Option<&str>,
+    bytes: &[u8],
+) -> Result<&'static str> {
+    let named = format.map(str::to_ascii_lowercase).or_else(|| {
+        path.extension()
+            .and_then(|e| e.to_str())
+            .map(str::to_ascii_lowercase)
+    });
+    match named.as_deref() {
+        Some("csv") => Ok("text/csv"),
+        Some("json") => Ok("application/json"),
+        Some(other) if format.is_some() => bail!("--format {other:?}: use csv or json"),
+        _ => {
+            let first = bytes.iter().find(|b| !b.is_ascii_whitespace());
+            Ok(if first == Some(&b'[') {
+                "application/json"
+            } else {
+                "text/csv"
+            })
+        }
+    }
 }
 
 #[derive(Debug, Args)]
@@ -279,6 +340,19 @@ fn seg(s: &str) -> String {
         .collect()
 }
 
+/// `?a=1&b=2` of the given values (none: empty), each percent-encoded.
+fn url_query(pairs: &[(&str, Option<String>)]) -> String {
+    let parts: Vec<String> = pairs
+        .iter()
+        .filter_map(|(k, v)| v.as_ref().map(|v| format!("{k}={}", seg(v))))
+        .collect();
+    if parts.is_empty() {
+        String::new()
+    } else {
+        format!("?{}", parts.join("&"))
+    }
+}
+
 fn print(value: &Value) -> Result<()> {
     println!("{}", serde_json::to_string_pretty(value)?);
     Ok(())
@@ -501,6 +575,37 @@ pub fn run(command: AdminCommand) -> Result<()> {
             };
             print(&out)
         }
+        AdminCommand::Spend(s) => {
+            let c = client(&s.conn)?;
+            let out = match s.action {
+                SpendAction::Import { app, file, format } => {
+                    let bytes = std::fs::read(&file)
+                        .with_context(|| format!("reading {}", file.display()))?;
+                    let content_type = spend_content_type(&file, format.as_deref(), &bytes)?;
+                    c.send_raw(
+                        "PUT",
+                        &format!("/apps/{}/spend", seg(&app)),
+                        Some((content_type, bytes)),
+                    )?
+                }
+                SpendAction::List {
+                    app,
+                    from,
+                    to,
+                    limit,
+                } => {
+                    let mut query = url_query(&[("from", from), ("to", to)]);
+                    if let Some(l) = limit {
+                        query.push_str(&format!(
+                            "{}limit={l}",
+                            if query.is_empty() { "?" } else { "&" }
+                        ));
+                    }
+                    c.get(&format!("/apps/{}/spend{query}", seg(&app)))?
+                }
+            };
+            print(&out)
+        }
         AdminCommand::Audit(a) => {
             let c = client(&a.conn)?;
             let limit = a.limit.map(|l| format!("?limit={l}")).unwrap_or_default();
@@ -530,5 +635,41 @@ mod tests {
         assert!(pairs_patch(&["novalue".into()]).is_err());
         assert_eq!(seg("*"), "%2A");
         assert_eq!(seg("a b/c"), "a%20b%2Fc");
+    }
+
+    #[test]
+    fn spend_files_are_sent_as_csv_or_json() {
+        use std::path::Path;
+        let csv = spend_content_type(Path::new("s.CSV"), None, b"[").expect("csv");
+        assert_eq!(csv, "text/csv", "the extension wins over the content");
+        let json = spend_content_type(Path::new("s.json"), None, b"day,").expect("json");
+        assert_eq!(json, "application/json");
+        let sniffed = spend_content_type(Path::new("spend"), None, b"  [{}]").expect("sniff");
+        assert_eq!(sniffed, "application/json");
+        let sniffed = spend_content_type(Path::new("spend"), None, b"day,source").expect("sniff");
+        assert_eq!(sniffed, "text/csv");
+        let forced = spend_content_type(Path::new("s.txt"), Some("JSON"), b"x").expect("forced");
+        assert_eq!(forced, "application/json");
+        assert!(spend_content_type(Path::new("s"), Some("xml"), b"").is_err());
+        assert_eq!(
+            url_query(&[("from", Some("2026-03-01".into())), ("to", None)]),
+            "?from=2026-03-01"
+        );
+        assert_eq!(url_query(&[("from", None)]), "");
+    }
+
+    #[test]
+    fn every_listed_upload_error_is_shown() {
+        let body = json!({"success": false, "error": {"code": "invalid_request", "message": "m",
+            "field": "row 2, spend", "reason": "must not be negative"},
+            "errors": [{"row": 2, "line": 3, "field": "spend", "reason": "must not be negative"},
+                       {"row": 4, "field": "row", "reason": "repeats row 1"}]});
+        let text = client::listed_errors(&body);
+        assert!(
+            text.contains("row 2 (line 3), spend: must not be negative"),
+            "{text}"
+        );
+        assert!(text.contains("row 4, row: repeats row 1"), "{text}");
+        assert_eq!(client::listed_errors(&json!({"error": {}})), "");
     }
 }

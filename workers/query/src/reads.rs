@@ -44,6 +44,9 @@ pub async fn serve<Q: ReadQuery>(
             } else {
                 None
             },
+            conversions_are_installs: attrib_core::spend::conversions_are_installs(
+                &app.conversion_events,
+            ),
         },
     )
     .map_err(QueryError::BadField)?;

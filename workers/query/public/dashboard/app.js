@@ -69,10 +69,12 @@ function fillTable(id, rows, render) {
 function groupRows(rows, key) {
   const groups = new Map();
   for (const r of rows) {
-    const g = groups.get(r[key]) ?? { key: r[key], touches: 0, conversions: 0, value: {} };
+    const g = groups.get(r[key]) ?? { key: r[key], touches: 0, conversions: 0, value: {}, spend: {}, rows: [] };
     g.touches += r.touches;
     g.conversions += r.conversions;
     for (const [currency, v] of Object.entries(r.credited_value_by_currency ?? {})) g.value[currency] = (g.value[currency] ?? 0) + v;
+    for (const [currency, v] of Object.entries(r.spend_by_currency ?? {})) g.spend[currency] = (g.spend[currency] ?? 0) + v;
+    g.rows.push(r);
     groups.set(r[key], g);
   }
   return [...groups.values()];
@@ -142,6 +144,14 @@ function renderNumbers({ byDay, bySource, paths, fraud, skan, filters: f }) {
     cell(row, number.format(s.touches), true);
     cell(row, number.format(s.conversions), true);
     cell(row, money(s.value), true);
+    // Spend, CPA and ROAS as the API computed them (one row per source under one model); the
+    // spend in the reporting currency when there is one and every rate is known.
+    const only = s.rows.length === 1 ? s.rows[0] : null;
+    const reporting = bySource.reporting_currency;
+    const converted = only && reporting && only.spend !== null;
+    cell(row, converted ? `${reporting} ${number.format(only.spend)}` : money(s.spend), true);
+    cell(row, only?.cpa == null ? '–' : `${reporting} ${number.format(only.cpa)}`, true);
+    cell(row, only?.roas == null ? '–' : number.format(only.roas), true);
   });
   if (!f.source) {
     state.sources = sources.map((s) => s.key).sort();

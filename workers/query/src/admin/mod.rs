@@ -24,6 +24,8 @@ mod postbacks;
 mod rates;
 mod regulations;
 mod settings;
+mod spend;
+mod upload;
 mod write;
 
 use attrib_core::manage::{parse_version, MAX_ADMIN_BODY_BYTES};
@@ -118,6 +120,8 @@ pub async fn handle(mut req: Request, env: &Env) -> Result<Response, QueryError>
         }
         (Get, ["apps", app, "regulations", id]) => regulations::show(&cx, app, id).await,
         (Put, ["apps", app, "rates"]) => rates::put(&cx, app, &mut req).await,
+        (Put | Post, ["apps", app, "spend"]) => spend::put(&cx, app, &mut req).await,
+        (Get, ["apps", app, "spend"]) => spend::list(&cx, app, &req).await,
         (Get, ["apps", app, "audit"]) => audit::list(&cx, app, &req).await,
         (Get, ["apps", app, "journeys", id, "dead-letters"]) => {
             dead_letters::list(&cx, app, id, &req).await

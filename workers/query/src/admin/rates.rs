@@ -3,7 +3,8 @@
 //! `attrib_core::currency`. Every bad cell is named (line, column) and nothing is written
 //! unless all are good. Cells upsert by (app, day, currency): a re-upload replaces those rates
 //! and leaves other days alone. Written to the read store beside daily_stats, in one batch
-//! with a stats-version bump, so cached stats reads of the app turn into misses at once.
+//! with a stats-version bump (cached stats reads of the app turn into misses at once) and an
+//! audit entry (`rates.import`), by [`upload::commit`].
 
 use std::collections::BTreeSet;
 
@@ -12,15 +13,13 @@ use attrib_core::limits::MAX_RATE_CSV_BYTES;
 use attrib_core::FieldError;
 use attrib_worker_common::body::{read_capped, BodyError};
 use attrib_worker_common::response::{self, ErrorBody};
-use chrono::DateTime;
 use serde_json::{json, Value};
-use worker::{Date, Request, Response};
+use worker::{Request, Response};
 
 use super::write::load_app;
-use super::Cx;
+use super::{upload, Cx};
 use crate::error::QueryError;
-use crate::store::{Param, ReadStore, SqlStore, Statement};
-use crate::versions;
+use crate::store::{Param, Statement};
 
 /// Rates per INSERT: 4 parameters each, under D1's 100 bound parameters per statement.
 const ROWS_PER_STATEMENT: usize = 25;
@@ -42,7 +41,7 @@ pub async fn put(cx: &Cx<'_>, app_id: &str, req: &mut Request) -> Result<Respons
         Ok(rates) => rates,
         Err(errors) => return Ok(bad_rows(&errors)?),
     };
-    let mut stmts: Vec<Statement> = rates
+    let stmts: Vec<Statement> = rates
         .chunks(ROWS_PER_STATEMENT)
         .map(|chunk| {
             let mut params = Vec::with_capacity(chunk.len() * 4);
@@ -65,27 +64,20 @@ pub async fn put(cx: &Cx<'_>, app_id: &str, req: &mut Request) -> Result<Respons
             )
         })
         .collect();
-    let now_iso = DateTime::from_timestamp_millis(Date::now().as_millis() as i64)
-        .map(|t| t.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string())
-        .unwrap_or_default();
-    stmts.push(versions::bump(app_id, &now_iso));
-    ReadStore::from_env(cx.env)?.batch(&stmts).await?;
-    versions::forget(app_id);
     let days: BTreeSet<String> = rates.iter().map(|r| r.day.to_string()).collect();
     let currencies: BTreeSet<&str> = rates.iter().map(|r| r.currency.as_str()).collect();
-    Ok(response::json(
-        200,
-        &json!({
-            "app_id": app_id,
-            "rates": rates.len(),
-            "days": days.len(),
-            "first_day": days.first(),
-            "last_day": days.last(),
-            "currencies": currencies,
-        }),
-    )?)
+    let summary = json!({
+        "app_id": app_id,
+        "rates": rates.len(),
+        "days": days.len(),
+        "first_day": days.first(),
+        "last_day": days.last(),
+        "currencies": currencies,
+    });
+    let resource = format!("apps/{app_id}/rates");
+    upload::commit(cx, app_id, stmts, "rates.import", resource, &summary).await?;
+    Ok(response::json(200, &summary)?)
 }
-
 /// 400 in the one error shape (the first bad cell as `field`), every bad cell in `errors`.
 fn bad_rows(errors: &[FieldError]) -> worker::Result<Response> {
     let Some(first) = errors.first() else {

@@ -135,6 +135,7 @@ mod tests {
                 today: NaiveDate::from_ymd_opt(2026, 3, 31).expect("date"),
                 default_model: Model::LastClick,
                 reporting_currency: None,
+                conversions_are_installs: false,
             },
         )
     }

@@ -28,6 +28,8 @@ pub struct QueryContext {
     pub default_model: Model,
     /// The app's reporting currency (`apps.reporting_currency`), if it has one.
     pub reporting_currency: Option<String>,
+    /// The app's only conversion event is the install: CPA is then also CPI.
+    pub conversions_are_installs: bool,
 }
 
 /// A read endpoint's query.

@@ -7,8 +7,16 @@
 //! and conversion once per model. A read therefore covers one model unless `model` is grouped.
 //! Totals leave out revenue: a conversion's revenue sits on every source that shared it, so it
 //! does not add up across sources; credited value does.
+//!
+//! Ad spend (`ad_spend`, uploaded through the management API) joins the rows on (day, source,
+//! campaign): its rows enter the read beside daily_stats' with no touches or conversions, once
+//! per model read (spend is the same under every model), so a group with spend and no
+//! touches still appears. It converts to the reporting currency on its own day exactly as
+//! revenue does, and CPA, CPI and ROAS come from the converted sums
+//! (`attrib_core::spend::CostMetrics`).
 
 use attrib_core::attribution::Model;
+use attrib_core::spend::CostMetrics;
 use attrib_core::FieldError;
 use std::collections::BTreeMap;
 
@@ -56,14 +64,16 @@ pub enum Order {
     Conversions,
     Revenue,
     CreditedValue,
+    Spend,
 }
 
-const ORDERS: [(&str, Order); 5] = [
+const ORDERS: [(&str, Order); 6] = [
     ("dims", Order::Dims),
     ("touches", Order::Touches),
     ("conversions", Order::Conversions),
     ("revenue", Order::Revenue),
     ("credited_value", Order::CreditedValue),
+    ("spend", Order::Spend),
 ];
 
 #[derive(Debug, Clone)]
@@ -78,6 +88,8 @@ pub struct StatsQuery {
     limit: usize,
     /// The app's reporting currency (a setting): revenue is converted to it when set.
     reporting_currency: Option<String>,
+    /// Every conversion of the app is an install: CPI is reported beside CPA.
+    conversions_are_installs: bool,
 }
 
 /// One group as the store answers it: amounts per currency come as JSON objects
@@ -99,6 +111,12 @@ struct StoredRow {
     missing: f64,
     revenue_by_currency: Option<String>,
     credited_value_by_currency: Option<String>,
+    spend: Option<f64>,
+    spend_missing: f64,
+    spend_rows: f64,
+    impressions: Option<f64>,
+    clicks: Option<f64>,
+    spend_by_currency: Option<String>,
 }
 
 /// One group of the answer: touches and conversions of every currency together, amounts per
@@ -120,20 +138,45 @@ struct StatRow {
     credited_value: Option<f64>,
     revenue_by_currency: BTreeMap<String, f64>,
     credited_value_by_currency: BTreeMap<String, f64>,
+    /// Spend converted to the reporting currency (`null` without one or when a rate of the
+    /// group's spend is missing; 0 when the group has no spend rows).
+    spend: Option<f64>,
+    spend_by_currency: BTreeMap<String, f64>,
+    impressions: u64,
+    clicks: u64,
+    /// Spend per credited conversion, per credited install, credited revenue per spend: `null`
+    /// when the denominator is 0 or unknown, or the group has no spend rows.
+    cpa: Option<f64>,
+    cpi: Option<f64>,
+    roas: Option<f64>,
 }
 
 impl StoredRow {
-    fn into_row(self, converting: bool) -> StatRow {
-        let converted = |sum: Option<f64>| {
-            if converting && self.missing == 0.0 {
+    fn into_row(self, converting: bool, installs: bool) -> StatRow {
+        let converted = |sum: Option<f64>, missing: f64| {
+            if converting && missing == 0.0 {
                 Some(sum.unwrap_or(0.0))
             } else {
                 None
             }
         };
+        let credited_value = converted(self.credited_value, self.missing);
+        let spend = converted(self.spend, self.spend_missing);
+        let metrics = if self.spend_rows > 0.0 {
+            CostMetrics::new(spend, self.conversions, credited_value, installs)
+        } else {
+            CostMetrics::new(None, 0.0, None, false)
+        };
         StatRow {
-            revenue: converted(self.revenue),
-            credited_value: converted(self.credited_value),
+            spend,
+            spend_by_currency: per_currency(self.spend_by_currency.as_deref()),
+            impressions: self.impressions.unwrap_or(0.0) as u64,
+            clicks: self.clicks.unwrap_or(0.0) as u64,
+            cpa: metrics.cpa,
+            cpi: metrics.cpi,
+            roas: metrics.roas,
+            revenue: converted(self.revenue, self.missing),
+            credited_value,
             day: self.day,
             source: self.source,
             campaign: self.campaign,
@@ -222,6 +265,7 @@ impl ReadQuery for StatsQuery {
             order_by: params.choice("order_by", &ORDERS, Order::Dims)?,
             limit: params.number("limit", 1, MAX_STATS_ROWS, DEFAULT_STATS_ROWS)?,
             reporting_currency: ctx.reporting_currency.clone(),
+            conversions_are_installs: ctx.conversions_are_installs,
         })
     }
 
@@ -246,6 +290,15 @@ impl ReadQuery for StatsQuery {
                 "reporting_currency",
                 self.reporting_currency.clone().unwrap_or_default(),
             ),
+            (
+                "installs",
+                if self.conversions_are_installs {
+                    "1"
+                } else {
+                    ""
+                }
+                .to_owned(),
+            ),
         ])
     }
 
@@ -257,6 +310,7 @@ impl ReadQuery for StatsQuery {
             Order::Conversions => "conversions DESC, ".into(),
             Order::Revenue => "revenue DESC, ".into(),
             Order::CreditedValue => "credited_value DESC, ".into(),
+            Order::Spend => "spend DESC, ".into(),
         };
         let order_dims: String = dims.iter().map(|d| format!(", {d}")).collect();
         // One row more than asked tells whether the answer was cut.
@@ -292,21 +346,29 @@ impl ReadQuery for StatsQuery {
             )
             .await?;
         let converting = self.reporting_currency.is_some();
+        let installs = self.conversions_are_installs;
         let truncated = rows.len() > self.limit;
         let rows: Vec<StatRow> = rows
             .into_iter()
             .take(self.limit)
-            .map(|r| r.into_row(converting))
+            .map(|r| r.into_row(converting, installs))
             .collect();
         let totals: Vec<Value> = totals
             .into_iter()
             .map(|r| {
-                let row = r.into_row(converting);
+                let row = r.into_row(converting, installs);
                 let mut total = json!({
                     "touches": row.touches,
                     "conversions": row.conversions,
                     "credited_value": row.credited_value,
                     "credited_value_by_currency": row.credited_value_by_currency,
+                    "spend": row.spend,
+                    "spend_by_currency": row.spend_by_currency,
+                    "impressions": row.impressions,
+                    "clicks": row.clicks,
+                    "cpa": row.cpa,
+                    "cpi": row.cpi,
+                    "roas": row.roas,
                 });
                 if let (Some(model), Value::Object(map)) = (row.model, &mut total) {
                     map.insert("model".into(), Value::from(model));
@@ -351,17 +413,48 @@ const CONVERTED: &str = "SELECT s.day, s.source, s.campaign, s.model, s.currency
     CASE WHEN s.currency <> '' AND s.currency <> ?R \
       AND (s.revenue <> 0 OR s.credited_value <> 0) \
       AND ((?R <> 'EUR' AND t.per_eur IS NULL) OR (s.currency <> 'EUR' AND f.per_eur IS NULL)) \
-      THEN 1 ELSE 0 END AS missing \
+      THEN 1 ELSE 0 END AS missing, \
+    0.0 AS spend, 0 AS impressions, 0 AS clicks, 0.0 AS spend_conv, 0 AS spend_missing, \
+    1 AS is_stats, 0 AS is_spend \
     FROM (SELECT * FROM daily_stats WHERE {where}) s \
     LEFT JOIN exchange_rates f ON f.app_id = s.app_id AND f.day = s.day AND f.currency = s.currency \
     LEFT JOIN exchange_rates t ON t.app_id = s.app_id AND t.day = s.day AND t.currency = ?R";
 
+/// The ad_spend rows of the read, summed over ad groups, once per model read (`{models}`:
+/// `(?4), (?5)`), converted like [`CONVERTED`]'s amounts on their own day; its columns match
+/// it, so the two are one `UNION ALL`. `spend_missing` is 1 on spend with no rate.
+const SPEND_CONVERTED: &str = "SELECT sp.day, sp.source, sp.campaign, m.column1 AS model, \
+    sp.currency, 0 AS touches, 0.0 AS conversions, 0.0 AS revenue, 0.0 AS credited_value, \
+    0.0 AS revenue_conv, 0.0 AS credited_conv, 0 AS missing, \
+    sp.spend, sp.impressions, sp.clicks, \
+    CASE WHEN sp.currency = ?R THEN sp.spend \
+      ELSE sp.spend * (CASE WHEN ?R = 'EUR' THEN 1.0 ELSE t.per_eur END) \
+        / (CASE WHEN sp.currency = 'EUR' THEN 1.0 ELSE f.per_eur END) END AS spend_conv, \
+    CASE WHEN sp.currency <> ?R AND sp.spend <> 0 \
+      AND ((?R <> 'EUR' AND t.per_eur IS NULL) OR (sp.currency <> 'EUR' AND f.per_eur IS NULL)) \
+      THEN 1 ELSE 0 END AS spend_missing, \
+    0 AS is_stats, 1 AS is_spend \
+    FROM (SELECT app_id, day, source, campaign, currency, SUM(spend) AS spend, \
+      COALESCE(SUM(impressions), 0) AS impressions, COALESCE(SUM(clicks), 0) AS clicks \
+      FROM ad_spend WHERE {where} GROUP BY app_id, day, source, campaign, currency) sp \
+    CROSS JOIN (VALUES {models}) m \
+    LEFT JOIN exchange_rates f ON f.app_id = sp.app_id AND f.day = sp.day AND f.currency = sp.currency \
+    LEFT JOIN exchange_rates t ON t.app_id = sp.app_id AND t.day = sp.day AND t.currency = ?R";
+
 impl StatsQuery {
     /// The filtered rows converted ([`CONVERTED`]) and its parameters; `?R` bound last.
     fn converted(&self, app_id: &str) -> (String, Vec<Param>) {
-        let mut w = self.filters(app_id);
+        let (mut w, spend_where, models) = self.filters(app_id);
         let rep = w.bind(self.reporting_currency.clone().unwrap_or_default().into());
-        let sql = CONVERTED.replace("{where}", &w.sql()).replace("?R", &rep);
+        let models: Vec<String> = models.iter().map(|m| format!("({m})")).collect();
+        let spend = SPEND_CONVERTED
+            .replace("{where}", &spend_where)
+            .replace("{models}", &models.join(", "));
+        let sql = format!(
+            "{} UNION ALL {spend}",
+            CONVERTED.replace("{where}", &w.sql())
+        )
+        .replace("?R", &rep);
         (sql, w.into_params())
     }
 
@@ -382,13 +475,20 @@ impl StatsQuery {
             "SELECT g{select_dims}, SUM(touches) AS touches, SUM(conversions) AS conversions, \
              SUM(revenue_conv) AS revenue, SUM(credited_conv) AS credited_value, \
              SUM(missing) AS missing, \
-             json_group_object(currency, revenue) FILTER (WHERE currency <> '') AS revenue_by_currency, \
-             json_group_object(currency, credited_value) FILTER (WHERE currency <> '') \
-               AS credited_value_by_currency \
+             json_group_object(currency, revenue) FILTER (WHERE currency <> '' AND stats_rows > 0) \
+               AS revenue_by_currency, \
+             json_group_object(currency, credited_value) \
+               FILTER (WHERE currency <> '' AND stats_rows > 0) AS credited_value_by_currency, \
+             SUM(spend_conv) AS spend, SUM(spend_missing) AS spend_missing, \
+             SUM(spend_rows) AS spend_rows, SUM(impressions) AS impressions, SUM(clicks) AS clicks, \
+             json_group_object(currency, spend) FILTER (WHERE spend_rows > 0) AS spend_by_currency \
              FROM (SELECT '' AS g{select_dims}, currency, SUM(touches) AS touches, \
                SUM(conversions) AS conversions, SUM(revenue) AS revenue, \
                SUM(credited_value) AS credited_value, SUM(revenue_conv) AS revenue_conv, \
-               SUM(credited_conv) AS credited_conv, SUM(missing) AS missing \
+               SUM(credited_conv) AS credited_conv, SUM(missing) AS missing, \
+               SUM(spend) AS spend, SUM(impressions) AS impressions, SUM(clicks) AS clicks, \
+               SUM(spend_conv) AS spend_conv, SUM(spend_missing) AS spend_missing, \
+               SUM(is_stats) AS stats_rows, SUM(is_spend) AS spend_rows \
                FROM ({converted}) GROUP BY g{select_dims}, currency) \
              GROUP BY g{select_dims} {order}{limit}"
         );
@@ -403,7 +503,8 @@ impl StatsQuery {
         params.push(Param::Int(MAX_MISSING_RATES as i64 + 1));
         Some(Statement::new(
             format!(
-                "SELECT DISTINCT day, currency FROM ({converted}) WHERE missing = 1 \
+                "SELECT DISTINCT day, currency FROM ({converted}) \
+                 WHERE missing = 1 OR spend_missing = 1 \
                  ORDER BY day, currency LIMIT ?{}",
                 params.len()
             ),
@@ -411,17 +512,29 @@ impl StatsQuery {
         ))
     }
 
-    fn filters(&self, app_id: &str) -> Where {
+    /// The WHERE of daily_stats (with its parameters), the WHERE of ad_spend over the same
+    /// placeholders (no model: spend is every model's), and the models' placeholders.
+    fn filters(&self, app_id: &str) -> (Where, String, Vec<String>) {
         let mut w = Where::new(app_id, &self.range);
-        let models: Vec<String> = self.models.iter().map(|m| m.as_str().to_owned()).collect();
-        w.any_of("model", &models);
-        w.any_of("source", &self.sources);
-        w.any_of("campaign", &self.campaigns);
+        let mut spend = vec!["app_id = ?1".to_owned(), "day BETWEEN ?2 AND ?3".to_owned()];
+        let models: Vec<String> = self
+            .models
+            .iter()
+            .map(|m| w.bind(m.as_str().into()))
+            .collect();
+        w.push(format!("model IN ({})", models.join(", ")));
+        for (column, values) in [("source", &self.sources), ("campaign", &self.campaigns)] {
+            if let Some(list) = w.placeholders(values) {
+                w.push(format!("{column} IN ({list})"));
+                spend.push(format!("{column} IN ({list})"));
+            }
+        }
         // Touch rows (currency "") stay whatever currencies are asked for.
         if let Some(list) = w.placeholders(&self.currencies) {
             w.push(format!("(currency = '' OR currency IN ({list}))"));
+            spend.push(format!("currency IN ({list})"));
         }
-        w
+        (w, spend.join(" AND "), models)
     }
 }
 
@@ -438,6 +551,7 @@ mod tests {
                 today: NaiveDate::from_ymd_opt(2026, 3, 31).expect("date"),
                 default_model: Model::LastClick,
                 reporting_currency: None,
+                conversions_are_installs: false,
             },
         )
     }
@@ -476,6 +590,7 @@ mod tests {
             today: NaiveDate::from_ymd_opt(2026, 3, 31).expect("date"),
             default_model: Model::LastClick,
             reporting_currency: rep.map(str::to_owned),
+            conversions_are_installs: false,
         };
         let usd = StatsQuery::parse(&params, &ctx(Some("USD"))).expect("usd");
         let none = StatsQuery::parse(&params, &ctx(None)).expect("none");
@@ -502,8 +617,12 @@ mod tests {
     #[test]
     fn currency_filter_keeps_touch_rows() {
         let q = parse("currency=EUR").expect("q");
-        let sql = q.filters("app").sql();
+        let (w, spend, models) = q.filters("app");
+        let sql = w.sql();
         assert!(sql.contains("(currency = '' OR currency IN (?5))"), "{sql}");
+        assert!(spend.ends_with("currency IN (?5)"), "{spend}");
+        assert!(!spend.contains("model"), "spend is every model's: {spend}");
+        assert_eq!(models, vec!["?4"]);
         assert_eq!(
             parse("currency=EURO_TOO_LONG_CODE_X")
                 .expect_err("long")
