@@ -249,3 +249,41 @@ async fn finding_8_no_timeouts_an_unfinished_request_head_is_closed_at_the_heade
     assert_eq!(status, 200, "{body}");
     origin.terminate();
 }
+
+/// Issue 13, finding 8 "Kafka has no TLS/SASL settings": with SASL configured, the Kafka
+/// password must never reach the log, neither in the configuration logged at start nor in
+/// the errors of a broker that cannot be reached (same rule as `CLICKHOUSE_PASSWORD`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn finding_8_kafka_sasl_password_never_appears_in_the_log() {
+    const PASSWORD: &str = "kafka-sasl-pw-7f3a9c";
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut origin = Origin::new(
+        dir.path(),
+        &[
+            // Nothing listens there: the sink keeps failing and logging, which is the point.
+            ("KAFKA_BROKERS", format!("127.0.0.1:{}", free_port())),
+            ("KAFKA_SECURITY_PROTOCOL", "sasl_plaintext".into()),
+            ("KAFKA_SASL_MECHANISM", "SCRAM-SHA-512".into()),
+            ("KAFKA_SASL_USERNAME", "attrib-origin".into()),
+            ("KAFKA_SASL_PASSWORD", PASSWORD.into()),
+            ("ATTRIB_ORIGIN_SHUTDOWN_GRACE_MS", "1000".into()),
+            ("RUST_LOG", "debug".into()),
+        ],
+    );
+    origin.start().await;
+    let client = reqwest::Client::new();
+    let (status, body) = send_batch(&client, &origin, &batch("app", "u1")).await;
+    assert_eq!(status, 200, "{body}");
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    origin.terminate();
+    let log = origin.log();
+    assert!(
+        log.contains("starting") && log.contains("SaslPlaintext") && log.contains("ScramSha512"),
+        "the configuration is logged at start:\n{log}"
+    );
+    assert!(log.contains("<redacted>"), "{log}");
+    assert!(
+        !log.contains(PASSWORD),
+        "the Kafka password is in the log:\n{log}"
+    );
+}
