@@ -19,8 +19,9 @@ pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 /// (`ATTRIB_ORIGIN_HEADER_TIMEOUT_MS`), counted from when it is ready for one: just accepted,
 /// or idle on keep-alive after an answer. So it is also the idle keep-alive bound. A client
 /// that never finishes its head (slowloris) or never uses its connection holds it no longer
-/// (issue 13, finding 8 "no timeouts"). At the bound: the connection is closed (hyper writes
-/// `408` first when a head was begun). The edge sends its head at once, so 10 s is generous.
+/// (issue 13, finding 8 "no timeouts"). At the bound: the connection is closed, without an
+/// answer (hyper sends none on a head timeout). The edge sends its head at once, so 10 s is
+/// generous.
 pub const DEFAULT_HEADER_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Batches waiting for the spool writer (`ATTRIB_ORIGIN_MAX_QUEUED_APPENDS`): beyond it the

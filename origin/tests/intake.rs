@@ -206,8 +206,8 @@ async fn finding_8_no_timeouts_an_unfinished_request_head_is_closed_at_the_heade
     let held = closed_at - sent_at;
     assert!(held >= BOUND - Duration::from_millis(100), "{held:?}");
     assert!(
-        answer.is_empty() || answer.starts_with("HTTP/1.1 408"),
-        "{answer}"
+        answer.is_empty(),
+        "hyper closes without an answer: {answer}"
     );
 
     // A head trickled a byte at a time (each read is quick, the head never completes).

@@ -18,8 +18,8 @@ use tokio::task::JoinSet;
 ///
 /// `header_timeout` bounds the time from when a connection is ready for a request head
 /// (just accepted, or idle after an answer on a keep-alive connection) until the whole head
-/// has arrived; past it hyper closes the connection (an unfinished head gets `408` where it
-/// can still be written). So it is also the idle keep-alive bound.
+/// has arrived; past it hyper closes the connection without an answer. So it is also the idle
+/// keep-alive bound.
 pub async fn serve(
     listener: TcpListener,
     app: Router,
