@@ -43,9 +43,10 @@ async function freePort() {
 const arg = (v) => (typeof v === 'number' ? (Number.isInteger(v) ? { type: 'integer', value: String(v) } : { type: 'float', value: v }) : v === null ? { type: 'null' } : { type: 'text', value: String(v) });
 
 export class Turso {
-  static async start() {
+  /** `port`: a fixed loopback port (e.g. from ATTRIB_E2E_PORT_BASE); default a free one. */
+  static async start({ port: fixedPort } = {}) {
     const dir = mkdtempSync(join(tmpdir(), 'attrib-turso-'));
-    const port = await freePort();
+    const port = fixedPort ?? (await freePort());
     const url = `http://127.0.0.1:${port}`;
     const child = spawn(tursodbPath(), [join(dir, 'stats.db'), '--sync-server', `127.0.0.1:${port}`], { stdio: ['ignore', 'pipe', 'pipe'] });
     let output = '';

@@ -58,19 +58,6 @@ CREATE TABLE IF NOT EXISTS null_paths (
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS null_paths_by_app_day ON null_paths (app_id, day);
 
--- Same shape as the edge read store's daily_stats (D1 / Turso); rows of an (app, day) are
--- replaced together by the rollup pusher.
-CREATE TABLE IF NOT EXISTS daily_stats (
-    app_id TEXT NOT NULL,
-    day TEXT NOT NULL,
-    source TEXT NOT NULL,
-    campaign TEXT NOT NULL,
-    model TEXT NOT NULL,
-    currency TEXT NOT NULL,
-    touches INTEGER NOT NULL,
-    conversions REAL NOT NULL,
-    revenue REAL NOT NULL,
-    credited_value REAL NOT NULL,
-    updated_at INTEGER NOT NULL,
-    PRIMARY KEY (app_id, day, source, campaign, model, currency)
-);
+-- The read-store tables (daily_stats, conversion_paths, fraud_counts, rollup_generations,
+-- stats_versions, with a region in their keys) are created by the rollup target
+-- (src/rollup/read_store.rs), which also rebuilds an older file's region-less daily_stats.

@@ -146,15 +146,12 @@ pub async fn start(config: Config) -> Result<RunningOrigin, StartError> {
         admin_token: config.admin_token.clone().map(Arc::new),
         request_timeout: config.intake.request_timeout,
     });
-    let mut server_stop = stop_rx.clone();
-    let server = tokio::spawn(async move {
-        let graceful = axum::serve(listener, app).with_graceful_shutdown(async move {
-            let _ = server_stop.wait_for(|stopped| *stopped).await;
-        });
-        if let Err(err) = graceful.await {
-            tracing::error!(error = %err, "HTTP server failed");
-        }
-    });
+    let server = tokio::spawn(http::serve(
+        listener,
+        app,
+        config.intake.header_timeout,
+        stop_rx.clone(),
+    ));
     tracing::info!(%addr, sinks = ?config.sink_names(), "origin listening");
     Ok(RunningOrigin {
         addr,

@@ -15,6 +15,15 @@ pub const DEFAULT_MAX_IN_FLIGHT: usize = 16;
 /// trickling sender holds a slot no longer. At the bound: 408 `request_timeout`.
 pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 
+/// How long a connection may take to send a whole request head
+/// (`ATTRIB_ORIGIN_HEADER_TIMEOUT_MS`), counted from when it is ready for one: just accepted,
+/// or idle on keep-alive after an answer. So it is also the idle keep-alive bound. A client
+/// that never finishes its head (slowloris) or never uses its connection holds it no longer
+/// (issue 13, finding 8 "no timeouts"). At the bound: the connection is closed, without an
+/// answer (hyper sends none on a head timeout). The edge sends its head at once, so 10 s is
+/// generous.
+pub const DEFAULT_HEADER_TIMEOUT: Duration = Duration::from_secs(10);
+
 /// Batches waiting for the spool writer (`ATTRIB_ORIGIN_MAX_QUEUED_APPENDS`): beyond it the
 /// disk is not keeping up. At the bound: 503 `spool_busy` with `Retry-After`.
 pub const DEFAULT_MAX_QUEUED_APPENDS: usize = 256;

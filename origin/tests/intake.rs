@@ -153,3 +153,137 @@ async fn origin_intake_disk_watermark_answers_507_and_writes_nothing() {
     assert_eq!(health.status(), 200);
     origin.terminate();
 }
+
+/// Reads until the server closes the connection; returns what it sent and when it closed,
+/// or `None` if it was still open at `within`.
+async fn read_until_closed(
+    stream: &mut tokio::net::TcpStream,
+    within: Duration,
+) -> Option<(String, std::time::Instant)> {
+    let mut received = Vec::new();
+    let mut buf = vec![0u8; 4096];
+    let read_all = async {
+        loop {
+            match stream.read(&mut buf).await {
+                Ok(0) | Err(_) => return std::time::Instant::now(),
+                Ok(n) => received.extend_from_slice(&buf[..n]),
+            }
+        }
+    };
+    let closed_at = tokio::time::timeout(within, read_all).await.ok()?;
+    Some((String::from_utf8_lossy(&received).into_owned(), closed_at))
+}
+
+/// Issue 13, finding 8 "no timeouts": the origin's server had no header read timeout (axum's
+/// accept loop gives hyper no timer), so a client that never finished its request head
+/// (slowloris), or kept a connection open without using it, held it for ever. Now the
+/// connection is closed at `ATTRIB_ORIGIN_HEADER_TIMEOUT_MS`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn finding_8_no_timeouts_an_unfinished_request_head_is_closed_at_the_header_timeout() {
+    const BOUND: Duration = Duration::from_millis(1000);
+    const SLACK: Duration = Duration::from_secs(4);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut origin = Origin::new(
+        dir.path(),
+        &[(
+            "ATTRIB_ORIGIN_HEADER_TIMEOUT_MS",
+            BOUND.as_millis().to_string(),
+        )],
+    );
+    origin.start().await;
+    let connect = || tokio::net::TcpStream::connect(("127.0.0.1", origin.port));
+
+    // A head begun and never finished.
+    let mut stalled = connect().await.expect("connects");
+    let sent_at = std::time::Instant::now();
+    stalled
+        .write_all(format!("POST {OUTBOX_PATH} HTTP/1.1\r\nhost: x\r\ncontent-").as_bytes())
+        .await
+        .expect("part of a head");
+    let (answer, closed_at) = read_until_closed(&mut stalled, BOUND + SLACK)
+        .await
+        .expect("the stalled connection is closed within the bound");
+    let held = closed_at - sent_at;
+    assert!(held >= BOUND - Duration::from_millis(100), "{held:?}");
+    assert!(
+        answer.is_empty(),
+        "hyper closes without an answer: {answer}"
+    );
+
+    // A head trickled a byte at a time (each read is quick, the head never completes).
+    let mut trickle = connect().await.expect("connects");
+    let started = std::time::Instant::now();
+    let head =
+        b"GET /healthz HTTP/1.1\r\nhost: x\r\nx-slow: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
+    let mut closed = false;
+    for byte in head {
+        if trickle.write_all(&[*byte]).await.is_err() {
+            closed = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    if !closed {
+        closed = read_until_closed(&mut trickle, BOUND + SLACK)
+            .await
+            .is_some();
+    }
+    assert!(closed, "a trickled head outlived the bound");
+    assert!(started.elapsed() < BOUND + SLACK, "{:?}", started.elapsed());
+
+    // An idle keep-alive connection after a finished request.
+    let mut idle = connect().await.expect("connects");
+    idle.write_all(b"GET /healthz HTTP/1.1\r\nhost: x\r\n\r\n")
+        .await
+        .expect("a whole head");
+    let answered_at = std::time::Instant::now();
+    let (answer, closed_at) = read_until_closed(&mut idle, BOUND + SLACK)
+        .await
+        .expect("the idle keep-alive connection is closed within the bound");
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    assert!(closed_at - answered_at >= BOUND - Duration::from_millis(100));
+
+    // A normal request still works.
+    let client = reqwest::Client::new();
+    let (status, body) = send_batch(&client, &origin, &batch("app", "u1")).await;
+    assert_eq!(status, 200, "{body}");
+    origin.terminate();
+}
+
+/// Issue 13, finding 8 "Kafka has no TLS/SASL settings": with SASL configured, the Kafka
+/// password must never reach the log, neither in the configuration logged at start nor in
+/// the errors of a broker that cannot be reached (same rule as `CLICKHOUSE_PASSWORD`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn finding_8_kafka_sasl_password_never_appears_in_the_log() {
+    const PASSWORD: &str = "kafka-sasl-pw-7f3a9c";
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut origin = Origin::new(
+        dir.path(),
+        &[
+            // Nothing listens there: the sink keeps failing and logging, which is the point.
+            ("KAFKA_BROKERS", format!("127.0.0.1:{}", free_port())),
+            ("KAFKA_SECURITY_PROTOCOL", "sasl_plaintext".into()),
+            ("KAFKA_SASL_MECHANISM", "SCRAM-SHA-512".into()),
+            ("KAFKA_SASL_USERNAME", "attrib-origin".into()),
+            ("KAFKA_SASL_PASSWORD", PASSWORD.into()),
+            ("ATTRIB_ORIGIN_SHUTDOWN_GRACE_MS", "1000".into()),
+            ("RUST_LOG", "debug".into()),
+        ],
+    );
+    origin.start().await;
+    let client = reqwest::Client::new();
+    let (status, body) = send_batch(&client, &origin, &batch("app", "u1")).await;
+    assert_eq!(status, 200, "{body}");
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    origin.terminate();
+    let log = origin.log();
+    assert!(
+        log.contains("starting") && log.contains("SaslPlaintext") && log.contains("ScramSha512"),
+        "the configuration is logged at start:\n{log}"
+    );
+    assert!(log.contains("<redacted>"), "{log}");
+    assert!(
+        !log.contains(PASSWORD),
+        "the Kafka password is in the log:\n{log}"
+    );
+}

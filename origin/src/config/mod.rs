@@ -44,6 +44,10 @@ const REQUEST_TIMEOUT: Setting = Setting::new(
     "limits.request_timeout_ms",
     "ATTRIB_ORIGIN_REQUEST_TIMEOUT_MS",
 );
+const HEADER_TIMEOUT: Setting = Setting::new(
+    "limits.header_timeout_ms",
+    "ATTRIB_ORIGIN_HEADER_TIMEOUT_MS",
+);
 const MAX_QUEUED_APPENDS: Setting = Setting::new(
     "limits.max_queued_appends",
     "ATTRIB_ORIGIN_MAX_QUEUED_APPENDS",
@@ -102,6 +106,8 @@ pub struct Config {
 pub struct IntakeLimits {
     pub max_in_flight: usize,
     pub request_timeout: Duration,
+    /// Longest a connection may take to send a request head, idle keep-alive included.
+    pub header_timeout: Duration,
 }
 
 impl std::fmt::Debug for Config {
@@ -201,6 +207,15 @@ impl Config {
                     sources::positive_u64,
                 )?,
             ),
+            header_timeout: Duration::from_millis(
+                sources.parse_or(
+                    &HEADER_TIMEOUT,
+                    &crate::limits::DEFAULT_HEADER_TIMEOUT
+                        .as_millis()
+                        .to_string(),
+                    sources::positive_u64,
+                )?,
+            ),
         };
         let kafka = KafkaConfig::from_sources(sources)?;
         let clickhouse = ClickHouseConfig::from_sources(sources)?;
@@ -263,6 +278,7 @@ fn known_settings() -> Vec<&'static Setting> {
         &ADMIN_TOKEN,
         &MAX_IN_FLIGHT,
         &REQUEST_TIMEOUT,
+        &HEADER_TIMEOUT,
         &MAX_QUEUED_APPENDS,
         &MIN_FREE_DISK,
     ];

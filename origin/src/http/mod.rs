@@ -6,6 +6,9 @@ pub mod error;
 mod outbox;
 // `pub` for the fuzz harness (attrib-fuzz), which feeds the scanner arbitrary bytes.
 pub mod scan;
+mod serve;
+
+pub use serve::serve;
 
 use std::sync::Arc;
 

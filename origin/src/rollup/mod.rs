@@ -12,8 +12,10 @@
 
 mod config;
 pub mod facts;
+mod hrana;
 mod migrate;
 pub mod pusher;
+pub mod read_store;
 pub mod targets;
 
 use std::sync::Arc;
@@ -46,6 +48,10 @@ pub enum RollupError {
     Http(#[from] reqwest::Error),
     #[error("the query Worker answered {status}: {body}")]
     Rejected { status: u16, body: String },
+    #[error("Turso: {0}")]
+    Turso(String),
+    #[error("Turso is unreachable: {0}")]
+    TursoHttp(#[source] reqwest::Error),
     #[error("signing the rollup failed: {0}")]
     Sign(#[from] attrib_core::outbox::SignatureError),
 }

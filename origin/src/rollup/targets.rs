@@ -1,23 +1,16 @@
 //! Where complete daily stats are written: the query Worker's `/internal/rollups` (which
-//! replaces the rows of the listed days in D1), Turso, and the embedded file. Each push
-//! replaces whole (app, day) pairs, so repeating one after a failure is harmless.
+//! replaces the rows of the listed days in D1 or Turso), Turso directly, and the embedded file
+//! (both through [`read_store`], the same tables and rule). Each push replaces whole (app, day)
+//! pairs of the origin's region, so repeating one after a failure is harmless.
 
 use std::time::Duration;
 
+use super::hrana::TursoHttp;
+use super::read_store::{self, ReadStoreConn};
+use super::{RollupError, TursoConfig};
 use attrib_core::outbox::SIGNATURE_HEADER;
 use attrib_core::rollup::{RollupUpsert, ROLLUP_PATH};
 use attrib_core::signing::Keyring;
-use libsql::{Connection, Database};
-
-use super::{RollupError, TursoConfig};
-
-/// The edge read store's table, created where the origin owns the database (Turso, embedded).
-pub const DAILY_STATS_SCHEMA: &str = "CREATE TABLE IF NOT EXISTS daily_stats (
-    app_id TEXT NOT NULL, day TEXT NOT NULL, source TEXT NOT NULL, campaign TEXT NOT NULL,
-    model TEXT NOT NULL, currency TEXT NOT NULL, touches INTEGER NOT NULL,
-    conversions REAL NOT NULL, revenue REAL NOT NULL, credited_value REAL NOT NULL,
-    updated_at INTEGER NOT NULL,
-    PRIMARY KEY (app_id, day, source, campaign, model, currency))";
 
 pub enum Target {
     QueryWorker {
@@ -25,11 +18,10 @@ pub enum Target {
         url: reqwest::Url,
         keys: Keyring,
     },
-    /// Turso or the embedded file: both speak SQL through libsql.
+    /// Turso (over HTTP) or the embedded file (libsql): the same tables and statements.
     Sql {
         name: &'static str,
-        _db: Database,
-        conn: Connection,
+        store: ReadStoreConn,
     },
 }
 
@@ -50,16 +42,11 @@ impl Target {
     }
 
     pub async fn turso(config: &TursoConfig) -> Result<Self, RollupError> {
-        let url = config.url.replacen("libsql://", "https://", 1);
-        let db = libsql::Builder::new_remote(url, config.auth_token.clone())
-            .build()
-            .await?;
-        let conn = db.connect()?;
-        conn.execute(DAILY_STATS_SCHEMA, ()).await?;
+        let store = ReadStoreConn::Turso(TursoHttp::new(&config.url, &config.auth_token)?);
+        read_store::prepare(&store).await?;
         Ok(Target::Sql {
             name: "turso",
-            _db: db,
-            conn,
+            store,
         })
     }
 
@@ -76,10 +63,11 @@ impl Target {
                     }
                 },
             })?;
+        let store = ReadStoreConn::Local { _db: db, conn };
+        read_store::prepare(&store).await?;
         Ok(Target::Sql {
             name: "embedded",
-            _db: db,
-            conn,
+            store,
         })
     }
 
@@ -119,44 +107,7 @@ impl Target {
                     })
                 }
             }
-            Target::Sql { conn, .. } => replace_days(conn, upsert).await,
+            Target::Sql { store, .. } => read_store::replace_days(store, upsert).await,
         }
     }
-}
-
-async fn replace_days(conn: &Connection, upsert: &RollupUpsert) -> Result<(), RollupError> {
-    let updated_at = chrono::Utc::now().timestamp_millis();
-    let tx = conn.transaction().await?;
-    for day in &upsert.days {
-        tx.execute(
-            "DELETE FROM daily_stats WHERE app_id = ?1 AND day = ?2",
-            (day.app_id.as_str(), day.day.as_str()),
-        )
-        .await?;
-    }
-    for row in &upsert.rows {
-        let key = &row.key;
-        let values = &row.values;
-        tx.execute(
-            "INSERT OR REPLACE INTO daily_stats (app_id, day, source, campaign, model, currency, \
-             touches, conversions, revenue, credited_value, updated_at) \
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
-            libsql::params![
-                key.app_id.as_str(),
-                key.day.as_str(),
-                key.source.as_str(),
-                key.campaign.as_str(),
-                key.model.as_str(),
-                key.currency.as_str(),
-                values.touches as i64,
-                values.conversions,
-                values.revenue,
-                values.credited_value,
-                updated_at
-            ],
-        )
-        .await?;
-    }
-    tx.commit().await?;
-    Ok(())
 }

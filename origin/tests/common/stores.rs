@@ -40,12 +40,24 @@ pub async fn clickhouse_counts(url: &str, database: &str) -> Option<(u64, u64)> 
 
 /// Every message of `topics`, from the beginning: record id (header) → copies.
 pub fn kafka_id_counts(brokers: &str, topics: &[String]) -> HashMap<String, usize> {
-    let consumer: BaseConsumer = ClientConfig::new()
+    kafka_id_counts_with(brokers, topics, &[])
+}
+
+/// [`kafka_id_counts`] with extra client properties (SASL credentials).
+pub fn kafka_id_counts_with(
+    brokers: &str,
+    topics: &[String],
+    properties: &[(&str, &str)],
+) -> HashMap<String, usize> {
+    let mut config = ClientConfig::new();
+    config
         .set("bootstrap.servers", brokers)
         .set("group.id", "attrib-origin-it-reader")
-        .set("enable.auto.commit", "false")
-        .create()
-        .expect("consumer");
+        .set("enable.auto.commit", "false");
+    for (key, value) in properties {
+        config.set(*key, *value);
+    }
+    let consumer: BaseConsumer = config.create().expect("consumer");
     let mut assignment = TopicPartitionList::new();
     for topic in topics {
         let metadata = consumer

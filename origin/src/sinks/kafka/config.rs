@@ -3,6 +3,8 @@
 use crate::config::sources::{non_empty, positive_u64};
 use crate::config::{ConfigError, Setting, Sources};
 
+use super::security::{self, KafkaSecurity};
+
 const BROKERS: Setting = Setting::new("kafka.brokers", "KAFKA_BROKERS");
 const EVENTS_TOPIC: Setting = Setting::new("kafka.events_topic", "KAFKA_EVENTS_TOPIC");
 const ATTRIBUTIONS_TOPIC: Setting =
@@ -42,9 +44,11 @@ pub struct KafkaConfig {
     pub partitions: u64,
     /// Records handed to the producer per spool batch (one cursor commit each).
     pub batch_records: usize,
-    /// Extra librdkafka client properties (`KAFKA_PROPERTIES`: `key=value;key=value`), for
-    /// TLS and SASL (`security.protocol=sasl_ssl;sasl.mechanisms=SCRAM-SHA-512;...`), given
-    /// to the producer, the admin client and the recovery consumer alike.
+    /// TLS and SASL (`KAFKA_SECURITY_PROTOCOL`, `KAFKA_SASL_*`, `KAFKA_SSL_CA_FILE`).
+    pub security: KafkaSecurity,
+    /// Extra librdkafka client properties (`KAFKA_PROPERTIES`: `key=value;key=value`), e.g. a
+    /// client certificate (`ssl.certificate.location`), given to the producer, the admin
+    /// client and the recovery consumer alike.
     pub properties: Vec<(String, String)>,
 }
 
@@ -71,13 +75,14 @@ impl std::fmt::Debug for KafkaConfig {
             .field("linger_ms", &self.linger_ms)
             .field("partitions", &self.partitions)
             .field("batch_records", &self.batch_records)
+            .field("security", &self.security)
             .field("properties", &properties)
             .finish()
     }
 }
 
 impl KafkaConfig {
-    pub const SETTINGS: [&'static Setting; 10] = [
+    pub const SETTINGS: [&'static Setting; 15] = [
         &BROKERS,
         &EVENTS_TOPIC,
         &ATTRIBUTIONS_TOPIC,
@@ -88,12 +93,21 @@ impl KafkaConfig {
         &PARTITIONS,
         &BATCH_RECORDS,
         &PROPERTIES,
+        &security::PROTOCOL,
+        &security::MECHANISM,
+        &security::USERNAME,
+        &security::PASSWORD,
+        &security::CA_FILE,
     ];
 
-    /// A librdkafka client configuration: the brokers and the passthrough properties.
+    /// A librdkafka client configuration: the brokers, TLS and SASL, and the passthrough
+    /// properties (which cannot set what the others set).
     pub fn client_config(&self) -> rdkafka::ClientConfig {
         let mut config = rdkafka::ClientConfig::new();
         config.set("bootstrap.servers", &self.brokers);
+        for (key, value) in self.security.properties() {
+            config.set(key, value);
+        }
         for (key, value) in &self.properties {
             config.set(key, value);
         }
@@ -129,6 +143,7 @@ impl KafkaConfig {
             })?,
             partitions: sources.parse_or(&PARTITIONS, "3", positive_u64)?,
             batch_records: sources.parse_or(&BATCH_RECORDS, "20000", positive_u64)? as usize,
+            security: KafkaSecurity::from_sources(sources)?,
             properties: match sources.string(&PROPERTIES) {
                 Some(text) => properties(&text)
                     .map_err(|reason| sources.invalid(&PROPERTIES, "<redacted>", &reason))?,
@@ -186,6 +201,9 @@ fn properties(text: &str) -> Result<Vec<(String, String)>, String> {
                 "{key} is set by the origin and cannot be overridden"
             ));
         }
+        if let Some((_, setting)) = security::OWNED_PROPERTIES.iter().find(|(k, _)| *k == key) {
+            return Err(format!("set {key} with {} instead", setting.env));
+        }
         out.push((key.to_owned(), value.trim().to_owned()));
     }
     Ok(out)
@@ -195,39 +213,54 @@ fn properties(text: &str) -> Result<Vec<(String, String)>, String> {
 mod tests {
     use super::*;
 
-    /// Issue 13, finding 8: Kafka had no TLS/SASL settings.
+    /// Issue 13, finding 8: Kafka had no TLS/SASL settings. They have named settings now
+    /// (`security.rs`); the passthrough carries the rest and cannot set theirs.
     #[test]
-    fn kafka_tls_sasl_properties_pass_through_and_secrets_are_redacted() {
+    fn finding_8_kafka_security_passthrough_keeps_the_rest_and_secrets_are_redacted() {
         let parsed = properties(
-            "security.protocol=sasl_ssl; sasl.mechanisms=SCRAM-SHA-512;sasl.username=u;\
-             sasl.password=pw-secret;ssl.ca.location=/etc/ca.pem",
+            "ssl.certificate.location=/etc/client.pem; ssl.key.location=/etc/client.key;\
+             ssl.key.password=key-pw-secret",
         )
         .expect("parses");
-        assert_eq!(parsed.len(), 5);
-        assert_eq!(parsed[0], ("security.protocol".into(), "sasl_ssl".into()));
-        let config = KafkaConfig {
-            brokers: "b:9092".into(),
-            events_topic: "e".into(),
-            attributions_topic: "a".into(),
-            merges_topic: "m".into(),
-            null_paths_topic: "n".into(),
-            compression: "lz4".into(),
-            linger_ms: 5,
-            partitions: 1,
-            batch_records: 1,
-            properties: parsed,
-        };
+        assert_eq!(parsed.len(), 3);
+        let sources = Sources::from_parts(
+            "",
+            &[
+                ("KAFKA_BROKERS", "b:9092"),
+                ("KAFKA_SECURITY_PROTOCOL", "sasl_plaintext"),
+                ("KAFKA_SASL_MECHANISM", "SCRAM-SHA-512"),
+                ("KAFKA_SASL_USERNAME", "origin"),
+                ("KAFKA_SASL_PASSWORD", "sasl-pw-secret"),
+            ],
+        )
+        .expect("sources");
+        let mut config = KafkaConfig::from_sources(&sources)
+            .expect("valid")
+            .expect("on");
+        config.properties = parsed;
         let logged = format!("{config:?}");
-        assert!(!logged.contains("pw-secret"), "{logged}");
-        assert!(logged.contains("sasl_ssl"), "{logged}");
-        assert_eq!(
-            config.client_config().get("sasl.password"),
-            Some("pw-secret")
+        for secret in ["key-pw-secret", "sasl-pw-secret"] {
+            assert!(!logged.contains(secret), "{logged}");
+        }
+        assert!(
+            logged.contains("SaslPlaintext") && logged.contains("origin"),
+            "{logged}"
         );
+        let client = config.client_config();
+        assert_eq!(client.get("sasl.password"), Some("sasl-pw-secret"));
+        assert_eq!(client.get("sasl.mechanism"), Some("SCRAM-SHA-512"));
+        assert_eq!(client.get("ssl.key.password"), Some("key-pw-secret"));
         assert!(
             properties("acks=1").is_err(),
             "exactly-once settings are fixed"
         );
+        let err = properties("sasl.password=x").expect_err("owned by a setting");
+        assert!(
+            err.contains("KAFKA_SASL_PASSWORD") && !err.contains('x'),
+            "{err}"
+        );
+        let err = properties("security.protocol=ssl").expect_err("owned by a setting");
+        assert!(err.contains("KAFKA_SECURITY_PROTOCOL"), "{err}");
         assert!(properties("nonsense").is_err());
     }
 }

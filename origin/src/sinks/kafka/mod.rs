@@ -12,10 +12,12 @@ mod config;
 mod recovery;
 mod request;
 pub mod retry;
+pub mod security;
 mod sink;
 
 pub use config::KafkaConfig;
 pub use request::{partition_for, SPOOL_POSITION_HEADER};
+pub use security::{KafkaSecurity, SaslMechanism, SecurityProtocol};
 pub use sink::KafkaSink;
 
 /// Cursor and metrics name.
