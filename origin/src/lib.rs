@@ -150,6 +150,7 @@ pub async fn start(config: Config) -> Result<RunningOrigin, StartError> {
         listener,
         app,
         config.intake.header_timeout,
+        config.intake.max_connections,
         stop_rx.clone(),
     ));
     tracing::info!(%addr, sinks = ?config.sink_names(), "origin listening");

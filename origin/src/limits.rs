@@ -24,6 +24,12 @@ pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 /// generous.
 pub const DEFAULT_HEADER_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// Open connections at once (`ATTRIB_ORIGIN_MAX_CONNECTIONS`): each holds a socket, a task
+/// and its buffers until its head timeout at the latest. At the bound the origin accepts no
+/// more until one closes; new ones wait in the kernel's listen backlog (and are refused by the
+/// kernel once that is full), so a flood of idle connections cannot exhaust file descriptors.
+pub const DEFAULT_MAX_CONNECTIONS: usize = 1024;
+
 /// Batches waiting for the spool writer (`ATTRIB_ORIGIN_MAX_QUEUED_APPENDS`): beyond it the
 /// disk is not keeping up. At the bound: 503 `spool_busy` with `Retry-After`.
 pub const DEFAULT_MAX_QUEUED_APPENDS: usize = 256;

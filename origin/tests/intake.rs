@@ -250,6 +250,48 @@ async fn finding_8_no_timeouts_an_unfinished_request_head_is_closed_at_the_heade
     origin.terminate();
 }
 
+/// Issue 13, finding 8 "no concurrency limit": the number of open connections was unbounded,
+/// so idle connections (each cut only at the head timeout) could take every file descriptor.
+/// Now at `ATTRIB_ORIGIN_MAX_CONNECTIONS` the origin accepts no more until one closes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn finding_8_no_concurrency_limit_idle_connections_wait_beyond_the_connection_bound() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut origin = Origin::new(
+        dir.path(),
+        &[
+            ("ATTRIB_ORIGIN_MAX_CONNECTIONS", "2".to_owned()),
+            ("ATTRIB_ORIGIN_HEADER_TIMEOUT_MS", "60000".to_owned()),
+        ],
+    );
+    origin.start().await;
+    let connect = || tokio::net::TcpStream::connect(("127.0.0.1", origin.port));
+    let first = connect().await.expect("connects");
+    let _second = connect().await.expect("connects");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+
+    // The kernel still completes the handshake (listen backlog), but nobody serves it.
+    let mut third = connect().await.expect("connects through the backlog");
+    third
+        .write_all(b"GET /healthz HTTP/1.1\r\nhost: x\r\n\r\n")
+        .await
+        .expect("a whole head");
+    let mut buf = vec![0u8; 4096];
+    let early = tokio::time::timeout(Duration::from_secs(1), third.read(&mut buf)).await;
+    assert!(
+        early.is_err(),
+        "answered beyond the connection bound: {early:?}"
+    );
+
+    drop(first);
+    let n = tokio::time::timeout(Duration::from_secs(5), third.read(&mut buf))
+        .await
+        .expect("served once a connection closed")
+        .expect("reads");
+    let answer = String::from_utf8_lossy(&buf[..n]);
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    origin.terminate();
+}
+
 /// Issue 13, finding 8 "Kafka has no TLS/SASL settings": with SASL configured, the Kafka
 /// password must never reach the log, neither in the configuration logged at start nor in
 /// the errors of a broker that cannot be reached (same rule as `CLICKHOUSE_PASSWORD`).

@@ -48,6 +48,8 @@ const HEADER_TIMEOUT: Setting = Setting::new(
     "limits.header_timeout_ms",
     "ATTRIB_ORIGIN_HEADER_TIMEOUT_MS",
 );
+const MAX_CONNECTIONS: Setting =
+    Setting::new("limits.max_connections", "ATTRIB_ORIGIN_MAX_CONNECTIONS");
 const MAX_QUEUED_APPENDS: Setting = Setting::new(
     "limits.max_queued_appends",
     "ATTRIB_ORIGIN_MAX_QUEUED_APPENDS",
@@ -108,6 +110,8 @@ pub struct IntakeLimits {
     pub request_timeout: Duration,
     /// Longest a connection may take to send a request head, idle keep-alive included.
     pub header_timeout: Duration,
+    /// Open connections at once; beyond it none is accepted until one closes.
+    pub max_connections: usize,
 }
 
 impl std::fmt::Debug for Config {
@@ -216,6 +220,11 @@ impl Config {
                     sources::positive_u64,
                 )?,
             ),
+            max_connections: sources.parse_or(
+                &MAX_CONNECTIONS,
+                &crate::limits::DEFAULT_MAX_CONNECTIONS.to_string(),
+                sources::positive_u64,
+            )? as usize,
         };
         let kafka = KafkaConfig::from_sources(sources)?;
         let clickhouse = ClickHouseConfig::from_sources(sources)?;
@@ -279,6 +288,7 @@ fn known_settings() -> Vec<&'static Setting> {
         &MAX_IN_FLIGHT,
         &REQUEST_TIMEOUT,
         &HEADER_TIMEOUT,
+        &MAX_CONNECTIONS,
         &MAX_QUEUED_APPENDS,
         &MIN_FREE_DISK,
     ];

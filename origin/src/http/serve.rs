@@ -20,14 +20,28 @@ use tokio::task::JoinSet;
 /// (just accepted, or idle after an answer on a keep-alive connection) until the whole head
 /// has arrived; past it hyper closes the connection without an answer. So it is also the idle
 /// keep-alive bound.
+///
+/// At most `max_connections` are open at once: at the bound nothing more is accepted until one
+/// closes (the kernel's listen backlog holds the rest).
 pub async fn serve(
     listener: TcpListener,
     app: Router,
     header_timeout: Duration,
+    max_connections: usize,
     mut stop: watch::Receiver<bool>,
 ) {
     let mut connections = JoinSet::new();
     loop {
+        while connections.try_join_next().is_some() {}
+        if connections.len() >= max_connections.max(1) {
+            tokio::select! {
+                _ = connections.join_next() => continue,
+                stopped = stop.wait_for(|stopped| *stopped) => {
+                    let _ = stopped.is_ok();
+                    break;
+                }
+            }
+        }
         let accepted = tokio::select! {
             accepted = listener.accept() => accepted,
             stopped = stop.wait_for(|stopped| *stopped) => {
@@ -35,8 +49,6 @@ pub async fn serve(
                 break;
             }
         };
-        // Reap finished connections so the set holds only live ones.
-        while connections.try_join_next().is_some() {}
         let stream = match accepted {
             Ok((stream, _peer)) => stream,
             Err(err) => {
