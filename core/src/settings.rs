@@ -10,6 +10,7 @@ use crate::error::FieldError;
 use crate::fraud::FraudRules;
 use crate::limits::*;
 use crate::postback::PostbackConfig;
+use crate::privacy::ip::IpHandling;
 
 /// Where an app's journeys and raw events may live.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
@@ -80,6 +81,10 @@ pub struct AppSettings {
     /// looks events up in it only then, so apps without suppressions pay nothing per request.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub has_suppressions: bool,
+    /// What is kept of a client IP address once the request's checks are done
+    /// (`crate::privacy::ip`): truncated by default.
+    #[serde(default)]
+    pub ip_handling: IpHandling,
 }
 
 fn default_reengagement_window() -> u32 {
@@ -113,6 +118,7 @@ impl AppSettings {
             postbacks: Vec::new(),
             rate_limit: crate::ratelimit::RateLimitTier::Default,
             has_suppressions: false,
+            ip_handling: IpHandling::Truncate,
         }
     }
 

@@ -14,6 +14,7 @@ use crate::currency::validate_reporting_currency;
 use crate::error::FieldError;
 use crate::fraud::FraudRules;
 use crate::mobile::settings::{validate_mobile_settings, MobileSettings};
+use crate::privacy::ip::IpHandling;
 use crate::ratelimit::RateLimitTier;
 use crate::settings::{AppSettings, Residency};
 
@@ -38,9 +39,12 @@ pub struct SettingsDoc {
     /// The currency `/v1/stats` converts revenue to (ISO code), or none: then amounts stay
     /// per currency only. Kept in its own column (`apps.reporting_currency`) like `mobile`.
     pub reporting_currency: Option<String>,
+    /// What is kept of client IP addresses: `truncate` (default), `drop` or `hash`
+    /// (`core/src/privacy/ip.rs`).
+    pub ip_handling: IpHandling,
 }
 
-const FIELDS: [&str; 13] = [
+const FIELDS: [&str; 14] = [
     "residency",
     "click_window_secs",
     "view_window_secs",
@@ -54,6 +58,7 @@ const FIELDS: [&str; 13] = [
     "rate_limit_tier",
     "mobile",
     "reporting_currency",
+    "ip_handling",
 ];
 
 const SECONDS: &str = "a whole number of seconds";
@@ -75,6 +80,7 @@ impl SettingsDoc {
             rate_limit_tier: settings.rate_limit,
             mobile: MobileSettings::default(),
             reporting_currency: None,
+            ip_handling: settings.ip_handling,
         }
     }
 
@@ -95,6 +101,7 @@ impl SettingsDoc {
             rate_limit: self.rate_limit_tier,
             postbacks: Vec::new(),
             has_suppressions: false,
+            ip_handling: self.ip_handling,
         }
     }
 
@@ -146,6 +153,12 @@ impl SettingsDoc {
         if let Some(code) = &reporting_currency {
             validate_reporting_currency(code)?;
         }
+        let ip_handling = match field::<String>(map, "", "ip_handling", IpHandling::NAMES)? {
+            None => d.ip_handling,
+            Some(mode) => IpHandling::parse(&mode).ok_or_else(|| {
+                FieldError::new("ip_handling", format!("must be {}", IpHandling::NAMES))
+            })?,
+        };
         let secs = |name: &str, default: u32| -> Result<u32, FieldError> {
             Ok(field::<u32>(map, "", name, SECONDS)?.unwrap_or(default))
         };
@@ -171,6 +184,7 @@ impl SettingsDoc {
             rate_limit_tier,
             mobile,
             reporting_currency,
+            ip_handling,
         };
         doc.settings("app").validate()?;
         Ok(doc)

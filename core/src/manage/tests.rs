@@ -3,6 +3,7 @@ use serde_json::json;
 use super::*;
 use crate::keys::KeyKind;
 use crate::postback::target::Targets;
+use crate::privacy::ip::IpHandling;
 
 #[test]
 fn settings_patch_merges_validates_and_names_the_field() {
@@ -59,6 +60,37 @@ fn reporting_currency_defaults_to_none_and_resets_with_null() {
         .patched(&json!({"reporting_currency": null}))
         .expect("reset");
     assert_eq!(reset.reporting_currency, None);
+}
+
+#[test]
+fn ip_handling_defaults_to_truncate_is_checked_and_resets_with_null() {
+    let doc = SettingsDoc::parse(&json!({})).expect("defaults");
+    assert_eq!(doc.ip_handling, IpHandling::Truncate);
+    for mode in [IpHandling::Drop, IpHandling::Hash, IpHandling::Truncate] {
+        let set = doc
+            .patched(&json!({"ip_handling": mode.as_str()}))
+            .expect("a known mode");
+        assert_eq!(set.ip_handling, mode);
+        assert_eq!(set.settings("app").ip_handling, mode, "reaches the edge");
+    }
+    let hashed = doc.patched(&json!({"ip_handling": "hash"})).expect("hash");
+    let reset = hashed
+        .patched(&json!({"ip_handling": null}))
+        .expect("reset");
+    assert_eq!(reset.ip_handling, IpHandling::Truncate);
+    for bad in [
+        json!("anonymize"),
+        json!("HASH"),
+        json!(""),
+        json!(1),
+        json!(["drop"]),
+    ] {
+        let err = doc
+            .patched(&json!({ "ip_handling": bad }))
+            .expect_err("refused");
+        assert_eq!(err.field, "ip_handling", "{bad}: {err}");
+        assert!(err.reason.contains("truncate, drop or hash"), "{err}");
+    }
 }
 
 #[test]

@@ -37,8 +37,11 @@ pub async fn deliver(
     env: &Env,
     settings: &AppSettings,
     placement: Placement,
-    events: Vec<Positioned>,
+    mut events: Vec<Positioned>,
 ) -> Result<Vec<Delivered>, IngestError> {
+    // The last moment the request holds the full client IP: from here on only what the app's
+    // IP handling keeps of it travels (issue 12, scope 7).
+    crate::ip::handle_ips(env, settings, events.iter_mut().map(|p| &mut p.event));
     let mode = config::jurisdiction_mode(env)?;
     let stage = BenchStage::of(env);
     let mut groups: BTreeMap<JourneyKey, Vec<Positioned>> = BTreeMap::new();

@@ -13,6 +13,7 @@
 mod deliver;
 mod error;
 mod fraud;
+mod ip;
 mod links;
 mod mobile;
 mod ratelimit;

@@ -54,8 +54,8 @@ pub async fn update(
             "UPDATE apps SET residency = ?2, click_window_secs = ?3, view_window_secs = ?4, \
              reattribution_window_secs = ?5, reengagement_window_secs = ?6, default_model = ?7, \
              time_decay_half_life_secs = ?8, conversion_events = ?9, lifecycle_events = ?10, \
-             fraud_rules = ?11, rate_limit_tier = ?12, mobile = ?13, reporting_currency = ?14 \
-             WHERE id = ?1",
+             fraud_rules = ?11, rate_limit_tier = ?12, mobile = ?13, reporting_currency = ?14, \
+             ip_handling = ?15 WHERE id = ?1",
             &[
                 text(app_id),
                 text(after.residency.as_str()),
@@ -71,6 +71,7 @@ pub async fn update(
                 text(after.rate_limit_tier.as_str()),
                 text(&mobile),
                 opt(after.reporting_currency.as_deref()),
+                text(after.ip_handling.as_str()),
             ],
         )?],
         Audit {
