@@ -10,6 +10,7 @@ use crate::error::FieldError;
 use crate::fraud::FraudRules;
 use crate::limits::*;
 use crate::postback::PostbackConfig;
+use crate::privacy::consent::ConsentMapping;
 use crate::privacy::ip::IpHandling;
 
 /// Where an app's journeys and raw events may live.
@@ -85,6 +86,10 @@ pub struct AppSettings {
     /// (`crate::privacy::ip`): truncated by default.
     #[serde(default)]
     pub ip_handling: IpHandling,
+    /// Which `context.consent.categoryPreferences` categories stand for analytics and
+    /// advertising (`crate::privacy::consent`).
+    #[serde(default)]
+    pub consent: ConsentMapping,
 }
 
 fn default_reengagement_window() -> u32 {
@@ -119,6 +124,7 @@ impl AppSettings {
             rate_limit: crate::ratelimit::RateLimitTier::Default,
             has_suppressions: false,
             ip_handling: IpHandling::Truncate,
+            consent: ConsentMapping::default(),
         }
     }
 
@@ -172,6 +178,7 @@ impl AppSettings {
         check_event_names("conversion_events", &self.conversion_events)?;
         check_event_names("lifecycle_events", &self.lifecycle_events)?;
         self.fraud.validate()?;
+        self.consent.validate()?;
         // Loopback is tolerated here: whoever loads settings for sending checks postbacks
         // again with the deployment's own policy (`validate_configs` with its `Targets`).
         crate::postback::validate_configs(

@@ -378,12 +378,22 @@ fn counts_by_app_day_and_reason_once_per_fact_and_latest_revision() {
             result,
         }))
     };
+    let no_consent = {
+        let mut c = install(DAY_MS + 7);
+        c.conversion_id = "k".into();
+        let mut r = attribute(&c, &[], &settings, 0);
+        r.rejected = Some("no_advertising_consent".into());
+        r
+    };
     let bot = touch_record("t1", DAY_MS + 1, Some("bot_user_agent"));
     let records = vec![
         bot.clone(),
         bot,
         touch_record("t2", DAY_MS + 2, Some("bot_user_agent")),
         touch_record("t3", DAY_MS + 3, None),
+        // Consent is not fraud: kept out of the counts.
+        touch_record("t4", DAY_MS + 4, Some("no_advertising_consent")),
+        attribution(no_consent),
         attribution(first.clone()),
         attribution(other),
     ];

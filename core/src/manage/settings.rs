@@ -14,6 +14,7 @@ use crate::currency::validate_reporting_currency;
 use crate::error::FieldError;
 use crate::fraud::FraudRules;
 use crate::mobile::settings::{validate_mobile_settings, MobileSettings};
+use crate::privacy::consent::ConsentMapping;
 use crate::privacy::ip::IpHandling;
 use crate::ratelimit::RateLimitTier;
 use crate::settings::{AppSettings, Residency};
@@ -42,9 +43,12 @@ pub struct SettingsDoc {
     /// What is kept of client IP addresses: `truncate` (default), `drop` or `hash`
     /// (`core/src/privacy/ip.rs`).
     pub ip_handling: IpHandling,
+    /// The consent categories standing for analytics and advertising
+    /// (`core/src/privacy/consent.rs`); Segment's `Analytics` and `Advertising` by default.
+    pub consent: ConsentMapping,
 }
 
-const FIELDS: [&str; 14] = [
+const FIELDS: [&str; 15] = [
     "residency",
     "click_window_secs",
     "view_window_secs",
@@ -59,6 +63,7 @@ const FIELDS: [&str; 14] = [
     "mobile",
     "reporting_currency",
     "ip_handling",
+    "consent",
 ];
 
 const SECONDS: &str = "a whole number of seconds";
@@ -81,6 +86,7 @@ impl SettingsDoc {
             mobile: MobileSettings::default(),
             reporting_currency: None,
             ip_handling: settings.ip_handling,
+            consent: settings.consent.clone(),
         }
     }
 
@@ -102,6 +108,7 @@ impl SettingsDoc {
             postbacks: Vec::new(),
             has_suppressions: false,
             ip_handling: self.ip_handling,
+            consent: self.consent.clone(),
         }
     }
 
@@ -159,6 +166,10 @@ impl SettingsDoc {
                 FieldError::new("ip_handling", format!("must be {}", IpHandling::NAMES))
             })?,
         };
+        let consent = match map.get("consent") {
+            None | Some(Value::Null) => d.consent,
+            Some(v) => ConsentMapping::parse(v)?,
+        };
         let secs = |name: &str, default: u32| -> Result<u32, FieldError> {
             Ok(field::<u32>(map, "", name, SECONDS)?.unwrap_or(default))
         };
@@ -185,6 +196,7 @@ impl SettingsDoc {
             mobile,
             reporting_currency,
             ip_handling,
+            consent,
         };
         doc.settings("app").validate()?;
         Ok(doc)

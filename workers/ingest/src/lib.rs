@@ -10,6 +10,7 @@
 //! events (with the verdicts) to their Journey Durable Object.
 //! It also exports the Durable Object classes (this is the script that owns them).
 
+mod consent;
 mod deliver;
 mod error;
 mod fraud;
