@@ -158,6 +158,24 @@ test('hash: a keyed hash, equal for one address within an app, unrelated across 
   assertNoRawAddress(other.appId);
 });
 
+test('hash without IP_HASH_SECRET keeps no address at all (never the raw one)', async () => {
+  const secret = randomBytes(16).toString('hex');
+  const local = await startReceiver(secret);
+  const bare = await Stack.start({ originUrl: local.url, secret, vars: { IP_HASH_SECRET: '' } });
+  try {
+    const app = await bare.createApp({ settings: { ip_handling: 'hash' } });
+    const res = await bare.segment('/v1/track', { event: 'Viewed', anonymousId: 'no-key', messageId: 'nk-1', context: { ip: V4, locale: 'en' } }, { key: app.writeKey });
+    expectStatus(res, 200);
+    const event = await eventually(() => local.records().find((r) => r.kind === 'event' && r.event.messageId === 'nk-1')?.event);
+    assert.equal(event.context.ip, undefined);
+    assert.equal(event.context.locale, 'en');
+    assert.ok(!JSON.stringify(local.records()).includes(V4));
+  } finally {
+    await bare.dispose();
+    await local.close();
+  }
+});
+
 test('fraud rules still count clicks by the full address: two IPs of one /24 are counted apart', async () => {
   const app = await stack.createApp({ settings: { fraud_rules: JSON.stringify({ ip_click_flood: { max_clicks: 2 } }) } });
   const linkId = await stack.createLink(app.appId, { id: `flood-${app.appId}`, destination: 'https://shop.example/', source: 'dsp' });
