@@ -32,7 +32,7 @@ pub fn fraud_counts<'a>(records: impl IntoIterator<Item = &'a OutboxRecord>) -> 
                     .touch
                     .as_ref()
                     .and_then(|t| t.rejected.as_ref().map(|reason| (t, reason)))
-                    .filter(|(_, reason)| is_fraud(reason))
+                    .filter(|(_, reason)| is_fraud_code(reason))
                 {
                     *counts
                         .entry((r.app_id.clone(), day_of_millis(touch.ts_ms), reason.clone()))
@@ -52,7 +52,7 @@ pub fn fraud_counts<'a>(records: impl IntoIterator<Item = &'a OutboxRecord>) -> 
         }
     }
     for ((app_id, _), result) in latest {
-        if let Some(reason) = result.rejected.as_ref().filter(|r| is_fraud(r)) {
+        if let Some(reason) = result.rejected.as_ref().filter(|r| is_fraud_code(r)) {
             *counts
                 .entry((
                     app_id,
@@ -73,7 +73,8 @@ pub fn fraud_counts<'a>(records: impl IntoIterator<Item = &'a OutboxRecord>) -> 
         .collect()
 }
 
-/// Codes written by a later release than this one count (they are fraud until known not to be).
-fn is_fraud(code: &str) -> bool {
+/// Whether a stored `rejected` code is counted as fraud. Codes written by a later release than
+/// this one count (they are fraud until known not to be).
+pub fn is_fraud_code(code: &str) -> bool {
     Reason::parse(code).is_none_or(Reason::is_fraud)
 }
