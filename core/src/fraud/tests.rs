@@ -328,6 +328,18 @@ fn counter_windows_and_names() {
     );
     assert_eq!(first_bucket(ts, 3600), 10 - 59);
     assert_eq!(first_bucket(ts, 90), 9, "partial minutes round up");
+    let keyed = keyed_counter_name(Some(b"k"), "app", CounterKind::Ip, "203.0.113.7");
+    assert!(keyed.starts_with("app:ip:") && keyed.len() == "app:ip:".len() + 32);
+    assert_ne!(keyed, counter_name("app", CounterKind::Ip, "203.0.113.7"));
+    assert_ne!(
+        keyed,
+        keyed_counter_name(Some(b"other"), "app", CounterKind::Ip, "203.0.113.7"),
+        "keyed by the deployment's secret"
+    );
+    assert_eq!(
+        keyed_counter_name(None, "app", CounterKind::Ip, "203.0.113.7"),
+        counter_name("app", CounterKind::Ip, "203.0.113.7")
+    );
     let name = counter_name("app", CounterKind::Ip, "203.0.113.7");
     assert!(
         name.starts_with("app:ip:") && !name.contains("203.0.113.7"),
