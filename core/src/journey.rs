@@ -366,6 +366,8 @@ impl<'a, S: JourneyStore> Journey<'a, S> {
 }
 
 #[cfg(test)]
+mod consent_tests;
+#[cfg(test)]
 mod fraud_tests;
 #[cfg(test)]
 mod limit_tests;

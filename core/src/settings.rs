@@ -10,6 +10,8 @@ use crate::error::FieldError;
 use crate::fraud::FraudRules;
 use crate::limits::*;
 use crate::postback::PostbackConfig;
+use crate::privacy::consent::ConsentMapping;
+use crate::privacy::ip::IpHandling;
 
 /// Where an app's journeys and raw events may live.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
@@ -80,6 +82,14 @@ pub struct AppSettings {
     /// looks events up in it only then, so apps without suppressions pay nothing per request.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub has_suppressions: bool,
+    /// What is kept of a client IP address once the request's checks are done
+    /// (`crate::privacy::ip`): truncated by default.
+    #[serde(default)]
+    pub ip_handling: IpHandling,
+    /// Which `context.consent.categoryPreferences` categories stand for analytics and
+    /// advertising (`crate::privacy::consent`).
+    #[serde(default)]
+    pub consent: ConsentMapping,
 }
 
 fn default_reengagement_window() -> u32 {
@@ -113,6 +123,8 @@ impl AppSettings {
             postbacks: Vec::new(),
             rate_limit: crate::ratelimit::RateLimitTier::Default,
             has_suppressions: false,
+            ip_handling: IpHandling::Truncate,
+            consent: ConsentMapping::default(),
         }
     }
 
@@ -166,6 +178,7 @@ impl AppSettings {
         check_event_names("conversion_events", &self.conversion_events)?;
         check_event_names("lifecycle_events", &self.lifecycle_events)?;
         self.fraud.validate()?;
+        self.consent.validate()?;
         // Loopback is tolerated here: whoever loads settings for sending checks postbacks
         // again with the deployment's own policy (`validate_configs` with its `Targets`).
         crate::postback::validate_configs(

@@ -115,6 +115,16 @@ async fn embedded_mode_stores_each_record_once_and_pushes_rollups() {
             }
         }
     }
+    // Touches made without advertising consent are rejected too, but they are not fraud: the
+    // origin's counts must leave them out as core's do (issue 12, consent).
+    for batch in batches.iter_mut().skip(2).step_by(5) {
+        if let Some(t) = batch.records.iter_mut().find_map(|r| match r {
+            OutboxRecord::Event(e) => e.touch.as_mut(),
+            _ => None,
+        }) {
+            t.rejected = Some("no_advertising_consent".into());
+        }
+    }
     for batch in &batches {
         let (status, body) = send_batch(&client, &origin, batch).await;
         assert_eq!(status, 200, "{body}");
@@ -178,6 +188,9 @@ async fn embedded_mode_stores_each_record_once_and_pushes_rollups() {
     };
     assert_eq!(got_paths, want_paths);
     assert_eq!(got_fraud, want_fraud);
+    assert!(got_fraud
+        .iter()
+        .all(|f| f.reason != "no_advertising_consent"));
 
     // The embedded file holds the same rollups. It is the last target of a push, so it may
     // lag the query Worker's copy by one write.

@@ -6,10 +6,13 @@
 //! daily stats, counts are recomputed from the facts: each event id counts once however often
 //! it is delivered, and a conversion counts by its latest revision only, so a re-run that
 //! lifts (or adds) a rejection changes the count instead of adding to it.
+//!
+//! Rejections that are not fraud ([`Reason::is_fraud`]: no advertising consent) are not counted.
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use crate::attribution::AttributionResult;
+use crate::fraud::Reason;
 use crate::outbox::OutboxRecord;
 use crate::rollup::FraudCount;
 use crate::time::day_of_millis;
@@ -29,6 +32,7 @@ pub fn fraud_counts<'a>(records: impl IntoIterator<Item = &'a OutboxRecord>) -> 
                     .touch
                     .as_ref()
                     .and_then(|t| t.rejected.as_ref().map(|reason| (t, reason)))
+                    .filter(|(_, reason)| is_fraud_code(reason))
                 {
                     *counts
                         .entry((r.app_id.clone(), day_of_millis(touch.ts_ms), reason.clone()))
@@ -48,7 +52,7 @@ pub fn fraud_counts<'a>(records: impl IntoIterator<Item = &'a OutboxRecord>) -> 
         }
     }
     for ((app_id, _), result) in latest {
-        if let Some(reason) = &result.rejected {
+        if let Some(reason) = result.rejected.as_ref().filter(|r| is_fraud_code(r)) {
             *counts
                 .entry((
                     app_id,
@@ -67,4 +71,10 @@ pub fn fraud_counts<'a>(records: impl IntoIterator<Item = &'a OutboxRecord>) -> 
             count,
         })
         .collect()
+}
+
+/// Whether a stored `rejected` code is counted as fraud. Codes written by a later release than
+/// this one count (they are fraud until known not to be).
+pub fn is_fraud_code(code: &str) -> bool {
+    Reason::parse(code).is_none_or(Reason::is_fraud)
 }

@@ -35,13 +35,38 @@ pub enum CounterKind {
     Device,
 }
 
+impl CounterKind {
+    fn tag(self) -> &'static str {
+        match self {
+            CounterKind::Ip => "ip",
+            CounterKind::Device => "device",
+        }
+    }
+}
+
+/// [`counter_name`] under a keyed hash (`crate::mobile::device::keyed_hash`, the app in the
+/// key) when `secret` is set, else the plain one (counting must not stop for want of a key).
+pub fn keyed_counter_name(
+    secret: Option<&[u8]>,
+    app_id: &str,
+    kind: CounterKind,
+    value: &str,
+) -> String {
+    match secret {
+        Some(secret) => {
+            let tag = kind.tag();
+            let hash = crate::mobile::device::keyed_hash(secret, app_id, tag, value);
+            format!("{app_id}:{tag}:{}", &hash[..32])
+        }
+        None => counter_name(app_id, kind, value),
+    }
+}
+
 /// The counter object's name. The IP or device id is hashed: object names are not a place
-/// for personal data.
+/// for personal data. With the deployment's `IP_HASH_SECRET` the hash is keyed
+/// ([`keyed_counter_name`]): a plain hash of an IPv4 address is reversed by trying all 2^32.
 pub fn counter_name(app_id: &str, kind: CounterKind, value: &str) -> String {
-    let tag = match kind {
-        CounterKind::Ip => "ip",
-        CounterKind::Device => "device",
-    };
+    let tag = kind.tag();
     let digest = Sha256::new()
         .chain_update(app_id.as_bytes())
         .chain_update([0])

@@ -42,6 +42,10 @@ pub enum Reason {
     FutureTimestamp,
     /// Timestamped further in the past than the app allows.
     StaleTimestamp,
+    /// Not fraud: the event's consent withholds advertising (`crate::privacy::consent`), so it
+    /// is kept for analytics but never used for attribution or postbacks. Rides on the same
+    /// verdict so that every rule about rejected touches and conversions applies to it.
+    NoAdvertisingConsent,
 }
 
 /// Where a rule is judged.
@@ -54,7 +58,7 @@ pub enum Stage {
 }
 
 impl Reason {
-    pub const ALL: [Reason; 8] = [
+    pub const ALL: [Reason; 9] = [
         Reason::ClickInjection,
         Reason::ClickSpamming,
         Reason::IpClickFlood,
@@ -63,6 +67,7 @@ impl Reason {
         Reason::BotUserAgent,
         Reason::FutureTimestamp,
         Reason::StaleTimestamp,
+        Reason::NoAdvertisingConsent,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -75,11 +80,17 @@ impl Reason {
             Reason::BotUserAgent => "bot_user_agent",
             Reason::FutureTimestamp => "future_timestamp",
             Reason::StaleTimestamp => "stale_timestamp",
+            Reason::NoAdvertisingConsent => "no_advertising_consent",
         }
     }
 
     pub fn parse(code: &str) -> Option<Reason> {
         Self::ALL.into_iter().find(|r| r.as_str() == code)
+    }
+
+    /// Whether the reason is a fraud rule's (counted in `fraud_counts`); consent is not.
+    pub fn is_fraud(self) -> bool {
+        self != Reason::NoAdvertisingConsent
     }
 
     pub fn stage(self) -> Stage {

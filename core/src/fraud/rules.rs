@@ -193,6 +193,8 @@ impl FraudRules {
             DatacenterAsn => self.datacenter.enabled,
             BotUserAgent => self.bot_user_agents.enabled,
             FutureTimestamp | StaleTimestamp => self.timestamps.enabled,
+            // Not a rule an app switches off: the person's consent, kept by every re-run.
+            NoAdvertisingConsent => true,
         }
     }
 

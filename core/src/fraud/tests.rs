@@ -328,6 +328,18 @@ fn counter_windows_and_names() {
     );
     assert_eq!(first_bucket(ts, 3600), 10 - 59);
     assert_eq!(first_bucket(ts, 90), 9, "partial minutes round up");
+    let keyed = keyed_counter_name(Some(b"k"), "app", CounterKind::Ip, "203.0.113.7");
+    assert!(keyed.starts_with("app:ip:") && keyed.len() == "app:ip:".len() + 32);
+    assert_ne!(keyed, counter_name("app", CounterKind::Ip, "203.0.113.7"));
+    assert_ne!(
+        keyed,
+        keyed_counter_name(Some(b"other"), "app", CounterKind::Ip, "203.0.113.7"),
+        "keyed by the deployment's secret"
+    );
+    assert_eq!(
+        keyed_counter_name(None, "app", CounterKind::Ip, "203.0.113.7"),
+        counter_name("app", CounterKind::Ip, "203.0.113.7")
+    );
     let name = counter_name("app", CounterKind::Ip, "203.0.113.7");
     assert!(
         name.starts_with("app:ip:") && !name.contains("203.0.113.7"),
@@ -378,12 +390,22 @@ fn counts_by_app_day_and_reason_once_per_fact_and_latest_revision() {
             result,
         }))
     };
+    let no_consent = {
+        let mut c = install(DAY_MS + 7);
+        c.conversion_id = "k".into();
+        let mut r = attribute(&c, &[], &settings, 0);
+        r.rejected = Some("no_advertising_consent".into());
+        r
+    };
     let bot = touch_record("t1", DAY_MS + 1, Some("bot_user_agent"));
     let records = vec![
         bot.clone(),
         bot,
         touch_record("t2", DAY_MS + 2, Some("bot_user_agent")),
         touch_record("t3", DAY_MS + 3, None),
+        // Consent is not fraud: kept out of the counts.
+        touch_record("t4", DAY_MS + 4, Some("no_advertising_consent")),
+        attribution(no_consent),
         attribution(first.clone()),
         attribution(other),
     ];

@@ -14,6 +14,8 @@ use crate::currency::validate_reporting_currency;
 use crate::error::FieldError;
 use crate::fraud::FraudRules;
 use crate::mobile::settings::{validate_mobile_settings, MobileSettings};
+use crate::privacy::consent::ConsentMapping;
+use crate::privacy::ip::IpHandling;
 use crate::ratelimit::RateLimitTier;
 use crate::settings::{AppSettings, Residency};
 
@@ -38,9 +40,15 @@ pub struct SettingsDoc {
     /// The currency `/v1/stats` converts revenue to (ISO code), or none: then amounts stay
     /// per currency only. Kept in its own column (`apps.reporting_currency`) like `mobile`.
     pub reporting_currency: Option<String>,
+    /// What is kept of client IP addresses: `truncate` (default), `drop` or `hash`
+    /// (`core/src/privacy/ip.rs`).
+    pub ip_handling: IpHandling,
+    /// The consent categories standing for analytics and advertising
+    /// (`core/src/privacy/consent.rs`); Segment's `Analytics` and `Advertising` by default.
+    pub consent: ConsentMapping,
 }
 
-const FIELDS: [&str; 13] = [
+const FIELDS: [&str; 15] = [
     "residency",
     "click_window_secs",
     "view_window_secs",
@@ -54,6 +62,8 @@ const FIELDS: [&str; 13] = [
     "rate_limit_tier",
     "mobile",
     "reporting_currency",
+    "ip_handling",
+    "consent",
 ];
 
 const SECONDS: &str = "a whole number of seconds";
@@ -75,6 +85,8 @@ impl SettingsDoc {
             rate_limit_tier: settings.rate_limit,
             mobile: MobileSettings::default(),
             reporting_currency: None,
+            ip_handling: settings.ip_handling,
+            consent: settings.consent.clone(),
         }
     }
 
@@ -95,6 +107,8 @@ impl SettingsDoc {
             rate_limit: self.rate_limit_tier,
             postbacks: Vec::new(),
             has_suppressions: false,
+            ip_handling: self.ip_handling,
+            consent: self.consent.clone(),
         }
     }
 
@@ -146,6 +160,16 @@ impl SettingsDoc {
         if let Some(code) = &reporting_currency {
             validate_reporting_currency(code)?;
         }
+        let ip_handling = match field::<String>(map, "", "ip_handling", IpHandling::NAMES)? {
+            None => d.ip_handling,
+            Some(mode) => IpHandling::parse(&mode).ok_or_else(|| {
+                FieldError::new("ip_handling", format!("must be {}", IpHandling::NAMES))
+            })?,
+        };
+        let consent = match map.get("consent") {
+            None | Some(Value::Null) => d.consent,
+            Some(v) => ConsentMapping::parse(v)?,
+        };
         let secs = |name: &str, default: u32| -> Result<u32, FieldError> {
             Ok(field::<u32>(map, "", name, SECONDS)?.unwrap_or(default))
         };
@@ -171,6 +195,8 @@ impl SettingsDoc {
             rate_limit_tier,
             mobile,
             reporting_currency,
+            ip_handling,
+            consent,
         };
         doc.settings("app").validate()?;
         Ok(doc)

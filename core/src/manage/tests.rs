@@ -3,6 +3,8 @@ use serde_json::json;
 use super::*;
 use crate::keys::KeyKind;
 use crate::postback::target::Targets;
+use crate::privacy::consent::ConsentMapping;
+use crate::privacy::ip::IpHandling;
 
 #[test]
 fn settings_patch_merges_validates_and_names_the_field() {
@@ -59,6 +61,84 @@ fn reporting_currency_defaults_to_none_and_resets_with_null() {
         .patched(&json!({"reporting_currency": null}))
         .expect("reset");
     assert_eq!(reset.reporting_currency, None);
+}
+
+#[test]
+fn ip_handling_defaults_to_truncate_is_checked_and_resets_with_null() {
+    let doc = SettingsDoc::parse(&json!({})).expect("defaults");
+    assert_eq!(doc.ip_handling, IpHandling::Truncate);
+    for mode in [IpHandling::Drop, IpHandling::Hash, IpHandling::Truncate] {
+        let set = doc
+            .patched(&json!({"ip_handling": mode.as_str()}))
+            .expect("a known mode");
+        assert_eq!(set.ip_handling, mode);
+        assert_eq!(set.settings("app").ip_handling, mode, "reaches the edge");
+    }
+    let hashed = doc.patched(&json!({"ip_handling": "hash"})).expect("hash");
+    let reset = hashed
+        .patched(&json!({"ip_handling": null}))
+        .expect("reset");
+    assert_eq!(reset.ip_handling, IpHandling::Truncate);
+    for bad in [
+        json!("anonymize"),
+        json!("HASH"),
+        json!(""),
+        json!(1),
+        json!(["drop"]),
+    ] {
+        let err = doc
+            .patched(&json!({ "ip_handling": bad }))
+            .expect_err("refused");
+        assert_eq!(err.field, "ip_handling", "{bad}: {err}");
+        assert!(err.reason.contains("truncate, drop or hash"), "{err}");
+    }
+}
+
+#[test]
+fn consent_mapping_defaults_to_segment_names_merges_and_names_bad_fields() {
+    let doc = SettingsDoc::parse(&json!({})).expect("defaults");
+    assert_eq!(doc.consent, ConsentMapping::default());
+    assert_eq!(doc.consent.analytics, "Analytics");
+    assert_eq!(doc.consent.advertising, "Advertising");
+    let set = doc
+        .patched(&json!({"consent": {"advertising": "C0004"}}))
+        .expect("one purpose");
+    assert_eq!(
+        (
+            set.consent.analytics.as_str(),
+            set.consent.advertising.as_str()
+        ),
+        ("Analytics", "C0004")
+    );
+    assert_eq!(set.settings("app").consent, set.consent, "reaches the edge");
+    let both = set
+        .patched(&json!({"consent": {"analytics": "C0002"}}))
+        .expect("merged");
+    assert_eq!(
+        (
+            both.consent.analytics.as_str(),
+            both.consent.advertising.as_str()
+        ),
+        ("C0002", "C0004")
+    );
+    let one_reset = both
+        .patched(&json!({"consent": {"advertising": null}}))
+        .expect("reset one");
+    assert_eq!(one_reset.consent.advertising, "Advertising");
+    let reset = both.patched(&json!({"consent": null})).expect("reset");
+    assert_eq!(reset.consent, ConsentMapping::default());
+    for (patch, field) in [
+        (json!({"consent": "Analytics"}), "consent"),
+        (json!({"consent": {"marketing": "x"}}), "consent.marketing"),
+        (json!({"consent": {"analytics": ""}}), "consent.analytics"),
+        (
+            json!({"consent": {"advertising": 4}}),
+            "consent.advertising",
+        ),
+    ] {
+        let err = doc.patched(&patch).expect_err(&patch.to_string());
+        assert_eq!(err.field, field, "{patch}: {err}");
+    }
 }
 
 #[test]

@@ -6,6 +6,9 @@
 //! (`DELETE_ONLY`, `SUPPRESS_WITH_DELETE`) are refused: erasure does not exist yet, and a
 //! regulation must never report work that was not done.
 
+pub mod consent;
+pub mod ip;
+
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 

@@ -17,7 +17,7 @@ use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
 
 use attrib_core::attribution::Model;
-use attrib_core::fraud::counts::fraud_counts;
+use attrib_core::fraud::counts::{fraud_counts, is_fraud_code};
 use attrib_core::outbox::OutboxRecord;
 use attrib_core::rollup::{
     combine_paths, conversion_paths, daily_stats, null_row, path_steps, AppDay, DailyStat,
@@ -153,8 +153,12 @@ impl FactStore {
                             continue;
                         };
                         if let Some(reason) = t.rejected {
-                            let day = crate::sinks::rows::day_number(t.ts_ms);
-                            *rejections.entry((r.app_id, day, reason)).or_default() += 1;
+                            // A touch without advertising consent is rejected but not fraud
+                            // (`attrib_core::privacy::consent`): in neither count.
+                            if is_fraud_code(reason) {
+                                let day = crate::sinks::rows::day_number(t.ts_ms);
+                                *rejections.entry((r.app_id, day, reason)).or_default() += 1;
+                            }
                             continue;
                         }
                         let key = (

@@ -24,6 +24,8 @@ use attrib_core::keys::{hash_key, KeyKind, WriteKeyClass};
 use attrib_core::limits::MAX_POSTBACK_CONFIGS;
 use attrib_core::postback::target::Targets;
 use attrib_core::postback::{validate_configs, PostbackConfig};
+use attrib_core::privacy::consent::ConsentMapping;
+use attrib_core::privacy::ip::IpHandling;
 use attrib_core::ratelimit::RateLimitTier;
 use attrib_core::settings::{AppSettings, Residency};
 use serde::Deserialize;
@@ -77,6 +79,12 @@ struct AppRow {
     /// 1 when the app's suppression list holds anyone (migrations/0011_suppression.sql).
     #[serde(default)]
     has_suppressions: Option<f64>,
+    /// `truncate`, `drop` or `hash` (migrations/0013_privacy_ip_consent.sql).
+    #[serde(default)]
+    ip_handling: Option<String>,
+    /// The consent mapping, JSON (migrations/0013_privacy_ip_consent.sql).
+    #[serde(default)]
+    consent: Option<String>,
 }
 
 /// The columns every settings query selects (from `apps a`), in [`AppRow`]'s shape.
@@ -85,7 +93,7 @@ macro_rules! app_columns {
         "a.id, a.residency, a.click_window_secs, a.view_window_secs, \
          a.reattribution_window_secs, a.default_model, a.time_decay_half_life_secs, \
          a.conversion_events, a.reengagement_window_secs, a.lifecycle_events, a.fraud_rules, \
-         a.rate_limit_tier, \
+         a.rate_limit_tier, a.ip_handling, a.consent, \
          EXISTS (SELECT 1 FROM suppressions s WHERE s.app_id = a.id) AS has_suppressions, \
          (SELECT json_group_array(json_object('network', p.network, 'url', p.url_template, \
            'method', p.method, 'events', json(p.events))) \
@@ -275,6 +283,17 @@ fn settings_of(row: AppRow, targets: Targets) -> Result<AppSettings, EdgeError> 
         rate_limit: RateLimitTier::parse(row.rate_limit_tier.as_deref())
             .map_err(|e| bad(&e.to_string()))?,
         has_suppressions: row.has_suppressions.is_some_and(|n| n > 0.0),
+        ip_handling: match row.ip_handling.as_deref() {
+            None => IpHandling::default(),
+            Some(mode) => IpHandling::parse(mode).ok_or_else(|| bad("ip_handling"))?,
+        },
+        consent: match row.consent.as_deref() {
+            None => ConsentMapping::default(),
+            Some(json) => serde_json::from_str::<serde_json::Value>(json)
+                .map_err(|e| e.to_string())
+                .and_then(|v| ConsentMapping::parse(&v).map_err(|e| e.to_string()))
+                .map_err(|e| bad(&format!("consent: {e}")))?,
+        },
     };
     settings.validate().map_err(|e| bad(&e.to_string()))?;
     Ok(settings)

@@ -55,6 +55,10 @@ pub async fn deliver_as(
 ) -> Result<Vec<Delivered>, IngestError> {
     let mode = config::jurisdiction_mode(env)?;
     let stage = BenchStage::of(env);
+    // The last moment the request holds the full client IP: from here on only what the app's
+    // IP handling keeps of it travels (issue 12, scope 7).
+    let mut events = events;
+    crate::ip::handle_ips(env, settings, events.iter_mut().map(|p| &mut p.event));
     let mut groups: BTreeMap<JourneyKey, Vec<Positioned>> = BTreeMap::new();
     for item in events {
         groups

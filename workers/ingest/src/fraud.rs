@@ -7,7 +7,9 @@
 
 use attrib_core::event::Event;
 use attrib_core::fraud::flood::COUNTER_HIT_PATH;
-use attrib_core::fraud::flood::{counter_name, device_of, CounterHit, CounterKind, CounterReply};
+use attrib_core::fraud::flood::{
+    device_of, keyed_counter_name, CounterHit, CounterKind, CounterReply,
+};
 use attrib_core::fraud::screen::{flood_flag, screen_event, RequestSignals};
 use attrib_core::fraud::Flag;
 use attrib_core::geo::Placement;
@@ -64,10 +66,13 @@ pub async fn screen_click(
 ) -> Option<Flag> {
     let rules = &settings.fraud;
     let app = &settings.app_id;
+    // Counter names carry a hash of the IP (or device): keyed, so that they cannot be reversed.
+    let secret = config::secret(env, crate::ip::IP_HASH_SECRET).map(String::into_bytes);
+    let secret = secret.as_deref();
     let ip_hit = async {
         match (&signals.ip, rules.ip_click_flood.enabled) {
             (Some(ip), true) => {
-                let name = counter_name(app, CounterKind::Ip, ip);
+                let name = keyed_counter_name(secret, app, CounterKind::Ip, ip);
                 count(
                     env,
                     &name,
@@ -89,7 +94,7 @@ pub async fn screen_click(
     let device_hit = async {
         match (&device, rules.device_click_flood.enabled) {
             (Some(device), true) => {
-                let name = counter_name(app, CounterKind::Device, device);
+                let name = keyed_counter_name(secret, app, CounterKind::Device, device);
                 count(
                     env,
                     &name,

@@ -10,9 +10,11 @@
 //! events (with the verdicts) to their Journey Durable Object.
 //! It also exports the Durable Object classes (this is the script that owns them).
 
+mod consent;
 mod deliver;
 mod error;
 mod fraud;
+mod ip;
 mod links;
 mod mobile;
 mod ratelimit;

@@ -21,7 +21,7 @@ use attrib_core::mobile::settings::{
     parse_deep_link_params, parse_mobile_settings, MobileSettings,
 };
 use attrib_core::mobile::waterfall::{match_install, InstallMatch};
-use attrib_core::segment::{decode_request, Endpoint};
+use attrib_core::segment::{decode_request, Decoded, Endpoint};
 use attrib_core::settings::AppSettings;
 use attrib_core::time::from_millis;
 use attrib_core::FieldError;
@@ -318,18 +318,28 @@ pub async fn deferred_link(mut req: Request, env: &Env) -> Result<Response, Inge
         settings.residency,
         config::default_region(env)?,
     );
-    for delivered in deliver(
+    // Consent as for any Segment call: without analytics consent the ask is answered (the
+    // deep link is the app's function) but not recorded.
+    let flag = crate::consent::advertising_flag(&event, &settings);
+    let (kept, _) = crate::consent::drop_refused(
         env,
         &settings,
-        placement,
-        vec![Positioned {
+        vec![Decoded {
             index: None,
-            event,
-            flag: None,
+            outcome: Ok(event),
         }],
     )
-    .await?
-    {
+    .await;
+    let events: Vec<Positioned> = kept
+        .into_iter()
+        .filter_map(|d| d.outcome.ok())
+        .map(|event| Positioned {
+            index: None,
+            event,
+            flag: flag.clone(),
+        })
+        .collect();
+    for delivered in deliver(env, &settings, placement, events).await? {
         if let EventOutcome::Rejected { error } = delivered.outcome {
             return Err(IngestError::BadField(error));
         }

@@ -88,8 +88,10 @@ pub async fn handle(
     let signals = Signals::of(&req);
     let mut rejected = Vec::new();
     let mut accepted = Vec::new();
-    let (events, dropped) =
+    let (events, suppressed) =
         crate::suppression::drop_suppressed(env, &settings, decoded.events).await?;
+    let (events, refused) = crate::consent::drop_refused(env, &settings, events).await;
+    let dropped = suppressed + refused;
     for item in events {
         match item.outcome {
             Err(rejection) => rejected.push(rejection),
@@ -99,7 +101,10 @@ pub async fn handle(
                 match conversion_of(&event, &settings) {
                     Ok(_) => accepted.push(Positioned {
                         index: item.index,
-                        flag: fraud::screen(&event, &signals, &settings),
+                        // A fraud verdict says more than the consent one; either keeps the
+                        // event out of attribution and postbacks.
+                        flag: fraud::screen(&event, &signals, &settings)
+                            .or_else(|| crate::consent::advertising_flag(&event, &settings)),
                         event,
                     }),
                     Err(err) => rejected.push(Rejection {
@@ -131,8 +136,8 @@ pub async fn handle(
         }
     }
     rejected.sort_by_key(|r| r.index);
-    // A suppressed subject's events count as taken: the SDK must not retry them (Segment's
-    // semantics: they are discarded silently).
+    // A suppressed subject's events, and events without analytics consent, count as taken:
+    // the SDK must not retry them (Segment's semantics: they are discarded silently).
     reply(
         stored + duplicates + dropped,
         duplicates,

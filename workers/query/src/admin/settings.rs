@@ -45,6 +45,7 @@ pub async fn update(
     let list = |v: &Vec<String>| serde_json::to_string(v).unwrap_or_else(|_| "[]".into());
     let fraud = serde_json::to_string(&after.fraud_rules).unwrap_or_else(|_| "{}".into());
     let mobile = serde_json::to_string(&after.mobile).unwrap_or_else(|_| "{}".into());
+    let consent = serde_json::to_string(&after.consent).unwrap_or_else(|_| "{}".into());
     let version = commit(
         cx,
         app_id,
@@ -54,8 +55,8 @@ pub async fn update(
             "UPDATE apps SET residency = ?2, click_window_secs = ?3, view_window_secs = ?4, \
              reattribution_window_secs = ?5, reengagement_window_secs = ?6, default_model = ?7, \
              time_decay_half_life_secs = ?8, conversion_events = ?9, lifecycle_events = ?10, \
-             fraud_rules = ?11, rate_limit_tier = ?12, mobile = ?13, reporting_currency = ?14 \
-             WHERE id = ?1",
+             fraud_rules = ?11, rate_limit_tier = ?12, mobile = ?13, reporting_currency = ?14, \
+             ip_handling = ?15, consent = ?16 WHERE id = ?1",
             &[
                 text(app_id),
                 text(after.residency.as_str()),
@@ -71,6 +72,8 @@ pub async fn update(
                 text(after.rate_limit_tier.as_str()),
                 text(&mobile),
                 opt(after.reporting_currency.as_deref()),
+                text(after.ip_handling.as_str()),
+                text(&consent),
             ],
         )?],
         Audit {
