@@ -23,6 +23,61 @@ pub const MERGE_PATH: &str = "/merge";
 pub const VIEW_PATH: &str = "/view";
 pub const REATTRIBUTE_PATH: &str = "/reattribute";
 
+/// `POST /edge-facts`: records of edge facts (`crate::outbox`, "Edge facts") for an edge
+/// journey's outbox, which sends them to the origin like any journey's records.
+pub const EDGE_FACTS_PATH: &str = "/edge-facts";
+
+/// `POST /edge-facts`. `key` is an edge key (`JourneyKind::Edge`); every record is a
+/// `skan_postback` or `spend` of `key.app_id`; at most
+/// `crate::limits::MAX_EDGE_FACTS_PER_REQUEST` records ([`check_edge_facts`]).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EdgeFactsRequest {
+    pub key: JourneyKey,
+    /// Used only if the object is new; it keeps its first placement (and origin region).
+    pub placement: Placement,
+    pub records: Vec<crate::outbox::OutboxRecord>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EdgeFactsReply {
+    /// Records written to the outbox (all of the request's: the origin deduplicates).
+    pub queued: usize,
+    pub journey: String,
+}
+
+/// Why an edge journey refuses a request: a caller bug, never user input.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum EdgeFactsError {
+    #[error("{0} is not an edge journey")]
+    NotEdge(String),
+    #[error("{0} records; at most {max} per request", max = crate::limits::MAX_EDGE_FACTS_PER_REQUEST)]
+    TooMany(usize),
+    #[error("records[{0}] is not an edge fact of the journey's app")]
+    NotEdgeFact(usize),
+}
+
+/// Checks an [`EdgeFactsRequest`] before anything is written.
+pub fn check_edge_facts(request: &EdgeFactsRequest) -> Result<(), EdgeFactsError> {
+    use crate::identity::JourneyKind;
+    use crate::outbox::OutboxRecord;
+    if request.key.kind != JourneyKind::Edge {
+        return Err(EdgeFactsError::NotEdge(request.key.object_name()));
+    }
+    if request.records.len() > crate::limits::MAX_EDGE_FACTS_PER_REQUEST {
+        return Err(EdgeFactsError::TooMany(request.records.len()));
+    }
+    for (index, record) in request.records.iter().enumerate() {
+        let edge = matches!(
+            record,
+            OutboxRecord::SkanPostback(_) | OutboxRecord::Spend(_)
+        );
+        if !edge || record.app_id() != request.key.app_id {
+            return Err(EdgeFactsError::NotEdgeFact(index));
+        }
+    }
+    Ok(())
+}
+
 /// `POST /record`: events for one journey, in the order received.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RecordRequest {
