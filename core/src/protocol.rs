@@ -229,3 +229,84 @@ pub struct ReplayReply {
 /// bytes since the instance started.
 pub const BENCH_NOOP_PATH: &str = "/bench/noop";
 pub const BENCH_COUNTERS_PATH: &str = "/bench/counters";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::identity::JourneyKind;
+    use crate::outbox::{MergeRecord, OutboxRecord, SpendRecord};
+
+    fn spend(app: &str) -> OutboxRecord {
+        OutboxRecord::Spend(SpendRecord {
+            app_id: app.into(),
+            day: "2024-05-01".into(),
+            source: "google".into(),
+            campaign: "spring".into(),
+            ad_group: String::new(),
+            spend: 1.0,
+            currency: "USD".into(),
+            impressions: None,
+            clicks: None,
+            uploaded_at_ms: 1,
+        })
+    }
+
+    fn request(kind: JourneyKind, records: Vec<OutboxRecord>) -> EdgeFactsRequest {
+        EdgeFactsRequest {
+            key: JourneyKey::new("app", kind, "spend"),
+            placement: Placement {
+                jurisdiction: None,
+                location_hint: None,
+                origin_region: crate::geo::OriginRegion::Us,
+            },
+            records,
+        }
+    }
+
+    /// An edge journey carries only edge facts of its own app, and only so many at once: it
+    /// must not become a way to write a person's records or another tenant's.
+    #[test]
+    fn edge_journeys_take_only_their_apps_edge_facts() {
+        assert_eq!(
+            check_edge_facts(&request(JourneyKind::Edge, vec![spend("app")])),
+            Ok(())
+        );
+        assert!(matches!(
+            check_edge_facts(&request(JourneyKind::User, vec![spend("app")])),
+            Err(EdgeFactsError::NotEdge(_))
+        ));
+        assert_eq!(
+            check_edge_facts(&request(
+                JourneyKind::Edge,
+                vec![spend("app"), spend("other")]
+            )),
+            Err(EdgeFactsError::NotEdgeFact(1))
+        );
+        let merge = OutboxRecord::Merge(MergeRecord {
+            app_id: "app".into(),
+            from: "a:app:x".into(),
+            into: "u:app:y".into(),
+            merged_at_ms: 1,
+        });
+        assert_eq!(
+            check_edge_facts(&request(JourneyKind::Edge, vec![merge])),
+            Err(EdgeFactsError::NotEdgeFact(0))
+        );
+        let many = vec![spend("app"); crate::limits::MAX_EDGE_FACTS_PER_REQUEST + 1];
+        assert_eq!(
+            check_edge_facts(&request(JourneyKind::Edge, many)),
+            Err(EdgeFactsError::TooMany(
+                crate::limits::MAX_EDGE_FACTS_PER_REQUEST + 1
+            ))
+        );
+    }
+
+    /// Record ids of spend rows are unambiguous whatever their names hold.
+    #[test]
+    fn spend_record_ids_keep_names_with_colons_apart() {
+        let a = crate::outbox::spend_record_id("app", 1, "2024-05-01", ["a:b", "c", ""]);
+        let b = crate::outbox::spend_record_id("app", 1, "2024-05-01", ["a", "b:c", ""]);
+        assert_ne!(a, b);
+        assert_eq!(a, "spend:app:1:2024-05-01:[\"a:b\",\"c\",\"\"]");
+    }
+}
