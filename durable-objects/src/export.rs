@@ -3,7 +3,7 @@
 //! newest facts, and says it was truncated.
 
 use attrib_core::identity::JourneyKey;
-use attrib_core::limits::{MAX_EXPORT_POSTBACKS, MAX_EXPORT_TOUCHES};
+use attrib_core::limits::{MAX_EXPORT_CONVERSIONS, MAX_EXPORT_POSTBACKS, MAX_EXPORT_TOUCHES};
 use attrib_core::protocol::JourneyRawExport;
 
 use crate::bounded;
@@ -16,13 +16,14 @@ pub fn export(store: &SqlJourneyStore) -> Result<JourneyRawExport, StoreError> {
     let key = meta.key()?;
     let newest = bounded::newest(store, true)?;
     let event_count = store.count(Table::Events)?;
-    let mut postbacks = postbacks::states(store)?;
-    let mut truncated = (newest.events.len() as u64) < event_count
+    // One more than the bound: whether there were more is then known without a count.
+    let mut postbacks = postbacks::newest_states(store, MAX_EXPORT_POSTBACKS + 1)?;
+    let truncated = (newest.events.len() as u64) < event_count
         || newest.touches.len() >= MAX_EXPORT_TOUCHES
+        || newest.attributions.len() >= MAX_EXPORT_CONVERSIONS
         || postbacks.len() > MAX_EXPORT_POSTBACKS;
     if postbacks.len() > MAX_EXPORT_POSTBACKS {
-        postbacks.drain(..postbacks.len() - MAX_EXPORT_POSTBACKS);
-        truncated = true;
+        postbacks.remove(0);
     }
     Ok(JourneyRawExport {
         journey: key
