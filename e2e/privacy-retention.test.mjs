@@ -89,3 +89,19 @@ test('the alarm removes expired raw events and touches and keeps new ones and co
   const again = await admin.get(`/apps/${app.appId}/subjects/USER_ID/kept-user/export`, { route: EXPORT });
   assert.equal(again.json.journeys[0].event_count, 2);
 });
+
+test('more expired rows than one run removes go over several runs', async () => {
+  const app = await stack.createApp({ settings: { retention_days: 1 } });
+  const old = at(-3 * DAY);
+  const batch = Array.from({ length: 600 }, (_, i) => ({ type: 'track', userId: 'busy-user', messageId: `bulk-${i}`, event: 'Viewed', timestamp: old }));
+  batch.push({ type: 'track', userId: 'busy-user', messageId: 'bulk-new', event: 'Viewed', timestamp: at() });
+  const res = await stack.segment('/v1/batch', { batch }, { key: app.writeKey });
+  assert.equal(res.status, 200, res.text);
+  // 600 > MAX_RETENTION_DELETES_PER_RUN (500): the first run comes back a second later.
+  const held = await eventually(async () => {
+    const r = await admin.get(`/apps/${app.appId}/subjects/USER_ID/busy-user/export`, { route: EXPORT });
+    assert.equal(r.status, 200, r.text);
+    return r.json.journeys[0].event_count === 1 && r.json.journeys[0];
+  }, { timeoutMs: 30_000, intervalMs: 250 });
+  assert.deepEqual(held.events.map((e) => e.message_id ?? e.messageId), ['bulk-new']);
+});
