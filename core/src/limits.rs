@@ -40,6 +40,15 @@ pub const MAX_EXPORT_EVENTS: usize = 2_000;
 pub const MAX_EXPORT_TOUCHES: usize = MAX_TOUCHES_PER_ATTRIBUTION;
 pub const MAX_EXPORT_CONVERSIONS: usize = 500;
 pub const MAX_EXPORT_BYTES: usize = 8 * 1024 * 1024;
+/// Postbacks one journey's data-subject export carries (`crate::protocol::EXPORT_PATH`).
+pub const MAX_EXPORT_POSTBACKS: usize = 1_000;
+/// Journeys one data-subject export reads: the requested one, where it was merged into and
+/// what was merged into it (the rest are named, not read).
+pub const MAX_SUBJECT_EXPORT_JOURNEYS: usize = 8;
+/// Bytes of one data-subject export document: journeys past it are named, not included.
+pub const MAX_SUBJECT_EXPORT_BYTES: usize = 16 * 1024 * 1024;
+/// Postback attempt log rows (D1) one data-subject export carries, newest kept.
+pub const MAX_EXPORT_POSTBACK_ATTEMPTS: usize = 2_000;
 /// Journeys merged into another journey by one event (anonymousId, alias previousId, click ids).
 pub const MAX_MERGES_PER_EVENT: usize = 4;
 /// A merged journey forwards events to its target; a chain longer than this is refused (a cycle).
@@ -201,3 +210,15 @@ pub const SPEND_YEARS: std::ops::RangeInclusive<i32> = 2000..=2099;
 pub const MAX_EDGE_FACTS_PER_REQUEST: usize = MAX_OUTBOX_RECORDS_PER_BATCH;
 /// Spend rows one `GET .../spend` answers at most.
 pub const MAX_SPEND_READ_ROWS: usize = 5_000;
+
+/// How long raw events and touches are kept, per app (`retention_days` in the app's settings;
+/// issue 12): 395 days by default (13 months: a year-over-year comparison of a whole month
+/// still has its raw data), at least 1 day, at most 10 years. Conversions and their
+/// attribution results are kept (`crate::journey::timing::retention_cutoff_ms`).
+pub const DEFAULT_RETENTION_DAYS: u32 = 395;
+pub const MIN_RETENTION_DAYS: u32 = 1;
+pub const MAX_RETENTION_DAYS: u32 = 3_650;
+/// Rows of each kind (events, touches) one alarm run removes for retention: a journey holding
+/// more expired rows removes them over several runs, [`crate::journey::timing::RETENTION_CONTINUE_MS`]
+/// apart.
+pub const MAX_RETENTION_DELETES_PER_RUN: usize = 500;

@@ -230,6 +230,31 @@ pub struct ReplayReply {
 pub const BENCH_NOOP_PATH: &str = "/bench/noop";
 pub const BENCH_COUNTERS_PATH: &str = "/bench/counters";
 
+/// `GET /export`: everything one journey holds about its person, for a data-subject export
+/// (issue 12). Bounded like a merge's hand-over (the newest facts of each kind within
+/// `crate::limits::MAX_EXPORT_BYTES`) and at most `crate::limits::MAX_EXPORT_POSTBACKS`
+/// postbacks; `truncated` says when the journey holds more than the document carries.
+pub const EXPORT_PATH: &str = "/export";
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct JourneyRawExport {
+    pub journey: String,
+    pub exists: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub merged_into: Option<String>,
+    #[serde(default)]
+    pub merged_from: Vec<String>,
+    /// Raw events stored, oldest first.
+    pub events: Vec<Event>,
+    /// Events the journey holds in all (more than `events` when truncated).
+    pub event_count: u64,
+    pub touches: Vec<Touch>,
+    /// Conversions with their attribution results.
+    pub conversions: Vec<AttributionResult>,
+    pub postbacks: Vec<PostbackState>,
+    pub truncated: bool,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -90,6 +90,13 @@ pub struct AppSettings {
     /// advertising (`crate::privacy::consent`).
     #[serde(default)]
     pub consent: ConsentMapping,
+    /// Days raw events and touches are kept in the app's journeys (issue 12, retention).
+    #[serde(default = "default_retention_days")]
+    pub retention_days: u32,
+}
+
+fn default_retention_days() -> u32 {
+    DEFAULT_RETENTION_DAYS
 }
 
 fn default_reengagement_window() -> u32 {
@@ -125,6 +132,7 @@ impl AppSettings {
             has_suppressions: false,
             ip_handling: IpHandling::Truncate,
             consent: ConsentMapping::default(),
+            retention_days: DEFAULT_RETENTION_DAYS,
         }
     }
 
@@ -168,6 +176,12 @@ impl AppSettings {
             self.time_decay_half_life_secs,
             MIN_TIME_DECAY_HALF_LIFE_SECS,
             MAX_TIME_DECAY_HALF_LIFE_SECS,
+        )?;
+        within(
+            "retention_days",
+            self.retention_days,
+            MIN_RETENTION_DAYS,
+            MAX_RETENTION_DAYS,
         )?;
         within(
             "reengagement_window_secs",

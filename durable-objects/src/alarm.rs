@@ -18,6 +18,7 @@ use worker::{Env, Storage};
 use crate::flush;
 use crate::meta::Meta;
 use crate::postbacks;
+use crate::retention;
 use crate::store::{SqlJourneyStore, StoreError};
 
 /// Serves every duty; returns when the alarm should fire next.
@@ -29,12 +30,15 @@ pub async fn run(store: &SqlJourneyStore, env: &Env) -> Option<i64> {
         .map(|k| k.object_name())
         .unwrap_or_default();
     let paths = close_paths_if_due(store);
+    // After closing: touches whose null paths just closed may go in the same run.
+    let retention = retention::run_if_due(store, flush::now_ms());
     let (outbox, postbacks) = futures_util::future::join(
         flush_if_due(store, env),
         postbacks::send_due(store, env, &journey),
     )
     .await;
-    timing::earliest(timing::earliest(outbox, postbacks), paths)
+    let served = timing::earliest(timing::earliest(outbox, postbacks), paths);
+    timing::earliest(served, retention)
 }
 
 /// Closes the null paths that are due (records and mark in one transaction); returns when
@@ -102,6 +106,7 @@ fn waiting(store: &SqlJourneyStore) -> Result<Waiting, StoreError> {
         flush_not_before_ms: Meta::new(store).flush_next_ms()?,
         postback_due_ms: postbacks::next_due(store)?,
         paths_due_ms: store.null_path_state()?.due_ms,
+        retention_due_ms: retention::due(store)?,
     })
 }
 

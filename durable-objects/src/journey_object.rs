@@ -21,7 +21,7 @@ use attrib_core::protocol::{
     check_edge_facts, EdgeFactsReply, EdgeFactsRequest, JourneyView, MergeReply, MergeRequest,
     ReattributeReply, ReattributeRequest, RecordReply, RecordRequest, ReplayRequest,
     BENCH_COUNTERS_PATH, BENCH_NOOP_PATH, DEAD_LETTERS_PATH, DEAD_LETTERS_REPLAY_PATH,
-    EDGE_FACTS_PATH, MERGE_PATH, REATTRIBUTE_PATH, RECORD_PATH, VIEW_PATH,
+    EDGE_FACTS_PATH, EXPORT_PATH, MERGE_PATH, REATTRIBUTE_PATH, RECORD_PATH, VIEW_PATH,
 };
 use attrib_worker_common::config;
 use attrib_worker_common::journeys;
@@ -32,9 +32,11 @@ use worker::{durable_object, DurableObject, Env, Method, Request, Response, Resu
 use crate::alarm;
 use crate::bounded;
 use crate::dead_letters;
+use crate::export;
 use crate::flush;
 use crate::meta::Meta;
 use crate::postbacks;
+use crate::retention;
 use crate::schema;
 use crate::store::{SqlJourneyStore, StoreError, Table};
 
@@ -146,6 +148,7 @@ impl JourneyObject {
                 let request: EdgeFactsRequest = read_json(&mut req).await?;
                 Ok(response::json(200, &self.edge_facts(request).await?)?)
             }
+            (Method::Get, EXPORT_PATH) => Ok(response::json(200, &export::export(&self.store)?)?),
             (Method::Post, REATTRIBUTE_PATH) => {
                 let request: ReattributeRequest = read_json(&mut req).await?;
                 Ok(response::json(200, &self.reattribute(request).await?)?)
@@ -214,6 +217,8 @@ impl JourneyObject {
             |event| request.flags.get(&event.message_id),
             now,
         )?;
+        let oldest = request.events.iter().map(|e| e.timestamp_ms).min();
+        retention::note_events(&self.store, request.settings.retention_days, oldest, now)?;
         self.schedule_flush().await?;
         Ok(RecordReply {
             outcomes,
@@ -378,6 +383,8 @@ impl JourneyObject {
             }
             let now = flush::now_ms();
             journey.import(&source, &reply.export, now)?;
+            let oldest = reply.export.events.iter().map(|e| e.timestamp_ms).min();
+            retention::note_events(&self.store, request.settings.retention_days, oldest, now)?;
             meta.mark_merged(&source, now)?;
         }
         Ok(())

@@ -6,6 +6,7 @@
 use attrib_core::attribution::Windows;
 use attrib_core::geo::Placement;
 use attrib_core::identity::JourneyKey;
+use attrib_core::journey::timing::RetentionState;
 use attrib_core::journey::NullPathState;
 use attrib_core::limits::MAX_REMEMBERED_MERGE_REFUSALS;
 use serde::{de::DeserializeOwned, Deserialize, Serialize};
@@ -32,6 +33,8 @@ const MERGES_REFUSED: &str = "merges_refused";
 const MERGE_REFUSED_PREFIX: &str = "merge_refused:";
 /// [`NullPathState`]; `schema.rs` (version 3) writes it directly for journeys that predate it.
 pub const NULL_PATHS: &str = "null_paths";
+/// [`RetentionState`]: the app's `retention_days` as last sent, and when expired rows go next.
+const RETENTION: &str = "retention";
 
 #[derive(Deserialize)]
 struct Value {
@@ -223,6 +226,15 @@ impl<'a> Meta<'a> {
 
     pub fn set_schema_version(&self, version: u32) -> Result<(), StoreError> {
         self.put(SCHEMA_VERSION, &version)
+    }
+
+    /// Retention's days and due time (`crate::retention`); `None` before the first request.
+    pub fn retention(&self) -> Result<Option<RetentionState>, StoreError> {
+        self.get(RETENTION)
+    }
+
+    pub fn set_retention(&self, state: &RetentionState) -> Result<(), StoreError> {
+        self.put(RETENTION, state)
     }
 }
 

@@ -353,29 +353,50 @@ pub fn states(store: &SqlJourneyStore) -> Result<Vec<PostbackState>, StoreError>
             None,
         )?
         .to_array()?;
-    rows.into_iter()
-        .map(|row| {
-            let postback: Postback = serde_json::from_str(&row.body)?;
-            let status = match row.status.as_str() {
-                "delivered" => PostbackStatus::Delivered,
-                "failed" => PostbackStatus::Failed,
-                _ => PostbackStatus::Pending,
-            };
-            Ok(PostbackState {
-                key: postback.key,
-                network: postback.network,
-                conversion_id: postback.conversion_id,
-                event_name: postback.event_name,
-                method: postback.method,
-                url: postback.url,
-                status,
-                attempts: row.attempts as u32,
-                last_status: row.last_status.map(|s| s as u16),
-                last_error: row.last_error,
-                last_attempt_ms: row.last_attempt_ms.map(|t| t as i64),
-                next_attempt_ms: row.next_attempt_ms.map(|t| t as i64),
-                created_at_ms: postback.created_at_ms,
-            })
-        })
-        .collect()
+    rows.into_iter().map(state_of).collect()
+}
+
+/// The newest `limit` postbacks with their delivery state, oldest first (the export's bound).
+pub fn newest_states(
+    store: &SqlJourneyStore,
+    limit: usize,
+) -> Result<Vec<PostbackState>, StoreError> {
+    let rows: Vec<StateRow> = store
+        .sql
+        .exec(
+            "SELECT status, attempts, next_attempt_ms, last_status, last_error, last_attempt_ms, \
+             body FROM postbacks ORDER BY created_ms DESC, key DESC LIMIT ?",
+            vec![int(limit as i64)],
+        )?
+        .to_array()?;
+    let mut states = rows
+        .into_iter()
+        .map(state_of)
+        .collect::<Result<Vec<_>, _>>()?;
+    states.reverse();
+    Ok(states)
+}
+
+fn state_of(row: StateRow) -> Result<PostbackState, StoreError> {
+    let postback: Postback = serde_json::from_str(&row.body)?;
+    let status = match row.status.as_str() {
+        "delivered" => PostbackStatus::Delivered,
+        "failed" => PostbackStatus::Failed,
+        _ => PostbackStatus::Pending,
+    };
+    Ok(PostbackState {
+        key: postback.key,
+        network: postback.network,
+        conversion_id: postback.conversion_id,
+        event_name: postback.event_name,
+        method: postback.method,
+        url: postback.url,
+        status,
+        attempts: row.attempts as u32,
+        last_status: row.last_status.map(|s| s as u16),
+        last_error: row.last_error,
+        last_attempt_ms: row.last_attempt_ms.map(|t| t as i64),
+        next_attempt_ms: row.next_attempt_ms.map(|t| t as i64),
+        created_at_ms: postback.created_at_ms,
+    })
 }

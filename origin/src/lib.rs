@@ -15,6 +15,7 @@ pub mod http;
 pub mod limits;
 pub mod local_db;
 pub mod metrics;
+pub mod retention;
 pub mod rollup;
 pub mod sinks;
 pub mod spool;
@@ -126,6 +127,18 @@ pub async fn start(config: Config) -> Result<RunningOrigin, StartError> {
         let sink = ClickHouseSink::new(clickhouse)?;
         spawn_sink(&mut workers, sink, &spool, &metrics, &dead, &stop_rx);
     }
+    let retention_clickhouse = match config.clickhouse.clone() {
+        Some(clickhouse) => Some(ClickHouseSink::new(clickhouse)?),
+        None => None,
+    };
+    let retention_embedded =
+        (config.embedded.mode == EmbeddedMode::On).then(|| config.embedded.path.clone());
+    workers.spawn(retention::run(
+        config.retention,
+        retention_clickhouse,
+        retention_embedded,
+        stop_rx.clone(),
+    ));
 
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await

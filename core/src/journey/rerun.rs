@@ -10,7 +10,10 @@
 //! What stays as decided: the set of conversions (a re-run neither adds conversions for newly
 //! configured names nor drops any), lifecycle decisions (a re-attributed conversion stays
 //! one), touch rejections, and ingest-time conversion rejections unless the app has switched
-//! that rule off. Re-runs send no postbacks.
+//! that rule off. Re-runs send no postbacks. A conversion whose look-back (the longest of
+//! the click, view and re-engagement windows) reaches before the app's retention cutoff keeps
+//! its stored result: the raw events and touches it was judged on may have been removed
+//! (`super::timing::rerun_may_judge`), and judging it on what is left would revise it wrongly.
 
 use serde::{Deserialize, Serialize};
 
@@ -40,8 +43,22 @@ impl<S: JourneyStore> Journey<'_, S> {
                 conversions: stored.len(),
                 revised: Vec::new(),
             };
+            let lookback_ms = i64::from(
+                self.settings
+                    .click_window_secs
+                    .max(self.settings.view_window_secs)
+                    .max(self.settings.reengagement_window_secs),
+            ) * 1000;
             for old in stored {
                 let conversion = &old.conversion;
+                if !super::timing::rerun_may_judge(
+                    conversion.ts_ms,
+                    lookback_ms,
+                    self.settings.retention_days,
+                    now_ms,
+                ) {
+                    continue;
+                }
                 let after = if old.reattributed {
                     self.store
                         .latest_conversion_named(&conversion.name, conversion.ts_ms)?

@@ -33,6 +33,8 @@ pub struct Waiting {
     pub postback_due_ms: Option<i64>,
     /// The null-path due time (`NullPathState::due_ms`).
     pub paths_due_ms: Option<i64>,
+    /// When expired raw events and touches are next removed ([`RetentionState::due_ms`]).
+    pub retention_due_ms: Option<i64>,
 }
 
 pub fn earliest(a: Option<i64>, b: Option<i64>) -> Option<i64> {
@@ -59,7 +61,8 @@ pub fn waiting_work_due(waiting: &Waiting, now_ms: i64, overdue_paths_at: i64) -
             due.max(soon)
         }
     });
-    earliest(earliest(outbox, postbacks), paths)
+    let retention = waiting.retention_due_ms.map(|due| due.max(soon));
+    earliest(earliest(earliest(outbox, postbacks), paths), retention)
 }
 
 /// After a request wrote: the time to set the alarm to, or `None` to leave it (nothing waits,
@@ -152,6 +155,100 @@ pub fn after_flush(result: FlushResult, now_ms: i64) -> (Option<i64>, i64) {
 pub fn flush_backoff_ms(attempts: u32) -> i64 {
     let exponent = attempts.saturating_sub(1).min(20);
     (FLUSH_BACKOFF_BASE_MS << exponent).min(FLUSH_BACKOFF_MAX_MS)
+}
+
+/// Retention (issue 12): the journey removes raw events and touches older than the app's
+/// `retention_days`, a bounded batch per alarm run. What is kept, and why:
+/// - conversions and their attribution results (each result holds the touches it credited);
+/// - touches not yet decided for null paths (after `paths_closed_through_ms`): a touch removed
+///   before its window closed would vanish from the null-path counts. They go once closed.
+pub const DAY_MS: i64 = 86_400_000;
+/// A run that removed a full batch comes back this soon for the rest.
+pub const RETENTION_CONTINUE_MS: i64 = 1_000;
+/// Retention runs no more often than this once nothing more has expired (touches waiting for
+/// their null paths to close, say), and again this long after a failed run.
+pub const RETENTION_MIN_INTERVAL_MS: i64 = 3_600_000;
+
+/// What the journey remembers of retention (its meta row).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+pub struct RetentionState {
+    /// The app's `retention_days` as last seen with its settings.
+    pub days: u32,
+    /// When the alarm removes what has expired next (`None`: nothing stored can expire).
+    #[serde(default)]
+    pub due_ms: Option<i64>,
+}
+
+/// What one retention run removes: raw events before `events_before_ms`, touches before
+/// `touches_before_ms` (none when `None`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RetentionCutoff {
+    pub events_before_ms: i64,
+    pub touches_before_ms: Option<i64>,
+}
+
+/// The cutoff `days` days before `now_ms`; touches only as far as null paths are closed.
+pub fn retention_cutoff(
+    days: u32,
+    paths_closed_through_ms: Option<i64>,
+    now_ms: i64,
+) -> RetentionCutoff {
+    let events_before_ms = now_ms.saturating_sub(i64::from(days).saturating_mul(DAY_MS));
+    RetentionCutoff {
+        events_before_ms,
+        // Closed *through* the mark: a touch at the mark is decided, one after it is not.
+        touches_before_ms: paths_closed_through_ms
+            .map(|closed| events_before_ms.min(closed.saturating_add(1))),
+    }
+}
+
+/// After a request with settings (or a merge): the state to store, or `None` when the stored
+/// one stands. A changed `retention_days` runs soon (the run finds the oldest row); otherwise
+/// the oldest event just stored brings the due time forward when it expires earlier.
+pub fn retention_after_request(
+    stored: Option<RetentionState>,
+    days: u32,
+    oldest_new_event_ms: Option<i64>,
+    now_ms: i64,
+) -> Option<RetentionState> {
+    match stored {
+        Some(state) if state.days == days => {
+            let expires = oldest_new_event_ms?.saturating_add(i64::from(days) * DAY_MS);
+            let due = earliest(state.due_ms, Some(expires));
+            (due != state.due_ms).then_some(RetentionState { days, due_ms: due })
+        }
+        None => Some(RetentionState {
+            days,
+            due_ms: oldest_new_event_ms.map(|t| t.saturating_add(i64::from(days) * DAY_MS)),
+        }),
+        Some(_) => Some(RetentionState {
+            days,
+            due_ms: Some(now_ms),
+        }),
+    }
+}
+
+/// After a retention run: when to run next. A full batch of either kind means more may be
+/// waiting; otherwise when the oldest row left expires, no sooner than
+/// [`RETENTION_MIN_INTERVAL_MS`] (a kept touch older than the cutoff must not loop the alarm).
+pub fn retention_next_due(
+    days: u32,
+    removed_full_batch: bool,
+    oldest_left_ms: Option<i64>,
+    now_ms: i64,
+) -> Option<i64> {
+    if removed_full_batch {
+        return Some(now_ms + RETENTION_CONTINUE_MS);
+    }
+    let expires = oldest_left_ms?.saturating_add(i64::from(days) * DAY_MS);
+    Some(expires.max(now_ms + RETENTION_MIN_INTERVAL_MS))
+}
+
+/// Whether a re-run may judge a conversion at `conversion_ms` again: only when everything it
+/// can look back to (`lookback_ms`) is still inside the retention period.
+pub fn rerun_may_judge(conversion_ms: i64, lookback_ms: i64, days: u32, now_ms: i64) -> bool {
+    let cutoff = now_ms.saturating_sub(i64::from(days).saturating_mul(DAY_MS));
+    conversion_ms.saturating_sub(lookback_ms) >= cutoff
 }
 
 #[cfg(test)]
@@ -276,6 +373,108 @@ mod tests {
         );
         assert_eq!(flush_backoff_ms(1), 1_000);
         assert_eq!(flush_backoff_ms(100), FLUSH_BACKOFF_MAX_MS);
+    }
+
+    #[test]
+    fn retention_cutoff_keeps_touches_not_closed_for_null_paths() {
+        let cutoff = retention_cutoff(30, None, NOW);
+        assert_eq!(cutoff.events_before_ms, NOW - 30 * DAY);
+        assert_eq!(
+            cutoff.touches_before_ms, None,
+            "nothing closed: no touch removed"
+        );
+        let closed_long_ago = retention_cutoff(30, Some(NOW - 40 * DAY), NOW);
+        assert_eq!(closed_long_ago.touches_before_ms, Some(NOW - 40 * DAY + 1));
+        let closed_recently = retention_cutoff(30, Some(NOW - DAY), NOW);
+        assert_eq!(closed_recently.touches_before_ms, Some(NOW - 30 * DAY));
+    }
+
+    #[test]
+    fn retention_is_due_when_the_first_event_expires_or_soon_when_days_change() {
+        let fresh = retention_after_request(None, 395, Some(NOW - DAY), NOW);
+        assert_eq!(
+            fresh,
+            Some(RetentionState {
+                days: 395,
+                due_ms: Some(NOW + 394 * DAY)
+            })
+        );
+        let injected_old = retention_after_request(None, 1, Some(NOW - 3 * DAY), NOW);
+        assert_eq!(injected_old.and_then(|s| s.due_ms), Some(NOW - 2 * DAY));
+        let stored = RetentionState {
+            days: 395,
+            due_ms: Some(NOW + 100 * DAY),
+        };
+        let changed = retention_after_request(Some(stored), 1, None, NOW);
+        assert_eq!(changed.and_then(|s| s.due_ms), Some(NOW));
+        assert_eq!(changed.map(|s| s.days), Some(1));
+    }
+
+    #[test]
+    fn an_old_event_brings_retention_forward_and_a_new_one_changes_nothing() {
+        let stored = RetentionState {
+            days: 10,
+            due_ms: Some(NOW + 5 * DAY),
+        };
+        let old = retention_after_request(Some(stored), 10, Some(NOW - 8 * DAY), NOW);
+        assert_eq!(old.and_then(|s| s.due_ms), Some(NOW + 2 * DAY));
+        assert_eq!(
+            retention_after_request(Some(stored), 10, Some(NOW), NOW),
+            None
+        );
+        assert_eq!(retention_after_request(Some(stored), 10, None, NOW), None);
+        let idle = RetentionState {
+            days: 10,
+            due_ms: None,
+        };
+        let first = retention_after_request(Some(idle), 10, Some(NOW), NOW);
+        assert_eq!(first.and_then(|s| s.due_ms), Some(NOW + 10 * DAY));
+    }
+
+    #[test]
+    fn retention_continues_a_full_batch_soon_and_otherwise_waits_for_the_oldest_row() {
+        assert_eq!(
+            retention_next_due(10, true, Some(NOW - 20 * DAY), NOW),
+            Some(NOW + RETENTION_CONTINUE_MS)
+        );
+        assert_eq!(
+            retention_next_due(10, false, Some(NOW - DAY), NOW),
+            Some(NOW + 9 * DAY)
+        );
+        assert_eq!(retention_next_due(10, false, None, NOW), None, "empty");
+    }
+
+    /// A touch older than the cutoff but kept (its null path is not closed) must not bring
+    /// the alarm back at once, for ever.
+    #[test]
+    fn a_kept_expired_touch_does_not_loop_the_alarm() {
+        let next = retention_next_due(1, false, Some(NOW - 30 * DAY), NOW).unwrap();
+        assert!(next >= NOW + RETENTION_MIN_INTERVAL_MS);
+    }
+
+    #[test]
+    fn retention_due_wakes_the_alarm() {
+        let waiting = Waiting {
+            retention_due_ms: Some(NOW + DAY),
+            ..Waiting::default()
+        };
+        assert_eq!(waiting_work_due(&waiting, NOW, NOW), Some(NOW + DAY));
+        let overdue = Waiting {
+            retention_due_ms: Some(NOW - DAY),
+            ..Waiting::default()
+        };
+        assert_eq!(
+            after_request(&overdue, NOW, None),
+            Some(NOW + FLUSH_DELAY_MS)
+        );
+    }
+
+    #[test]
+    fn a_rerun_leaves_conversions_whose_touches_may_be_gone() {
+        let week = 7 * DAY;
+        assert!(rerun_may_judge(NOW - DAY, week, 30, NOW));
+        assert!(!rerun_may_judge(NOW - 25 * DAY, week, 30, NOW));
+        assert!(rerun_may_judge(NOW - 23 * DAY, week, 30, NOW));
     }
 
     #[test]

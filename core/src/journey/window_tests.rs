@@ -398,3 +398,30 @@ proptest! {
         prop_assert!(summary.revised.is_empty(), "{:?}", summary.revised);
     }
 }
+
+/// Retention (issue 12): a conversion whose look-back reaches before the retention cutoff may
+/// have lost its touches; a re-run keeps its stored result instead of revising it to what is
+/// left. One whose look-back is inside the retention period is judged again as usual.
+#[test]
+fn a_rerun_keeps_the_result_of_a_conversion_whose_touches_may_have_expired() {
+    let store = MemoryStore::default();
+    let settings = AppSettings::with_defaults("app");
+    order_with_two_touches(&store, &settings);
+    let mut changed = settings.clone();
+    changed.default_model = Model::FirstClick;
+    changed.click_window_secs = 2 * 3600;
+    changed.retention_days = 10;
+    let key = key();
+    // 10 days later the order's 30-day re-engagement look-back reaches before the cutoff.
+    let summary = Journey::new(&store, &key, &changed)
+        .reattribute(T0 + 10 * DAY_MS)
+        .expect("ok");
+    assert!(summary.revised.is_empty(), "{:?}", summary.revised);
+    assert_eq!(result_of(&store, "o1").expect("stored").revision, 1);
+    // With the default retention the same re-run revises it.
+    changed.retention_days = settings.retention_days;
+    let summary = Journey::new(&store, &key, &changed)
+        .reattribute(T0 + 10 * DAY_MS)
+        .expect("ok");
+    assert_eq!(summary.revised.len(), 1);
+}

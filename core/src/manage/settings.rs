@@ -46,9 +46,12 @@ pub struct SettingsDoc {
     /// The consent categories standing for analytics and advertising
     /// (`core/src/privacy/consent.rs`); Segment's `Analytics` and `Advertising` by default.
     pub consent: ConsentMapping,
+    /// Days raw events and touches are kept (`crate::limits::DEFAULT_RETENTION_DAYS`, 1 to
+    /// 3,650); conversions and their attribution results stay.
+    pub retention_days: u32,
 }
 
-const FIELDS: [&str; 15] = [
+const FIELDS: [&str; 16] = [
     "residency",
     "click_window_secs",
     "view_window_secs",
@@ -64,6 +67,7 @@ const FIELDS: [&str; 15] = [
     "reporting_currency",
     "ip_handling",
     "consent",
+    "retention_days",
 ];
 
 const SECONDS: &str = "a whole number of seconds";
@@ -87,6 +91,7 @@ impl SettingsDoc {
             reporting_currency: None,
             ip_handling: settings.ip_handling,
             consent: settings.consent.clone(),
+            retention_days: settings.retention_days,
         }
     }
 
@@ -109,6 +114,7 @@ impl SettingsDoc {
             has_suppressions: false,
             ip_handling: self.ip_handling,
             consent: self.consent.clone(),
+            retention_days: self.retention_days,
         }
     }
 
@@ -197,6 +203,8 @@ impl SettingsDoc {
             reporting_currency,
             ip_handling,
             consent,
+            retention_days: field::<u32>(map, "", "retention_days", "a whole number of days")?
+                .unwrap_or(d.retention_days),
         };
         doc.settings("app").validate()?;
         Ok(doc)

@@ -12,6 +12,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+pub use crate::retention::RetentionConfig;
 pub use sources::{Setting, Sources};
 
 use attrib_core::signing::{Direction, Keyring};
@@ -47,6 +48,11 @@ const REQUEST_TIMEOUT: Setting = Setting::new(
 const HEADER_TIMEOUT: Setting = Setting::new(
     "limits.header_timeout_ms",
     "ATTRIB_ORIGIN_HEADER_TIMEOUT_MS",
+);
+const RETENTION_DAYS: Setting = Setting::new("retention.days", "ATTRIB_ORIGIN_RETENTION_DAYS");
+const RETENTION_INTERVAL: Setting = Setting::new(
+    "retention.interval_secs",
+    "ATTRIB_ORIGIN_RETENTION_INTERVAL_SECS",
 );
 const MAX_CONNECTIONS: Setting =
     Setting::new("limits.max_connections", "ATTRIB_ORIGIN_MAX_CONNECTIONS");
@@ -101,6 +107,9 @@ pub struct Config {
     pub intake: IntakeLimits,
     /// Bearer token of the admin API (`/admin/...`); off when unset.
     pub admin_token: Option<String>,
+    /// Raw events older than this are removed from ClickHouse and the embedded store
+    /// (`crate::retention`).
+    pub retention: RetentionConfig,
 }
 
 /// The HTTP intake's bounds; defaults in [`crate::limits`].
@@ -226,6 +235,24 @@ impl Config {
                 sources::positive_u64,
             )? as usize,
         };
+        let retention = RetentionConfig {
+            days: sources.parse_or(
+                &RETENTION_DAYS,
+                &attrib_core::limits::DEFAULT_RETENTION_DAYS.to_string(),
+                |v| {
+                    v.trim()
+                        .parse::<u64>()
+                        .ok()
+                        .filter(|d| *d <= u64::from(attrib_core::limits::MAX_RETENTION_DAYS))
+                        .ok_or_else(|| "must be 0 (off) to 3650 days".to_string())
+                },
+            )?,
+            interval: Duration::from_secs(sources.parse_or(
+                &RETENTION_INTERVAL,
+                "3600",
+                sources::positive_u64,
+            )?),
+        };
         let kafka = KafkaConfig::from_sources(sources)?;
         let clickhouse = ClickHouseConfig::from_sources(sources)?;
         let mut embedded = EmbeddedConfig::from_sources(sources, &data_dir)?;
@@ -255,6 +282,7 @@ impl Config {
             shutdown_grace,
             intake,
             admin_token,
+            retention,
         })
     }
 
@@ -291,6 +319,8 @@ fn known_settings() -> Vec<&'static Setting> {
         &MAX_CONNECTIONS,
         &MAX_QUEUED_APPENDS,
         &MIN_FREE_DISK,
+        &RETENTION_DAYS,
+        &RETENTION_INTERVAL,
     ];
     all.extend(KafkaConfig::SETTINGS);
     all.extend(ClickHouseConfig::SETTINGS);

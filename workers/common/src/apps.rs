@@ -85,6 +85,9 @@ struct AppRow {
     /// The consent mapping, JSON (migrations/0013_privacy_ip_consent.sql).
     #[serde(default)]
     consent: Option<String>,
+    /// Days raw events and touches are kept (migrations/0018_retention.sql).
+    #[serde(default)]
+    retention_days: Option<f64>,
 }
 
 /// The columns every settings query selects (from `apps a`), in [`AppRow`]'s shape.
@@ -93,7 +96,7 @@ macro_rules! app_columns {
         "a.id, a.residency, a.click_window_secs, a.view_window_secs, \
          a.reattribution_window_secs, a.default_model, a.time_decay_half_life_secs, \
          a.conversion_events, a.reengagement_window_secs, a.lifecycle_events, a.fraud_rules, \
-         a.rate_limit_tier, a.ip_handling, a.consent, \
+         a.rate_limit_tier, a.ip_handling, a.consent, a.retention_days, \
          EXISTS (SELECT 1 FROM suppressions s WHERE s.app_id = a.id) AS has_suppressions, \
          (SELECT json_group_array(json_object('network', p.network, 'url', p.url_template, \
            'method', p.method, 'events', json(p.events))) \
@@ -293,6 +296,10 @@ fn settings_of(row: AppRow, targets: Targets) -> Result<AppSettings, EdgeError> 
                 .map_err(|e| e.to_string())
                 .and_then(|v| ConsentMapping::parse(&v).map_err(|e| e.to_string()))
                 .map_err(|e| bad(&format!("consent: {e}")))?,
+        },
+        retention_days: match row.retention_days {
+            None => attrib_core::limits::DEFAULT_RETENTION_DAYS,
+            Some(days) => secs(days, "retention_days")?,
         },
     };
     settings.validate().map_err(|e| bad(&e.to_string()))?;

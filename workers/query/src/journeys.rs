@@ -129,7 +129,7 @@ pub fn placement_of(app: &AppSettings, env: &Env) -> Result<Placement, QueryErro
 }
 
 /// `u:app:id` → key, only within the reader's own app.
-fn parse_name(app_id: &str, name: &str) -> Option<JourneyKey> {
+pub fn parse_name(app_id: &str, name: &str) -> Option<JourneyKey> {
     let (kind, rest) = name.split_once(':')?;
     let (app, id) = rest.split_once(':')?;
     let kind = match kind {

@@ -8,6 +8,7 @@
 
 mod config;
 mod request;
+mod retention;
 pub mod retry;
 mod sink;
 

@@ -44,7 +44,7 @@ impl ClickHouseSink {
     }
 
     /// Runs one statement: `query` in the URL (or, when `None`, the body is the query).
-    async fn execute(
+    pub(super) async fn execute(
         &self,
         query: Option<&str>,
         query_id: Option<&str>,
@@ -101,6 +101,10 @@ impl ClickHouseSink {
         self.execute(Some(&query), Some(query_id), insert.body)
             .await
             .map(drop)
+    }
+
+    pub(super) fn database(&self) -> &str {
+        &self.config.database
     }
 
     fn query_id_prefix(&self) -> String {

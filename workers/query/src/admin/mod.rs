@@ -17,6 +17,7 @@ mod apps;
 mod audit;
 mod auth;
 mod dead_letters;
+mod exports;
 mod keys;
 mod link_hosts;
 mod links;
@@ -119,6 +120,9 @@ pub async fn handle(mut req: Request, env: &Env) -> Result<Response, QueryError>
             regulations::create(&cx, app, body(&mut req).await?).await
         }
         (Get, ["apps", app, "regulations", id]) => regulations::show(&cx, app, id).await,
+        (Get, ["apps", app, "subjects", subject_type, id, "export"]) => {
+            exports::export(&cx, app, subject_type, id).await
+        }
         (Put, ["apps", app, "rates"]) => rates::put(&cx, app, &mut req).await,
         (Put | Post, ["apps", app, "spend"]) => spend::put(&cx, app, &mut req).await,
         (Get, ["apps", app, "spend"]) => spend::list(&cx, app, &req).await,

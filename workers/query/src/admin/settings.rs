@@ -56,7 +56,7 @@ pub async fn update(
              reattribution_window_secs = ?5, reengagement_window_secs = ?6, default_model = ?7, \
              time_decay_half_life_secs = ?8, conversion_events = ?9, lifecycle_events = ?10, \
              fraud_rules = ?11, rate_limit_tier = ?12, mobile = ?13, reporting_currency = ?14, \
-             ip_handling = ?15, consent = ?16 WHERE id = ?1",
+             ip_handling = ?15, consent = ?16, retention_days = ?17 WHERE id = ?1",
             &[
                 text(app_id),
                 text(after.residency.as_str()),
@@ -74,6 +74,7 @@ pub async fn update(
                 opt(after.reporting_currency.as_deref()),
                 text(after.ip_handling.as_str()),
                 text(&consent),
+                num(i64::from(after.retention_days)),
             ],
         )?],
         Audit {

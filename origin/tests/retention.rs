@@ -1,0 +1,140 @@
+//! Retention at the origin (issue 12, `src/retention.rs`): with `ATTRIB_ORIGIN_RETENTION_DAYS`
+//! set, raw events older than that leave the embedded store and ClickHouse while newer ones and
+//! the attribution rows stay. The embedded test needs no service; the ClickHouse one needs
+//! ATTRIB_IT_CLICKHOUSE_URL (scripts/test-origin.sh starts Debian's ClickHouse 18.16) and
+//! FAILS without it, like `tests/services.rs`.
+
+mod common;
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use attrib_core::outbox::{OutboxBatch, OutboxRecord};
+use attrib_origin::testkit::journey_batch;
+use common::stores::clickhouse_query;
+use common::*;
+
+const OLD_MS: i64 = 1_714_521_600_000; // 2024-05-01T00:00:00Z
+
+fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
+fn event_ids(batch: &OutboxBatch) -> Vec<String> {
+    batch
+        .records
+        .iter()
+        .filter(|r| matches!(r, OutboxRecord::Event(_)))
+        .map(|r| r.id())
+        .collect()
+}
+
+fn retention_env() -> Vec<(&'static str, String)> {
+    vec![
+        ("ATTRIB_ORIGIN_RETENTION_DAYS", "1".into()),
+        ("ATTRIB_ORIGIN_RETENTION_INTERVAL_SECS", "1".into()),
+    ]
+}
+
+async fn embedded_event_ids(path: &std::path::Path) -> Vec<String> {
+    let db = libsql::Builder::new_local(path).build().await.expect("db");
+    let conn = db.connect().expect("conn");
+    let mut rows = conn
+        .query("SELECT id FROM events", ())
+        .await
+        .expect("query");
+    let mut ids = Vec::new();
+    while let Some(row) = rows.next().await.expect("row") {
+        ids.push(row.get::<String>(0).expect("id"));
+    }
+    ids.sort();
+    ids
+}
+
+async fn embedded_attributions(path: &std::path::Path) -> i64 {
+    let db = libsql::Builder::new_local(path).build().await.expect("db");
+    let conn = db.connect().expect("conn");
+    let mut rows = conn
+        .query("SELECT count(*) FROM attributions", ())
+        .await
+        .expect("query");
+    let row = rows.next().await.expect("row").expect("one row");
+    row.get::<i64>(0).expect("count")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn expired_events_leave_the_embedded_store_and_new_ones_and_attributions_stay() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut origin = Origin::new(&dir.path().join("origin"), &retention_env());
+    origin.start().await;
+    let client = reqwest::Client::new();
+    let old = journey_batch("app", "old-user", "o", 2, true, OLD_MS);
+    let new = journey_batch("app", "new-user", "n", 2, true, now_ms() - 60_000);
+    for batch in [&old, &new] {
+        let (status, body) = send_batch(&client, &origin, batch).await;
+        assert_eq!(status, 200, "{body}");
+    }
+    let db = dir.path().join("origin/origin.db");
+    let mut want = event_ids(&new);
+    want.sort();
+    let db_path = db.clone();
+    eventually(Duration::from_secs(60), "only the new events left", || {
+        let (db, want) = (db_path.clone(), want.clone());
+        async move { embedded_event_ids(&db).await == want }
+    })
+    .await;
+    assert_eq!(embedded_attributions(&db).await, 2, "both conversions kept");
+    origin.terminate();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn expired_events_leave_clickhouse_by_a_mutation() {
+    let url = require_env("ATTRIB_IT_CLICKHOUSE_URL");
+    let database = unique("retention");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut env = retention_env();
+    env.extend([
+        ("CLICKHOUSE_URL", url.clone()),
+        ("CLICKHOUSE_DATABASE", database.clone()),
+        ("CLICKHOUSE_BATCH_WAIT_MS", "300".into()),
+    ]);
+    let mut origin = Origin::new(&dir.path().join("origin"), &env);
+    origin.start().await;
+    let client = reqwest::Client::new();
+    let old = journey_batch("app", "old-user", "o", 2, true, OLD_MS);
+    let new = journey_batch("app", "new-user", "n", 2, true, now_ms() - 60_000);
+    for batch in [&old, &new] {
+        let (status, body) = send_batch(&client, &origin, batch).await;
+        assert_eq!(status, 200, "{body}");
+    }
+    let mut want = event_ids(&new);
+    want.sort();
+    let query = format!("SELECT id FROM {database}.events FINAL ORDER BY id");
+    // The mutation runs on the first retention run and every 24th after (1 s apart here).
+    eventually(
+        Duration::from_secs(90),
+        "only the new events in ClickHouse",
+        || {
+            let (url, query, want) = (url.clone(), query.clone(), want.clone());
+            async move {
+                clickhouse_query(&url, &query).await.is_some_and(|text| {
+                    text.split_whitespace()
+                        .map(str::to_owned)
+                        .collect::<Vec<_>>()
+                        == want
+                })
+            }
+        },
+    )
+    .await;
+    let attributions = clickhouse_query(
+        &url,
+        &format!("SELECT count() FROM {database}.attributions FINAL"),
+    )
+    .await
+    .expect("count");
+    assert_eq!(attributions.trim(), "2", "both conversions kept");
+    origin.terminate();
+}
