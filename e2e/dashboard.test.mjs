@@ -116,6 +116,56 @@ test('switching the model redraws the credit chart with that model’s numbers',
   assert.deepEqual(problems, []);
 });
 
+test('a data-driven model (Markov, Shapley) takes the by-source credit from /v1/attribution for the same range', async () => {
+  const options = await page.$$eval('#model optgroup', (groups) => groups.map((g) => [g.label, [...g.children].map((o) => o.value)]));
+  assert.deepEqual(options.at(-1), ['Data-driven (stored paths)', ['markov', 'shapley']]);
+  for (const model of ['markov', 'shapley']) {
+    const renders = await page.evaluate(() => window.__dashboard.state.renders);
+    await page.selectOption('#model', model);
+    await page.waitForFunction((n) => window.__dashboard.state.renders > n, renders);
+    await page.waitForFunction((m) => document.querySelector('#chart-model-name').textContent === m, model);
+    const from = await page.inputValue('#from');
+    const to = await page.inputValue('#to');
+    const api = await read(stack, '/v1/attribution', app.readToken, { from, to, model });
+    assert.equal(api.status, 200, api.text);
+    assert.ok(api.json.channels.length > 1, 'the fixture has stored paths');
+    const valued = {};
+    for (const currency of ['EUR', 'USD']) {
+      const res = await read(stack, '/v1/attribution', app.readToken, { from, to, model, currency });
+      valued[currency] = Object.fromEntries(res.json.channels.map((c) => [c.channel, c.value]));
+    }
+    const rows = await page.$$eval('#sources-table tbody tr', (trs) => trs.map((tr) => ({ source: tr.dataset.source, cells: [...tr.cells].map((c) => c.textContent) })));
+    for (const c of api.json.channels) {
+      const row = rows.find((r) => r.source === c.channel);
+      assert.ok(row, `${model}: a row for ${c.channel}`);
+      assert.ok(Math.abs(num(row.cells[2]) - c.conversions) < 0.005, `${model} ${c.channel}: ${row.cells[2]} vs ${c.conversions}`);
+      for (const [currency, byChannel] of Object.entries(valued)) {
+        const shown = row.cells[3].match(new RegExp(`${currency} ([\\d,.]+)`));
+        const want = byChannel[c.channel] ?? 0;
+        assert.ok(want === 0 ? !shown : shown && Math.abs(num(shown[1]) - want) < 0.005, `${model} ${c.channel} ${currency}: ${row.cells[3]} vs ${want}`);
+      }
+    }
+    const chart = await sourceChart();
+    for (const [i, name] of chart.names.entries()) {
+      const want = api.json.channels.find((c) => c.channel === name).conversions;
+      assert.ok(Math.abs(chart.values[i] - want) < 1e-3, `${model} chart ${name}: ${chart.values[i]} vs ${want}`);
+    }
+    assert.equal(chart.names.length, api.json.channels.filter((c) => c.conversions > 0).length);
+    const comparison = await page.evaluate((m) => {
+      const option = window.__dashboard.charts['chart-models'].getOption();
+      return { names: option.xAxis[0].data, values: option.series.find((s) => s.name === m)?.data };
+    }, model);
+    for (const c of api.json.channels) {
+      assert.ok(Math.abs(comparison.values[comparison.names.indexOf(c.channel)] - c.conversions) < 1e-3, `${model} comparison ${c.channel}`);
+    }
+  }
+  await page.screenshot({ path: join(ARTIFACTS, 'dashboard-shapley.png'), fullPage: true });
+  const renders = await page.evaluate(() => window.__dashboard.state.renders);
+  await page.selectOption('#model', 'last_click');
+  await page.waitForFunction((n) => window.__dashboard.state.renders > n, renders);
+  assert.deepEqual(problems, []);
+});
+
 test('filtering by source narrows the numbers to that source', async () => {
   await page.selectOption('#source', 'google');
   const renders = await page.evaluate(() => window.__dashboard.state.renders);
