@@ -11,6 +11,10 @@
 //!  "fraud": [{"app_id": "shop", "day": "2026-03-01", "reason": "click_flood", "count": 12}]}
 //! ```
 //!
+//! `ltv_customers` (optional too) carries per-customer purchase summaries for `GET /v1/ltv`:
+//! `{"app_id", "day" (first purchase), "source", "currency", "frequency", "recency", "t",
+//! "monetary_value"}` with times in days (see migrations/0017 and [`LtvCustomerRow`]).
+//!
 //! `rows` (daily stats, core/src/rollup.rs), `paths` and `fraud` are each optional. For every
 //! section that is present, the listed days' rows of its table are replaced by the ones sent
 //! (an empty list clears those days); an absent section leaves its table untouched, so the
@@ -29,7 +33,8 @@ use serde::Deserialize;
 
 use crate::limits::{
     MAX_COUNT, MAX_CURRENCY_CHARS, MAX_FILTER_VALUE_CHARS, MAX_PATH_STEPS, MAX_REASON_CHARS,
-    MAX_ROLLUP_ROWS, MAX_UPSERT_DAYS, MAX_UPSERT_FRAUD_ROWS, MAX_UPSERT_PATH_ROWS,
+    MAX_ROLLUP_ROWS, MAX_UPSERT_DAYS, MAX_UPSERT_FRAUD_ROWS, MAX_UPSERT_LTV_ROWS,
+    MAX_UPSERT_PATH_ROWS,
 };
 use crate::params::day;
 use crate::store::{Param, Statement};
@@ -50,6 +55,9 @@ pub struct UpsertBody {
     pub paths: Option<Vec<PathStat>>,
     #[serde(default)]
     pub fraud: Option<Vec<FraudCount>>,
+    /// Per-customer purchase summaries for lifetime value (migrations/0017).
+    #[serde(default)]
+    pub ltv_customers: Option<Vec<LtvCustomerRow>>,
     /// The sender's region: only its rows of the listed days are replaced; reads sum every
     /// region (issue 13, finding 3). Absent: the unnamed region `""`.
     #[serde(default)]
@@ -66,6 +74,35 @@ pub struct Applied {
     pub rows: Option<usize>,
     pub paths: Option<usize>,
     pub fraud: Option<usize>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ltv_customers: Option<usize>,
+}
+
+/// One customer's purchase summary in `lifetimes`' format, times in days, under the day of
+/// the customer's first purchase and the source credited with it.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LtvCustomerRow {
+    pub app_id: String,
+    pub day: String,
+    pub source: String,
+    pub currency: String,
+    pub frequency: u32,
+    pub recency: f64,
+    pub t: f64,
+    /// Mean value of the repeat purchases; 0 for a customer without one (as in `lifetimes`).
+    pub monetary_value: f64,
+}
+
+impl LtvCustomerRow {
+    pub fn customer(&self) -> attrib_models::ltv::Customer {
+        attrib_models::ltv::Customer {
+            frequency: self.frequency,
+            recency: self.recency,
+            age: self.t,
+            monetary_value: Some(self.monetary_value),
+        }
+    }
 }
 
 /// Why an upsert body was refused.
@@ -231,6 +268,37 @@ impl UpsertBody {
                 }
             }
         }
+        if let Some(customers) = &self.ltv_customers {
+            if customers.len() > MAX_UPSERT_LTV_ROWS {
+                return Err(too_many(
+                    "ltv_customers",
+                    customers.len(),
+                    MAX_UPSERT_LTV_ROWS,
+                ));
+            }
+            for (i, c) in customers.iter().enumerate() {
+                within(format!("ltv_customers[{i}]"), &c.app_id, &c.day)?;
+                text(
+                    &format!("ltv_customers[{i}].source"),
+                    &c.source,
+                    0,
+                    MAX_FILTER_VALUE_CHARS,
+                )?;
+                text(
+                    &format!("ltv_customers[{i}].currency"),
+                    &c.currency,
+                    0,
+                    MAX_CURRENCY_CHARS,
+                )?;
+                c.customer().validate().map_err(|(field, reason)| {
+                    let name = match field {
+                        attrib_models::ltv::CustomerField::Age => "t",
+                        other => other.column(),
+                    };
+                    FieldError::new(format!("ltv_customers[{i}].{name}"), reason)
+                })?;
+            }
+        }
         Ok(())
     }
 
@@ -245,6 +313,7 @@ impl UpsertBody {
             rows: self.rows.as_ref().map(Vec::len),
             paths: self.paths.as_ref().map(Vec::len),
             fraud: self.fraud.as_ref().map(Vec::len),
+            ltv_customers: self.ltv_customers.as_ref().map(Vec::len),
         }
     }
 
@@ -305,6 +374,7 @@ impl UpsertBody {
             (self.rows.is_some(), "daily_stats"),
             (self.paths.is_some(), "conversion_paths"),
             (self.fraud.is_some(), "fraud_counts"),
+            (self.ltv_customers.is_some(), "ltv_customers"),
         ];
         for (present, table) in sections {
             if !present {
@@ -369,6 +439,23 @@ impl UpsertBody {
                     f.day.as_str().into(),
                     f.reason.as_str().into(),
                     Param::Int(f.count as i64),
+                    self.region.as_str().into(),
+                ],
+            ));
+        }
+        for c in self.ltv_customers.iter().flatten() {
+            out.push(Statement::new(
+                "INSERT INTO ltv_customers (app_id, day, source, currency, frequency, recency, t, \
+                 monetary_value, region) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+                vec![
+                    c.app_id.as_str().into(),
+                    c.day.as_str().into(),
+                    c.source.as_str().into(),
+                    c.currency.as_str().into(),
+                    Param::Int(i64::from(c.frequency)),
+                    Param::Real(c.recency),
+                    Param::Real(c.t),
+                    Param::Real(c.monetary_value),
                     self.region.as_str().into(),
                 ],
             ));

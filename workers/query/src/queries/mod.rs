@@ -4,6 +4,7 @@
 
 pub mod datadriven;
 pub mod fraud;
+pub mod ltv;
 pub mod overview;
 pub mod paths;
 pub mod sql;
