@@ -15,6 +15,9 @@
 //! `{"app_id", "day" (first purchase), "source", "currency", "frequency", "recency", "t",
 //! "monetary_value"}` with times in days (see migrations/0017 and [`LtvCustomerRow`]).
 //!
+//! `cohorts` (optional) carries acquisition-cohort rows for `GET /v1/cohorts`
+//! (`attrib_core::cohorts::CohortRow`, keyed by the cohort's day).
+//!
 //! `rows` (daily stats, core/src/rollup.rs), `paths` and `fraud` are each optional. For every
 //! section that is present, the listed days' rows of its table are replaced by the ones sent
 //! (an empty list clears those days); an absent section leaves its table untouched, so the
@@ -27,14 +30,15 @@
 
 use std::collections::{BTreeSet, HashSet};
 
+use attrib_core::cohorts::{CohortRow, MAX_COHORT_DAY};
 use attrib_core::rollup::{AppDay, DailyStat, FraudCount, PathStat, MAX_REGION_CHARS};
 use attrib_core::FieldError;
 use serde::Deserialize;
 
 use crate::limits::{
     MAX_COUNT, MAX_CURRENCY_CHARS, MAX_FILTER_VALUE_CHARS, MAX_PATH_STEPS, MAX_REASON_CHARS,
-    MAX_ROLLUP_ROWS, MAX_UPSERT_DAYS, MAX_UPSERT_FRAUD_ROWS, MAX_UPSERT_LTV_ROWS,
-    MAX_UPSERT_PATH_ROWS,
+    MAX_ROLLUP_ROWS, MAX_UPSERT_COHORT_ROWS, MAX_UPSERT_DAYS, MAX_UPSERT_FRAUD_ROWS,
+    MAX_UPSERT_LTV_ROWS, MAX_UPSERT_PATH_ROWS,
 };
 use crate::params::day;
 use crate::store::{Param, Statement};
@@ -58,6 +62,9 @@ pub struct UpsertBody {
     /// Per-customer purchase summaries for lifetime value (migrations/0017).
     #[serde(default)]
     pub ltv_customers: Option<Vec<LtvCustomerRow>>,
+    /// Acquisition-cohort rows (migrations/0017).
+    #[serde(default)]
+    pub cohorts: Option<Vec<CohortRow>>,
     /// The sender's region: only its rows of the listed days are replaced; reads sum every
     /// region (issue 13, finding 3). Absent: the unnamed region `""`.
     #[serde(default)]
@@ -76,6 +83,8 @@ pub struct Applied {
     pub fraud: Option<usize>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub ltv_customers: Option<usize>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cohorts: Option<usize>,
 }
 
 /// One customer's purchase summary in `lifetimes`' format, times in days, under the day of
@@ -299,6 +308,54 @@ impl UpsertBody {
                 })?;
             }
         }
+        if let Some(cohorts) = &self.cohorts {
+            if cohorts.len() > MAX_UPSERT_COHORT_ROWS {
+                return Err(too_many("cohorts", cohorts.len(), MAX_UPSERT_COHORT_ROWS));
+            }
+            let mut keys = HashSet::new();
+            for (i, c) in cohorts.iter().enumerate() {
+                within(format!("cohorts[{i}]"), &c.app_id, &c.day)?;
+                for (name, value, max) in [
+                    ("source", &c.source, MAX_FILTER_VALUE_CHARS),
+                    ("campaign", &c.campaign, MAX_FILTER_VALUE_CHARS),
+                    ("currency", &c.currency, MAX_CURRENCY_CHARS),
+                ] {
+                    text(&format!("cohorts[{i}].{name}"), value, 0, max)?;
+                }
+                if c.day_offset > MAX_COHORT_DAY {
+                    return Err(FieldError::new(
+                        format!("cohorts[{i}].day_offset"),
+                        format!("must be at most {MAX_COHORT_DAY}"),
+                    )
+                    .into());
+                }
+                count(&format!("cohorts[{i}].users"), c.users)?;
+                count(&format!("cohorts[{i}].active_users"), c.active_users)?;
+                if c.active_users > c.users {
+                    return Err(FieldError::new(
+                        format!("cohorts[{i}].active_users"),
+                        "is larger than users",
+                    )
+                    .into());
+                }
+                amount(&format!("cohorts[{i}].revenue"), c.revenue, false)?;
+                let key = (
+                    &c.app_id,
+                    &c.day,
+                    &c.source,
+                    &c.campaign,
+                    c.day_offset,
+                    &c.currency,
+                );
+                if !keys.insert(key) {
+                    return Err(FieldError::new(
+                        format!("cohorts[{i}]"),
+                        "repeats an earlier cohort row",
+                    )
+                    .into());
+                }
+            }
+        }
         Ok(())
     }
 
@@ -314,6 +371,7 @@ impl UpsertBody {
             paths: self.paths.as_ref().map(Vec::len),
             fraud: self.fraud.as_ref().map(Vec::len),
             ltv_customers: self.ltv_customers.as_ref().map(Vec::len),
+            cohorts: self.cohorts.as_ref().map(Vec::len),
         }
     }
 
@@ -375,6 +433,7 @@ impl UpsertBody {
             (self.paths.is_some(), "conversion_paths"),
             (self.fraud.is_some(), "fraud_counts"),
             (self.ltv_customers.is_some(), "ltv_customers"),
+            (self.cohorts.is_some(), "cohort_days"),
         ];
         for (present, table) in sections {
             if !present {
@@ -456,6 +515,25 @@ impl UpsertBody {
                     Param::Real(c.recency),
                     Param::Real(c.t),
                     Param::Real(c.monetary_value),
+                    self.region.as_str().into(),
+                ],
+            ));
+        }
+        for c in self.cohorts.iter().flatten() {
+            out.push(Statement::new(
+                "INSERT INTO cohort_days (app_id, day, source, campaign, day_offset, currency, \
+                 users, active_users, revenue, region) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+                vec![
+                    c.app_id.as_str().into(),
+                    c.day.as_str().into(),
+                    c.source.as_str().into(),
+                    c.campaign.as_str().into(),
+                    Param::Int(i64::from(c.day_offset)),
+                    c.currency.as_str().into(),
+                    Param::Int(c.users as i64),
+                    Param::Int(c.active_users as i64),
+                    Param::Real(c.revenue),
                     self.region.as_str().into(),
                 ],
             ));

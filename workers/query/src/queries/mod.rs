@@ -2,6 +2,7 @@
 //! Turso answer the same SQL: parsing and validating its parameters, its canonical form (the
 //! cache key), and running it.
 
+pub mod cohorts;
 pub mod datadriven;
 pub mod fraud;
 pub mod ltv;

@@ -21,3 +21,23 @@ CREATE TABLE IF NOT EXISTS ltv_customers (
   updated_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))
 );
 CREATE INDEX IF NOT EXISTS ltv_customers_by_app_day ON ltv_customers (app_id, day, region);
+
+-- Acquisition cohorts for `GET /v1/cohorts` (workers/query/src/queries/cohorts.rs), pushed in
+-- the rollup upsert's `cohorts` section (attrib_core::cohorts::CohortRow): per cohort (day of
+-- the users' first attributed conversion, its source and campaign) and day after it (0..90),
+-- rows with currency '' carry the cohort's size and the users who converted that day, rows
+-- with a currency carry that day's revenue in it.
+CREATE TABLE IF NOT EXISTS cohort_days (
+  app_id TEXT NOT NULL,
+  day TEXT NOT NULL,
+  source TEXT NOT NULL,
+  campaign TEXT NOT NULL,
+  day_offset INTEGER NOT NULL CHECK (day_offset BETWEEN 0 AND 90),
+  currency TEXT NOT NULL,
+  users INTEGER NOT NULL DEFAULT 0 CHECK (users >= 0),
+  active_users INTEGER NOT NULL DEFAULT 0 CHECK (active_users >= 0),
+  revenue REAL NOT NULL DEFAULT 0,
+  region TEXT NOT NULL DEFAULT '',
+  updated_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')),
+  PRIMARY KEY (app_id, day, source, campaign, day_offset, currency, region)
+);
