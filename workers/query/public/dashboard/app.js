@@ -10,12 +10,15 @@ const DAY_MS = 86_400_000;
 // heuristics in the model select but are fetched from another endpoint.
 const DATA_DRIVEN = ['markov', 'shapley'];
 const isDataDriven = (model) => DATA_DRIVEN.includes(model);
+// Cohort columns (days after the first attributed conversion) and the lifetime-value horizon.
+const COHORT_DAYS = 30;
+const LTV_HORIZON_DAYS = 365;
 
 const $ = (id) => document.getElementById(id);
 // Tokens saved by earlier versions in localStorage are removed, not reused.
 localStorage.removeItem(TOKEN_KEY);
 const number = new Intl.NumberFormat('en-US', { maximumFractionDigits: 2 });
-const state = { app: null, sources: [], renders: 0 };
+const state = { app: null, sources: [], renders: 0, cohortRenders: 0 };
 // For tests and curious people: the state, the chart instances and when numbers first showed.
 window.__dashboard = { state, charts: {}, firstNumbersMs: null };
 
@@ -141,6 +144,62 @@ async function refresh() {
   const note = isDataDriven(f.model) ? ` · credit by source: ${f.model} over ${dataDriven[f.model].paths} stored paths` : '';
   status(`${f.from} – ${f.to} · stats version ${byDay.stats_version}${note}`);
   renderCharts(data).catch((err) => status(err.message, true));
+  renderCohortsAndValue(f, valueCurrency(bySource, byDay)).catch((err) => status(err.message, true));
+}
+
+/** The currency lifetime value is predicted in: the reporting one, else the one with the most credited value. */
+function valueCurrency(bySource, byDay) {
+  if (bySource.reporting_currency) return bySource.reporting_currency;
+  const value = {};
+  for (const t of byDay.totals) for (const [c, v] of Object.entries(t.credited_value_by_currency)) if (c) value[c] = (value[c] ?? 0) + v;
+  return Object.entries(value).sort(([a, x], [b, y]) => y - x || a.localeCompare(b))[0]?.[0] ?? null;
+}
+
+const percent = (share) => (share == null ? '–' : `${number.format(share * 100)}%`);
+
+/** Cohorts (GET /v1/cohorts) and predicted lifetime value per source (GET /v1/ltv) for the range. */
+async function renderCohortsAndValue(f, currency) {
+  const scope = { from: f.from, to: f.to, source: f.source };
+  const [byDay, bySource, ltv] = await Promise.all([
+    api('/v1/cohorts', { ...scope, group_by: 'day', max_day: COHORT_DAYS }),
+    api('/v1/cohorts', { ...scope, group_by: 'source', max_day: COHORT_DAYS }),
+    currency
+      ? api('/v1/ltv', { ...scope, currency, group_by: 'source', horizon: LTV_HORIZON_DAYS }).catch((err) => ({ error: err.message }))
+      : Promise.resolve({ error: 'no currency with revenue in the range' }),
+  ]);
+  state.cohorts = { byDay, bySource, ltv, currency };
+  fillTable('cohorts-table', byDay.rows, (row, c) => {
+    row.dataset.day = c.day;
+    cell(row, c.day);
+    cell(row, number.format(c.users), true);
+    for (const d of [1, 7, 30]) cell(row, percent(c.retention[d]), true);
+    // Revenue by day 30 only for cohorts 30 days old: a younger one has not earned it yet.
+    const revenue = Object.fromEntries(Object.entries(c.cumulative_revenue_by_currency).map(([cur, v]) => [cur, v[COHORT_DAYS]]));
+    cell(row, c.observed_days < COHORT_DAYS ? '–' : money(revenue), true);
+  });
+  $('ltv-horizon').textContent = number.format(LTV_HORIZON_DAYS);
+  fillTable('ltv-table', ltv.rows ?? [], (row, r) => {
+    row.dataset.source = r.source;
+    cell(row, r.source);
+    cell(row, number.format(r.customers), true);
+    cell(row, number.format(r.expected_purchases), true);
+    cell(row, r.predicted_value == null ? '–' : `${currency} ${number.format(r.predicted_value)}`, true);
+    cell(row, r.predicted_value_per_customer == null ? '–' : `${currency} ${number.format(r.predicted_value_per_customer)}`, true);
+  });
+  $('ltv-note').textContent = ltv.error
+    ? `Lifetime value: ${ltv.error}`
+    : ltv.note ?? `${number.format(ltv.customers)} customers acquired in the range, ${currency}; BG/NBD r ${number.format(ltv.bgnbd.r)}, α ${number.format(ltv.bgnbd.alpha)}, a ${number.format(ltv.bgnbd.a)}, b ${number.format(ltv.bgnbd.b)}`;
+  const echarts = await echartsReady;
+  const days = Array.from({ length: COHORT_DAYS + 1 }, (_, d) => d);
+  chart(echarts, 'chart-cohorts').setOption({
+    tooltip: { trigger: 'axis' },
+    legend: { top: 0, data: bySource.rows.map((r) => r.source) },
+    grid: { left: 48, right: 24, top: 40, bottom: 28 },
+    xAxis: { type: 'category', name: 'day', data: days },
+    yAxis: { type: 'value', max: 1 },
+    series: bySource.rows.map((r) => ({ name: r.source, type: 'line', connectNulls: false, data: r.retention })),
+  }, true);
+  state.cohortRenders += 1;
 }
 
 /**
