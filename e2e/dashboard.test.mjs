@@ -190,6 +190,7 @@ test('the cohort table, retention chart and lifetime-value table show what /v1/c
       frequency: buyer ? 1 + Math.floor(rnd() * rnd() * 9) : 0,
       recency: buyer ? Math.round(t * (0.2 + 0.8 * rnd())) : 0,
       t,
+      observed_on: new Date().toISOString().slice(0, 10),
       monetary_value: buyer ? Math.round((8 + 60 * rnd() * rnd()) * 100) / 100 : 0,
     };
     for (const currency of ['USD', 'EUR']) ltv_customers.push({ ...summary, currency });

@@ -18,6 +18,7 @@ let other;
 let spec;
 const DAYS = ['2026-03-01', '2026-03-02', '2026-03-03'];
 const SOURCES = ['google', 'newsletter'];
+const TODAY = new Date().toISOString().slice(0, 10);
 
 /**
  * Customers drawn from known BG/NBD and Gamma-Gamma parameters (the published CDNOW fit with
@@ -31,7 +32,7 @@ function customers(appId, count, { seed = 11, currency = 'USD', days = DAYS } = 
   const [, ...lines] = readFileSync(file, 'utf8').trim().split('\n');
   return lines.map((line, i) => {
     const [frequency, recency, t, monetary_value] = line.split(',').map(Number);
-    return { app_id: appId, day: days[i % days.length], source: SOURCES[Math.floor(i / days.length) % SOURCES.length], currency, frequency, recency, t, monetary_value };
+    return { app_id: appId, day: days[i % days.length], source: SOURCES[Math.floor(i / days.length) % SOURCES.length], currency, frequency, recency, t, observed_on: TODAY, monetary_value };
   });
 }
 
@@ -127,6 +128,17 @@ test('another app sees none of these customers; a re-push of a day replaces its 
   assert.equal(res.status, 200, res.text);
   const after = await read(stack, '/v1/ltv', app.readToken, { from: day, to: day, currency: 'USD' });
   assert.equal(after.json.customers, 10);
+  // Summaries computed 10 days ago are aged to today at the edge: the same answer as the
+  // same customers summarised today.
+  const tenDaysAgo = new Date(Date.now() - 10 * 86_400_000).toISOString().slice(0, 10);
+  const ageable = USD.filter((c) => c.day === day && c.t - 10 > c.recency);
+  await push([day], ageable.map((c) => ({ ...c, t: c.t - 10, observed_on: tenDaysAgo })));
+  const aged = await read(stack, '/v1/ltv', app.readToken, { from: day, to: day, currency: 'USD', horizon: 60 });
+  await push([day], ageable);
+  const current = await read(stack, '/v1/ltv', app.readToken, { from: day, to: day, currency: 'USD', horizon: 60 });
+  assert.equal(aged.json.customers, ageable.length);
+  for (const p of ['r', 'alpha', 'a', 'b']) close(aged.json.bgnbd[p], current.json.bgnbd[p], `aged ${p}`, 1e-9);
+  close(aged.json.rows[0].predicted_value, current.json.rows[0].predicted_value, 'aged predicted value', 1e-9);
   await push([day], USD.filter((c) => c.day === day));
 });
 
@@ -147,12 +159,14 @@ test('bad parameters and rows are 4xx naming the field', async () => {
     assert.equal(res.json.error.field, field, JSON.stringify(res.json.error));
     spec.check('/v1/ltv', 'get', res);
   }
-  const good = { app_id: app.appId, day: DAYS[0], source: 'google', currency: 'USD', frequency: 1, recency: 5, t: 30, monetary_value: 12 };
+  const good = { app_id: app.appId, day: DAYS[0], source: 'google', currency: 'USD', frequency: 1, recency: 5, t: 30, observed_on: DAYS[1], monetary_value: 12 };
   const rows = [
     [{ ...good, frequency: 2, recency: 50, t: 40 }, 'ltv_customers[0].recency'],
     [{ ...good, t: 0 }, 'ltv_customers[0].t'],
     [{ ...good, frequency: 3, recency: 10, monetary_value: 0 }, 'ltv_customers[0].monetary_value'],
     [{ ...good, day: '2026-04-01' }, 'ltv_customers[0]'],
+    [{ ...good, day: DAYS[2] }, 'ltv_customers[0].observed_on'],
+    [{ ...good, observed_on: 'soon' }, 'ltv_customers[0].observed_on'],
   ];
   for (const [row, field] of rows) {
     const res = await push(DAYS, [row]);

@@ -2,8 +2,10 @@
 -- pushed by the origin in the rollup upsert's `ltv_customers` section: one row per customer,
 -- in the summary format of the `lifetimes` package, under the day of the customer's first
 -- purchase (the acquisition cohort) and the source credited with it. No user id is stored:
--- the fit needs only the summaries. Times are in days; `t` is the customer's age when the
--- origin computed the row, so the origin re-sends a cohort's days as they age.
+-- the fit needs only the summaries. Times are in days; `t` is the customer's age on
+-- `observed_on`, the UTC day the origin computed the row. Frequency and recency change only
+-- with a purchase (which makes the origin push the cohort's day again), so the edge ages the
+-- customer itself: T today = t + (today - observed_on).
 CREATE TABLE IF NOT EXISTS ltv_customers (
   app_id TEXT NOT NULL,
   day TEXT NOT NULL,
@@ -15,6 +17,7 @@ CREATE TABLE IF NOT EXISTS ltv_customers (
   recency REAL NOT NULL CHECK (recency >= 0),
   -- Age in days since the first purchase (`T`).
   t REAL NOT NULL CHECK (t > 0),
+  observed_on TEXT NOT NULL,
   -- Mean value of the repeat purchases in `currency`; 0 without one (as in `lifetimes`).
   monetary_value REAL NOT NULL DEFAULT 0 CHECK (monetary_value >= 0),
   region TEXT NOT NULL DEFAULT '',

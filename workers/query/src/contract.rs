@@ -13,7 +13,8 @@
 //!
 //! `ltv_customers` (optional too) carries per-customer purchase summaries for `GET /v1/ltv`:
 //! `{"app_id", "day" (first purchase), "source", "currency", "frequency", "recency", "t",
-//! "monetary_value"}` with times in days (see migrations/0017 and [`LtvCustomerRow`]).
+//! "monetary_value", "observed_on"}` with times in days (see migrations/0017 and
+//! [`LtvCustomerRow`]); `t` is the age on `observed_on`.
 //!
 //! `cohorts` (optional) carries acquisition-cohort rows for `GET /v1/cohorts`
 //! (`attrib_core::cohorts::CohortRow`, keyed by the cohort's day).
@@ -99,6 +100,8 @@ pub struct LtvCustomerRow {
     pub frequency: u32,
     pub recency: f64,
     pub t: f64,
+    /// The UTC day the summary was computed (`t` is the age then); the edge ages it from there.
+    pub observed_on: String,
     /// Mean value of the repeat purchases; 0 for a customer without one (as in `lifetimes`).
     pub monetary_value: f64,
 }
@@ -299,6 +302,14 @@ impl UpsertBody {
                     0,
                     MAX_CURRENCY_CHARS,
                 )?;
+                let observed = day(&format!("ltv_customers[{i}].observed_on"), &c.observed_on)?;
+                if day(&format!("ltv_customers[{i}].day"), &c.day)? > observed {
+                    return Err(FieldError::new(
+                        format!("ltv_customers[{i}].observed_on"),
+                        "is before the first purchase's day",
+                    )
+                    .into());
+                }
                 c.customer().validate().map_err(|(field, reason)| {
                     let name = match field {
                         attrib_models::ltv::CustomerField::Age => "t",
@@ -505,7 +516,8 @@ impl UpsertBody {
         for c in self.ltv_customers.iter().flatten() {
             out.push(Statement::new(
                 "INSERT INTO ltv_customers (app_id, day, source, currency, frequency, recency, t, \
-                 monetary_value, region) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+                 observed_on, monetary_value, region) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
                 vec![
                     c.app_id.as_str().into(),
                     c.day.as_str().into(),
@@ -514,6 +526,7 @@ impl UpsertBody {
                     Param::Int(i64::from(c.frequency)),
                     Param::Real(c.recency),
                     Param::Real(c.t),
+                    c.observed_on.as_str().into(),
                     Param::Real(c.monetary_value),
                     self.region.as_str().into(),
                 ],

@@ -2,6 +2,10 @@
 //! per source, over a horizon in days, from the per-customer purchase summaries the origin
 //! pushes (`ltv_customers`, migrations/0017).
 //!
+//! A summary's age `t` is as of the day the origin computed it (`observed_on`); the origin
+//! pushes a customer again only when it buys, so the customer is aged here:
+//! T = t + (today − observed_on) days. Frequency and recency are unchanged meanwhile.
+//!
 //! The customers of the range (one currency, optionally some sources) are fitted with BG/NBD
 //! (purchase frequency) and Gamma-Gamma (spend per purchase) by maximum likelihood with the
 //! same code as `attrib ltv` (`attrib_models::ltv`); each customer's expected repeat purchases
@@ -13,6 +17,7 @@ use attrib_models::ltv::{
     self, bgnbd, gamma_gamma, predict, summarize_groups, BgNbdFit, ClvSettings, Customer,
     GammaGammaFit,
 };
+use chrono::NaiveDate;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
@@ -39,6 +44,7 @@ pub struct LtvQuery {
     sources: Vec<String>,
     horizon_days: usize,
     grouping: Grouping,
+    today: NaiveDate,
 }
 
 /// One stored customer summary with its cohort day and source.
@@ -49,15 +55,21 @@ pub struct StoredCustomer {
     pub frequency: u32,
     pub recency: f64,
     pub t: f64,
+    pub observed_on: String,
     pub monetary_value: f64,
 }
 
 impl StoredCustomer {
-    fn customer(&self) -> Customer {
+    /// The summary aged to `today` (a summary dated after today, which only clock skew can
+    /// produce, is taken as is).
+    fn customer(&self, today: NaiveDate) -> Customer {
+        let since = NaiveDate::parse_from_str(&self.observed_on, "%Y-%m-%d")
+            .map(|observed| (today - observed).num_days().max(0))
+            .unwrap_or(0);
         Customer {
             frequency: self.frequency,
             recency: self.recency,
-            age: self.t,
+            age: self.t + since as f64,
             monetary_value: Some(self.monetary_value),
         }
     }
@@ -137,6 +149,7 @@ impl ReadQuery for LtvQuery {
             sources,
             horizon_days,
             grouping,
+            today: ctx.today,
         })
     }
 
@@ -156,6 +169,8 @@ impl ReadQuery for LtvQuery {
             ("source", sources.join(",")),
             ("horizon", self.horizon_days.to_string()),
             ("group_by", group_by.to_owned()),
+            // Customers age with the day.
+            ("today", self.today.to_string()),
         ])
     }
 
@@ -176,8 +191,13 @@ impl ReadQuery for LtvQuery {
             body["note"] = json!("no customers in the range");
             return Ok(body);
         }
-        let answer = fit_and_predict(&customers, self.horizon_days as f64, self.grouping)
-            .map_err(|e| QueryError::Unanswerable(FieldError::new("from", e.to_string())))?;
+        let answer = fit_and_predict(
+            &customers,
+            self.today,
+            self.horizon_days as f64,
+            self.grouping,
+        )
+        .map_err(|e| QueryError::Unanswerable(FieldError::new("from", e.to_string())))?;
         let b = answer.bgnbd;
         body["bgnbd"] = json!({
             "r": b.params.r, "alpha": b.params.alpha, "a": b.params.a, "b": b.params.b,
@@ -229,8 +249,12 @@ impl LtvQuery {
         let limit = filter.bind(Param::Int(MAX_LTV_CUSTOMERS as i64 + 1));
         // Ordered so that the same rows give the same fit whatever order the store keeps.
         let statement = filter.statement(
-            "SELECT day, source, frequency, recency, t, monetary_value FROM ltv_customers",
-            &format!("ORDER BY day, source, frequency, recency, t, monetary_value LIMIT {limit}"),
+            "SELECT day, source, frequency, recency, t, observed_on, monetary_value \
+             FROM ltv_customers",
+            &format!(
+                "ORDER BY day, source, frequency, recency, t, observed_on, monetary_value \
+                 LIMIT {limit}"
+            ),
         );
         let rows: Vec<StoredCustomer> = store.rows(&statement).await?;
         if rows.len() > MAX_LTV_CUSTOMERS {
@@ -251,10 +275,11 @@ impl LtvQuery {
 /// customer's expected purchases and predicted value over `horizon` days per group.
 pub fn fit_and_predict(
     stored: &[StoredCustomer],
+    today: NaiveDate,
     horizon: f64,
     grouping: Grouping,
 ) -> Result<LtvAnswer, LtvError> {
-    let customers: Vec<Customer> = stored.iter().map(StoredCustomer::customer).collect();
+    let customers: Vec<Customer> = stored.iter().map(|s| s.customer(today)).collect();
     let frequency = bgnbd::fit(&customers).map_err(LtvError::Frequency)?;
     let spend = match gamma_gamma::fit(&customers) {
         Ok(fit) => Some(fit),
@@ -302,8 +327,15 @@ mod tests {
             frequency: c.frequency,
             recency: c.recency,
             t: c.age,
+            observed_on: TODAY.into(),
             monetary_value: c.monetary_value.unwrap_or(0.0),
         }
+    }
+
+    const TODAY: &str = "2026-06-01";
+
+    fn today() -> NaiveDate {
+        NaiveDate::from_ymd_opt(2026, 6, 1).expect("date")
     }
 
     fn sample() -> Vec<StoredCustomer> {
@@ -340,7 +372,7 @@ mod tests {
             by_day: true,
             by_source: true,
         };
-        let answer = fit_and_predict(&rows, 90.0, grouping).expect("fits");
+        let answer = fit_and_predict(&rows, today(), 90.0, grouping).expect("fits");
         let spend = answer.gamma_gamma.expect("repeat buyers");
         assert_eq!(answer.groups.len(), 4);
         assert_eq!(
@@ -357,7 +389,7 @@ mod tests {
             .iter()
             .filter(|r| r.day == "2026-01-01" && r.source == "email")
         {
-            let c = r.customer();
+            let c = r.customer(today());
             let n = answer.bgnbd.params.expected_purchases(&c, 90.0).expect("n");
             purchases += n;
             value += n * spend.params.expected_average_value(&c).expect("m");
@@ -373,7 +405,7 @@ mod tests {
             by_day: false,
             by_source: true,
         };
-        let answer = fit_and_predict(&rows, 30.0, by_source).expect("fits");
+        let answer = fit_and_predict(&rows, today(), 30.0, by_source).expect("fits");
         let keys: Vec<_> = answer.groups.iter().map(|g| g.key.clone()).collect();
         assert_eq!(
             keys,
@@ -390,6 +422,7 @@ mod tests {
                 frequency: 0,
                 recency: 0.0,
                 t: 10.0 + f64::from(i),
+                observed_on: TODAY.into(),
                 monetary_value: 0.0,
             })
             .collect();
@@ -397,7 +430,7 @@ mod tests {
             by_day: true,
             by_source: false,
         };
-        match fit_and_predict(&rows, 30.0, grouping) {
+        match fit_and_predict(&rows, today(), 30.0, grouping) {
             Ok(answer) => {
                 assert!(answer.gamma_gamma.is_none());
                 assert_eq!(answer.groups[0].clv, None);
@@ -410,5 +443,40 @@ mod tests {
                 "{e}"
             ),
         }
+    }
+
+    #[test]
+    fn a_summary_observed_days_ago_is_aged_to_today() {
+        let fresh = sample();
+        let aged: Vec<StoredCustomer> = fresh
+            .iter()
+            .map(|r| StoredCustomer {
+                t: r.t - 10.0,
+                observed_on: "2026-05-22".into(),
+                ..r.clone()
+            })
+            .filter(|r| r.t > r.recency)
+            .collect();
+        let kept: Vec<StoredCustomer> = fresh
+            .iter()
+            .filter(|r| r.t - 10.0 > r.recency)
+            .cloned()
+            .collect();
+        let grouping = Grouping {
+            by_day: true,
+            by_source: false,
+        };
+        let a = fit_and_predict(&aged, today(), 60.0, grouping).expect("aged");
+        let b = fit_and_predict(&kept, today(), 60.0, grouping).expect("fresh");
+        assert_eq!(a.bgnbd.params, b.bgnbd.params);
+        assert_eq!(a.groups, b.groups);
+        let not_aged = fit_and_predict(
+            &aged,
+            NaiveDate::from_ymd_opt(2026, 5, 22).expect("d"),
+            60.0,
+            grouping,
+        )
+        .expect("as observed");
+        assert_ne!(not_aged.groups, b.groups, "ageing matters");
     }
 }
