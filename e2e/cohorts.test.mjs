@@ -7,6 +7,7 @@ import { after, before, test } from 'node:test';
 import { QUERY, Stack } from './lib/stack.mjs';
 import { read, signed } from './lib/rollups.mjs';
 import { loadDocument, ResponseChecker } from './lib/openapi.mjs';
+import { Turso } from './lib/turso.mjs';
 
 let stack;
 let app;
@@ -135,3 +136,41 @@ test('bad parameters and rows are 4xx naming the field', async () => {
   const still = await read(stack, '/v1/cohorts', app.readToken, { from: D1, to: D1, max_day: 1 });
   assert.equal(still.json.rows[0].users, 6, 'a refused upsert wrote nothing');
 });
+
+test('Turso as the read store answers the same cohorts', async () => {
+  const turso = await startTurso();
+  let tursoStack;
+  try {
+    tursoStack = await Stack.start({ queryVars: turso.vars() });
+    const tursoApp = await tursoStack.createApp();
+    const days = [...new Set([D1, D2, YESTERDAY])].map((day) => ({ app_id: tursoApp.appId, day }));
+    const body = JSON.stringify({ days, cohorts: rows(tursoApp.appId) });
+    const res = await tursoStack.fetch(`${QUERY}/internal/rollups`, { method: 'POST', body, headers: signed(body, tursoStack.secret) });
+    assert.equal(res.status, 200, res.text);
+    const [{ n }] = await turso.execute('SELECT count(*) AS n FROM cohort_days WHERE app_id = ?', [tursoApp.appId]);
+    assert.equal(n, rows(tursoApp.appId).length, 'the rows are in Turso');
+    for (const params of [{ from: D1, to: D2, max_day: 7 }, { from: D1, to: YESTERDAY, group_by: 'source,campaign', max_day: 30 }]) {
+      const onTurso = await read(tursoStack, '/v1/cohorts', tursoApp.readToken, params);
+      const onD1 = await read(stack, '/v1/cohorts', app.readToken, params);
+      assert.equal(onTurso.status, 200, onTurso.text);
+      assert.equal(onTurso.headers.get('x-read-store'), 'turso');
+      assert.deepEqual(onTurso.json.rows, onD1.json.rows, JSON.stringify(params));
+    }
+  } finally {
+    await tursoStack?.dispose();
+    await turso.stop();
+  }
+});
+
+/** Turso on a port of this run's block when ATTRIB_E2E_PORT_BASE is set (the next one when a port is taken), else a free one. */
+async function startTurso() {
+  const base = Number(process.env.ATTRIB_E2E_PORT_BASE);
+  if (!base) return Turso.start();
+  for (let offset = 120; ; offset++) {
+    try {
+      return await Turso.start({ port: base + offset });
+    } catch (err) {
+      if (offset >= 140 || !/Address already in use/.test(err.message)) throw err;
+    }
+  }
+}

@@ -11,6 +11,7 @@ import { after, before, test } from 'node:test';
 import { QUERY, ROOT, Stack } from './lib/stack.mjs';
 import { read, signed } from './lib/rollups.mjs';
 import { loadDocument, ResponseChecker } from './lib/openapi.mjs';
+import { Turso } from './lib/turso.mjs';
 
 let stack;
 let app;
@@ -203,3 +204,39 @@ test('more customers than one fit takes (20,000) is refused naming from, not sam
   close(fits.json.bgnbd.r, native.bgnbd.r, '20,000-customer fit r');
   t.diagnostic(`figure: /v1/ltv over 20,000 customers ${edgeMs.toFixed(0)} ms in workerd; attrib ltv (native, debug build, incl. process start) ${nativeMs.toFixed(0)} ms`);
 });
+
+test('Turso as the read store fits and predicts the same', async () => {
+  const turso = await startTurso();
+  let tursoStack;
+  try {
+    tursoStack = await Stack.start({ queryVars: turso.vars() });
+    const tursoApp = await tursoStack.createApp();
+    const body = JSON.stringify({ days: DAYS.map((day) => ({ app_id: tursoApp.appId, day })), ltv_customers: USD.map((c) => ({ ...c, app_id: tursoApp.appId })) });
+    const res = await tursoStack.fetch(`${QUERY}/internal/rollups`, { method: 'POST', body, headers: signed(body, tursoStack.secret) });
+    assert.equal(res.status, 200, res.text);
+    const params = { ...range, horizon: 90, group_by: 'day,source' };
+    const onTurso = await read(tursoStack, '/v1/ltv', tursoApp.readToken, params);
+    const onD1 = await read(stack, '/v1/ltv', app.readToken, params);
+    assert.equal(onTurso.status, 200, onTurso.text);
+    assert.equal(onTurso.headers.get('x-read-store'), 'turso');
+    assert.equal(onTurso.json.customers, USD.length);
+    for (const p of ['r', 'alpha', 'a', 'b']) close(onTurso.json.bgnbd[p], onD1.json.bgnbd[p], `turso ${p}`, 1e-9);
+    for (const [i, row] of onD1.json.rows.entries()) close(onTurso.json.rows[i].predicted_value, row.predicted_value, `turso row ${i}`, 1e-9);
+  } finally {
+    await tursoStack?.dispose();
+    await turso.stop();
+  }
+});
+
+/** Turso on a port of this run's block when ATTRIB_E2E_PORT_BASE is set (the next one when a port is taken), else a free one. */
+async function startTurso() {
+  const base = Number(process.env.ATTRIB_E2E_PORT_BASE);
+  if (!base) return Turso.start();
+  for (let offset = 120; ; offset++) {
+    try {
+      return await Turso.start({ port: base + offset });
+    } catch (err) {
+      if (offset >= 140 || !/Address already in use/.test(err.message)) throw err;
+    }
+  }
+}
