@@ -164,7 +164,7 @@ test('bad parameters and rows are 4xx naming the field', async () => {
   const rows = [
     [{ ...good, frequency: 2, recency: 50, t: 40 }, 'ltv_customers[0].recency'],
     [{ ...good, t: 0 }, 'ltv_customers[0].t'],
-    [{ ...good, frequency: 3, recency: 10, monetary_value: 0 }, 'ltv_customers[0].monetary_value'],
+    [{ ...good, frequency: 3, recency: 10, monetary_value: -1 }, 'ltv_customers[0].monetary_value'],
     [{ ...good, day: '2026-04-01' }, 'ltv_customers[0]'],
     [{ ...good, day: DAYS[2] }, 'ltv_customers[0].observed_on'],
     [{ ...good, observed_on: 'soon' }, 'ltv_customers[0].observed_on'],

@@ -102,7 +102,8 @@ pub struct LtvCustomerRow {
     pub t: f64,
     /// The UTC day the summary was computed (`t` is the age then); the edge ages it from there.
     pub observed_on: String,
-    /// Mean value of the repeat purchases; 0 for a customer without one (as in `lifetimes`).
+    /// Mean value of the repeat purchases; 0 for a customer without one (as in `lifetimes`),
+    /// or without a known value (the spend model then leaves it out).
     pub monetary_value: f64,
 }
 
@@ -112,7 +113,8 @@ impl LtvCustomerRow {
             frequency: self.frequency,
             recency: self.recency,
             age: self.t,
-            monetary_value: Some(self.monetary_value),
+            // 0: no value known (see `queries::ltv::StoredCustomer::customer`).
+            monetary_value: (self.monetary_value != 0.0).then_some(self.monetary_value),
         }
     }
 }

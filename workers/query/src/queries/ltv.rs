@@ -70,7 +70,10 @@ impl StoredCustomer {
             frequency: self.frequency,
             recency: self.recency,
             age: self.t + since as f64,
-            monetary_value: Some(self.monetary_value),
+            // 0 is "no value known" (a customer without repeat purchases, or whose repeat
+            // purchases were in another currency): Gamma-Gamma leaves it out of the fit and
+            // predicts the population mean for it.
+            monetary_value: (self.monetary_value != 0.0).then_some(self.monetary_value),
         }
     }
 }
