@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { INGEST, ROOT, Stack } from './lib/stack.mjs';
 import { readFileSync } from 'node:fs';
-import { byDays, dayRange, fixture, read, upsert } from './lib/rollups.mjs';
+import { byDays, dayRange, fixture, random, read, upsert } from './lib/rollups.mjs';
 import { launchChromium } from './lib/browser.mjs';
 
 const ARTIFACTS = join(ROOT, 'test-artifacts');
@@ -113,6 +113,128 @@ test('switching the model redraws the credit chart with that model’s numbers',
     assert.ok(Math.abs(afterSwitch.values[i] - want) < 1e-3, `${name}: ${afterSwitch.values[i]} vs ${want}`);
   }
   await page.screenshot({ path: join(ARTIFACTS, 'dashboard-last-click.png') });
+  assert.deepEqual(problems, []);
+});
+
+test('a data-driven model (Markov, Shapley) takes the by-source credit from /v1/attribution for the same range', async () => {
+  const options = await page.$$eval('#model optgroup', (groups) => groups.map((g) => [g.label, [...g.children].map((o) => o.value)]));
+  assert.deepEqual(options.at(-1), ['Data-driven (stored paths)', ['markov', 'shapley']]);
+  for (const model of ['markov', 'shapley']) {
+    const renders = await page.evaluate(() => window.__dashboard.state.renders);
+    await page.selectOption('#model', model);
+    await page.waitForFunction((n) => window.__dashboard.state.renders > n, renders);
+    await page.waitForFunction((m) => document.querySelector('#chart-model-name').textContent === m, model);
+    const from = await page.inputValue('#from');
+    const to = await page.inputValue('#to');
+    const api = await read(stack, '/v1/attribution', app.readToken, { from, to, model });
+    assert.equal(api.status, 200, api.text);
+    assert.ok(api.json.channels.length > 1, 'the fixture has stored paths');
+    const valued = {};
+    for (const currency of ['EUR', 'USD']) {
+      const res = await read(stack, '/v1/attribution', app.readToken, { from, to, model, currency });
+      valued[currency] = Object.fromEntries(res.json.channels.map((c) => [c.channel, c.value]));
+    }
+    const rows = await page.$$eval('#sources-table tbody tr', (trs) => trs.map((tr) => ({ source: tr.dataset.source, cells: [...tr.cells].map((c) => c.textContent) })));
+    for (const c of api.json.channels) {
+      const row = rows.find((r) => r.source === c.channel);
+      assert.ok(row, `${model}: a row for ${c.channel}`);
+      assert.ok(Math.abs(num(row.cells[2]) - c.conversions) < 0.005, `${model} ${c.channel}: ${row.cells[2]} vs ${c.conversions}`);
+      for (const [currency, byChannel] of Object.entries(valued)) {
+        const shown = row.cells[3].match(new RegExp(`${currency} ([\\d,.]+)`));
+        const want = byChannel[c.channel] ?? 0;
+        assert.ok(want === 0 ? !shown : shown && Math.abs(num(shown[1]) - want) < 0.005, `${model} ${c.channel} ${currency}: ${row.cells[3]} vs ${want}`);
+      }
+    }
+    const chart = await sourceChart();
+    for (const [i, name] of chart.names.entries()) {
+      const want = api.json.channels.find((c) => c.channel === name).conversions;
+      assert.ok(Math.abs(chart.values[i] - want) < 1e-3, `${model} chart ${name}: ${chart.values[i]} vs ${want}`);
+    }
+    assert.equal(chart.names.length, api.json.channels.filter((c) => c.conversions > 0).length);
+    const comparison = await page.evaluate((m) => {
+      const option = window.__dashboard.charts['chart-models'].getOption();
+      return { names: option.xAxis[0].data, values: option.series.find((s) => s.name === m)?.data };
+    }, model);
+    for (const c of api.json.channels) {
+      assert.ok(Math.abs(comparison.values[comparison.names.indexOf(c.channel)] - c.conversions) < 1e-3, `${model} comparison ${c.channel}`);
+    }
+  }
+  await page.screenshot({ path: join(ARTIFACTS, 'dashboard-shapley.png'), fullPage: true });
+  const renders = await page.evaluate(() => window.__dashboard.state.renders);
+  await page.selectOption('#model', 'last_click');
+  await page.waitForFunction((n) => window.__dashboard.state.renders > n, renders);
+  assert.deepEqual(problems, []);
+});
+
+test('the cohort table, retention chart and lifetime-value table show what /v1/cohorts and /v1/ltv answer for the range', async () => {
+  const cohortDays = [DAYS[20], DAYS[35]];
+  const cohorts = [];
+  for (const [i, day] of cohortDays.entries()) {
+    for (const [source, users] of [['google', 10 + i], ['newsletter', 4]]) {
+      const key = { app_id: app.appId, day, source, campaign: 'spring' };
+      for (const [offset, active, revenue] of [[0, users, 50], [1, 3, 12.5], [7, 2, 8], [30, 1, 4]]) {
+        cohorts.push({ ...key, day_offset: offset, currency: '', users, active_users: active, revenue: 0 });
+        cohorts.push({ ...key, day_offset: offset, currency: 'USD', users: 0, active_users: 0, revenue });
+      }
+    }
+  }
+  const rnd = random(5);
+  const ltv_customers = [];
+  for (let i = 0; i < 400; i++) {
+    const t = 20 + Math.floor(rnd() * 160);
+    const buyer = rnd() < 0.45;
+    const summary = {
+      app_id: app.appId,
+      day: cohortDays[i % 2],
+      source: ['google', 'newsletter'][Math.floor(i / 2) % 2],
+      frequency: buyer ? 1 + Math.floor(rnd() * rnd() * 9) : 0,
+      recency: buyer ? Math.round(t * (0.2 + 0.8 * rnd())) : 0,
+      t,
+      observed_on: new Date().toISOString().slice(0, 10),
+      monetary_value: buyer ? Math.round((8 + 60 * rnd() * rnd()) * 100) / 100 : 0,
+    };
+    for (const currency of ['USD', 'EUR']) ltv_customers.push({ ...summary, currency });
+  }
+  const res = await upsert(stack, { days: cohortDays.map((day) => ({ app_id: app.appId, day })), cohorts, ltv_customers });
+  assert.equal(res.status, 200, res.text);
+  const renders = await page.evaluate(() => window.__dashboard.state.cohortRenders);
+  await page.click('#filters button');
+  await page.waitForFunction((n) => window.__dashboard.state.cohortRenders > n, renders);
+  const from = await page.inputValue('#from');
+  const to = await page.inputValue('#to');
+
+  const api = await read(stack, '/v1/cohorts', app.readToken, { from, to, group_by: 'day', max_day: 30 });
+  assert.equal(api.status, 200, api.text);
+  assert.equal(api.json.rows.length, 2);
+  const format = new Intl.NumberFormat('en-US', { maximumFractionDigits: 2 });
+  const shown = await page.$$eval('#cohorts-table tbody tr', (trs) => trs.map((tr) => ({ day: tr.dataset.day, cells: [...tr.cells].map((c) => c.textContent) })));
+  assert.deepEqual(shown.map((r) => r.day), api.json.rows.map((r) => r.day));
+  for (const [i, row] of api.json.rows.entries()) {
+    assert.equal(num(shown[i].cells[1]), row.users);
+    assert.deepEqual(shown[i].cells.slice(2, 5), [1, 7, 30].map((d) => `${format.format(row.retention[d] * 100)}%`));
+    assert.equal(shown[i].cells[5], `USD ${format.format(row.cumulative_revenue_by_currency.USD[30])}`);
+  }
+  assert.equal(shown[0].cells[5], 'USD 149', 'hand-computed: 2 sources × (50 + 12.5 + 8 + 4)');
+
+  const bySource = await read(stack, '/v1/cohorts', app.readToken, { from, to, group_by: 'source', max_day: 30 });
+  const curves = await page.evaluate(() => window.__dashboard.charts['chart-cohorts'].getOption().series.map((s) => [s.name, s.data]));
+  assert.deepEqual(curves, bySource.json.rows.map((r) => [r.source, r.retention]));
+
+  const currency = await page.evaluate(() => window.__dashboard.state.cohorts.currency);
+  assert.ok(['USD', 'EUR'].includes(currency), currency);
+  const ltv = await read(stack, '/v1/ltv', app.readToken, { from, to, currency, group_by: 'source', horizon: 365 });
+  assert.equal(ltv.status, 200, ltv.text);
+  assert.equal(ltv.json.customers, 400);
+  const values = await page.$$eval('#ltv-table tbody tr', (trs) => trs.map((tr) => ({ source: tr.dataset.source, cells: [...tr.cells].map((c) => c.textContent) })));
+  assert.deepEqual(values.map((r) => r.source), ltv.json.rows.map((r) => r.source));
+  for (const [i, row] of ltv.json.rows.entries()) {
+    assert.equal(num(values[i].cells[1]), row.customers);
+    assert.ok(Math.abs(num(values[i].cells[2]) - row.expected_purchases) < 0.005, 'expected purchases');
+    assert.ok(values[i].cells[3].startsWith(`${currency} `));
+    assert.ok(Math.abs(num(values[i].cells[3].slice(4)) - row.predicted_value) < 0.005, `${row.source}: ${values[i].cells[3]} vs ${row.predicted_value}`);
+    assert.ok(Math.abs(num(values[i].cells[4].slice(4)) - row.predicted_value_per_customer) < 0.005);
+  }
+  await page.screenshot({ path: join(ARTIFACTS, 'dashboard-cohorts-ltv.png'), fullPage: true });
   assert.deepEqual(problems, []);
 });
 

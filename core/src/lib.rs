@@ -8,6 +8,7 @@
 //! traits it defines ([`journey::JourneyStore`]), implemented by the crates at the edges.
 
 pub mod attribution;
+pub mod cohorts;
 pub mod conversion;
 pub mod currency;
 pub mod decompress;

@@ -17,7 +17,7 @@
 
 use super::limits::MAX_HYP2F1_TERMS;
 use super::optimize::{maximize, Objective};
-use super::special::{digamma, ln_gamma, ln_hyp2f1, trigamma, CompensatedSum};
+use super::special::{digamma, ln_gamma, signed_ln_hyp2f1, trigamma, CompensatedSum};
 use super::{validate_customers, Customer, Error};
 
 /// Customers in the sample fitted first to start a large fit near its optimum.
@@ -109,14 +109,16 @@ impl BgNbdParams {
         let x = f64::from(c.frequency);
         let t = horizon;
         let z = t / (alpha + c.age + t);
-        let ln_hyp = ln_hyp2f1(r + x, b + x, a + b + x - 1.0, z, MAX_HYP2F1_TERMS).ok_or(
-            Error::Undefined {
-                what: "expected purchases",
-                reason: "the hypergeometric series did not converge for this horizon",
-            },
-        )?;
+        // Signed: with a + b < 1 a first-time buyer's c = a + b − 1 is negative and so can be
+        // the function (regression: expected_purchases_when_a_plus_b_is_below_one).
+        let (sign, ln_hyp) = signed_ln_hyp2f1(r + x, b + x, a + b + x - 1.0, z, MAX_HYP2F1_TERMS)
+            .ok_or(Error::Undefined {
+            what: "expected purchases",
+            reason: "the hypergeometric series did not converge for this horizon",
+        })?;
         let first = (a + b + x - 1.0) / (a - 1.0);
-        let second = 1.0 - (ln_hyp + (r + x) * ((alpha + c.age) / (alpha + t + c.age)).ln()).exp();
+        let second =
+            1.0 - sign * (ln_hyp + (r + x) * ((alpha + c.age) / (alpha + t + c.age)).ln()).exp();
         let denominator = if c.frequency > 0 {
             1.0 + a / (b + x - 1.0) * ((alpha + c.age) / (alpha + c.recency)).powf(r + x)
         } else {

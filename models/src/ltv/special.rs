@@ -89,6 +89,15 @@ pub fn trigamma(mut x: f64) -> f64 {
 /// positive (only possible with a negative `c`, which the models never produce for valid
 /// parameters).
 pub fn ln_hyp2f1(a: f64, b: f64, c: f64, z: f64, max_terms: usize) -> Option<f64> {
+    signed_ln_hyp2f1(a, b, c, z, max_terms)
+        .and_then(|(sign, ln_abs)| (sign > 0.0).then_some(ln_abs))
+}
+
+/// 2F1(a, b; c; z) for 0 ≤ z < 1 as (sign, ln |value|): with a negative `c` (BG/NBD's
+/// a + b + x − 1 when a + b < 1 and x = 0) the function can be negative, and the models'
+/// formulas still hold with the signed value. `None` when the series does not converge within
+/// `max_terms` or sums to exactly 0.
+pub fn signed_ln_hyp2f1(a: f64, b: f64, c: f64, z: f64, max_terms: usize) -> Option<(f64, f64)> {
     if !(0.0..1.0).contains(&z) || !a.is_finite() || !b.is_finite() || !c.is_finite() {
         return None;
     }
@@ -112,11 +121,11 @@ pub fn ln_hyp2f1(a: f64, b: f64, c: f64, z: f64, max_terms: usize) -> Option<f64
         if (0.0..1.0).contains(&next) && ratio >= 0.0 {
             let rho = next.max(z);
             if term.abs() * rho / (1.0 - rho) <= 1e-17 * sum.abs() {
-                return (sum > 0.0).then(|| sum.ln() + log_scale);
+                return (sum != 0.0).then(|| (sum.signum(), sum.abs().ln() + log_scale));
             }
         }
         if term == 0.0 {
-            return (sum > 0.0).then(|| sum.ln() + log_scale);
+            return (sum != 0.0).then(|| (sum.signum(), sum.abs().ln() + log_scale));
         }
     }
     None

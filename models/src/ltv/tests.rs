@@ -265,3 +265,44 @@ fn groups_sum_their_customers() {
     let value = preds[1].expected_average_value.unwrap();
     assert!((preds[1].clv.unwrap() - value * preds[1].expected_purchases).abs() < 1e-9);
 }
+
+/// Regression: with a + b < 1 (fitted so on daily data) a first-time buyer's hypergeometric
+/// function has c = a + b − 1 < 0 and is negative; it was refused as "did not converge", so
+/// `GET /v1/ltv` answered 422 for horizons of a year. Values from scipy's hyp2f1 (−0.82109578761934)
+/// and the paper's equation (10) with it.
+#[test]
+fn expected_purchases_when_a_plus_b_is_below_one() {
+    let params = BgNbdParams {
+        r: 0.285_047_202_115_796_15,
+        alpha: 41.962_787_070_487_32,
+        a: 0.243_064_328_092_546_83,
+        b: 0.492_272_968_069_464_25,
+    };
+    let z = 365.0 / (params.alpha + 100.0 + 365.0);
+    let (sign, ln_abs) = special::signed_ln_hyp2f1(
+        params.r,
+        params.b,
+        params.a + params.b - 1.0,
+        z,
+        limits::MAX_HYP2F1_TERMS,
+    )
+    .unwrap();
+    assert_eq!(sign, -1.0);
+    assert!(rel(ln_abs.exp(), 0.821_095_787_619_339_8) < 1e-12);
+    let new = Customer {
+        frequency: 0,
+        recency: 0.0,
+        age: 100.0,
+        monetary_value: None,
+    };
+    let got = params.expected_purchases(&new, 365.0).unwrap();
+    assert!(rel(got, 0.549_384_679_501_544_1) < 1e-9, "{got}");
+    let repeat = Customer {
+        frequency: 2,
+        recency: 50.0,
+        age: 100.0,
+        monetary_value: None,
+    };
+    let got = params.expected_purchases(&repeat, 365.0).unwrap();
+    assert!(rel(got, 3.314_340_700_865_367_6) < 1e-9, "{got}");
+}

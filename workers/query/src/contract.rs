@@ -11,6 +11,14 @@
 //!  "fraud": [{"app_id": "shop", "day": "2026-03-01", "reason": "click_flood", "count": 12}]}
 //! ```
 //!
+//! `ltv_customers` (optional too) carries per-customer purchase summaries for `GET /v1/ltv`:
+//! `{"app_id", "day" (first purchase), "source", "currency", "frequency", "recency", "t",
+//! "monetary_value", "observed_on"}` with times in days (see migrations/0017 and
+//! [`LtvCustomerRow`]); `t` is the age on `observed_on`.
+//!
+//! `cohorts` (optional) carries acquisition-cohort rows for `GET /v1/cohorts`
+//! (`attrib_core::cohorts::CohortRow`, keyed by the cohort's day).
+//!
 //! `rows` (daily stats, core/src/rollup.rs), `paths` and `fraud` are each optional. For every
 //! section that is present, the listed days' rows of its table are replaced by the ones sent
 //! (an empty list clears those days); an absent section leaves its table untouched, so the
@@ -23,13 +31,15 @@
 
 use std::collections::{BTreeSet, HashSet};
 
+use attrib_core::cohorts::{CohortRow, MAX_COHORT_DAY};
 use attrib_core::rollup::{AppDay, DailyStat, FraudCount, PathStat, MAX_REGION_CHARS};
 use attrib_core::FieldError;
 use serde::Deserialize;
 
 use crate::limits::{
     MAX_COUNT, MAX_CURRENCY_CHARS, MAX_FILTER_VALUE_CHARS, MAX_PATH_STEPS, MAX_REASON_CHARS,
-    MAX_ROLLUP_ROWS, MAX_UPSERT_DAYS, MAX_UPSERT_FRAUD_ROWS, MAX_UPSERT_PATH_ROWS,
+    MAX_ROLLUP_ROWS, MAX_UPSERT_COHORT_ROWS, MAX_UPSERT_DAYS, MAX_UPSERT_FRAUD_ROWS,
+    MAX_UPSERT_LTV_ROWS, MAX_UPSERT_PATH_ROWS,
 };
 use crate::params::day;
 use crate::store::{Param, Statement};
@@ -50,6 +60,12 @@ pub struct UpsertBody {
     pub paths: Option<Vec<PathStat>>,
     #[serde(default)]
     pub fraud: Option<Vec<FraudCount>>,
+    /// Per-customer purchase summaries for lifetime value (migrations/0017).
+    #[serde(default)]
+    pub ltv_customers: Option<Vec<LtvCustomerRow>>,
+    /// Acquisition-cohort rows (migrations/0017).
+    #[serde(default)]
+    pub cohorts: Option<Vec<CohortRow>>,
     /// The sender's region: only its rows of the listed days are replaced; reads sum every
     /// region (issue 13, finding 3). Absent: the unnamed region `""`.
     #[serde(default)]
@@ -66,6 +82,41 @@ pub struct Applied {
     pub rows: Option<usize>,
     pub paths: Option<usize>,
     pub fraud: Option<usize>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ltv_customers: Option<usize>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cohorts: Option<usize>,
+}
+
+/// One customer's purchase summary in `lifetimes`' format, times in days, under the day of
+/// the customer's first purchase and the source credited with it.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LtvCustomerRow {
+    pub app_id: String,
+    pub day: String,
+    pub source: String,
+    pub currency: String,
+    pub frequency: u32,
+    pub recency: f64,
+    pub t: f64,
+    /// The UTC day the summary was computed (`t` is the age then); the edge ages it from there.
+    pub observed_on: String,
+    /// Mean value of the repeat purchases; 0 for a customer without one (as in `lifetimes`),
+    /// or without a known value (the spend model then leaves it out).
+    pub monetary_value: f64,
+}
+
+impl LtvCustomerRow {
+    pub fn customer(&self) -> attrib_models::ltv::Customer {
+        attrib_models::ltv::Customer {
+            frequency: self.frequency,
+            recency: self.recency,
+            age: self.t,
+            // 0: no value known (see `queries::ltv::StoredCustomer::customer`).
+            monetary_value: (self.monetary_value != 0.0).then_some(self.monetary_value),
+        }
+    }
 }
 
 /// Why an upsert body was refused.
@@ -231,6 +282,93 @@ impl UpsertBody {
                 }
             }
         }
+        if let Some(customers) = &self.ltv_customers {
+            if customers.len() > MAX_UPSERT_LTV_ROWS {
+                return Err(too_many(
+                    "ltv_customers",
+                    customers.len(),
+                    MAX_UPSERT_LTV_ROWS,
+                ));
+            }
+            for (i, c) in customers.iter().enumerate() {
+                within(format!("ltv_customers[{i}]"), &c.app_id, &c.day)?;
+                text(
+                    &format!("ltv_customers[{i}].source"),
+                    &c.source,
+                    0,
+                    MAX_FILTER_VALUE_CHARS,
+                )?;
+                text(
+                    &format!("ltv_customers[{i}].currency"),
+                    &c.currency,
+                    0,
+                    MAX_CURRENCY_CHARS,
+                )?;
+                let observed = day(&format!("ltv_customers[{i}].observed_on"), &c.observed_on)?;
+                if day(&format!("ltv_customers[{i}].day"), &c.day)? > observed {
+                    return Err(FieldError::new(
+                        format!("ltv_customers[{i}].observed_on"),
+                        "is before the first purchase's day",
+                    )
+                    .into());
+                }
+                c.customer().validate().map_err(|(field, reason)| {
+                    let name = match field {
+                        attrib_models::ltv::CustomerField::Age => "t",
+                        other => other.column(),
+                    };
+                    FieldError::new(format!("ltv_customers[{i}].{name}"), reason)
+                })?;
+            }
+        }
+        if let Some(cohorts) = &self.cohorts {
+            if cohorts.len() > MAX_UPSERT_COHORT_ROWS {
+                return Err(too_many("cohorts", cohorts.len(), MAX_UPSERT_COHORT_ROWS));
+            }
+            let mut keys = HashSet::new();
+            for (i, c) in cohorts.iter().enumerate() {
+                within(format!("cohorts[{i}]"), &c.app_id, &c.day)?;
+                for (name, value, max) in [
+                    ("source", &c.source, MAX_FILTER_VALUE_CHARS),
+                    ("campaign", &c.campaign, MAX_FILTER_VALUE_CHARS),
+                    ("currency", &c.currency, MAX_CURRENCY_CHARS),
+                ] {
+                    text(&format!("cohorts[{i}].{name}"), value, 0, max)?;
+                }
+                if c.day_offset > MAX_COHORT_DAY {
+                    return Err(FieldError::new(
+                        format!("cohorts[{i}].day_offset"),
+                        format!("must be at most {MAX_COHORT_DAY}"),
+                    )
+                    .into());
+                }
+                count(&format!("cohorts[{i}].users"), c.users)?;
+                count(&format!("cohorts[{i}].active_users"), c.active_users)?;
+                if c.active_users > c.users {
+                    return Err(FieldError::new(
+                        format!("cohorts[{i}].active_users"),
+                        "is larger than users",
+                    )
+                    .into());
+                }
+                amount(&format!("cohorts[{i}].revenue"), c.revenue, false)?;
+                let key = (
+                    &c.app_id,
+                    &c.day,
+                    &c.source,
+                    &c.campaign,
+                    c.day_offset,
+                    &c.currency,
+                );
+                if !keys.insert(key) {
+                    return Err(FieldError::new(
+                        format!("cohorts[{i}]"),
+                        "repeats an earlier cohort row",
+                    )
+                    .into());
+                }
+            }
+        }
         Ok(())
     }
 
@@ -245,6 +383,8 @@ impl UpsertBody {
             rows: self.rows.as_ref().map(Vec::len),
             paths: self.paths.as_ref().map(Vec::len),
             fraud: self.fraud.as_ref().map(Vec::len),
+            ltv_customers: self.ltv_customers.as_ref().map(Vec::len),
+            cohorts: self.cohorts.as_ref().map(Vec::len),
         }
     }
 
@@ -305,6 +445,8 @@ impl UpsertBody {
             (self.rows.is_some(), "daily_stats"),
             (self.paths.is_some(), "conversion_paths"),
             (self.fraud.is_some(), "fraud_counts"),
+            (self.ltv_customers.is_some(), "ltv_customers"),
+            (self.cohorts.is_some(), "cohort_days"),
         ];
         for (present, table) in sections {
             if !present {
@@ -369,6 +511,44 @@ impl UpsertBody {
                     f.day.as_str().into(),
                     f.reason.as_str().into(),
                     Param::Int(f.count as i64),
+                    self.region.as_str().into(),
+                ],
+            ));
+        }
+        for c in self.ltv_customers.iter().flatten() {
+            out.push(Statement::new(
+                "INSERT INTO ltv_customers (app_id, day, source, currency, frequency, recency, t, \
+                 observed_on, monetary_value, region) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+                vec![
+                    c.app_id.as_str().into(),
+                    c.day.as_str().into(),
+                    c.source.as_str().into(),
+                    c.currency.as_str().into(),
+                    Param::Int(i64::from(c.frequency)),
+                    Param::Real(c.recency),
+                    Param::Real(c.t),
+                    c.observed_on.as_str().into(),
+                    Param::Real(c.monetary_value),
+                    self.region.as_str().into(),
+                ],
+            ));
+        }
+        for c in self.cohorts.iter().flatten() {
+            out.push(Statement::new(
+                "INSERT INTO cohort_days (app_id, day, source, campaign, day_offset, currency, \
+                 users, active_users, revenue, region) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+                vec![
+                    c.app_id.as_str().into(),
+                    c.day.as_str().into(),
+                    c.source.as_str().into(),
+                    c.campaign.as_str().into(),
+                    Param::Int(i64::from(c.day_offset)),
+                    c.currency.as_str().into(),
+                    Param::Int(c.users as i64),
+                    Param::Int(c.active_users as i64),
+                    Param::Real(c.revenue),
                     self.region.as_str().into(),
                 ],
             ));

@@ -39,8 +39,8 @@ use worker::{
 
 use crate::error::QueryError;
 use crate::queries::{
-    datadriven::DataDrivenQuery, fraud::FraudQuery, overview::Overview, paths::PathsQuery,
-    stats::StatsQuery, ReadQuery,
+    cohorts::CohortsQuery, datadriven::DataDrivenQuery, fraud::FraudQuery, ltv::LtvQuery,
+    overview::Overview, paths::PathsQuery, stats::StatsQuery, ReadQuery,
 };
 
 /// Cron triggers (`[triggers] crons` in wrangler.toml): retention of the D1 postback log.
@@ -66,6 +66,8 @@ async fn fetch(req: Request, env: Env, ctx: Context) -> Result<Response> {
         (Method::Get, PathsQuery::PATH) => reads::serve::<PathsQuery>(req, &env, &ctx).await,
         (Method::Get, FraudQuery::PATH) => reads::serve::<FraudQuery>(req, &env, &ctx).await,
         (Method::Get, Overview::PATH) => reads::serve::<Overview>(req, &env, &ctx).await,
+        (Method::Get, LtvQuery::PATH) => reads::serve::<LtvQuery>(req, &env, &ctx).await,
+        (Method::Get, CohortsQuery::PATH) => reads::serve::<CohortsQuery>(req, &env, &ctx).await,
         (Method::Get, DataDrivenQuery::PATH) => {
             reads::serve::<DataDrivenQuery>(req, &env, &ctx).await
         }

@@ -30,6 +30,19 @@ pub const DEFAULT_FRAUD_ROWS: usize = 1_000;
 pub const MAX_SKAN_ROWS: usize = 5_000;
 pub const DEFAULT_SKAN_ROWS: usize = 1_000;
 
+/// Customers one lifetime-value fit (`/v1/ltv`) takes at most: a wider range or set of
+/// sources is refused (413 naming `from`), never silently sampled. The BG/NBD and Gamma-Gamma
+/// fits are a few dozen passes over the customers, well inside a Worker's CPU time here.
+pub const MAX_LTV_CUSTOMERS: usize = 20_000;
+/// Longest prediction horizon of `/v1/ltv`, in days, and the default.
+pub const MAX_LTV_HORIZON_DAYS: usize = 3_650;
+pub const DEFAULT_LTV_HORIZON_DAYS: usize = 365;
+
+/// Cohort groups one `/v1/cohorts` read returns at most (more: 413 naming `group_by`), and the
+/// stored cohort rows it aggregates at most (more: 413 naming `from`).
+pub const MAX_COHORT_GROUPS: usize = 1_000;
+pub const MAX_COHORT_READ_ROWS: usize = 100_000;
+
 /// Values in one comma-separated filter (`source=a,b,c`).
 pub const MAX_FILTER_VALUES: usize = 20;
 /// Longest filter value; sources and campaigns are cut to this length at ingest.
@@ -50,6 +63,10 @@ pub const MAX_ROLLUP_ROWS: usize = attrib_core::rollup::MAX_UPSERT_SECTION_ROWS;
 pub const MAX_UPSERT_PATH_ROWS: usize = attrib_core::rollup::MAX_UPSERT_SECTION_ROWS;
 /// Fraud rows in one upsert.
 pub const MAX_UPSERT_FRAUD_ROWS: usize = attrib_core::rollup::MAX_UPSERT_SECTION_ROWS;
+/// Customer summary rows (`ltv_customers`) in one upsert.
+pub const MAX_UPSERT_LTV_ROWS: usize = attrib_core::rollup::MAX_UPSERT_SECTION_ROWS;
+/// Cohort rows (`cohorts`) in one upsert.
+pub const MAX_UPSERT_COHORT_ROWS: usize = attrib_core::rollup::MAX_UPSERT_SECTION_ROWS;
 /// (app, day) pairs replaced by one upsert.
 pub const MAX_UPSERT_DAYS: usize = 400;
 /// Body size of one upsert (a row is well under 1 KB).

@@ -5,12 +5,20 @@
 const TOKEN_KEY = 'attrib.readToken';
 const DEFAULT_DAYS = 30;
 const DAY_MS = 86_400_000;
+// The data-driven models of GET /v1/attribution: their credit is computed over the app's stored
+// conversion paths for the range (not read from the stats rollup), so they sit beside the
+// heuristics in the model select but are fetched from another endpoint.
+const DATA_DRIVEN = ['markov', 'shapley'];
+const isDataDriven = (model) => DATA_DRIVEN.includes(model);
+// Cohort columns (days after the first attributed conversion) and the lifetime-value horizon.
+const COHORT_DAYS = 30;
+const LTV_HORIZON_DAYS = 365;
 
 const $ = (id) => document.getElementById(id);
 // Tokens saved by earlier versions in localStorage are removed, not reused.
 localStorage.removeItem(TOKEN_KEY);
 const number = new Intl.NumberFormat('en-US', { maximumFractionDigits: 2 });
-const state = { app: null, sources: [], renders: 0 };
+const state = { app: null, sources: [], renders: 0, cohortRenders: 0 };
 // For tests and curious people: the state, the chart instances and when numbers first showed.
 window.__dashboard = { state, charts: {}, firstNumbersMs: null };
 
@@ -93,7 +101,13 @@ async function start() {
     const app = await api('/v1/app');
     state.app = app;
     $('app-name').textContent = `app ${app.app_id}`;
-    $('model').replaceChildren(...app.models.map((m) => new Option(m.replaceAll('_', ' '), m, false, m === app.default_model)));
+    const group = (label, models) => {
+      const g = document.createElement('optgroup');
+      g.label = label;
+      g.append(...models.map((m) => new Option(m.replaceAll('_', ' '), m, false, m === app.default_model)));
+      return g;
+    };
+    $('model').replaceChildren(group('Heuristic', app.models), group('Data-driven (stored paths)', DATA_DRIVEN));
     const last = app.stats_days.last ?? isoDay(Date.now());
     $('to').value = last;
     $('from').value = isoDay(Date.parse(last) - (DEFAULT_DAYS - 1) * DAY_MS);
@@ -108,19 +122,118 @@ async function refresh() {
   const range = { from: f.from, to: f.to };
   const scope = { ...range, source: f.source };
   status('Loading…');
-  const [byDay, bySource, byModel, paths, fraud, skan] = await Promise.all([
-    api('/v1/stats', { ...scope, model: f.model, group_by: 'day' }),
-    api('/v1/stats', { ...scope, model: f.model, group_by: 'source', order_by: 'conversions' }),
+  // Totals, the time chart, touches and spend do not depend on the model's credit rule; under a
+  // data-driven model they come from the stats rollup under the app's default model.
+  const statsModel = isDataDriven(f.model) ? state.app.default_model : f.model;
+  const [byDay, statsBySource, byModel, paths, fraud, skan, ...attributed] = await Promise.all([
+    api('/v1/stats', { ...scope, model: statsModel, group_by: 'day' }),
+    api('/v1/stats', { ...scope, model: statsModel, group_by: 'source', order_by: 'conversions' }),
     api('/v1/stats', { ...scope, group_by: 'source,model' }),
     api('/v1/paths', { ...scope, limit: 10 }),
     api('/v1/fraud', range),
     api('/v1/skan', { ...range, group_by: 'ad_network_id,source_identifier,did_win' }),
+    ...DATA_DRIVEN.map((model) => api('/v1/attribution', { ...range, model })),
   ]);
-  const data = { filters: f, byDay, bySource, byModel, paths, fraud, skan };
+  const dataDriven = Object.fromEntries(DATA_DRIVEN.map((m, i) => [m, attributed[i]]));
+  const bySource = isDataDriven(f.model)
+    ? await attributedBySource(f, dataDriven[f.model], statsBySource, byDay)
+    : statsBySource;
+  const data = { filters: f, byDay, bySource, byModel, dataDriven, paths, fraud, skan };
   state.data = data;
   renderNumbers(data);
-  status(`${f.from} – ${f.to} · stats version ${byDay.stats_version}`);
+  const note = isDataDriven(f.model) ? ` · credit by source: ${f.model} over ${dataDriven[f.model].paths} stored paths` : '';
+  status(`${f.from} – ${f.to} · stats version ${byDay.stats_version}${note}`);
   renderCharts(data).catch((err) => status(err.message, true));
+  renderCohortsAndValue(f, valueCurrency(bySource, byDay)).catch((err) => status(err.message, true));
+}
+
+/** The currency lifetime value is predicted in: the reporting one, else the one with the most credited value. */
+function valueCurrency(bySource, byDay) {
+  if (bySource.reporting_currency) return bySource.reporting_currency;
+  const value = {};
+  for (const t of byDay.totals) for (const [c, v] of Object.entries(t.credited_value_by_currency)) if (c) value[c] = (value[c] ?? 0) + v;
+  return Object.entries(value).sort(([a, x], [b, y]) => y - x || a.localeCompare(b))[0]?.[0] ?? null;
+}
+
+const percent = (share) => (share == null ? '–' : `${number.format(share * 100)}%`);
+
+/** Cohorts (GET /v1/cohorts) and predicted lifetime value per source (GET /v1/ltv) for the range. */
+async function renderCohortsAndValue(f, currency) {
+  const scope = { from: f.from, to: f.to, source: f.source };
+  const [byDay, bySource, ltv] = await Promise.all([
+    api('/v1/cohorts', { ...scope, group_by: 'day', max_day: COHORT_DAYS }),
+    api('/v1/cohorts', { ...scope, group_by: 'source', max_day: COHORT_DAYS }),
+    currency
+      ? api('/v1/ltv', { ...scope, currency, group_by: 'source', horizon: LTV_HORIZON_DAYS }).catch((err) => ({ error: err.message }))
+      : Promise.resolve({ error: 'no currency with revenue in the range' }),
+  ]);
+  state.cohorts = { byDay, bySource, ltv, currency };
+  fillTable('cohorts-table', byDay.rows, (row, c) => {
+    row.dataset.day = c.day;
+    cell(row, c.day);
+    cell(row, number.format(c.users), true);
+    for (const d of [1, 7, 30]) cell(row, percent(c.retention[d]), true);
+    // Revenue by day 30 only for cohorts 30 days old: a younger one has not earned it yet.
+    const revenue = Object.fromEntries(Object.entries(c.cumulative_revenue_by_currency).map(([cur, v]) => [cur, v[COHORT_DAYS]]));
+    cell(row, c.observed_days < COHORT_DAYS ? '–' : money(revenue), true);
+  });
+  $('ltv-horizon').textContent = number.format(LTV_HORIZON_DAYS);
+  fillTable('ltv-table', ltv.rows ?? [], (row, r) => {
+    row.dataset.source = r.source;
+    cell(row, r.source);
+    cell(row, number.format(r.customers), true);
+    cell(row, number.format(r.expected_purchases), true);
+    cell(row, r.predicted_value == null ? '–' : `${currency} ${number.format(r.predicted_value)}`, true);
+    cell(row, r.predicted_value_per_customer == null ? '–' : `${currency} ${number.format(r.predicted_value_per_customer)}`, true);
+  });
+  $('ltv-note').textContent = ltv.error
+    ? `Lifetime value: ${ltv.error}`
+    : ltv.note ?? `${number.format(ltv.customers)} customers acquired in the range, ${currency}; BG/NBD r ${number.format(ltv.bgnbd.r)}, α ${number.format(ltv.bgnbd.alpha)}, a ${number.format(ltv.bgnbd.a)}, b ${number.format(ltv.bgnbd.b)}`;
+  const echarts = await echartsReady;
+  const days = Array.from({ length: COHORT_DAYS + 1 }, (_, d) => d);
+  chart(echarts, 'chart-cohorts').setOption({
+    tooltip: { trigger: 'axis' },
+    legend: { top: 0, data: bySource.rows.map((r) => r.source) },
+    grid: { left: 48, right: 24, top: 40, bottom: 28 },
+    xAxis: { type: 'category', name: 'day', data: days },
+    yAxis: { type: 'value', max: 1 },
+    series: bySource.rows.map((r) => ({ name: r.source, type: 'line', connectNulls: false, data: r.retention })),
+  }, true);
+  state.cohortRenders += 1;
+}
+
+/**
+ * The by-source rows under a data-driven model, in the shape of /v1/stats rows: conversions and
+ * value are /v1/attribution's credit for the range (value asked once per currency, since it is
+ * never summed across currencies); touches and spend are the stats rollup's (they do not depend
+ * on the model). CPA and ROAS are left out: the API computes them for heuristic models only.
+ */
+async function attributedBySource(f, answer, statsBySource, byDay) {
+  const currencies = [...new Set(byDay.totals.flatMap((t) => Object.keys(t.credited_value_by_currency)))].filter((c) => c !== '').sort();
+  const valued = await Promise.all(currencies.map((currency) => api('/v1/attribution', { from: f.from, to: f.to, model: f.model, currency })));
+  const stats = groupRows(statsBySource.rows, 'source');
+  const sources = new Set([...answer.channels.map((c) => c.channel), ...stats.map((s) => s.key)]);
+  const rows = [];
+  for (const source of sources) {
+    if (f.source && source !== f.source) continue;
+    const s = stats.find((g) => g.key === source);
+    const value = {};
+    valued.forEach((v, i) => {
+      const credit = v.channels.find((c) => c.channel === source)?.value ?? 0;
+      if (credit) value[currencies[i]] = credit;
+    });
+    rows.push({
+      source,
+      touches: s?.touches ?? 0,
+      conversions: answer.channels.find((c) => c.channel === source)?.conversions ?? 0,
+      credited_value_by_currency: value,
+      spend_by_currency: s?.spend ?? {},
+      spend: null,
+      cpa: null,
+      roas: null,
+    });
+  }
+  return { rows, reporting_currency: null };
 }
 
 /** `USD 10–20` per currency from a SKAN row's summed revenue ranges. */
@@ -188,7 +301,7 @@ function chart(echarts, id) {
   return charts[id];
 }
 
-async function renderCharts({ byDay, bySource, byModel, filters: f }) {
+async function renderCharts({ byDay, bySource, byModel, dataDriven, filters: f }) {
   const echarts = await echartsReady;
   const days = [];
   for (let t = Date.parse(f.from); t <= Date.parse(f.to); t += DAY_MS) days.push(isoDay(t));
@@ -215,10 +328,13 @@ async function renderCharts({ byDay, bySource, byModel, filters: f }) {
     series: [{ name: `Conversions (${f.model})`, type: 'bar', data: sources.map((s) => Number(s.conversions.toFixed(4))) }],
   }, true);
 
-  const models = state.app.models;
-  const names = [...new Set(byModel.rows.map((r) => r.source))].sort();
+  const models = [...state.app.models, ...DATA_DRIVEN];
   const cells = new Map();
-  for (const r of byModel.rows) cells.set(`${r.model}\u0000${r.source}`, (cells.get(`${r.model}\u0000${r.source}`) ?? 0) + r.conversions);
+  const add = (model, source, conversions) => cells.set(`${model}\u0000${source}`, (cells.get(`${model}\u0000${source}`) ?? 0) + conversions);
+  for (const r of byModel.rows) add(r.model, r.source, r.conversions);
+  // /v1/attribution has no source filter: keep only the picked source's credit, as the stats rows do.
+  for (const m of DATA_DRIVEN) for (const c of dataDriven[m].channels) if (!f.source || c.channel === f.source) add(m, c.channel, c.conversions);
+  const names = [...new Set([...cells.keys()].map((k) => k.split('\u0000')[1]))].sort();
   chart(echarts, 'chart-models').setOption({
     tooltip: { trigger: 'axis' },
     legend: { top: 0, data: models },

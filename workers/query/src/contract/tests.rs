@@ -162,3 +162,42 @@ fn stale_checks_stay_under_d1_bound_parameter_limit() {
     assert_eq!(checks.len(), 10);
     assert!(checks.iter().all(|c| c.params.len() <= 100));
 }
+
+/// What `attrib_core::cohorts` computes for the origin is what this contract takes: cohort
+/// rows and lifetime-value summaries of a few journeys make a valid upsert of their days.
+#[test]
+fn core_cohort_rows_and_ltv_summaries_are_valid_sections() {
+    use attrib_core::cohorts::{cohort_rows, ltv_summaries, UserConversion};
+    const DAY: i64 = 86_400_000;
+    let t0 = 1_772_359_200_000; // 2026-03-01T10:00:00Z
+    let conv = |user, ts_ms, currency, revenue| UserConversion {
+        app_id: "a",
+        user,
+        ts_ms,
+        source: "google",
+        campaign: "spring",
+        currency,
+        revenue,
+    };
+    let conversions = vec![
+        conv("ann", t0, "USD", 10.0),
+        conv("ann", t0 + DAY, "EUR", 5.0), // a repeat day with no USD value
+        conv("bob", t0 + 3600, "USD", 4.0),
+        conv("bob", t0 + 2 * DAY, "USD", 6.0),
+    ];
+    let upsert = body(json!({
+        "days": day_of("a"),
+        "cohorts": cohort_rows(&conversions),
+        "ltv_customers": ltv_summaries(&conversions, t0 + 5 * DAY),
+    }));
+    upsert.validate().expect("valid");
+    assert_eq!(upsert.applied().ltv_customers, Some(2));
+    let ann = upsert
+        .ltv_customers
+        .iter()
+        .flatten()
+        .find(|c| c.monetary_value == 0.0)
+        .expect("ann's repeat day has no USD value");
+    assert_eq!(ann.frequency, 1);
+    assert_eq!(ann.customer().monetary_value, None, "no value known");
+}

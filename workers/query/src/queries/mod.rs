@@ -2,8 +2,10 @@
 //! Turso answer the same SQL: parsing and validating its parameters, its canonical form (the
 //! cache key), and running it.
 
+pub mod cohorts;
 pub mod datadriven;
 pub mod fraud;
+pub mod ltv;
 pub mod overview;
 pub mod paths;
 pub mod sql;
