@@ -22,6 +22,17 @@ pub const RECORD_PATH: &str = "/record";
 pub const MERGE_PATH: &str = "/merge";
 pub const VIEW_PATH: &str = "/view";
 pub const REATTRIBUTE_PATH: &str = "/reattribute";
+/// `POST /erase` (issue 12, erasure): deletes everything the journey holds, leaves a tombstone.
+pub const ERASE_PATH: &str = "/erase";
+
+/// `POST /erase`'s answer.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EraseReply {
+    /// Whether the journey held anything (false for a journey never seen or erased before).
+    pub existed: bool,
+    /// When the tombstone was set (this erasure's time: a second erasure renews it).
+    pub erased_at_ms: i64,
+}
 
 /// `POST /record`: events for one journey, in the order received.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
