@@ -43,8 +43,12 @@ impl ClickHouseSink {
         })
     }
 
+    pub(super) fn database(&self) -> &str {
+        &self.config.database
+    }
+
     /// Runs one statement: `query` in the URL (or, when `None`, the body is the query).
-    async fn execute(
+    pub(super) async fn execute(
         &self,
         query: Option<&str>,
         query_id: Option<&str>,

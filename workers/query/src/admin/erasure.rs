@@ -4,18 +4,21 @@
 //! erased (`POST /erase` on its Durable Object: storage deleted, tombstone left, alarm
 //! cleared), then their rows in D1's postback log are deleted. Each step reports its store's
 //! status; a failed step leaves the later ones failed with the reason, and sending the
-//! regulation again finishes the work (every step is idempotent).
+//! regulation again finishes the work (every step is idempotent). Last, every origin is asked
+//! (`POST /v1/erase`, signed with the outbox keys) to delete the journeys' rows, and answers
+//! per store.
 
 use std::collections::BTreeMap;
 
 use attrib_core::privacy::erasure::{
-    subject_journey, ErasureError, LinkedJourneys, StoreStatus, EDGE_JOURNEYS_STORE,
-    EDGE_POSTBACK_LOG_STORE,
+    subject_journey, ErasureError, LinkedJourneys, OriginErasure, OriginErasureReply, StoreStatus,
+    EDGE_JOURNEYS_STORE, EDGE_POSTBACK_LOG_STORE, ORIGIN_ERASE_PATH, ORIGIN_STORE,
 };
 use attrib_core::privacy::RegulationInput;
 use attrib_core::protocol::{EraseReply, JourneyView, ERASE_PATH, VIEW_PATH};
+use attrib_core::signing::Direction;
 use attrib_worker_common::apps::{self, DB_BINDING};
-use attrib_worker_common::{config, journeys, EdgeError};
+use attrib_worker_common::{config, journeys, signed, EdgeError};
 use wasm_bindgen::JsValue;
 use worker::Env;
 
@@ -35,6 +38,8 @@ enum EraseError {
     Query(#[from] QueryError),
     #[error("the app has no settings")]
     NoApp,
+    #[error("the origin answered {status}: {body}")]
+    Origin { status: u16, body: String },
 }
 
 /// Runs the edge erasure of `input` in `app_id`, recording each store's status in `stores`.
@@ -55,10 +60,10 @@ pub async fn run(
                 EDGE_JOURNEYS_STORE.into(),
                 StoreStatus::failed(err.to_string()),
             );
-            stores.insert(
-                EDGE_POSTBACK_LOG_STORE.into(),
-                StoreStatus::failed("not attempted: the journeys were not erased; send again"),
-            );
+            let later =
+                StoreStatus::failed("not attempted: the journeys were not erased; send again");
+            stores.insert(EDGE_POSTBACK_LOG_STORE.into(), later.clone());
+            stores.insert(ORIGIN_STORE.into(), later);
             return;
         }
     };
@@ -71,6 +76,109 @@ pub async fn run(
         }
     };
     stores.insert(EDGE_POSTBACK_LOG_STORE.into(), status);
+    // Last: the journeys made their last outbox records before they were erased.
+    erase_at_origins(env, app_id, names, stores).await;
+}
+
+/// Asks every configured origin to delete the journeys' rows; each origin store's status
+/// replaces the `origin` placeholder (named `<store>@<region>` when there are several origins).
+async fn erase_at_origins(
+    env: &Env,
+    app_id: &str,
+    journeys: Vec<String>,
+    stores: &mut BTreeMap<String, StoreStatus>,
+) {
+    let origins = match origin_urls(env) {
+        Ok(origins) if !origins.is_empty() => origins,
+        Ok(_) => {
+            stores.insert(
+                ORIGIN_STORE.into(),
+                StoreStatus::failed(
+                    "ORIGIN_URLS is not set for the query Worker: the origin was not asked",
+                ),
+            );
+            return;
+        }
+        Err(err) => {
+            stores.insert(ORIGIN_STORE.into(), StoreStatus::failed(err.to_string()));
+            return;
+        }
+    };
+    let request = OriginErasure {
+        app_id: app_id.to_owned(),
+        journeys,
+    };
+    let several = origins.len() > 1;
+    let mut failures = Vec::new();
+    let mut answered = BTreeMap::new();
+    for (region, url) in &origins {
+        match ask_origin(env, url, &request).await {
+            Ok(reply) => {
+                for (store, status) in reply.stores {
+                    let name = if several {
+                        format!("{store}@{region}")
+                    } else {
+                        store
+                    };
+                    answered.insert(name, status);
+                }
+            }
+            Err(err) => {
+                worker::console_error!("app {app_id}: origin {region} erasure failed: {err}");
+                failures.push(format!("{region}: {err}"));
+            }
+        }
+    }
+    stores.remove(ORIGIN_STORE);
+    stores.extend(answered);
+    if !failures.is_empty() {
+        stores.insert(
+            ORIGIN_STORE.into(),
+            StoreStatus::failed(format!("{}; send again", failures.join("; "))),
+        );
+    }
+}
+
+/// Region → origin base URL, each URL once (regions may share an origin).
+fn origin_urls(env: &Env) -> Result<BTreeMap<String, String>, EdgeError> {
+    let Some(raw) = config::var(env, config::ORIGIN_URLS) else {
+        return Ok(BTreeMap::new());
+    };
+    let urls: BTreeMap<String, String> =
+        serde_json::from_str(&raw).map_err(|e| EdgeError::Config {
+            name: config::ORIGIN_URLS,
+            reason: e.to_string(),
+        })?;
+    let mut seen = Vec::new();
+    Ok(urls
+        .into_iter()
+        .filter_map(|(region, url)| {
+            let url = url.trim_end_matches('/').to_owned();
+            (!seen.contains(&url)).then(|| {
+                seen.push(url.clone());
+                (region, url)
+            })
+        })
+        .collect())
+}
+
+async fn ask_origin(
+    env: &Env,
+    base: &str,
+    request: &OriginErasure,
+) -> Result<OriginErasureReply, EraseError> {
+    let keys = signed::keyring(env, Direction::Outbox)?;
+    let body = serde_json::to_string(request).map_err(EdgeError::from)?;
+    let mut response = signed::post_signed(base, ORIGIN_ERASE_PATH, &keys, &body).await?;
+    let status = response.status_code();
+    let text = response.text().await.map_err(EdgeError::from)?;
+    if !(200..300).contains(&status) {
+        return Err(EraseError::Origin {
+            status,
+            body: text.chars().take(500).collect(),
+        });
+    }
+    Ok(serde_json::from_str(&text).map_err(EdgeError::from)?)
 }
 
 /// Erases every journey linked to the subjects; the names of those journeys.

@@ -8,7 +8,7 @@
 
 use std::collections::BTreeMap;
 
-use attrib_core::privacy::erasure::{stores_of, StoreStatus, ORIGIN_STORE};
+use attrib_core::privacy::erasure::{stores_of, StoreStatus};
 use attrib_core::privacy::{subject_hash, RegulationInput, RegulationType, EDGE_SUPPRESSION_STORE};
 use attrib_worker_common::apps::DB_BINDING;
 use attrib_worker_common::random::random_bytes;
@@ -158,13 +158,6 @@ pub async fn create(cx: &Cx<'_>, app_id: &str, body: Value) -> Result<Response, 
     .await?;
     if input.regulation_type.erases() {
         super::erasure::run(cx.env, app_id, &input, &mut stores).await;
-        stores.insert(
-            ORIGIN_STORE.into(),
-            StoreStatus::failed(
-                "origin erasure is not available yet: ClickHouse, Kafka and the embedded store \
-                 keep the person's rows",
-            ),
-        );
         let stores_json = stores_text(&stores)?;
         cx.env
             .d1(DB_BINDING)?
