@@ -87,6 +87,7 @@ test('DELETE_ONLY erases the user, the merged anonymous journey, pending postbac
   const created = await regulate(app.appId, { regulationType: 'DELETE_ONLY', subjectType: 'USER_ID', subjectIds: ['er-user'] });
   expectStatus(created, 201);
   const delivered = deliveriesOf(app.appId);
+  const db = await stack.d1();
   assert.deepEqual(created.json.stores.edge_journeys, { status: 'done' });
   assert.deepEqual(created.json.stores.edge_postback_log, { status: 'done' });
   assert.ok(created.json.stores.origin, 'the origin reports its own status');
@@ -117,6 +118,12 @@ test('DELETE_ONLY erases the user, the merged anonymous journey, pending postbac
   expectStatus(await stack.journey('er-anon', app.readToken, { type: 'anonymous' }), 404);
   assert.equal(await attemptsOf(app.appId, names), 0);
 
+  // The origin was not reached (no ORIGIN_URLS here): the erased journeys keep their links, so
+  // the regulation sent again still reaches the merged anonymous journey. A postback-log row of
+  // it landing late (an alarm's copy racing the erasure) goes then.
+  assert.equal(created.json.status, 'failed');
+  await db.prepare("INSERT INTO postback_attempts (postback_key, attempt, app_id, journey, network, conversion_id, event_name, method, url, outcome, attempted_at_ms, duration_ms) VALUES ('late-key', 1, ?, ?, 'newsy', 'c', 'Order Completed', 'POST', 'http://x', 'retry', 0, 1)")
+    .bind(app.appId, names[1]).run();
   const again = await regulate(app.appId, { regulationType: 'DELETE_ONLY', subjectType: 'USER_ID', subjectIds: ['er-user'] });
   expectStatus(again, 201);
   assert.notEqual(again.json.id, created.json.id);
@@ -124,9 +131,9 @@ test('DELETE_ONLY erases the user, the merged anonymous journey, pending postbac
   assert.deepEqual(again.json.stores.edge_postback_log, { status: 'done' });
   expectStatus(await stack.journey('er-user', app.readToken), 404);
   expectStatus(await stack.journey('er-kept', app.readToken), 200);
+  assert.equal(await attemptsOf(app.appId, names), 0, 'the merged journey was reached again');
 
   // The regulation keeps counts, never the ids.
-  const db = await stack.d1();
   const regs = await db.prepare('SELECT * FROM regulations WHERE app_id = ?').bind(app.appId).all();
   assert.equal(regs.results.length, 2);
   assert.ok(!JSON.stringify(regs.results).includes('er-user'));

@@ -25,6 +25,16 @@ pub const REATTRIBUTE_PATH: &str = "/reattribute";
 /// `POST /erase` (issue 12, erasure): deletes everything the journey holds, leaves a tombstone.
 pub const ERASE_PATH: &str = "/erase";
 
+/// `POST /erase`'s body.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EraseRequest {
+    /// Also forget the journey's merge links (sent once every store is done): until then an
+    /// erased journey keeps the names of the journeys linked to it, so that sending the
+    /// regulation again still finds them (their rows at the origin, in the postback log).
+    #[serde(default)]
+    pub forget_links: bool,
+}
+
 /// `POST /erase`'s answer.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct EraseReply {

@@ -5,17 +5,19 @@
 //! `/merge` hands over nothing, so events in flight do not bring the person back.
 //!
 //! Erasing twice is harmless: the tables are already empty, the tombstone is renewed. The
-//! caller (the query Worker's regulations) finds the journeys linked to this one before it
-//! erases any, since an erased journey no longer knows its links.
+//! merge links (`merged_from`, meta `merged_into`: names of the person's other journeys) are
+//! kept until the caller (the query Worker's regulations) reports every store done
+//! (`forget_links`): a regulation sent again after a failed store still finds every journey.
 
 use attrib_core::journey::JourneyStore;
-use attrib_core::protocol::EraseReply;
+use attrib_core::protocol::{EraseReply, EraseRequest};
 
 use crate::meta::Meta;
 use crate::store::{SqlJourneyStore, StoreError, Table};
 
-/// Every table with facts about the person. `meta` is handled apart (the schema version stays).
-const PERSONAL_TABLES: [&str; 8] = [
+/// Every table with facts about the person. `meta` is handled apart (the schema version
+/// stays); `merged_from` goes with `forget_links`.
+const PERSONAL_TABLES: [&str; 7] = [
     "events",
     "touches",
     "attributions",
@@ -23,19 +25,30 @@ const PERSONAL_TABLES: [&str; 8] = [
     "dead_letters",
     "postbacks",
     "postback_attempts",
-    "merged_from",
 ];
 
-pub fn erase(store: &SqlJourneyStore, now_ms: i64) -> Result<EraseReply, StoreError> {
+pub fn erase(
+    store: &SqlJourneyStore,
+    request: &EraseRequest,
+    now_ms: i64,
+) -> Result<EraseReply, StoreError> {
     let meta = Meta::new(store);
     let existed = meta.key()?.is_some() || store.count(Table::Events)? > 0;
     store.atomically(|| {
         for table in PERSONAL_TABLES {
             store.sql.exec(&format!("DELETE FROM {table}"), None)?;
         }
-        store
-            .sql
-            .exec("DELETE FROM meta WHERE key <> 'schema_version'", None)?;
+        if request.forget_links {
+            store.sql.exec("DELETE FROM merged_from", None)?;
+            store
+                .sql
+                .exec("DELETE FROM meta WHERE key <> 'schema_version'", None)?;
+        } else {
+            store.sql.exec(
+                "DELETE FROM meta WHERE key NOT IN ('schema_version', 'merged_into')",
+                None,
+            )?;
+        }
         Ok::<_, StoreError>(())
     })?;
     // The rows under the cache are gone.

@@ -18,9 +18,10 @@ use attrib_core::keys::WriteKeyClass;
 use attrib_core::limits::MAX_MERGE_HOPS;
 use attrib_core::privacy::erasure::tombstone_holds;
 use attrib_core::protocol::{
-    JourneyView, MergeReply, MergeRequest, ReattributeReply, ReattributeRequest, RecordReply,
-    RecordRequest, ReplayRequest, BENCH_COUNTERS_PATH, BENCH_NOOP_PATH, DEAD_LETTERS_PATH,
-    DEAD_LETTERS_REPLAY_PATH, ERASE_PATH, MERGE_PATH, REATTRIBUTE_PATH, RECORD_PATH, VIEW_PATH,
+    EraseRequest, JourneyView, MergeReply, MergeRequest, ReattributeReply, ReattributeRequest,
+    RecordReply, RecordRequest, ReplayRequest, BENCH_COUNTERS_PATH, BENCH_NOOP_PATH,
+    DEAD_LETTERS_PATH, DEAD_LETTERS_REPLAY_PATH, ERASE_PATH, MERGE_PATH, REATTRIBUTE_PATH,
+    RECORD_PATH, VIEW_PATH,
 };
 use attrib_worker_common::config;
 use attrib_worker_common::journeys;
@@ -143,7 +144,8 @@ impl JourneyObject {
             }
             (Method::Get, VIEW_PATH) => Ok(response::json(200, &self.view()?)?),
             (Method::Post, ERASE_PATH) => {
-                let reply = erase::erase(&self.store, flush::now_ms())?;
+                let request: EraseRequest = read_json(&mut req).await?;
+                let reply = erase::erase(&self.store, &request, flush::now_ms())?;
                 // Nothing is left to flush, close or send.
                 self.state.storage().delete_alarm().await?;
                 Ok(response::json(200, &reply)?)

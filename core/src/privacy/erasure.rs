@@ -4,8 +4,8 @@
 //! both ways, every journey merged into it or that it was merged into (an anonymous id's
 //! journey merged into the user's, a click's). [`LinkedJourneys`] walks that graph within one
 //! app, bounded by [`MAX_ERASED_JOURNEYS`]; the whole graph is known before anything is
-//! deleted, so an erasure that would exceed the bound deletes nothing (a deleted journey no
-//! longer knows its links, a retry could not find the rest).
+//! deleted, so an erasure that would exceed the bound deletes nothing. An erased journey keeps
+//! its links until every store is done, so a regulation sent again still finds the rest.
 //!
 //! An erased journey keeps a tombstone (the time of its erasure, nothing about the person) and
 //! drops events for its id while [`tombstone_holds`]: events in flight do not resurrect the

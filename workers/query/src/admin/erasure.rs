@@ -10,14 +10,17 @@
 
 use std::collections::BTreeMap;
 
+use attrib_core::geo::Placement;
+use attrib_core::identity::JourneyKey;
 use attrib_core::privacy::erasure::{
     subject_journey, ErasureError, LinkedJourneys, OriginErasure, OriginErasureReply, StoreStatus,
     EDGE_JOURNEYS_STORE, EDGE_POSTBACK_LOG_STORE, ORIGIN_ERASE_PATH, ORIGIN_STORE,
 };
 use attrib_core::privacy::RegulationInput;
-use attrib_core::protocol::{EraseReply, JourneyView, ERASE_PATH, VIEW_PATH};
+use attrib_core::protocol::{EraseReply, EraseRequest, JourneyView, ERASE_PATH, VIEW_PATH};
 use attrib_core::signing::Direction;
 use attrib_worker_common::apps::{self, DB_BINDING};
+use attrib_worker_common::config::JurisdictionMode;
 use attrib_worker_common::{config, journeys, signed, EdgeError};
 use wasm_bindgen::JsValue;
 use worker::Env;
@@ -49,10 +52,10 @@ pub async fn run(
     input: &RegulationInput,
     stores: &mut BTreeMap<String, StoreStatus>,
 ) {
-    let names = match erase_journeys(env, app_id, input).await {
-        Ok(names) => {
+    let reached = match erase_journeys(env, app_id, input).await {
+        Ok(reached) => {
             stores.insert(EDGE_JOURNEYS_STORE.into(), StoreStatus::Done);
-            names
+            reached
         }
         Err(err) => {
             worker::console_error!("app {app_id}: erasure of journeys failed: {err}");
@@ -67,6 +70,7 @@ pub async fn run(
             return;
         }
     };
+    let names: Vec<String> = reached.keys.iter().map(JourneyKey::object_name).collect();
     // After the journeys: an erased journey copies no more attempts into the log.
     let status = match delete_postback_log(env, app_id, &names).await {
         Ok(()) => StoreStatus::Done,
@@ -78,6 +82,29 @@ pub async fn run(
     stores.insert(EDGE_POSTBACK_LOG_STORE.into(), status);
     // Last: the journeys made their last outbox records before they were erased.
     erase_at_origins(env, app_id, names, stores).await;
+    // Every store done: the journeys forget their links. Otherwise they keep them, so that
+    // the regulation sent again reaches every journey (and forgets them then).
+    if stores.values().all(|s| *s == StoreStatus::Done) {
+        if let Err(err) = post_erase(env, &reached, true).await {
+            worker::console_error!("app {app_id}: erased journeys kept their links: {err}");
+        }
+    }
+}
+
+/// The journeys an erasure reached, and how the query Worker addresses them.
+struct Reached {
+    keys: Vec<JourneyKey>,
+    placement: Placement,
+    mode: JurisdictionMode,
+}
+
+async fn post_erase(env: &Env, reached: &Reached, forget_links: bool) -> Result<(), EraseError> {
+    let request = EraseRequest { forget_links };
+    for key in &reached.keys {
+        let stub = journeys::stub(env, key, &reached.placement, reached.mode)?;
+        let _: EraseReply = journeys::post(&stub, ERASE_PATH, &request).await?;
+    }
+    Ok(())
 }
 
 /// Asks every configured origin to delete the journeys' rows; each origin store's status
@@ -181,12 +208,12 @@ async fn ask_origin(
     Ok(serde_json::from_str(&text).map_err(EdgeError::from)?)
 }
 
-/// Erases every journey linked to the subjects; the names of those journeys.
+/// Erases every journey linked to the subjects (their links kept for now).
 async fn erase_journeys(
     env: &Env,
     app_id: &str,
     input: &RegulationInput,
-) -> Result<Vec<String>, EraseError> {
+) -> Result<Reached, EraseError> {
     let settings = apps::app_settings(env, app_id)
         .await?
         .ok_or(EraseError::NoApp)?;
@@ -197,20 +224,20 @@ async fn erase_journeys(
         .iter()
         .filter_map(|id| subject_journey(app_id, input.subject_type, id));
     let mut walk = LinkedJourneys::new(app_id, starts)?;
-    // The whole graph first: an erased journey no longer knows its links.
+    // The whole graph first: nothing is erased if it is larger than the bound.
     while let Some(key) = walk.next_to_visit() {
         let stub = journeys::stub(env, &key, &placement, mode)?;
         let view: JourneyView = journeys::get(&stub, VIEW_PATH).await?;
         let links = view.merged_into.iter().chain(view.merged_from.iter());
         walk.link(links.map(String::as_str))?;
     }
-    let mut names = Vec::with_capacity(walk.journeys().len());
-    for key in walk.journeys() {
-        let stub = journeys::stub(env, key, &placement, mode)?;
-        let _: EraseReply = journeys::post(&stub, ERASE_PATH, &serde_json::json!({})).await?;
-        names.push(key.object_name());
-    }
-    Ok(names)
+    let reached = Reached {
+        keys: walk.journeys().to_vec(),
+        placement,
+        mode,
+    };
+    post_erase(env, &reached, false).await?;
+    Ok(reached)
 }
 
 async fn delete_postback_log(env: &Env, app_id: &str, names: &[String]) -> Result<(), QueryError> {
