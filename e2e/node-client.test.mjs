@@ -18,12 +18,17 @@ test('@segment/analytics-node delivers every call type', async () => {
   const errors = [];
   const responses = [];
   analytics.on('error', (err) => errors.push(err));
+  // flushAt 4 sends the first four calls as one batch at once and the rest at closeAndFlush; the
+  // two requests may overtake each other, and a touch arriving after its conversion is not
+  // credited (no re-attribution of late touches yet), so the order is made certain here.
+  const firstBatch = new Promise((resolve) => analytics.once('http_response', resolve));
   analytics.on('http_response', (res) => responses.push(res.status));
   const userId = 'node-client-user';
   analytics.identify({ userId, anonymousId: 'node-anon', traits: { plan: 'pro' } });
   analytics.page({ userId, name: 'Pricing', properties: { url: 'https://shop.example/pricing?utm_source=google&utm_medium=cpc&utm_campaign=brand' } });
   analytics.screen({ userId, name: 'Home' });
   analytics.group({ userId, groupId: 'g1' });
+  await firstBatch;
   analytics.alias({ userId, previousId: 'legacy-id' });
   analytics.track({ userId, event: 'Order Completed', properties: { revenue: 25, currency: 'USD' } });
   await analytics.closeAndFlush({ timeout: 20_000 });

@@ -53,20 +53,28 @@ test('@segment/analytics-node pushed over the limit backs off and every event ar
 });
 
 test('the per-IP limit counts every app of one client IP', async () => {
-  const app = await stack.createApp({ settings: { rate_limit_tier: 'off' } });
-  const ip = '198.51.100.7';
-  const body = JSON.stringify({ writeKey: app.writeKey, userId: 'ip-user', event: 'x' });
-  const statuses = [];
-  // 1,000 per 10 s (fixed windows) is the default; go past it in parallel waves, for long enough
-  // that one whole window is covered.
-  for (let wave = 0; wave < 30 && !statuses.includes(429); wave++) {
-    const replies = await Promise.all(
-      Array.from({ length: 100 }, () => stack.fetch('http://ingest.test/v1/t', { method: 'POST', headers: { 'cf-connecting-ip': ip }, body })),
-    );
-    statuses.push(...replies.map((r) => r.status));
+  // The binding of wrangler.toml (1,000 per 10 s) lowered to 60: a loaded machine serving
+  // fewer than 100 requests a second never fills a 10 s window of 1,000 (seen once in CI-like
+  // load), and what is tested is the binding's wiring, not its number.
+  const limited = await Stack.start({ rateLimits: { RATE_LIMIT_IP: 60 } });
+  try {
+    const apps = [await limited.createApp({ settings: { rate_limit_tier: 'off' } }), await limited.createApp({ settings: { rate_limit_tier: 'off' } })];
+    const ip = '198.51.100.7';
+    const body = (app) => JSON.stringify({ writeKey: app.writeKey, userId: 'ip-user', event: 'x' });
+    const statuses = [];
+    // Both apps' requests count against the one IP; the binding's windows are fixed, so go on
+    // in parallel waves for long enough that one whole window is covered.
+    for (let wave = 0; wave < 30 && !statuses.includes(429); wave++) {
+      const replies = await Promise.all(
+        Array.from({ length: 20 }, (_, i) => limited.fetch('http://ingest.test/v1/t', { method: 'POST', headers: { 'cf-connecting-ip': ip }, body: body(apps[i % 2]) })),
+      );
+      statuses.push(...replies.map((r) => r.status));
+    }
+    assert.ok(statuses.includes(429), 'the IP was limited');
+    // A different client IP still gets through.
+    const other = await limited.fetch('http://ingest.test/v1/t', { method: 'POST', headers: { 'cf-connecting-ip': '203.0.113.9' }, body: body(apps[0]) });
+    assert.equal(other.status, 200, other.text);
+  } finally {
+    await limited.dispose();
   }
-  assert.ok(statuses.includes(429), 'the IP was limited');
-  // A different client IP still gets through.
-  const other = await stack.fetch('http://ingest.test/v1/t', { method: 'POST', headers: { 'cf-connecting-ip': '203.0.113.9' }, body });
-  assert.equal(other.status, 200, other.text);
 });

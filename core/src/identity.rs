@@ -36,6 +36,9 @@ pub enum JourneyKind {
     User,
     Anonymous,
     Click,
+    /// Not a person: the per-app object whose outbox carries edge facts (SKAN postbacks,
+    /// spend) to the origin (`crate::outbox`, "Edge facts"). Never recorded into.
+    Edge,
 }
 
 impl JourneyKind {
@@ -44,6 +47,7 @@ impl JourneyKind {
             JourneyKind::User => "u",
             JourneyKind::Anonymous => "a",
             JourneyKind::Click => "c",
+            JourneyKind::Edge => "e",
         }
     }
 }
@@ -177,6 +181,8 @@ pub fn check_hand_over(
         Some(JourneyKind::User) => return Err(MergeRefusal::UserJourney),
         Some(JourneyKind::Click) => return Ok(()),
         Some(JourneyKind::Anonymous) | None => {}
+        // Edge objects hold no person: nothing is handed over to or from them.
+        Some(JourneyKind::Edge) => return Err(MergeRefusal::UserJourney),
     }
     let same_user = |user: &str| target.kind == JourneyKind::User && target.id == user;
     if seen_with(history).is_some_and(|user| !same_user(user)) {

@@ -15,6 +15,7 @@ pub mod error;
 pub mod event;
 pub mod fraud;
 pub mod geo;
+pub mod hrana;
 pub mod identity;
 pub mod ingest_route;
 pub mod journey;

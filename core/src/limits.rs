@@ -203,5 +203,9 @@ pub const MAX_SPEND_COUNT: u64 = 1_000_000_000_000;
 pub const MAX_SPEND_ERRORS: usize = 100;
 /// Years a spend row's day may fall in (a typo such as 0202 is refused, not stored).
 pub const SPEND_YEARS: std::ops::RangeInclusive<i32> = 2000..=2099;
+/// Edge facts (SKAN postbacks, spend rows) one request to an edge journey carries at most
+/// (`crate::protocol::EdgeFactsRequest`): one origin batch's worth. A spend upload of
+/// `MAX_SPEND_ROWS` goes in several requests.
+pub const MAX_EDGE_FACTS_PER_REQUEST: usize = MAX_OUTBOX_RECORDS_PER_BATCH;
 /// Spend rows one `GET .../spend` answers at most.
 pub const MAX_SPEND_READ_ROWS: usize = 5_000;

@@ -18,6 +18,17 @@
 //! conversion, written by the journey's alarm once none of them can be credited any more
 //! (`crate::journey::nulls` has the rules). Added after the first release: older consumers
 //! that match on `kind` must skip kinds they do not know.
+//!
+//! Edge facts (`kind` = `skan_postback`, [`SkanPostbackRecord`]; `kind` = `spend`,
+//! [`SpendRecord`]): data the Workers take outside any journey (Apple's verified postbacks,
+//! ad-spend uploads) and also keep in the edge read store. They travel in this same contract
+//! through a Journey Durable Object's outbox (an "edge" journey per app and kind,
+//! `crate::identity::JourneyKind::Edge`), not in a direct POST from the Worker: the object
+//! writes them in its storage before the Worker answers, and its alarm retries them with
+//! back-off until the origin acknowledges, so an origin outage delays them but loses none
+//! (a direct POST would lose what the origin did not take while it was down, since neither
+//! Apple's device nor a spend upload retries after our 200). Batches carry the edge journey's
+//! name; the records carry no journey of their own.
 
 use hmac::{Hmac, Mac};
 use serde::{Deserialize, Serialize};
@@ -51,6 +62,10 @@ pub enum OutboxRecord {
     Merge(MergeRecord),
     /// Touches that ended without a conversion (a "null" in ChannelAttribution's terms).
     NullPath(NullPathRecord),
+    /// A verified SKAdNetwork / AdAttributionKit postback (an edge fact).
+    SkanPostback(SkanPostbackRecord),
+    /// One accepted ad-spend row (an edge fact).
+    Spend(SpendRecord),
 }
 
 impl OutboxRecord {
@@ -70,6 +85,13 @@ impl OutboxRecord {
             OutboxRecord::NullPath(r) => {
                 format!("null_path:{}:{}:{}", r.app_id, r.journey, r.last_touch_id)
             }
+            OutboxRecord::SkanPostback(r) => format!("skan:{}:{}", r.app_id, r.dedup_key),
+            OutboxRecord::Spend(r) => spend_record_id(
+                &r.app_id,
+                r.uploaded_at_ms,
+                &r.day,
+                [&r.source, &r.campaign, &r.ad_group],
+            ),
         }
     }
 
@@ -79,8 +101,19 @@ impl OutboxRecord {
             OutboxRecord::Attribution(r) => &r.app_id,
             OutboxRecord::Merge(r) => &r.app_id,
             OutboxRecord::NullPath(r) => &r.app_id,
+            OutboxRecord::SkanPostback(r) => &r.app_id,
+            OutboxRecord::Spend(r) => &r.app_id,
         }
     }
+}
+
+/// A spend record's id: `spend:{app}:{uploaded_at_ms}:{day}:{[source,campaign,ad_group] as
+/// JSON}`. The upload time is part of it, so a re-upload of a key is a new record (the spool
+/// would drop it as a repeat otherwise) that replaces the older one in every store; the
+/// JSON array keeps names holding `:` unambiguous.
+pub fn spend_record_id(app_id: &str, uploaded_at_ms: i64, day: &str, names: [&str; 3]) -> String {
+    let names = serde_json::to_string(&names).unwrap_or_default();
+    format!("spend:{app_id}:{uploaded_at_ms}:{day}:{names}")
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -131,6 +164,60 @@ pub struct NullPathRecord {
     pub last_touch_id: String,
     /// When the journey closed it (the Durable Object's clock).
     pub closed_at_ms: i64,
+}
+
+/// A verified SKAdNetwork / AdAttributionKit postback, as the ingest Worker stored it in the
+/// edge read store (`skan_postbacks`). Only verified postbacks have a dedup key, so only they
+/// travel; the origin stores each `dedup_key` once per app.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SkanPostbackRecord {
+    pub app_id: String,
+    /// `{protocol}:{apple app id}:{ad network id}:{transaction-id | postback-identifier}`
+    /// (`attrib_skan::DedupKey`).
+    pub dedup_key: String,
+    /// `skan` or `aak`.
+    pub protocol: String,
+    /// SKAdNetwork's version (`V4_0`, ...), `aak` for AdAttributionKit.
+    pub version: String,
+    pub ad_network_id: String,
+    /// The campaign: `source-identifier` (SKAN 4.0, AdAttributionKit) or `campaign-id`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source_identifier: Option<String>,
+    pub did_win: bool,
+    pub postback_sequence_index: u8,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fine_value: Option<u8>,
+    /// `low`, `medium` or `high`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub coarse_value: Option<String>,
+    /// The value decoded through the app's conversion-value schema, as JSON text.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub decoded: Option<String>,
+    /// When the Worker received it (its clock).
+    pub received_at_ms: i64,
+}
+
+/// One accepted ad-spend row (`crate::spend::SpendRow`) of an upload. The stores keep one row
+/// per (app, day, source, campaign, ad group): the latest `uploaded_at_ms` wins, as a
+/// re-upload replaces in the edge read store.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SpendRecord {
+    pub app_id: String,
+    /// `YYYY-MM-DD`.
+    pub day: String,
+    pub source: String,
+    pub campaign: String,
+    /// '' when the row has none.
+    #[serde(default)]
+    pub ad_group: String,
+    pub spend: f64,
+    pub currency: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub impressions: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub clicks: Option<u64>,
+    /// When the upload was accepted (the Worker's clock): the version a re-upload replaces by.
+    pub uploaded_at_ms: i64,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

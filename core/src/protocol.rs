@@ -44,6 +44,61 @@ pub struct EraseReply {
     pub erased_at_ms: i64,
 }
 
+/// `POST /edge-facts`: records of edge facts (`crate::outbox`, "Edge facts") for an edge
+/// journey's outbox, which sends them to the origin like any journey's records.
+pub const EDGE_FACTS_PATH: &str = "/edge-facts";
+
+/// `POST /edge-facts`. `key` is an edge key (`JourneyKind::Edge`); every record is a
+/// `skan_postback` or `spend` of `key.app_id`; at most
+/// `crate::limits::MAX_EDGE_FACTS_PER_REQUEST` records ([`check_edge_facts`]).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EdgeFactsRequest {
+    pub key: JourneyKey,
+    /// Used only if the object is new; it keeps its first placement (and origin region).
+    pub placement: Placement,
+    pub records: Vec<crate::outbox::OutboxRecord>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EdgeFactsReply {
+    /// Records written to the outbox (all of the request's: the origin deduplicates).
+    pub queued: usize,
+    pub journey: String,
+}
+
+/// Why an edge journey refuses a request: a caller bug, never user input.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum EdgeFactsError {
+    #[error("{0} is not an edge journey")]
+    NotEdge(String),
+    #[error("{0} records; at most {max} per request", max = crate::limits::MAX_EDGE_FACTS_PER_REQUEST)]
+    TooMany(usize),
+    #[error("records[{0}] is not an edge fact of the journey's app")]
+    NotEdgeFact(usize),
+}
+
+/// Checks an [`EdgeFactsRequest`] before anything is written.
+pub fn check_edge_facts(request: &EdgeFactsRequest) -> Result<(), EdgeFactsError> {
+    use crate::identity::JourneyKind;
+    use crate::outbox::OutboxRecord;
+    if request.key.kind != JourneyKind::Edge {
+        return Err(EdgeFactsError::NotEdge(request.key.object_name()));
+    }
+    if request.records.len() > crate::limits::MAX_EDGE_FACTS_PER_REQUEST {
+        return Err(EdgeFactsError::TooMany(request.records.len()));
+    }
+    for (index, record) in request.records.iter().enumerate() {
+        let edge = matches!(
+            record,
+            OutboxRecord::SkanPostback(_) | OutboxRecord::Spend(_)
+        );
+        if !edge || record.app_id() != request.key.app_id {
+            return Err(EdgeFactsError::NotEdgeFact(index));
+        }
+    }
+    Ok(())
+}
+
 /// `POST /record`: events for one journey, in the order received.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RecordRequest {
@@ -195,3 +250,84 @@ pub struct ReplayReply {
 /// bytes since the instance started.
 pub const BENCH_NOOP_PATH: &str = "/bench/noop";
 pub const BENCH_COUNTERS_PATH: &str = "/bench/counters";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::identity::JourneyKind;
+    use crate::outbox::{MergeRecord, OutboxRecord, SpendRecord};
+
+    fn spend(app: &str) -> OutboxRecord {
+        OutboxRecord::Spend(SpendRecord {
+            app_id: app.into(),
+            day: "2024-05-01".into(),
+            source: "google".into(),
+            campaign: "spring".into(),
+            ad_group: String::new(),
+            spend: 1.0,
+            currency: "USD".into(),
+            impressions: None,
+            clicks: None,
+            uploaded_at_ms: 1,
+        })
+    }
+
+    fn request(kind: JourneyKind, records: Vec<OutboxRecord>) -> EdgeFactsRequest {
+        EdgeFactsRequest {
+            key: JourneyKey::new("app", kind, "spend"),
+            placement: Placement {
+                jurisdiction: None,
+                location_hint: None,
+                origin_region: crate::geo::OriginRegion::Us,
+            },
+            records,
+        }
+    }
+
+    /// An edge journey carries only edge facts of its own app, and only so many at once: it
+    /// must not become a way to write a person's records or another tenant's.
+    #[test]
+    fn edge_journeys_take_only_their_apps_edge_facts() {
+        assert_eq!(
+            check_edge_facts(&request(JourneyKind::Edge, vec![spend("app")])),
+            Ok(())
+        );
+        assert!(matches!(
+            check_edge_facts(&request(JourneyKind::User, vec![spend("app")])),
+            Err(EdgeFactsError::NotEdge(_))
+        ));
+        assert_eq!(
+            check_edge_facts(&request(
+                JourneyKind::Edge,
+                vec![spend("app"), spend("other")]
+            )),
+            Err(EdgeFactsError::NotEdgeFact(1))
+        );
+        let merge = OutboxRecord::Merge(MergeRecord {
+            app_id: "app".into(),
+            from: "a:app:x".into(),
+            into: "u:app:y".into(),
+            merged_at_ms: 1,
+        });
+        assert_eq!(
+            check_edge_facts(&request(JourneyKind::Edge, vec![merge])),
+            Err(EdgeFactsError::NotEdgeFact(0))
+        );
+        let many = vec![spend("app"); crate::limits::MAX_EDGE_FACTS_PER_REQUEST + 1];
+        assert_eq!(
+            check_edge_facts(&request(JourneyKind::Edge, many)),
+            Err(EdgeFactsError::TooMany(
+                crate::limits::MAX_EDGE_FACTS_PER_REQUEST + 1
+            ))
+        );
+    }
+
+    /// Record ids of spend rows are unambiguous whatever their names hold.
+    #[test]
+    fn spend_record_ids_keep_names_with_colons_apart() {
+        let a = crate::outbox::spend_record_id("app", 1, "2024-05-01", ["a:b", "c", ""]);
+        let b = crate::outbox::spend_record_id("app", 1, "2024-05-01", ["a", "b:c", ""]);
+        assert_ne!(a, b);
+        assert_eq!(a, "spend:app:1:2024-05-01:[\"a:b\",\"c\",\"\"]");
+    }
+}

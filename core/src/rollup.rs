@@ -329,7 +329,10 @@ pub fn daily_stats<'a>(records: impl IntoIterator<Item = &'a OutboxRecord>) -> V
                     latest.insert(key, &r.result);
                 }
             }
-            OutboxRecord::Merge(_) | OutboxRecord::NullPath(_) => {}
+            OutboxRecord::Merge(_)
+            | OutboxRecord::NullPath(_)
+            | OutboxRecord::SkanPostback(_)
+            | OutboxRecord::Spend(_) => {}
         }
     }
 
@@ -394,7 +397,8 @@ pub fn affected_days<'a>(records: impl IntoIterator<Item = &'a OutboxRecord>) ->
         let ts = match record {
             OutboxRecord::Event(r) => r.touch.as_ref().map(|t| t.ts_ms),
             OutboxRecord::Attribution(r) => Some(r.result.conversion.ts_ms),
-            OutboxRecord::Merge(_) => None,
+            // Edge facts are not in the daily stats (spend joins them at read time).
+            OutboxRecord::Merge(_) | OutboxRecord::SkanPostback(_) | OutboxRecord::Spend(_) => None,
             OutboxRecord::NullPath(r) => Some(r.last_touch_ms),
         };
         if let Some(ts) = ts {

@@ -2,7 +2,8 @@
 //!
 //! `POST /record` records events (after merging any journeys they name), `POST /merge` hands
 //! this journey over to another, `GET /view` shows it, `POST /reattribute` re-runs attribution
-//! over its stored conversions with new settings. The alarm closes null paths, flushes the
+//! over its stored conversions with new settings, `POST /edge-facts` queues an edge
+//! journey's SKAN postbacks or spend rows for the origin. The alarm closes null paths, flushes the
 //! outbox and sends postbacks ([`crate::alarm`]); every request that carries the app's
 //! settings keeps its attribution windows for the alarm. Errors become responses in
 //! [`JourneyObject::fetch`] only.
@@ -18,10 +19,10 @@ use attrib_core::keys::WriteKeyClass;
 use attrib_core::limits::MAX_MERGE_HOPS;
 use attrib_core::privacy::erasure::tombstone_holds;
 use attrib_core::protocol::{
-    EraseRequest, JourneyView, MergeReply, MergeRequest, ReattributeReply, ReattributeRequest,
-    RecordReply, RecordRequest, ReplayRequest, BENCH_COUNTERS_PATH, BENCH_NOOP_PATH,
-    DEAD_LETTERS_PATH, DEAD_LETTERS_REPLAY_PATH, ERASE_PATH, MERGE_PATH, REATTRIBUTE_PATH,
-    RECORD_PATH, VIEW_PATH,
+    check_edge_facts, EdgeFactsReply, EdgeFactsRequest, EraseRequest, JourneyView, MergeReply,
+    MergeRequest, ReattributeReply, ReattributeRequest, RecordReply, RecordRequest, ReplayRequest,
+    BENCH_COUNTERS_PATH, BENCH_NOOP_PATH, DEAD_LETTERS_PATH, DEAD_LETTERS_REPLAY_PATH,
+    EDGE_FACTS_PATH, ERASE_PATH, MERGE_PATH, REATTRIBUTE_PATH, RECORD_PATH, VIEW_PATH,
 };
 use attrib_worker_common::config;
 use attrib_worker_common::journeys;
@@ -150,6 +151,10 @@ impl JourneyObject {
                 self.state.storage().delete_alarm().await?;
                 Ok(response::json(200, &reply)?)
             }
+            (Method::Post, EDGE_FACTS_PATH) => {
+                let request: EdgeFactsRequest = read_json(&mut req).await?;
+                Ok(response::json(200, &self.edge_facts(request).await?)?)
+            }
             (Method::Post, REATTRIBUTE_PATH) => {
                 let request: ReattributeRequest = read_json(&mut req).await?;
                 Ok(response::json(200, &self.reattribute(request).await?)?)
@@ -234,6 +239,30 @@ impl JourneyObject {
             outcomes,
             journey: request.key.object_name(),
             placement,
+        })
+    }
+
+    /// Queues edge facts in the outbox (`attrib_core::outbox`, "Edge facts"): stored before
+    /// the reply, sent by the alarm until the origin takes them.
+    async fn edge_facts(
+        &self,
+        request: EdgeFactsRequest,
+    ) -> std::result::Result<EdgeFactsReply, ObjectError> {
+        check_edge_facts(&request).map_err(|e| ObjectError::BadRequest(e.to_string()))?;
+        Meta::new(&self.store).adopt(&request.key, &request.placement)?;
+        let bodies = request
+            .records
+            .iter()
+            .map(serde_json::to_string)
+            .collect::<std::result::Result<Vec<_>, _>>()
+            .map_err(|e| ObjectError::BadRequest(e.to_string()))?;
+        if !bodies.is_empty() {
+            self.store.insert_outbox_rows(&bodies)?;
+            self.schedule_flush().await?;
+        }
+        Ok(EdgeFactsReply {
+            queued: bodies.len(),
+            journey: request.key.object_name(),
         })
     }
 

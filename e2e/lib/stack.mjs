@@ -31,6 +31,16 @@ function workerOptions(configPath, name, host, bindings) {
   };
 }
 
+/** `limits` (`{RATE_LIMIT_IP: 60}`) replaces wrangler.toml's request counts per period. */
+function withRateLimits(options, limits) {
+  const ratelimits = { ...options.ratelimits };
+  for (const [name, limit] of Object.entries(limits)) {
+    if (!ratelimits[name]) throw new Error(`no rate limit binding ${name} in wrangler.toml`);
+    ratelimits[name] = { ...ratelimits[name], simple: { ...ratelimits[name].simple, limit } };
+  }
+  return { ...options, ratelimits };
+}
+
 /** Cloudflare's request.cf for a request from a place. */
 export const CF = {
   NA: { continent: 'NA', country: 'US', isEUCountry: undefined, longitude: '-122.42', latitude: '37.77', colo: 'SJC', asn: 13335 },
@@ -48,6 +58,7 @@ export class Stack {
    * `vars` go to both Workers, `queryVars` to the query Worker only (e.g. READ_STORE=turso).
    * `queryHttp: true` also serves the query Worker (assets included) on a loopback port of its
    * own, at `stack.queryUrl`, for browsers. `miniflare` adds Miniflare options (e.g. inspectorPort).
+   * `rateLimits` lowers the ingest Worker's rate-limit bindings (`{RATE_LIMIT_IP: 60}`).
    */
   static async start(options = {}) {
     // One retry: Miniflare's synchronous binding proxy can fail an assertion under load
@@ -60,7 +71,7 @@ export class Stack {
     }
   }
 
-  static async #startOnce({ originUrl = 'http://127.0.0.1:9', originUrls, secret = randomBytes(16).toString('hex'), vars = {}, queryVars = {}, queryHttp = false, miniflare = {} } = {}) {
+  static async #startOnce({ originUrl = 'http://127.0.0.1:9', originUrls, secret = randomBytes(16).toString('hex'), vars = {}, queryVars = {}, queryHttp = false, miniflare = {}, rateLimits = {} } = {}) {
     // Loopback receivers stand in for ad networks (core/src/postback/target.rs); the admin
     // token's hash is the deployment secret the management API checks.
     const adminToken = newKey('at');
@@ -70,10 +81,10 @@ export class Stack {
       port: nextPort ? nextPort++ : 0,
       ...miniflare,
       workers: [
-        workerOptions(join(ROOT, 'wrangler.toml'), 'attrib-ingest', 'ingest.test', {
+        withRateLimits(workerOptions(join(ROOT, 'wrangler.toml'), 'attrib-ingest', 'ingest.test', {
           ...shared,
           ORIGIN_URLS: JSON.stringify(originUrls ?? { us: originUrl }),
-        }),
+        }), rateLimits),
         {
           ...workerOptions(join(ROOT, 'workers/query/wrangler.toml'), 'attrib-query', 'query.test', { ...shared, ...queryVars }),
           ...(queryHttp ? { unsafeDirectSockets: [{ host: '127.0.0.1', port: 0 }] } : {}),

@@ -10,7 +10,8 @@
 --   * no `IF NOT EXISTS` on ALTER; no column DEFAULTs that call newer functions;
 --   * no query parameters, no startsWith(): the origin's own queries use plain literals;
 --   * inserts in RowBinary with an explicit column list (Date = UInt16 days).
--- Dedup: every base table is a ReplacingMergeTree whose sorting key contains the record id
+-- Dedup: every base table (but `spend`, keyed by its business key) is a ReplacingMergeTree
+-- whose sorting key contains the record id
 -- (and only columns derived from the record), so a record delivered twice collapses to one
 -- row at merge time; read with FINAL (or GROUP BY id) for exact counts before merges run.
 -- The partition (month of the record's day) is a function of the record too, so both copies
@@ -123,6 +124,56 @@ CREATE TABLE IF NOT EXISTS {database}.null_paths (
 ) ENGINE = ReplacingMergeTree()
 PARTITION BY toYYYYMM(day)
 ORDER BY (app_id, day, id);
+
+-- One row per verified SKAdNetwork / AdAttributionKit postback (record kind `skan_postback`,
+-- id `skan:{app}:{dedup_key}`, the dedup key being Apple's transaction-id or
+-- postback-identifier with protocol, app and network). One partition, sorted by id: every
+-- copy of a postback meets in merges and in FINAL, whatever day each copy was received.
+-- `source_identifier` is the campaign; `did_win` winning vs non-winning, e.g.
+-- `SELECT ad_network_id, source_identifier, did_win, count() FROM skan_postbacks FINAL
+--  WHERE app_id = 'x' GROUP BY ad_network_id, source_identifier, did_win`.
+CREATE TABLE IF NOT EXISTS {database}.skan_postbacks (
+    id String,
+    app_id String,
+    dedup_key String,
+    protocol String,
+    version String,
+    ad_network_id String,
+    source_identifier String,
+    did_win UInt8,
+    postback_sequence_index UInt8,
+    has_fine_value UInt8,
+    fine_value UInt8,
+    coarse_value String,
+    decoded String,
+    received_at_ms Int64,
+    day Date,
+    record String
+) ENGINE = ReplacingMergeTree()
+ORDER BY (app_id, id);
+
+-- Ad spend (record kind `spend`), one row per (app, day, source, campaign, ad group) after
+-- merges: ReplacingMergeTree(uploaded_at_ms) keeps the latest upload's row, as a re-upload
+-- replaces at the edge (a redelivered older upload loses to it). Read with FINAL, e.g.
+-- `SELECT source, sum(spend) FROM spend FINAL WHERE app_id = 'x' GROUP BY source`.
+CREATE TABLE IF NOT EXISTS {database}.spend (
+    id String,
+    app_id String,
+    day Date,
+    source String,
+    campaign String,
+    ad_group String,
+    spend Float64,
+    currency String,
+    has_impressions UInt8,
+    impressions UInt64,
+    has_clicks UInt8,
+    clicks UInt64,
+    uploaded_at_ms UInt64,
+    record String
+) ENGINE = ReplacingMergeTree(uploaded_at_ms)
+PARTITION BY toYYYYMM(day)
+ORDER BY (app_id, day, source, campaign, ad_group);
 
 -- One row per attribution record: a conversion at one revision, with its contribution to
 -- the daily stats (per model, source and campaign: fractional conversions and credited

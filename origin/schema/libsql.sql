@@ -58,6 +58,47 @@ CREATE TABLE IF NOT EXISTS null_paths (
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS null_paths_by_app_day ON null_paths (app_id, day);
 
+-- Verified SKAdNetwork / AdAttributionKit postbacks (record kind `skan_postback`), one row per
+-- record id `skan:{app}:{dedup_key}`: a postback Apple's device sent twice is stored once.
+-- `source_identifier` is the campaign ('' when the postback had none); `day` is the UTC day
+-- the edge received it.
+CREATE TABLE IF NOT EXISTS skan_postbacks (
+    id TEXT PRIMARY KEY,
+    app_id TEXT NOT NULL,
+    dedup_key TEXT NOT NULL,
+    protocol TEXT NOT NULL,
+    version TEXT NOT NULL,
+    ad_network_id TEXT NOT NULL,
+    source_identifier TEXT NOT NULL,
+    did_win INTEGER NOT NULL,
+    postback_sequence_index INTEGER NOT NULL,
+    fine_value INTEGER,
+    coarse_value TEXT NOT NULL,
+    decoded TEXT NOT NULL,
+    received_at_ms INTEGER NOT NULL,
+    day TEXT NOT NULL,
+    record TEXT NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS skan_postbacks_by_app_day ON skan_postbacks (app_id, day);
+
+-- Ad spend (record kind `spend`), one row per (app, day, source, campaign, ad group): the row
+-- of the latest upload (`uploaded_at_ms`), as a re-upload replaces in the edge read store.
+CREATE TABLE IF NOT EXISTS spend (
+    app_id TEXT NOT NULL,
+    day TEXT NOT NULL,
+    source TEXT NOT NULL,
+    campaign TEXT NOT NULL,
+    ad_group TEXT NOT NULL,
+    id TEXT NOT NULL,
+    spend REAL NOT NULL,
+    currency TEXT NOT NULL,
+    impressions INTEGER,
+    clicks INTEGER,
+    uploaded_at_ms INTEGER NOT NULL,
+    record TEXT NOT NULL,
+    PRIMARY KEY (app_id, day, source, campaign, ad_group)
+) WITHOUT ROWID;
+
 -- The read-store tables (daily_stats, conversion_paths, fraud_counts, rollup_generations,
 -- stats_versions, with a region in their keys) are created by the rollup target
 -- (src/rollup/read_store.rs), which also rebuilds an older file's region-less daily_stats.

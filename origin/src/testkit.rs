@@ -11,7 +11,8 @@ use attrib_core::event::{Event, EventType};
 use attrib_core::geo::OriginRegion;
 use attrib_core::limits::DEFAULT_CLICK_WINDOW_SECS;
 use attrib_core::outbox::{
-    AttributionRecord, EventRecord, NullPathRecord, OutboxBatch, OutboxRecord,
+    AttributionRecord, EventRecord, NullPathRecord, OutboxBatch, OutboxRecord, SkanPostbackRecord,
+    SpendRecord,
 };
 use attrib_core::rollup::path_steps;
 use attrib_core::settings::AppSettings;
@@ -170,6 +171,63 @@ pub fn with_null_path(mut batch: OutboxBatch) -> OutboxBatch {
     };
     batch.records.push(OutboxRecord::NullPath(record));
     batch
+}
+
+/// The name of `app`'s edge journey for `what` (`skan`, `spend`), as the Workers name it.
+pub fn edge_journey(app: &str, what: &str) -> String {
+    attrib_core::identity::JourneyKey::new(app, attrib_core::identity::JourneyKind::Edge, what)
+        .object_name()
+}
+
+/// A verified SKAN 4.0 postback as the ingest Worker sends it: `postback` is Apple's
+/// transaction-id, `source` the source-identifier (campaign), `won` did-win.
+pub fn skan_record(app: &str, postback: &str, source: &str, won: bool, ts_ms: i64) -> OutboxRecord {
+    OutboxRecord::SkanPostback(SkanPostbackRecord {
+        app_id: app.into(),
+        dedup_key: format!("skadnetwork:525463029:example123.skadnetwork:{postback}"),
+        protocol: "skan".into(),
+        version: "V4_0".into(),
+        ad_network_id: "example123.skadnetwork".into(),
+        source_identifier: Some(source.into()),
+        did_win: won,
+        postback_sequence_index: 0,
+        fine_value: won.then_some(42),
+        coarse_value: (!won).then(|| "high".into()),
+        decoded: None,
+        received_at_ms: ts_ms,
+    })
+}
+
+/// One spend row of an upload made at `uploaded_at_ms`.
+pub fn spend_record(
+    app: &str,
+    day: &str,
+    source: &str,
+    campaign: &str,
+    spend: f64,
+    uploaded_at_ms: i64,
+) -> OutboxRecord {
+    OutboxRecord::Spend(SpendRecord {
+        app_id: app.into(),
+        day: day.into(),
+        source: source.into(),
+        campaign: campaign.into(),
+        ad_group: String::new(),
+        spend,
+        currency: "USD".into(),
+        impressions: Some(1_000),
+        clicks: None,
+        uploaded_at_ms,
+    })
+}
+
+/// A batch of edge facts from `app`'s edge journey for `what`.
+pub fn edge_batch(app: &str, what: &str, records: Vec<OutboxRecord>) -> OutboxBatch {
+    OutboxBatch {
+        journey: edge_journey(app, what),
+        region: OriginRegion::Us,
+        records,
+    }
 }
 
 /// The `x-attrib-signature` value for an outbox `body`, signed now as a Journey object signs

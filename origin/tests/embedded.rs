@@ -111,7 +111,10 @@ async fn embedded_mode_stores_each_record_once_and_pushes_rollups() {
                     a.result.rejected = Some("click_injection".into());
                     a.result.models.iter_mut().for_each(|m| m.credits.clear());
                 }
-                OutboxRecord::Merge(_) | OutboxRecord::NullPath(_) => {}
+                OutboxRecord::Merge(_)
+                | OutboxRecord::NullPath(_)
+                | OutboxRecord::SkanPostback(_)
+                | OutboxRecord::Spend(_) => {}
             }
         }
     }
@@ -422,5 +425,164 @@ async fn cross_tenant_same_message_id_both_apps_survive_in_every_sink() {
         || async { receiver.received.lock().expect("lock").days == expected },
     )
     .await;
+    origin.terminate();
+}
+
+async fn query_rows(path: &std::path::Path, sql: &str) -> Vec<Vec<String>> {
+    let db = libsql::Builder::new_local(path).build().await.expect("db");
+    let conn = db.connect().expect("conn");
+    let mut rows = conn.query(sql, ()).await.expect("query");
+    let mut out = Vec::new();
+    while let Some(row) = rows.next().await.expect("row") {
+        let n = row.column_count();
+        out.push(
+            (0..n)
+                .map(|i| match row.get_value(i).expect("value") {
+                    libsql::Value::Text(t) => t,
+                    libsql::Value::Integer(v) => v.to_string(),
+                    libsql::Value::Real(v) => v.to_string(),
+                    libsql::Value::Null => "null".into(),
+                    libsql::Value::Blob(_) => "blob".into(),
+                })
+                .collect(),
+        );
+    }
+    out
+}
+
+/// Issue 10 item 4: verified SKAN postbacks reach the embedded store once per dedup key, per
+/// network, campaign (source identifier) and winning flag, however often they are sent, and
+/// two apps with the same transaction id keep both.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn skan_postbacks_are_stored_once_per_dedup_key() {
+    use attrib_origin::testkit::{edge_batch, skan_record};
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut origin = Origin::new(&dir.path().join("origin"), &[]);
+    origin.start().await;
+    let client = reqwest::Client::new();
+    let first = edge_batch(
+        "app1",
+        "skan",
+        vec![
+            skan_record("app1", "t-1", "1234", true, START_MS),
+            skan_record("app1", "t-2", "1234", false, START_MS + 1),
+            skan_record("app1", "t-3", "77", true, START_MS + 2),
+        ],
+    );
+    // Apple's device sent t-1 again: the edge forwards the repeat, received later.
+    let repeat = edge_batch(
+        "app1",
+        "skan",
+        vec![
+            skan_record("app1", "t-1", "1234", true, START_MS + DAY_MS),
+            skan_record("app2", "t-1", "1234", true, START_MS),
+        ],
+    );
+    let (status, body) = send_batch(&client, &origin, &first).await;
+    assert_eq!(
+        (status, body["accepted"].as_u64()),
+        (200, Some(3)),
+        "{body}"
+    );
+    let (status, body) = send_batch(&client, &origin, &first).await;
+    assert_eq!(
+        (status, body["duplicates"].as_u64()),
+        (200, Some(3)),
+        "{body}"
+    );
+    let (status, body) = send_batch(&client, &origin, &repeat).await;
+    assert_eq!(status, 200, "{body}");
+    let db_path = origin.data_dir.join("origin.db");
+    eventually(Duration::from_secs(30), "postbacks stored", || async {
+        query_rows(&db_path, "SELECT count(*) FROM skan_postbacks").await == [["4"]]
+    })
+    .await;
+    let per_campaign = query_rows(
+        &db_path,
+        "SELECT app_id, ad_network_id, source_identifier, did_win, count(*), \
+         min(received_at_ms) FROM skan_postbacks GROUP BY 1, 2, 3, 4 ORDER BY 1, 3, 4",
+    )
+    .await;
+    let row = |app: &str, source: &str, won: &str, n: &str, ms: i64| {
+        vec![
+            app.to_owned(),
+            "example123.skadnetwork".to_owned(),
+            source.to_owned(),
+            won.to_owned(),
+            n.to_owned(),
+            ms.to_string(),
+        ]
+    };
+    assert_eq!(
+        per_campaign,
+        vec![
+            row("app1", "1234", "0", "1", START_MS + 1),
+            // The first copy of t-1 stays; the repeat received a day later is not a second.
+            row("app1", "1234", "1", "1", START_MS),
+            row("app1", "77", "1", "1", START_MS + 2),
+            row("app2", "1234", "1", "1", START_MS),
+        ]
+    );
+    origin.terminate();
+}
+
+/// Issue 14 item 1: spend rows reach the embedded store one per (app, day, source, campaign,
+/// ad group); a re-upload replaces the row, a redelivered older upload does not bring it back.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn spend_reupload_replaces_and_older_redelivery_does_not() {
+    use attrib_origin::testkit::{edge_batch, spend_record};
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut origin = Origin::new(&dir.path().join("origin"), &[]);
+    origin.start().await;
+    let client = reqwest::Client::new();
+    let upload = |at: i64, google: f64| {
+        edge_batch(
+            "app1",
+            "spend",
+            vec![
+                spend_record("app1", "2024-05-01", "google", "spring", google, at),
+                spend_record("app1", "2024-05-01", "meta", "spring", 50.0, at),
+                // A name with ':' cannot collide with another key in the record id.
+                spend_record("app1", "2024-05-01", "a:b", "c", 1.0, at),
+                spend_record("app1", "2024-05-01", "a", "b:c", 2.0, at),
+            ],
+        )
+    };
+    let first = upload(START_MS, 100.0);
+    let second = upload(START_MS + 60_000, 120.0);
+    // The re-upload is taken first; the older upload arrives after it (a delayed delivery).
+    for batch in [&second, &first, &first] {
+        let (status, body) = send_batch(&client, &origin, batch).await;
+        assert_eq!(status, 200, "{body}");
+    }
+    let db_path = origin.data_dir.join("origin.db");
+    let sql = "SELECT source, campaign, spend, uploaded_at_ms, impressions, clicks FROM spend \
+               WHERE app_id = 'app1' ORDER BY source, campaign";
+    let want = vec![
+        vec!["a", "b:c", "2", "", "1000", "null"],
+        vec!["a:b", "c", "1", "", "1000", "null"],
+        vec!["google", "spring", "120", "", "1000", "null"],
+        vec!["meta", "spring", "50", "", "1000", "null"],
+    ]
+    .into_iter()
+    .map(|r| {
+        r.into_iter()
+            .map(|c| {
+                if c.is_empty() {
+                    (START_MS + 60_000).to_string()
+                } else {
+                    c.to_owned()
+                }
+            })
+            .collect::<Vec<_>>()
+    })
+    .collect::<Vec<_>>();
+    eventually(Duration::from_secs(30), "the re-upload's rows", || async {
+        query_rows(&db_path, sql).await == want
+    })
+    .await;
+    // The older upload's rows reached the store after the re-upload's, and lost.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(query_rows(&db_path, sql).await, want);
     origin.terminate();
 }

@@ -775,3 +775,105 @@ async fn erasure_deletes_a_persons_rows_in_clickhouse_and_keeps_the_counts() {
     );
     origin.terminate();
 }
+
+/// Issue 10 item 4 and issue 14 item 1: edge facts in ClickHouse and Kafka. SKAN postbacks
+/// once per dedup key (a copy received a day later, redelivered batches, and two apps with the
+/// same transaction id included), spend one row per key after FINAL with the latest upload's
+/// amount, and every record id once on its kind's topic.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn edge_facts_once_in_clickhouse_and_kafka() {
+    use attrib_origin::testkit::{edge_batch, skan_record, spend_record};
+    let mut services = Services::from_env("edge");
+    let prefix = services.database.clone();
+    let mut env = services.origin_env();
+    // Only the edge facts' topics are read back.
+    services.topics = vec![
+        format!("{prefix}.skan_postbacks"),
+        format!("{prefix}.spend"),
+    ];
+    env.push(("KAFKA_SKAN_POSTBACKS_TOPIC", services.topics[0].clone()));
+    env.push(("KAFKA_SPEND_TOPIC", services.topics[1].clone()));
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut origin = Origin::new(dir.path(), &env);
+    origin.start().await;
+    let client = reqwest::Client::new();
+
+    let skan = edge_batch(
+        "app",
+        "skan",
+        vec![
+            skan_record("app", "t-1", "1234", true, START_MS),
+            skan_record("app", "t-2", "1234", false, START_MS + 1),
+            skan_record("app", "t-3", "77", true, START_MS + 2),
+        ],
+    );
+    let repeat = edge_batch(
+        "app",
+        "skan",
+        vec![
+            skan_record("app", "t-1", "1234", true, START_MS + 86_400_000),
+            skan_record("other", "t-1", "1234", true, START_MS),
+        ],
+    );
+    let upload = |at: i64, google: f64| {
+        edge_batch(
+            "app",
+            "spend",
+            vec![
+                spend_record("app", "2024-05-01", "google", "spring", google, at),
+                spend_record("app", "2024-05-02", "meta", "summer", 40.0, at),
+            ],
+        )
+    };
+    // The re-upload first, the older upload after it (a late delivery): the newer one wins.
+    let sent = [
+        skan.clone(),
+        skan,
+        repeat,
+        upload(START_MS + 60_000, 120.0),
+        upload(START_MS, 100.0),
+    ];
+    send_all(&client, &origin, &sent).await;
+
+    let query = |sql: String| {
+        let url = services.clickhouse_url.clone();
+        async move { common::stores::clickhouse_query(&url, &sql).await }
+    };
+    let db = &services.database;
+    let postbacks = format!(
+        "SELECT app_id, source_identifier, did_win, count(), uniqExact(id) \
+         FROM {db}.skan_postbacks FINAL GROUP BY app_id, source_identifier, did_win \
+         ORDER BY app_id, source_identifier, did_win FORMAT TabSeparated"
+    );
+    let want_postbacks =
+        "app\t1234\t0\t1\t1\napp\t1234\t1\t1\t1\napp\t77\t1\t1\t1\nother\t1234\t1\t1\t1";
+    eventually(DRAIN, "postbacks in ClickHouse", || {
+        let q = query(postbacks.clone());
+        async move { q.await.is_some_and(|t| t.trim() == want_postbacks) }
+    })
+    .await;
+    let spend = format!(
+        "SELECT day, source, spend, uploaded_at_ms FROM {db}.spend FINAL \
+         WHERE app_id = 'app' ORDER BY day FORMAT TabSeparated"
+    );
+    let want_spend = format!(
+        "2024-05-01\tgoogle\t120\t{}\n2024-05-02\tmeta\t40\t{}",
+        START_MS + 60_000,
+        START_MS + 60_000
+    );
+    eventually(DRAIN, "spend in ClickHouse", || {
+        let q = query(spend.clone());
+        let want = want_spend.clone();
+        async move { q.await.is_some_and(|t| t.trim() == want) }
+    })
+    .await;
+    // Each record once in Kafka: 4 postbacks, 4 spend rows (2 per upload).
+    let ids: Vec<String> = ids_of(&sent)
+        .into_iter()
+        .collect::<std::collections::BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    assert_eq!(ids.len(), 8, "{ids:?}");
+    services.wait_for_kafka(&ids).await;
+    origin.terminate();
+}

@@ -48,7 +48,10 @@ pub fn fraud_counts<'a>(records: impl IntoIterator<Item = &'a OutboxRecord>) -> 
                     latest.insert(key, &r.result);
                 }
             }
-            OutboxRecord::Merge(_) | OutboxRecord::NullPath(_) => {}
+            OutboxRecord::Merge(_)
+            | OutboxRecord::NullPath(_)
+            | OutboxRecord::SkanPostback(_)
+            | OutboxRecord::Spend(_) => {}
         }
     }
     for ((app_id, _), result) in latest {

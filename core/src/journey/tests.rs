@@ -94,6 +94,8 @@ fn full_journey_click_page_conversion() {
             OutboxRecord::Attribution(_) => "attribution",
             OutboxRecord::Merge(_) => "merge",
             OutboxRecord::NullPath(_) => "null_path",
+            OutboxRecord::SkanPostback(_) => "skan_postback",
+            OutboxRecord::Spend(_) => "spend",
         })
         .collect();
     assert_eq!(kinds, ["event", "event", "attribution", "event"]);

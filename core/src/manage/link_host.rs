@@ -65,7 +65,7 @@ mod tests {
             assert_eq!(parse_link_host(bad).expect_err(bad).field, "host", "{bad}");
         }
         assert!(parse_link_host(&format!("{}.example", "a".repeat(64))).is_err());
-        assert!(parse_link_host(&"a.".repeat(127).trim_end_matches('.').to_owned()).is_ok());
-        assert!(parse_link_host(&"ab.".repeat(90).trim_end_matches('.').to_owned()).is_err());
+        assert!(parse_link_host("a.".repeat(127).trim_end_matches('.')).is_ok());
+        assert!(parse_link_host("ab.".repeat(90).trim_end_matches('.')).is_err());
     }
 }

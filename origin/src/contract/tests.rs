@@ -26,6 +26,26 @@ fn samples() -> Vec<OutboxRecord> {
         last_touch_id: "app-bob-t2".into(),
         closed_at_ms: 1_715_126_460_001,
     }));
+    // Edge facts, every optional field present (so each is removed, nulled and retyped).
+    let mut skan = crate::testkit::skan_record("app", "t-1", "1234", true, 1_714_521_600_000);
+    if let OutboxRecord::SkanPostback(r) = &mut skan {
+        r.coarse_value = Some("high".into());
+        r.decoded = Some("{\"events\":[\"purchase\"]}".into());
+    }
+    records.push(skan);
+    let mut spend = crate::testkit::spend_record(
+        "app",
+        "2024-05-01",
+        "google",
+        "spring",
+        12.5,
+        1_714_521_600_000,
+    );
+    if let OutboxRecord::Spend(r) = &mut spend {
+        r.ad_group = "ag".into();
+        r.clicks = Some(7);
+    }
+    records.push(spend);
     records
 }
 

@@ -80,6 +80,8 @@ pub enum Kind {
     Attribution,
     Merge,
     NullPath,
+    SkanPostback,
+    Spend,
 }
 
 /// `OutboxRecord`, borrowed.
@@ -91,6 +93,8 @@ pub enum RecordView<'a> {
     Attribution(AttributionRecordView<'a>),
     Merge(MergeRecordView<'a>),
     NullPath(NullPathRecordView<'a>),
+    SkanPostback(SkanPostbackRecordView<'a>),
+    Spend(SpendRecordView<'a>),
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -266,6 +270,57 @@ pub struct NullPathRecordView<'a> {
     kind: Option<IgnoredAny>,
 }
 
+#[derive(Debug, Clone, Deserialize)]
+pub struct SkanPostbackRecordView<'a> {
+    #[serde(borrow)]
+    pub app_id: Str<'a>,
+    #[serde(borrow)]
+    pub dedup_key: Str<'a>,
+    #[serde(borrow)]
+    pub protocol: Str<'a>,
+    #[serde(borrow)]
+    pub version: Str<'a>,
+    #[serde(borrow)]
+    pub ad_network_id: Str<'a>,
+    #[serde(default, borrow)]
+    pub source_identifier: Option<Str<'a>>,
+    pub did_win: bool,
+    pub postback_sequence_index: u8,
+    #[serde(default)]
+    pub fine_value: Option<u8>,
+    #[serde(default, borrow)]
+    pub coarse_value: Option<Str<'a>>,
+    #[serde(default, borrow)]
+    pub decoded: Option<Str<'a>>,
+    pub received_at_ms: i64,
+    #[serde(default)]
+    kind: Option<IgnoredAny>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct SpendRecordView<'a> {
+    #[serde(borrow)]
+    pub app_id: Str<'a>,
+    #[serde(borrow)]
+    pub day: Str<'a>,
+    #[serde(borrow)]
+    pub source: Str<'a>,
+    #[serde(borrow)]
+    pub campaign: Str<'a>,
+    #[serde(default, borrow)]
+    pub ad_group: Str<'a>,
+    pub spend: f64,
+    #[serde(borrow)]
+    pub currency: Str<'a>,
+    #[serde(default)]
+    pub impressions: Option<u64>,
+    #[serde(default)]
+    pub clicks: Option<u64>,
+    pub uploaded_at_ms: i64,
+    #[serde(default)]
+    kind: Option<IgnoredAny>,
+}
+
 /// Why a record was not taken; the caller re-parses with the contract types for the message.
 #[derive(Debug)]
 pub struct Refused;
@@ -293,6 +348,10 @@ fn parse_tag_anywhere(json: &str) -> Result<RecordView<'_>, Refused> {
         }
         Kind::Merge => RecordView::Merge(serde_json::from_str(json).map_err(|_| Refused)?),
         Kind::NullPath => RecordView::NullPath(serde_json::from_str(json).map_err(|_| Refused)?),
+        Kind::SkanPostback => {
+            RecordView::SkanPostback(serde_json::from_str(json).map_err(|_| Refused)?)
+        }
+        Kind::Spend => RecordView::Spend(serde_json::from_str(json).map_err(|_| Refused)?),
     };
     Ok(view)
 }
@@ -352,6 +411,20 @@ impl<'de> Deserialize<'de> for TagFirst<'de> {
                         }
                         RecordView::NullPath(view)
                     }
+                    Kind::SkanPostback => {
+                        let view = SkanPostbackRecordView::deserialize(rest)?;
+                        if view.kind.is_some() {
+                            return Err(duplicate());
+                        }
+                        RecordView::SkanPostback(view)
+                    }
+                    Kind::Spend => {
+                        let view = SpendRecordView::deserialize(rest)?;
+                        if view.kind.is_some() {
+                            return Err(duplicate());
+                        }
+                        RecordView::Spend(view)
+                    }
                 })))
             }
         }
@@ -366,6 +439,8 @@ impl RecordView<'_> {
             RecordView::Attribution(_) => Kind::Attribution,
             RecordView::Merge(_) => Kind::Merge,
             RecordView::NullPath(_) => Kind::NullPath,
+            RecordView::SkanPostback(_) => Kind::SkanPostback,
+            RecordView::Spend(_) => Kind::Spend,
         }
     }
 
@@ -375,6 +450,8 @@ impl RecordView<'_> {
             RecordView::Attribution(r) => r.app_id.as_str(),
             RecordView::Merge(r) => r.app_id.as_str(),
             RecordView::NullPath(r) => r.app_id.as_str(),
+            RecordView::SkanPostback(r) => r.app_id.as_str(),
+            RecordView::Spend(r) => r.app_id.as_str(),
         }
     }
 
@@ -401,6 +478,16 @@ impl RecordView<'_> {
                 r.journey.as_str(),
                 r.last_touch_id.as_str()
             ),
+            RecordView::SkanPostback(r) => write!(out, "skan:{app}:{}", r.dedup_key.as_str()),
+            RecordView::Spend(r) => {
+                out.push_str(&attrib_core::outbox::spend_record_id(
+                    app,
+                    r.uploaded_at_ms,
+                    r.day.as_str(),
+                    [r.source.as_str(), r.campaign.as_str(), r.ad_group.as_str()],
+                ));
+                Ok(())
+            }
         };
     }
 }

@@ -303,6 +303,16 @@ fn missing_identity(record: &OutboxRecord) -> Option<(&'static str, &'static str
         OutboxRecord::NullPath(r) if r.path.is_empty() => {
             Some(("path", "must have at least one step"))
         }
+        OutboxRecord::SkanPostback(r) if r.dedup_key.is_empty() => Some((
+            "dedup_key",
+            "must not be empty (it is part of the record's id)",
+        )),
+        OutboxRecord::Spend(r) if crate::spool::columns::day_ms(&r.day).is_none() => {
+            Some(("day", "must be a YYYY-MM-DD day"))
+        }
+        OutboxRecord::Spend(r) if !r.spend.is_finite() => {
+            Some(("spend", "must be a finite number"))
+        }
         _ => None,
     }
 }

@@ -82,6 +82,10 @@ pub fn missing_identity(view: &RecordView<'_>) -> bool {
                     || r.last_touch_id.as_str().is_empty()
                     || r.path.is_empty()
             }
+            RecordView::SkanPostback(r) => r.dedup_key.as_str().is_empty(),
+            RecordView::Spend(r) => {
+                crate::spool::columns::day_ms(r.day.as_str()).is_none() || !r.spend.is_finite()
+            }
         }
 }
 

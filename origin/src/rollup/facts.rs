@@ -187,7 +187,8 @@ impl FactStore {
                             .entry((r.app_id, day, serde_json::to_string(&steps)?))
                             .or_default() += 1;
                     }
-                    Columns::Merge(_) => {}
+                    // Not in the rollups: spend joins the stats at read time at the edge.
+                    Columns::Merge(_) | Columns::SkanPostback(_) | Columns::Spend(_) => {}
                 }
             }
         }

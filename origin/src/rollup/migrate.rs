@@ -58,7 +58,10 @@ pub async fn from_record_facts(conn: &Connection) -> Result<(), RollupError> {
                 }
             }
             // Older origins stored no null paths (the kind did not exist yet).
-            OutboxRecord::Merge(_) | OutboxRecord::NullPath(_) => {}
+            OutboxRecord::Merge(_)
+            | OutboxRecord::NullPath(_)
+            | OutboxRecord::SkanPostback(_)
+            | OutboxRecord::Spend(_) => {}
         }
     }
     drop(rows);

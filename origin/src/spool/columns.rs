@@ -11,6 +11,10 @@
 //! Merge: from, into, merged_at_ms.
 //! Null path: last_touch_id, touches, first_touch_ms, last_touch_ms, closed_at_ms, step
 //! count, steps.
+//! SKAN postback: dedup_key, protocol, version, ad_network_id, source_identifier, did_win,
+//! postback_sequence_index, has_fine, fine_value, coarse_value, decoded, received_at_ms.
+//! Spend: day, day_ms (midnight UTC of day), source, campaign, ad_group, spend, currency,
+//! has_impressions, impressions, has_clicks, clicks, uploaded_at_ms.
 
 use attrib_core::attribution::{Basis, Model};
 use attrib_core::event::EventType;
@@ -22,6 +26,7 @@ use crate::contract::names::{
 };
 use crate::contract::view::{
     AttributionRecordView, EventRecordView, MergeRecordView, NullPathRecordView,
+    SkanPostbackRecordView, SpendRecordView,
 };
 
 pub fn put_str(out: &mut Vec<u8>, text: &str) {
@@ -111,6 +116,42 @@ pub fn encode_null_path(r: &NullPathRecordView<'_>, out: &mut Vec<u8>) {
     for step in &r.path {
         put_str(out, step.as_str());
     }
+}
+
+pub fn encode_skan_postback(r: &SkanPostbackRecordView<'_>, out: &mut Vec<u8>) {
+    for text in [&r.dedup_key, &r.protocol, &r.version, &r.ad_network_id] {
+        put_str(out, text.as_str());
+    }
+    put_str(out, r.source_identifier.as_ref().map_or("", |s| s.as_str()));
+    out.push(u8::from(r.did_win));
+    out.push(r.postback_sequence_index);
+    out.push(u8::from(r.fine_value.is_some()));
+    out.push(r.fine_value.unwrap_or(0));
+    put_str(out, r.coarse_value.as_ref().map_or("", |s| s.as_str()));
+    put_str(out, r.decoded.as_ref().map_or("", |s| s.as_str()));
+    put_i64(out, r.received_at_ms);
+}
+
+/// Midnight UTC of a `YYYY-MM-DD` day, in ms; `None` when it is not such a day (intake
+/// refuses the record then: `http::scan::missing_identity`).
+pub fn day_ms(day: &str) -> Option<i64> {
+    let date = chrono::NaiveDate::parse_from_str(day, "%Y-%m-%d").ok()?;
+    Some(date.and_hms_opt(0, 0, 0)?.and_utc().timestamp_millis())
+}
+
+pub fn encode_spend(r: &SpendRecordView<'_>, out: &mut Vec<u8>) {
+    put_str(out, r.day.as_str());
+    put_i64(out, day_ms(r.day.as_str()).unwrap_or(0));
+    for text in [&r.source, &r.campaign, &r.ad_group] {
+        put_str(out, text.as_str());
+    }
+    put_f64(out, r.spend);
+    put_str(out, r.currency.as_str());
+    for count in [r.impressions, r.clicks] {
+        out.push(u8::from(count.is_some()));
+        put_i64(out, count.unwrap_or(0) as i64);
+    }
+    put_i64(out, r.uploaded_at_ms);
 }
 
 /// Reads the binary layout; every read is bounds- and UTF-8-checked.
@@ -368,6 +409,92 @@ impl<'a> NullPathCols<'a> {
             last_touch_ms,
             closed_at_ms,
             path,
+        })
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct SkanPostbackCols<'a> {
+    pub dedup_key: &'a str,
+    pub protocol: &'a str,
+    pub version: &'a str,
+    pub ad_network_id: &'a str,
+    /// '' when the postback had none (a non-winning or low-tier postback).
+    pub source_identifier: &'a str,
+    pub did_win: bool,
+    pub postback_sequence_index: u8,
+    pub fine_value: Option<u8>,
+    /// '' when absent.
+    pub coarse_value: &'a str,
+    /// The decoded value's JSON, '' when the app's schema did not map it.
+    pub decoded: &'a str,
+    pub received_at_ms: i64,
+}
+
+impl<'a> SkanPostbackCols<'a> {
+    pub fn decode(bytes: &'a [u8]) -> Result<Self, SpoolError> {
+        let mut d = Dec(bytes);
+        let (dedup_key, protocol, version, ad_network_id) =
+            (d.str()?, d.str()?, d.str()?, d.str()?);
+        let source_identifier = d.str()?;
+        let did_win = d.u8()? != 0;
+        let postback_sequence_index = d.u8()?;
+        let has_fine = d.u8()? != 0;
+        let fine = d.u8()?;
+        Ok(SkanPostbackCols {
+            dedup_key,
+            protocol,
+            version,
+            ad_network_id,
+            source_identifier,
+            did_win,
+            postback_sequence_index,
+            fine_value: has_fine.then_some(fine),
+            coarse_value: d.str()?,
+            decoded: d.str()?,
+            received_at_ms: d.i64()?,
+        })
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct SpendCols<'a> {
+    pub day: &'a str,
+    pub day_ms: i64,
+    pub source: &'a str,
+    pub campaign: &'a str,
+    pub ad_group: &'a str,
+    pub spend: f64,
+    pub currency: &'a str,
+    pub impressions: Option<u64>,
+    pub clicks: Option<u64>,
+    pub uploaded_at_ms: i64,
+}
+
+impl<'a> SpendCols<'a> {
+    pub fn decode(bytes: &'a [u8]) -> Result<Self, SpoolError> {
+        let mut d = Dec(bytes);
+        let (day, day_ms) = (d.str()?, d.i64()?);
+        let (source, campaign, ad_group) = (d.str()?, d.str()?, d.str()?);
+        let spend = d.f64()?;
+        let currency = d.str()?;
+        let mut count = || -> Result<Option<u64>, SpoolError> {
+            let present = d.u8()? != 0;
+            let value = d.i64()? as u64;
+            Ok(present.then_some(value))
+        };
+        let (impressions, clicks) = (count()?, count()?);
+        Ok(SpendCols {
+            day,
+            day_ms,
+            source,
+            campaign,
+            ad_group,
+            spend,
+            currency,
+            impressions,
+            clicks,
+            uploaded_at_ms: d.i64()?,
         })
     }
 }

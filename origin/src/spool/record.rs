@@ -14,8 +14,9 @@
 use std::ops::Range;
 
 use super::columns::{
-    encode_attribution, encode_event, encode_merge, encode_null_path, put_str, AttributionCols,
-    Dec, EventCols, MergeCols, NullPathCols,
+    encode_attribution, encode_event, encode_merge, encode_null_path, encode_skan_postback,
+    encode_spend, put_str, AttributionCols, Dec, EventCols, MergeCols, NullPathCols,
+    SkanPostbackCols, SpendCols,
 };
 use super::dedup::{fingerprint, Fingerprint};
 use super::SpoolError;
@@ -31,6 +32,8 @@ pub enum RecordKind {
     Attribution,
     Merge,
     NullPath,
+    SkanPostback,
+    Spend,
 }
 
 impl RecordKind {
@@ -40,6 +43,8 @@ impl RecordKind {
             RecordKind::Attribution => "attribution",
             RecordKind::Merge => "merge",
             RecordKind::NullPath => "null_path",
+            RecordKind::SkanPostback => "skan_postback",
+            RecordKind::Spend => "spend",
         }
     }
 
@@ -49,6 +54,8 @@ impl RecordKind {
             RecordKind::Attribution => 2,
             RecordKind::Merge => 3,
             RecordKind::NullPath => 4,
+            RecordKind::SkanPostback => 5,
+            RecordKind::Spend => 6,
         }
     }
 
@@ -58,6 +65,8 @@ impl RecordKind {
             2 => Some(RecordKind::Attribution),
             3 => Some(RecordKind::Merge),
             4 => Some(RecordKind::NullPath),
+            5 => Some(RecordKind::SkanPostback),
+            6 => Some(RecordKind::Spend),
             _ => None,
         }
     }
@@ -68,6 +77,8 @@ impl RecordKind {
             RecordView::Attribution(_) => RecordKind::Attribution,
             RecordView::Merge(_) => RecordKind::Merge,
             RecordView::NullPath(_) => RecordKind::NullPath,
+            RecordView::SkanPostback(_) => RecordKind::SkanPostback,
+            RecordView::Spend(_) => RecordKind::Spend,
         }
     }
 }
@@ -98,7 +109,10 @@ impl EncodedBatch {
         let journey = match view {
             RecordView::Event(r) => r.journey.as_str(),
             RecordView::Attribution(r) => r.journey.as_str(),
-            RecordView::Merge(_) => batch_journey,
+            // Edge facts travel in their app's edge journey (`e:{app}:{kind}`).
+            RecordView::Merge(_) | RecordView::SkanPostback(_) | RecordView::Spend(_) => {
+                batch_journey
+            }
             RecordView::NullPath(r) => r.journey.as_str(),
         };
         self.push_parts(
@@ -150,6 +164,8 @@ fn encode_columns(view: &RecordView<'_>, out: &mut Vec<u8>) {
         RecordView::Attribution(r) => encode_attribution(r, out),
         RecordView::Merge(r) => encode_merge(r, out),
         RecordView::NullPath(r) => encode_null_path(r, out),
+        RecordView::SkanPostback(r) => encode_skan_postback(r, out),
+        RecordView::Spend(r) => encode_spend(r, out),
     }
 }
 
@@ -210,6 +226,8 @@ pub enum Columns<'a> {
     Attribution(AttributionCols<'a>),
     Merge(MergeCols<'a>),
     NullPath(NullPathCols<'a>),
+    SkanPostback(SkanPostbackCols<'a>),
+    Spend(SpendCols<'a>),
 }
 
 impl<'a> SpooledRecord<'a> {
@@ -219,6 +237,10 @@ impl<'a> SpooledRecord<'a> {
             RecordKind::Attribution => Columns::Attribution(AttributionCols::decode(self.columns)?),
             RecordKind::Merge => Columns::Merge(MergeCols::decode(self.columns)?),
             RecordKind::NullPath => Columns::NullPath(NullPathCols::decode(self.columns)?),
+            RecordKind::SkanPostback => {
+                Columns::SkanPostback(SkanPostbackCols::decode(self.columns)?)
+            }
+            RecordKind::Spend => Columns::Spend(SpendCols::decode(self.columns)?),
         })
     }
 

@@ -297,6 +297,8 @@ pub fn same_ids_for_app(batch: &OutboxBatch, app: &str) -> OutboxBatch {
                 r.app_id = app.into();
                 r.journey = journey(&r.journey);
             }
+            OutboxRecord::SkanPostback(r) => r.app_id = app.into(),
+            OutboxRecord::Spend(r) => r.app_id = app.into(),
         }
     }
     batch

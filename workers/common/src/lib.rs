@@ -7,6 +7,7 @@
 
 pub mod apps;
 pub mod config;
+pub mod edge_facts;
 pub mod error;
 pub mod geo;
 pub mod journeys;

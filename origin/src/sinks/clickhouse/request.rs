@@ -29,15 +29,22 @@ pub const MERGES_COLUMNS: &str = "id, app_id, from_journey, into_journey, merged
     record";
 pub const NULL_PATHS_COLUMNS: &str = "id, app_id, journey, day, path, touches, first_touch_ms, \
     last_touch_ms, last_touch_id, closed_at_ms, record";
+pub const SKAN_POSTBACKS_COLUMNS: &str = "id, app_id, dedup_key, protocol, version, \
+    ad_network_id, source_identifier, did_win, postback_sequence_index, has_fine_value, \
+    fine_value, coarse_value, decoded, received_at_ms, day, record";
+pub const SPEND_COLUMNS: &str = "id, app_id, day, source, campaign, ad_group, spend, currency, \
+    has_impressions, impressions, has_clicks, clicks, uploaded_at_ms, record";
 
 /// The tables the sink writes, in insert order, with the column holding the record id.
-pub const TABLES: [(&str, &str, &str); 6] = [
+pub const TABLES: [(&str, &str, &str); 8] = [
     ("events", EVENTS_COLUMNS, "id"),
     ("attributions", ATTRIBUTIONS_COLUMNS, "id"),
     ("attribution_credits", CREDITS_COLUMNS, "attribution_id"),
     ("conversion_stats", CONVERSIONS_COLUMNS, "attribution_id"),
     ("merges", MERGES_COLUMNS, "id"),
     ("null_paths", NULL_PATHS_COLUMNS, "id"),
+    ("skan_postbacks", SKAN_POSTBACKS_COLUMNS, "id"),
+    ("spend", SPEND_COLUMNS, "id"),
 ];
 
 /// The tables (indexes into [`TABLES`]) a record of `kind` is written to: what the presence
@@ -48,6 +55,8 @@ pub fn tables_of(kind: RecordKind) -> &'static [usize] {
         RecordKind::Attribution => &[1, 2, 3],
         RecordKind::Merge => &[4],
         RecordKind::NullPath => &[5],
+        RecordKind::SkanPostback => &[6],
+        RecordKind::Spend => &[7],
     }
 }
 
@@ -60,7 +69,7 @@ pub struct Insert {
 }
 
 /// Already-present record ids per table (index into [`TABLES`]).
-pub type Present = [HashSet<String>; 6];
+pub type Present = [HashSet<String>; 8];
 
 struct Out {
     body: Vec<u8>,
@@ -80,6 +89,9 @@ impl Out {
     }
     fn u8(&mut self, v: u8) {
         self.body.push(v);
+    }
+    fn u64(&mut self, v: u64) {
+        self.body.extend_from_slice(&v.to_le_bytes());
     }
     fn u32(&mut self, v: u32) {
         self.body.extend_from_slice(&v.to_le_bytes());
@@ -104,7 +116,7 @@ fn varint(out: &mut Vec<u8>, mut v: u64) {
 
 pub fn build(batch: &SpoolBatch, skip: Option<&Present>) -> Result<Vec<Insert>, ClickHouseError> {
     let bytes: usize = batch.entries.iter().map(|e| e.payload_len()).sum();
-    let mut outs: [Out; 6] = std::array::from_fn(|i| Out {
+    let mut outs: [Out; 8] = std::array::from_fn(|i| Out {
         body: Vec::with_capacity(if i == 0 { bytes + bytes / 4 } else { 0 }),
         rows: 0,
     });
@@ -253,6 +265,55 @@ pub fn build(batch: &SpoolBatch, skip: Option<&Present>) -> Result<Vec<Insert>, 
                 o.i64(n.last_touch_ms);
                 o.str(n.last_touch_id);
                 o.i64(n.closed_at_ms);
+                o.str(r.json);
+                o.rows += 1;
+            }
+            Columns::SkanPostback(p) => {
+                if skipped(6, r.id) {
+                    continue;
+                }
+                let o = &mut outs[6];
+                for text in [
+                    r.id,
+                    r.app_id,
+                    p.dedup_key,
+                    p.protocol,
+                    p.version,
+                    p.ad_network_id,
+                    p.source_identifier,
+                ] {
+                    o.str(text);
+                }
+                o.u8(u8::from(p.did_win));
+                o.u8(p.postback_sequence_index);
+                o.u8(u8::from(p.fine_value.is_some()));
+                o.u8(p.fine_value.unwrap_or(0));
+                o.str(p.coarse_value);
+                o.str(p.decoded);
+                o.i64(p.received_at_ms);
+                o.date(p.received_at_ms);
+                o.str(r.json);
+                o.rows += 1;
+            }
+            Columns::Spend(s) => {
+                if skipped(7, r.id) {
+                    continue;
+                }
+                let o = &mut outs[7];
+                o.str(r.id);
+                o.str(r.app_id);
+                o.date(s.day_ms);
+                for text in [s.source, s.campaign, s.ad_group] {
+                    o.str(text);
+                }
+                o.f64(s.spend);
+                o.str(s.currency);
+                for count in [s.impressions, s.clicks] {
+                    o.u8(u8::from(count.is_some()));
+                    o.u64(count.unwrap_or(0));
+                }
+                // Upload times are after 1970: the version column is unsigned on 18.16.
+                o.u64(u64::try_from(s.uploaded_at_ms).unwrap_or(0));
                 o.str(r.json);
                 o.rows += 1;
             }

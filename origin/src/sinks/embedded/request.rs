@@ -19,6 +19,20 @@ pub const INSERT_MERGE: &str = "INSERT OR IGNORE INTO merges (id, app_id, from_j
 pub const INSERT_NULL_PATH: &str = "INSERT OR IGNORE INTO null_paths (id, app_id, journey, day, \
      path, touches, last_touch_ms, record) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)";
 
+pub const INSERT_SKAN_POSTBACK: &str = "INSERT OR IGNORE INTO skan_postbacks (id, app_id, \
+     dedup_key, protocol, version, ad_network_id, source_identifier, did_win, \
+     postback_sequence_index, fine_value, coarse_value, decoded, received_at_ms, day, record) \
+     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)";
+/// One row per (app, day, source, campaign, ad group): a later upload replaces it, an older
+/// one (a redelivery that arrives after the re-upload) does not.
+pub const UPSERT_SPEND: &str = "INSERT INTO spend (app_id, day, source, campaign, ad_group, \
+     id, spend, currency, impressions, clicks, uploaded_at_ms, record) \
+     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12) \
+     ON CONFLICT (app_id, day, source, campaign, ad_group) DO UPDATE SET id = excluded.id, \
+     spend = excluded.spend, currency = excluded.currency, impressions = excluded.impressions, \
+     clicks = excluded.clicks, uploaded_at_ms = excluded.uploaded_at_ms, record = excluded.record \
+     WHERE excluded.uploaded_at_ms > spend.uploaded_at_ms";
+
 /// Parameter lists per table, in the column order of the INSERTs above.
 #[derive(Default)]
 pub struct Inserts {
@@ -26,6 +40,8 @@ pub struct Inserts {
     pub attributions: Vec<Vec<Value>>,
     pub merges: Vec<Vec<Value>>,
     pub null_paths: Vec<Vec<Value>>,
+    pub skan_postbacks: Vec<Vec<Value>>,
+    pub spend: Vec<Vec<Value>>,
 }
 
 pub fn build(batch: &SpoolBatch) -> Result<Inserts, EmbeddedError> {
@@ -79,6 +95,45 @@ pub fn build(batch: &SpoolBatch) -> Result<Inserts, EmbeddedError> {
                 Value::Integer(n.last_touch_ms),
                 text(r.json),
             ]),
+            Columns::SkanPostback(p) => inserts.skan_postbacks.push(vec![
+                text(r.id),
+                text(r.app_id),
+                text(p.dedup_key),
+                text(p.protocol),
+                text(p.version),
+                text(p.ad_network_id),
+                text(p.source_identifier),
+                Value::Integer(i64::from(p.did_win)),
+                Value::Integer(i64::from(p.postback_sequence_index)),
+                p.fine_value
+                    .map_or(Value::Null, |v| Value::Integer(i64::from(v))),
+                text(p.coarse_value),
+                text(p.decoded),
+                Value::Integer(p.received_at_ms),
+                Value::Text(day_of_millis(p.received_at_ms)),
+                text(r.json),
+            ]),
+            Columns::Spend(s) => {
+                let count = |c: Option<u64>| {
+                    c.map_or(Value::Null, |n| {
+                        Value::Integer(i64::try_from(n).unwrap_or(i64::MAX))
+                    })
+                };
+                inserts.spend.push(vec![
+                    text(r.app_id),
+                    text(s.day),
+                    text(s.source),
+                    text(s.campaign),
+                    text(s.ad_group),
+                    text(r.id),
+                    Value::Real(s.spend),
+                    text(s.currency),
+                    count(s.impressions),
+                    count(s.clicks),
+                    Value::Integer(s.uploaded_at_ms),
+                    text(r.json),
+                ]);
+            }
         }
     }
     Ok(inserts)

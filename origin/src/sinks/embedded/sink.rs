@@ -1,12 +1,16 @@
 //! Writes a batch in one transaction with prepared `INSERT OR IGNORE` statements: the
-//! primary key on the record id makes a redelivered batch a no-op.
+//! primary key on the record id makes a redelivered batch a no-op. Spend upserts on its
+//! business key instead, the latest upload winning (`request::UPSERT_SPEND`).
 
 use std::path::Path;
 use std::time::Duration;
 
 use libsql::{Connection, Database};
 
-use super::request::{self, INSERT_ATTRIBUTION, INSERT_EVENT, INSERT_MERGE, INSERT_NULL_PATH};
+use super::request::{
+    self, INSERT_ATTRIBUTION, INSERT_EVENT, INSERT_MERGE, INSERT_NULL_PATH, INSERT_SKAN_POSTBACK,
+    UPSERT_SPEND,
+};
 use super::{EmbeddedError, SCHEMA, SINK_NAME};
 use crate::sinks::{Sink, SinkError};
 use crate::spool::{BatchLimits, SpoolBatch};
@@ -41,6 +45,8 @@ impl EmbeddedSink {
             (INSERT_ATTRIBUTION, inserts.attributions),
             (INSERT_MERGE, inserts.merges),
             (INSERT_NULL_PATH, inserts.null_paths),
+            (INSERT_SKAN_POSTBACK, inserts.skan_postbacks),
+            (UPSERT_SPEND, inserts.spend),
         ] {
             if rows.is_empty() {
                 continue;

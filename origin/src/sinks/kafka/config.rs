@@ -11,6 +11,9 @@ const ATTRIBUTIONS_TOPIC: Setting =
     Setting::new("kafka.attributions_topic", "KAFKA_ATTRIBUTIONS_TOPIC");
 const MERGES_TOPIC: Setting = Setting::new("kafka.merges_topic", "KAFKA_MERGES_TOPIC");
 const NULL_PATHS_TOPIC: Setting = Setting::new("kafka.null_paths_topic", "KAFKA_NULL_PATHS_TOPIC");
+const SKAN_POSTBACKS_TOPIC: Setting =
+    Setting::new("kafka.skan_postbacks_topic", "KAFKA_SKAN_POSTBACKS_TOPIC");
+const SPEND_TOPIC: Setting = Setting::new("kafka.spend_topic", "KAFKA_SPEND_TOPIC");
 const COMPRESSION: Setting = Setting::new("kafka.compression", "KAFKA_COMPRESSION");
 const LINGER_MS: Setting = Setting::new("kafka.linger_ms", "KAFKA_LINGER_MS");
 const PARTITIONS: Setting = Setting::new("kafka.partitions", "KAFKA_TOPIC_PARTITIONS");
@@ -37,6 +40,11 @@ pub struct KafkaConfig {
     /// Null paths (`null_path` records): a topic of their own, so consumers of the
     /// attributions topic see only the kind they were written for.
     pub null_paths_topic: String,
+    /// Verified SKAdNetwork / AdAttributionKit postbacks (`skan_postback` records).
+    pub skan_postbacks_topic: String,
+    /// Ad-spend rows (`spend` records); a re-upload is a new message with a later
+    /// `uploaded_at_ms`: consumers keep the latest per (app, day, source, campaign, ad group).
+    pub spend_topic: String,
     /// `lz4` (default), `gzip` or `none`.
     pub compression: String,
     pub linger_ms: u64,
@@ -71,6 +79,8 @@ impl std::fmt::Debug for KafkaConfig {
             .field("attributions_topic", &self.attributions_topic)
             .field("merges_topic", &self.merges_topic)
             .field("null_paths_topic", &self.null_paths_topic)
+            .field("skan_postbacks_topic", &self.skan_postbacks_topic)
+            .field("spend_topic", &self.spend_topic)
             .field("compression", &self.compression)
             .field("linger_ms", &self.linger_ms)
             .field("partitions", &self.partitions)
@@ -82,12 +92,14 @@ impl std::fmt::Debug for KafkaConfig {
 }
 
 impl KafkaConfig {
-    pub const SETTINGS: [&'static Setting; 15] = [
+    pub const SETTINGS: [&'static Setting; 17] = [
         &BROKERS,
         &EVENTS_TOPIC,
         &ATTRIBUTIONS_TOPIC,
         &MERGES_TOPIC,
         &NULL_PATHS_TOPIC,
+        &SKAN_POSTBACKS_TOPIC,
+        &SPEND_TOPIC,
         &COMPRESSION,
         &LINGER_MS,
         &PARTITIONS,
@@ -132,6 +144,12 @@ impl KafkaConfig {
                 "attrib.null_paths",
                 topic_name,
             )?,
+            skan_postbacks_topic: sources.parse_or(
+                &SKAN_POSTBACKS_TOPIC,
+                "attrib.skan_postbacks",
+                topic_name,
+            )?,
+            spend_topic: sources.parse_or(&SPEND_TOPIC, "attrib.spend", topic_name)?,
             compression: sources.parse_or(&COMPRESSION, "lz4", |v| match v {
                 "lz4" | "gzip" | "none" => Ok(v.to_owned()),
                 _ => Err("must be lz4, gzip or none".into()),

@@ -30,6 +30,8 @@ pub fn topic_of(config: &KafkaConfig, kind: RecordKind) -> &str {
         RecordKind::Attribution => &config.attributions_topic,
         RecordKind::Merge => &config.merges_topic,
         RecordKind::NullPath => &config.null_paths_topic,
+        RecordKind::SkanPostback => &config.skan_postbacks_topic,
+        RecordKind::Spend => &config.spend_topic,
     }
 }
 

@@ -115,12 +115,14 @@ impl KafkaSink {
 
     /// Every topic the sink writes, once each (two kinds may share a topic).
     fn topics(&self) -> Vec<&str> {
-        let mut topics: Vec<&str> = Vec::with_capacity(4);
+        let mut topics: Vec<&str> = Vec::with_capacity(6);
         for topic in [
             &self.config.events_topic,
             &self.config.attributions_topic,
             &self.config.merges_topic,
             &self.config.null_paths_topic,
+            &self.config.skan_postbacks_topic,
+            &self.config.spend_topic,
         ] {
             if !topics.contains(&topic.as_str()) {
                 topics.push(topic);

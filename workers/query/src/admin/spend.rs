@@ -7,16 +7,24 @@
 //! a stats-version bump and the audit entry are one batch ([`upload::commit`]) in the read
 //! store, where `/v1/stats` joins spend to daily_stats.
 //!
+//! Once committed, the rows are also queued for the origin (`spend` outbox records, stamped
+//! with the upload's time) in the app's edge journey (`attrib_worker_common::edge_facts`),
+//! which sends them until the origin takes them; the origin keeps the latest upload's row per
+//! key, as here. If queueing fails the upload answers an error: uploading again (the same
+//! rows replace themselves here) queues them again.
+//!
 //! `GET` reads the stored rows back over a day range (`from`, `to`, `source`, `campaign`,
 //! `limit`).
 
 use std::collections::BTreeSet;
 
 use attrib_core::limits::{MAX_SPEND_BODY_BYTES, MAX_SPEND_READ_ROWS};
+use attrib_core::outbox::{OutboxRecord, SpendRecord};
 use attrib_core::spend::{self, SpendRow, SpendUploadError};
 use attrib_core::FieldError;
 use attrib_worker_common::body::{read_capped, BodyError};
 use attrib_worker_common::response::{self, ErrorBody};
+use attrib_worker_common::{apps, edge_facts};
 use chrono::DateTime;
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -72,7 +80,36 @@ pub async fn put(cx: &Cx<'_>, app_id: &str, req: &mut Request) -> Result<Respons
         .collect();
     let resource = format!("apps/{app_id}/spend");
     upload::commit(cx, app_id, stmts, "spend.import", resource, &summary).await?;
+    queue_for_origin(cx, app_id, &rows).await?;
     Ok(response::json(200, &summary)?)
+}
+
+/// The accepted rows, to the origin through the app's edge journey for spend.
+async fn queue_for_origin(cx: &Cx<'_>, app_id: &str, rows: &[SpendRow]) -> Result<(), QueryError> {
+    let residency = apps::app_settings(cx.env, app_id)
+        .await?
+        .map(|s| s.residency)
+        .unwrap_or_default();
+    let uploaded_at_ms = Date::now().as_millis() as i64;
+    let records = rows
+        .iter()
+        .map(|row| {
+            OutboxRecord::Spend(SpendRecord {
+                app_id: app_id.to_owned(),
+                day: row.day.to_string(),
+                source: row.source.clone(),
+                campaign: row.campaign.clone(),
+                ad_group: row.ad_group.clone(),
+                spend: row.spend,
+                currency: row.currency.clone(),
+                impressions: row.impressions,
+                clicks: row.clicks,
+                uploaded_at_ms,
+            })
+        })
+        .collect();
+    edge_facts::queue(cx.env, app_id, residency, "spend", records).await?;
+    Ok(())
 }
 
 /// What an upload changed, as answered and audited (not the rows: they can be read back).

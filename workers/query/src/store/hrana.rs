@@ -1,250 +1,74 @@
-//! Turso's HTTP pipeline protocol (Hrana over HTTP, `POST /v2/pipeline`), the part of it the
-//! read store needs: one `execute` for a query, one `batch` wrapped in BEGIN/COMMIT for writes.
-//!
-//! Pure encoding and decoding, so it is tested natively. Two choices keep it working against
-//! both Turso Cloud (sqld) and the local `tursodb --sync-server`: parameters are positional
-//! (`args`; the local server ignores `named_args`), and no `close` request is sent (the local
-//! server refuses it; without a baton the stream ends with the request anyway).
+//! The query Worker's side of Turso's pipeline protocol: its [`Statement`]s as
+//! [`attrib_core::hrana`] bodies, and that module's errors as [`StoreError`]s.
 
-use serde::Deserialize;
-use serde_json::{json, Map, Number, Value};
+use attrib_core::hrana::{self, Arg, HranaError, Stmt};
+use serde_json::{Map, Value};
 
 use super::{Param, Statement, StoreError};
 
-fn arg(param: &Param) -> Value {
-    match param {
-        Param::Text(s) => json!({"type": "text", "value": s}),
-        // Hrana carries 64-bit integers as strings.
-        Param::Int(n) => json!({"type": "integer", "value": n.to_string()}),
-        Param::Real(x) => json!({"type": "float", "value": x}),
+fn stmt(statement: &Statement) -> Stmt<'_> {
+    Stmt {
+        sql: &statement.sql,
+        args: statement
+            .params
+            .iter()
+            .map(|param| match param {
+                Param::Text(s) => Arg::Text(s),
+                Param::Int(n) => Arg::Integer(*n),
+                Param::Real(x) => Arg::Float(*x),
+            })
+            .collect(),
     }
-}
-
-fn stmt(statement: &Statement) -> Value {
-    let args: Vec<Value> = statement.params.iter().map(arg).collect();
-    json!({"sql": statement.sql, "args": args, "want_rows": true})
-}
-
-/// The body of a pipeline that runs one query.
-pub fn execute_body(statement: &Statement) -> Value {
-    json!({"baton": null, "requests": [{"type": "execute", "stmt": stmt(statement)}]})
-}
-
-/// The body of a pipeline that runs `statements` as one transaction: each step runs only if
-/// the one before succeeded, COMMIT only if all did, ROLLBACK otherwise.
-pub fn transaction_body(statements: &[Statement]) -> Value {
-    let mut steps = vec![json!({"stmt": {"sql": "BEGIN"}})];
-    for statement in statements {
-        let previous = steps.len() - 1;
-        steps.push(json!({"stmt": stmt(statement), "condition": {"type": "ok", "step": previous}}));
-    }
-    let last = steps.len() - 1;
-    steps.push(json!({"stmt": {"sql": "COMMIT"}, "condition": {"type": "ok", "step": last}}));
-    let commit = steps.len() - 1;
-    steps.push(json!({
-        "stmt": {"sql": "ROLLBACK"},
-        "condition": {"type": "not", "cond": {"type": "ok", "step": commit}}
-    }));
-    json!({"baton": null, "requests": [{"type": "batch", "batch": {"steps": steps}}]})
-}
-
-#[derive(Deserialize)]
-struct PipelineReply {
-    results: Vec<StreamResult>,
-}
-
-#[derive(Deserialize)]
-#[serde(tag = "type", rename_all = "snake_case")]
-enum StreamResult {
-    Ok { response: StreamResponse },
-    Error { error: HranaError },
-}
-
-#[derive(Deserialize)]
-#[serde(tag = "type", rename_all = "snake_case")]
-enum StreamResponse {
-    Execute { result: StmtResult },
-    Batch { result: BatchResult },
-}
-
-#[derive(Deserialize)]
-struct StmtResult {
-    cols: Vec<Col>,
-    rows: Vec<Vec<Cell>>,
-}
-
-#[derive(Deserialize)]
-struct Col {
-    name: Option<String>,
-}
-
-#[derive(Deserialize)]
-#[serde(tag = "type", rename_all = "snake_case")]
-enum Cell {
-    Null,
-    Integer { value: String },
-    Float { value: f64 },
-    Text { value: String },
-    Blob { base64: String },
-}
-
-#[derive(Deserialize)]
-struct BatchResult {
-    step_errors: Vec<Option<HranaError>>,
-}
-
-#[derive(Deserialize)]
-struct HranaError {
-    message: String,
-    #[serde(default)]
-    code: Option<String>,
 }
 
 impl From<HranaError> for StoreError {
     fn from(err: HranaError) -> Self {
-        StoreError::TursoStatement {
-            code: err.code.unwrap_or_else(|| "UNKNOWN".into()),
-            message: err.message,
+        match err {
+            HranaError::Statement { code, message } => StoreError::TursoStatement { code, message },
+            HranaError::Protocol(reason) => StoreError::TursoProtocol(reason),
         }
     }
 }
 
-fn parse(text: &str) -> Result<StreamResult, StoreError> {
-    let reply: PipelineReply =
-        serde_json::from_str(text).map_err(|e| StoreError::TursoProtocol(e.to_string()))?;
-    reply
-        .results
-        .into_iter()
-        .next()
-        .ok_or_else(|| StoreError::TursoProtocol("no result in the pipeline reply".into()))
+/// The body of a pipeline that runs one query.
+pub fn execute_body(statement: &Statement) -> Value {
+    hrana::execute_body(&stmt(statement))
 }
 
-fn cell_value(cell: Cell) -> Result<Value, StoreError> {
-    Ok(match cell {
-        Cell::Null => Value::Null,
-        Cell::Integer { value } => {
-            let n: i64 = value
-                .parse()
-                .map_err(|_| StoreError::TursoProtocol(format!("integer {value:?}")))?;
-            Value::Number(n.into())
-        }
-        Cell::Float { value } => Number::from_f64(value).map_or(Value::Null, Value::Number),
-        Cell::Text { value } => Value::String(value),
-        Cell::Blob { base64 } => Value::String(base64),
-    })
+/// The body of a pipeline that runs `statements` as one transaction.
+pub fn transaction_body(statements: &[Statement]) -> Value {
+    let stmts: Vec<Stmt> = statements.iter().map(stmt).collect();
+    hrana::transaction_body(&stmts)
 }
 
 /// The rows of an `execute_body` reply, as `{column: value}` objects.
 pub fn decode_rows(text: &str) -> Result<Vec<Map<String, Value>>, StoreError> {
-    let result = match parse(text)? {
-        StreamResult::Error { error } => return Err(error.into()),
-        StreamResult::Ok {
-            response: StreamResponse::Execute { result },
-        } => result,
-        StreamResult::Ok { .. } => {
-            return Err(StoreError::TursoProtocol(
-                "expected an execute result".into(),
-            ))
-        }
-    };
-    let names: Vec<String> = result
-        .cols
-        .into_iter()
-        .enumerate()
-        .map(|(i, c)| c.name.unwrap_or_else(|| format!("column{i}")))
-        .collect();
-    result
-        .rows
-        .into_iter()
-        .map(|row| {
-            names
-                .iter()
-                .cloned()
-                .zip(row)
-                .map(|(name, cell)| Ok((name, cell_value(cell)?)))
-                .collect()
-        })
-        .collect()
+    Ok(hrana::decode_rows(text)?)
 }
 
 /// Whether a `transaction_body` reply committed; the first failing step's error if not.
 pub fn decode_transaction(text: &str) -> Result<(), StoreError> {
-    let result = match parse(text)? {
-        StreamResult::Error { error } => return Err(error.into()),
-        StreamResult::Ok {
-            response: StreamResponse::Batch { result },
-        } => result,
-        StreamResult::Ok { .. } => {
-            return Err(StoreError::TursoProtocol("expected a batch result".into()))
-        }
-    };
-    match result.step_errors.into_iter().flatten().next() {
-        Some(error) => Err(error.into()),
-        None => Ok(()),
-    }
+    Ok(hrana::decode_transaction(text)?)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     #[test]
-    fn parameters_are_positional_and_typed() {
+    fn statements_become_positional_typed_arguments() {
         let body = execute_body(&Statement::new(
             "SELECT ?1, ?2, ?3",
             vec![Param::Text("a".into()), Param::Int(7), Param::Real(1.5)],
         ));
         let args = &body["requests"][0]["stmt"]["args"];
-        assert_eq!(args[0], json!({"type": "text", "value": "a"}));
         assert_eq!(args[1], json!({"type": "integer", "value": "7"}));
         assert_eq!(args[2], json!({"type": "float", "value": 1.5}));
-        assert!(
-            body["requests"].as_array().is_some_and(|r| r.len() == 1),
-            "no close request"
-        );
-    }
-
-    #[test]
-    fn transactions_chain_conditions_and_roll_back() {
-        let s = Statement::new("DELETE FROM t", vec![]);
-        let body = transaction_body(&[s.clone(), s]);
-        let steps = body["requests"][0]["batch"]["steps"]
-            .as_array()
-            .cloned()
-            .unwrap_or_default();
-        assert_eq!(steps.len(), 5);
-        assert_eq!(steps[2]["condition"], json!({"type": "ok", "step": 1}));
-        assert_eq!(steps[3]["stmt"]["sql"], "COMMIT");
-        assert_eq!(
-            steps[4]["condition"]["cond"],
-            json!({"type": "ok", "step": 3})
-        );
-    }
-
-    #[test]
-    fn rows_decode_into_objects() {
-        let reply = r#"{"baton":null,"results":[{"type":"ok","response":{"type":"execute","result":
-            {"cols":[{"name":"day"},{"name":"n"},{"name":"x"},{"name":"z"}],
-             "rows":[[{"type":"text","value":"2026-01-01"},{"type":"integer","value":"3"},
-                      {"type":"float","value":0.5},{"type":"null"}]]}}}]}"#;
-        let rows = decode_rows(reply).expect("rows");
-        assert_eq!(
-            Value::Object(rows[0].clone()),
-            json!({"day": "2026-01-01", "n": 3, "x": 0.5, "z": null})
-        );
-    }
-
-    #[test]
-    fn statement_and_step_errors_surface() {
         let failed = r#"{"results":[{"type":"error","error":{"message":"no such table","code":"PREPARE_ERROR"}}]}"#;
         assert!(matches!(
             decode_rows(failed),
             Err(StoreError::TursoStatement { code, .. }) if code == "PREPARE_ERROR"
         ));
-        let step = r#"{"results":[{"type":"ok","response":{"type":"batch","result":
-            {"step_results":[null],"step_errors":[null,{"message":"UNIQUE","code":"BATCH_STEP_ERROR"},null]}}}]}"#;
-        assert!(decode_transaction(step).is_err());
-        let ok = r#"{"results":[{"type":"ok","response":{"type":"batch","result":{"step_results":[],"step_errors":[null,null]}}}]}"#;
-        assert!(decode_transaction(ok).is_ok());
     }
 }
