@@ -119,6 +119,9 @@ pub enum EventOutcome {
     Rejected {
         error: FieldError,
     },
+    /// Dropped: the journey was erased (`crate::privacy::erasure`, an event in flight).
+    /// Nothing written; answered like a stored event, as a suppressed one is.
+    Erased,
 }
 
 /// Everything a journey holds, handed over when it merges into another.

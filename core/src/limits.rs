@@ -57,6 +57,14 @@ pub const MAX_MERGE_HOPS: u8 = 4;
 /// journey (a shared device's anonymous id, say) do not ask it again: a refusal to a client key
 /// is permanent (`crate::identity::check_hand_over`). Beyond this many, it is asked each time.
 pub const MAX_REMEMBERED_MERGE_REFUSALS: u64 = 100;
+/// How long an erased journey drops events for its id (issue 12, erasure): events in flight
+/// when a person is erased (queued in an SDK, retried by a proxy) must not bring them back.
+/// After it the id may be collected afresh; `SUPPRESS_WITH_DELETE` keeps it out for good.
+pub const ERASURE_TOMBSTONE_MS: i64 = 7 * 24 * 60 * 60 * 1000;
+/// Journeys one erasure regulation reaches (the subjects' journeys and every journey merged
+/// into or from them): each costs the query Worker two Durable Object requests. Beyond it the
+/// regulation fails before anything is deleted.
+pub const MAX_ERASED_JOURNEYS: usize = 200;
 
 /// Defaults and bounds for per-app attribution settings, in seconds.
 pub const DEFAULT_CLICK_WINDOW_SECS: u32 = 7 * 24 * 3600;

@@ -22,6 +22,27 @@ pub const RECORD_PATH: &str = "/record";
 pub const MERGE_PATH: &str = "/merge";
 pub const VIEW_PATH: &str = "/view";
 pub const REATTRIBUTE_PATH: &str = "/reattribute";
+/// `POST /erase` (issue 12, erasure): deletes everything the journey holds, leaves a tombstone.
+pub const ERASE_PATH: &str = "/erase";
+
+/// `POST /erase`'s body.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EraseRequest {
+    /// Also forget the journey's merge links (sent once every store is done): until then an
+    /// erased journey keeps the names of the journeys linked to it, so that sending the
+    /// regulation again still finds them (their rows at the origin, in the postback log).
+    #[serde(default)]
+    pub forget_links: bool,
+}
+
+/// `POST /erase`'s answer.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EraseReply {
+    /// Whether the journey held anything (false for a journey never seen or erased before).
+    pub existed: bool,
+    /// When the tombstone was set (this erasure's time: a second erasure renews it).
+    pub erased_at_ms: i64,
+}
 
 /// `POST /edge-facts`: records of edge facts (`crate::outbox`, "Edge facts") for an edge
 /// journey's outbox, which sends them to the origin like any journey's records.

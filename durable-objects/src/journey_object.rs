@@ -17,11 +17,12 @@ use attrib_core::journey::EventOutcome;
 use attrib_core::journey::{Journey, JourneyError, JourneyStore};
 use attrib_core::keys::WriteKeyClass;
 use attrib_core::limits::MAX_MERGE_HOPS;
+use attrib_core::privacy::erasure::tombstone_holds;
 use attrib_core::protocol::{
-    check_edge_facts, EdgeFactsReply, EdgeFactsRequest, JourneyView, MergeReply, MergeRequest,
-    ReattributeReply, ReattributeRequest, RecordReply, RecordRequest, ReplayRequest,
+    check_edge_facts, EdgeFactsReply, EdgeFactsRequest, EraseRequest, JourneyView, MergeReply,
+    MergeRequest, ReattributeReply, ReattributeRequest, RecordReply, RecordRequest, ReplayRequest,
     BENCH_COUNTERS_PATH, BENCH_NOOP_PATH, DEAD_LETTERS_PATH, DEAD_LETTERS_REPLAY_PATH,
-    EDGE_FACTS_PATH, EXPORT_PATH, MERGE_PATH, REATTRIBUTE_PATH, RECORD_PATH, VIEW_PATH,
+    EDGE_FACTS_PATH, ERASE_PATH, EXPORT_PATH, MERGE_PATH, REATTRIBUTE_PATH, RECORD_PATH, VIEW_PATH,
 };
 use attrib_worker_common::config;
 use attrib_worker_common::journeys;
@@ -32,6 +33,7 @@ use worker::{durable_object, DurableObject, Env, Method, Request, Response, Resu
 use crate::alarm;
 use crate::bounded;
 use crate::dead_letters;
+use crate::erase;
 use crate::export;
 use crate::flush;
 use crate::meta::Meta;
@@ -144,6 +146,13 @@ impl JourneyObject {
                 )?)
             }
             (Method::Get, VIEW_PATH) => Ok(response::json(200, &self.view()?)?),
+            (Method::Post, ERASE_PATH) => {
+                let request: EraseRequest = read_json(&mut req).await?;
+                let reply = erase::erase(&self.store, &request, flush::now_ms())?;
+                // Nothing is left to flush, close or send.
+                self.state.storage().delete_alarm().await?;
+                Ok(response::json(200, &reply)?)
+            }
             (Method::Post, EDGE_FACTS_PATH) => {
                 let request: EdgeFactsRequest = read_json(&mut req).await?;
                 Ok(response::json(200, &self.edge_facts(request).await?)?)
@@ -202,6 +211,17 @@ impl JourneyObject {
         request: RecordRequest,
     ) -> std::result::Result<RecordReply, ObjectError> {
         let meta = Meta::new(&self.store);
+        if self.erased(&meta)? {
+            return Ok(RecordReply {
+                outcomes: request
+                    .events
+                    .iter()
+                    .map(|_| EventOutcome::Erased)
+                    .collect(),
+                journey: request.key.object_name(),
+                placement: request.placement,
+            });
+        }
         if let Some(target) = meta.merged_into()? {
             return self.forward(request, target).await;
         }
@@ -401,6 +421,14 @@ impl JourneyObject {
         key_class: WriteKeyClass,
     ) -> std::result::Result<MergeReply, ObjectError> {
         let meta = Meta::new(&self.store);
+        if self.erased(&meta)? {
+            // An erased person hands nothing over, and is not marked merged: events for this
+            // id keep coming here, to be dropped while the tombstone holds.
+            return Ok(MergeReply {
+                export: attrib_core::journey::JourneyExport::default(),
+                refused: None,
+            });
+        }
         let (key, merged_into, bound) = (meta.key()?, meta.merged_into()?, meta.bound_user()?);
         let history = HandOverHistory {
             key: key.as_ref(),
@@ -455,6 +483,18 @@ impl JourneyObject {
             paths_closed_through_ms: meta.null_path_state()?.closed_through_ms,
             merges_refused: meta.merges_refused()?,
         })
+    }
+
+    /// Whether this journey was erased and still drops events; an expired tombstone is lifted.
+    fn erased(&self, meta: &Meta<'_>) -> std::result::Result<bool, ObjectError> {
+        let Some(at_ms) = meta.erased_at_ms()? else {
+            return Ok(false);
+        };
+        if tombstone_holds(at_ms, flush::now_ms()) {
+            return Ok(true);
+        }
+        meta.clear_erased()?;
+        Ok(false)
     }
 
     fn journey_name(&self) -> std::result::Result<String, ObjectError> {

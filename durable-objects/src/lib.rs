@@ -10,6 +10,7 @@ mod bounded;
 mod counter;
 mod dead_letters;
 mod device;
+mod erase;
 mod export;
 mod flush;
 mod journey_object;

@@ -31,6 +31,9 @@ const MERGES_REFUSED: &str = "merges_refused";
 /// `merge_refused:<source object name>`: a source that refused a client key's merge (the
 /// first [`MAX_REMEMBERED_MERGE_REFUSALS`]); such a refusal never turns into a yes.
 const MERGE_REFUSED_PREFIX: &str = "merge_refused:";
+/// When the journey was erased (issue 12): the tombstone that drops events in flight for its
+/// id (`attrib_core::privacy::erasure::tombstone_holds`). Holds nothing about the person.
+const ERASED_AT_MS: &str = "erased_at_ms";
 /// [`NullPathState`]; `schema.rs` (version 3) writes it directly for journeys that predate it.
 pub const NULL_PATHS: &str = "null_paths";
 /// [`RetentionState`]: the app's `retention_days` as last sent, and when expired rows go next.
@@ -217,6 +220,23 @@ impl<'a> Meta<'a> {
 
     pub fn set_null_path_state(&self, state: &NullPathState) -> Result<(), StoreError> {
         self.put(NULL_PATHS, state)
+    }
+
+    pub fn erased_at_ms(&self) -> Result<Option<i64>, StoreError> {
+        self.get(ERASED_AT_MS)
+    }
+
+    pub fn set_erased_at_ms(&self, at_ms: i64) -> Result<(), StoreError> {
+        self.put(ERASED_AT_MS, &at_ms)
+    }
+
+    /// Lifts an expired tombstone: the id is collected afresh.
+    pub fn clear_erased(&self) -> Result<(), StoreError> {
+        self.store
+            .sql
+            .exec("DELETE FROM meta WHERE key = ?", vec![ERASED_AT_MS.into()])?;
+        self.store.cache_meta(ERASED_AT_MS, None);
+        Ok(())
     }
 
     /// 1 for a journey created before versions were recorded.

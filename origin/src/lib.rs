@@ -11,6 +11,7 @@ pub mod config;
 pub mod contract;
 pub mod dead_letters;
 pub mod delivery;
+pub mod erasure;
 pub mod http;
 pub mod limits;
 pub mod local_db;
@@ -158,6 +159,12 @@ pub async fn start(config: Config) -> Result<RunningOrigin, StartError> {
         dead_letters: dead.clone(),
         admin_token: config.admin_token.clone().map(Arc::new),
         request_timeout: config.intake.request_timeout,
+        eraser: Arc::new(erasure::Eraser {
+            embedded: (config.embedded.mode == EmbeddedMode::On)
+                .then(|| config.embedded.path.clone()),
+            clickhouse: config.clickhouse.clone(),
+            kafka: config.kafka.is_some(),
+        }),
     });
     let server = tokio::spawn(http::serve(
         listener,

@@ -686,6 +686,96 @@ async fn kafka_sasl_scram_against_a_broker_that_requires_it() {
     );
 }
 
+/// Issue 12, erasure: `POST /v1/erase` removes one user's rows from ClickHouse (mutations on
+/// 18.16), keeps everyone else's and the materialized touch counts (anonymous aggregates), and
+/// is harmless when sent twice. Needs only ClickHouse (no Kafka: the origin then has none).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn erasure_deletes_a_persons_rows_in_clickhouse_and_keeps_the_counts() {
+    use attrib_core::privacy::erasure::ORIGIN_ERASE_PATH;
+    use attrib_core::signing::{Direction, Keyring};
+
+    let clickhouse_url = require_env("ATTRIB_IT_CLICKHOUSE_URL");
+    let database = unique("erase");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut origin = Origin::new(
+        dir.path(),
+        &[
+            ("CLICKHOUSE_URL", clickhouse_url.clone()),
+            ("CLICKHOUSE_DATABASE", database.clone()),
+            ("CLICKHOUSE_BATCH_WAIT_MS", "300".into()),
+        ],
+    );
+    origin.start().await;
+    let client = reqwest::Client::new();
+    let sent = batches("er", 4);
+    send_all(&client, &origin, &sent).await;
+    let ids = ids_of(&sent);
+    let services = Services {
+        clickhouse_url: clickhouse_url.clone(),
+        database: database.clone(),
+        brokers: String::new(),
+        topics: Vec::new(),
+    };
+    services.wait_for_clickhouse(ids.len() as u64).await;
+    let query = |q: String| {
+        let url = clickhouse_url.clone();
+        async move {
+            common::stores::clickhouse_query(&url, &q)
+                .await
+                .expect("query")
+                .trim()
+                .to_owned()
+        }
+    };
+    let rows_of = |journey: &str| {
+        format!(
+            "SELECT (SELECT count() FROM {database}.events WHERE journey = '{journey}') + \
+             (SELECT count() FROM {database}.attributions WHERE journey = '{journey}') + \
+             (SELECT count() FROM {database}.null_paths WHERE journey = '{journey}')"
+        )
+    };
+    let touches = format!("SELECT sum(touches) FROM {database}.daily_touches");
+    let (gone, kept) = ("u:app:er0", "u:app:er1");
+    assert!(query(rows_of(gone)).await.parse::<u64>().expect("count") >= 4);
+    let touches_before = query(touches.clone()).await;
+
+    let erase = |journeys: Vec<&str>| {
+        let body = serde_json::to_vec(&serde_json::json!({"app_id": "app", "journeys": journeys}))
+            .expect("json");
+        let signature = Keyring::derived(Direction::Outbox, SECRET.as_bytes()).sign(
+            chrono::Utc::now().timestamp(),
+            "POST",
+            ORIGIN_ERASE_PATH,
+            &body,
+        );
+        client
+            .post(origin.url(ORIGIN_ERASE_PATH))
+            .header("content-type", "application/json")
+            .header(attrib_core::outbox::SIGNATURE_HEADER, signature)
+            .body(body)
+            .send()
+    };
+    for attempt in 0..2 {
+        let response = erase(vec![gone]).await.expect("erase");
+        assert_eq!(response.status().as_u16(), 200, "attempt {attempt}");
+        let reply: serde_json::Value =
+            serde_json::from_slice(&response.bytes().await.expect("body")).expect("json");
+        assert_eq!(
+            reply["stores"],
+            serde_json::json!({"origin_clickhouse": {"status": "done"}}),
+            "attempt {attempt}"
+        );
+        assert_eq!(query(rows_of(gone)).await, "0", "attempt {attempt}");
+    }
+    assert!(query(rows_of(kept)).await.parse::<u64>().expect("count") >= 4);
+    assert_eq!(
+        query(touches).await,
+        touches_before,
+        "the touch counts are kept"
+    );
+    origin.terminate();
+}
+
 /// Issue 10 item 4 and issue 14 item 1: edge facts in ClickHouse and Kafka. SKAN postbacks
 /// once per dedup key (a copy received a day later, redelivered batches, and two apps with the
 /// same transaction id included), spend one row per key after FINAL with the latest upload's

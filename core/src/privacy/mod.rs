@@ -1,12 +1,13 @@
 //! Data-subject regulations (issue 12), modelled on Segment's Public API, and the keyed hashes
 //! that are all the suppression list holds of a person.
 //!
-//! This slice implements suppression: `SUPPRESS_ONLY` adds the subjects' hashes to the list,
-//! `UNSUPPRESS` removes them, both done at once (store `edge_suppression`). The delete types
-//! (`DELETE_ONLY`, `SUPPRESS_WITH_DELETE`) are refused: erasure does not exist yet, and a
-//! regulation must never report work that was not done.
+//! `SUPPRESS_ONLY` adds the subjects' hashes to the list, `UNSUPPRESS` removes them, both done
+//! at once (store `edge_suppression`). The delete types (`DELETE_ONLY`, `SUPPRESS_WITH_DELETE`)
+//! erase the subjects' journeys ([`erasure`]); each store reports its own status, and a store
+//! not erased yet says so (a regulation never reports work that was not done).
 
 pub mod consent;
+pub mod erasure;
 pub mod ip;
 
 use serde::{Deserialize, Serialize};
@@ -43,6 +44,16 @@ impl RegulationType {
             "DELETE_ONLY" => Self::DeleteOnly,
             _ => return None,
         })
+    }
+
+    /// Whether the regulation deletes what is held about the subjects.
+    pub fn erases(self) -> bool {
+        matches!(self, Self::DeleteOnly | Self::SuppressWithDelete)
+    }
+
+    /// Whether the regulation adds the subjects to the suppression list.
+    pub fn suppresses(self) -> bool {
+        matches!(self, Self::SuppressOnly | Self::SuppressWithDelete)
     }
 
     pub fn as_str(self) -> &'static str {
@@ -108,19 +119,18 @@ impl RegulationInput {
         let regulation: String = required(map, "", "regulationType", types)?;
         let regulation_type = RegulationType::parse(&regulation)
             .ok_or_else(|| FieldError::new("regulationType", format!("must be {types}")))?;
-        if matches!(
-            regulation_type,
-            RegulationType::DeleteOnly | RegulationType::SuppressWithDelete
-        ) {
-            return Err(FieldError::new(
-                "regulationType",
-                "erasure is not available yet: only SUPPRESS_ONLY and UNSUPPRESS are",
-            ));
-        }
         let subjects = "USER_ID, ANONYMOUS_ID or DEVICE_ID";
         let subject: String = required(map, "", "subjectType", subjects)?;
         let subject_type = SubjectType::parse(&subject)
             .ok_or_else(|| FieldError::new("subjectType", format!("must be {subjects}")))?;
+        // A device id names no journey: its events live in the journeys of the user or
+        // anonymous ids it was seen with, which are erased by those ids.
+        if regulation_type.erases() && subject_type == SubjectType::DeviceId {
+            return Err(FieldError::new(
+                "subjectType",
+                "erasure is by USER_ID or ANONYMOUS_ID (a device id's events are in those journeys)",
+            ));
+        }
         let ids: Vec<String> = required(map, "", "subjectIds", "an array of strings")?;
         if ids.is_empty() || ids.len() > MAX_REGULATION_SUBJECT_IDS {
             return Err(FieldError::new(

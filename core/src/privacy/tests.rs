@@ -22,19 +22,29 @@ fn suppress_and_unsuppress_parse_with_ids_deduplicated() {
 }
 
 #[test]
-fn delete_types_are_refused_naming_the_field() {
-    for kind in ["DELETE_ONLY", "SUPPRESS_WITH_DELETE"] {
+fn delete_types_parse_for_user_and_anonymous_ids_but_not_device_ids() {
+    for (kind, expected) in [
+        ("DELETE_ONLY", RegulationType::DeleteOnly),
+        ("SUPPRESS_WITH_DELETE", RegulationType::SuppressWithDelete),
+    ] {
+        for subject in ["USER_ID", "ANONYMOUS_ID"] {
+            let input = RegulationInput::parse(&json!({
+                "regulationType": kind, "subjectType": subject, "subjectIds": ["u"]
+            }))
+            .unwrap();
+            assert_eq!(input.regulation_type, expected);
+            assert!(input.regulation_type.erases());
+        }
         let err = RegulationInput::parse(&json!({
-            "regulationType": kind, "subjectType": "USER_ID", "subjectIds": ["u"]
+            "regulationType": kind, "subjectType": "DEVICE_ID",
+            "subjectIds": ["6D92078A-8246-4BA4-AE5B-76104861E7DC"]
         }))
         .unwrap_err();
-        assert_eq!(err.field, "regulationType");
-        assert!(
-            err.reason.contains("erasure is not available"),
-            "{}",
-            err.reason
-        );
+        assert_eq!(err.field, "subjectType");
     }
+    assert!(RegulationType::SuppressWithDelete.suppresses());
+    assert!(!RegulationType::DeleteOnly.suppresses());
+    assert!(!RegulationType::SuppressOnly.erases());
 }
 
 #[test]

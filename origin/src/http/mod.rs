@@ -2,6 +2,7 @@
 //! Objects), `GET /healthz`, `GET /metrics`, and the admin API (`admin.rs`).
 
 mod admin;
+mod erase;
 pub mod error;
 mod outbox;
 // `pub` for the fuzz harness (attrib-fuzz), which feeds the scanner arbitrary bytes.
@@ -35,11 +36,17 @@ pub struct AppState {
     pub dead_letters: crate::dead_letters::DeadLetters,
     /// `ATTRIB_ORIGIN_ADMIN_TOKEN`; the admin API is off without it.
     pub admin_token: Option<Arc<String>>,
+    /// The stores `POST /v1/erase` reaches (issue 12).
+    pub eraser: Arc<crate::erasure::Eraser>,
 }
 
 pub fn router(state: AppState) -> Router {
     Router::new()
         .route(OUTBOX_PATH, post(outbox::receive))
+        .route(
+            attrib_core::privacy::erasure::ORIGIN_ERASE_PATH,
+            post(erase::receive),
+        )
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics))
         .route("/admin/dead-letters", get(admin::list))

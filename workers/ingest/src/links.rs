@@ -345,7 +345,9 @@ async fn record(
     )
     .await?;
     match delivered.into_iter().next().map(|d| d.outcome) {
-        Some(EventOutcome::Stored { .. } | EventOutcome::Duplicate) => Ok(()),
+        Some(EventOutcome::Stored { .. } | EventOutcome::Duplicate | EventOutcome::Erased) => {
+            Ok(())
+        }
         Some(EventOutcome::Rejected { error }) => Err(IngestError::BadField(error)),
         None => Err(IngestError::JourneyUnavailable(
             "no outcome for a link event".into(),

@@ -124,10 +124,14 @@ pub async fn handle(
     );
     let mut duplicates = 0;
     let mut stored = 0;
+    let mut erased = 0;
     for delivered in deliver_as(env, &settings, placement, key_class, accepted).await? {
         match delivered.outcome {
             EventOutcome::Stored { .. } => stored += 1,
             EventOutcome::Duplicate => duplicates += 1,
+            // An erased person's event in flight: dropped at the journey, taken like a
+            // suppressed one (issue 12, erasure).
+            EventOutcome::Erased => erased += 1,
             EventOutcome::Rejected { error } => rejected.push(Rejection {
                 index: delivered.index,
                 message_id: Some(delivered.message_id),
@@ -139,7 +143,7 @@ pub async fn handle(
     // A suppressed subject's events, and events without analytics consent, count as taken:
     // the SDK must not retry them (Segment's semantics: they are discarded silently).
     reply(
-        stored + duplicates + dropped,
+        stored + duplicates + dropped + erased,
         duplicates,
         rejected,
         placement,

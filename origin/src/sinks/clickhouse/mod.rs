@@ -7,6 +7,7 @@
 //! `RowBinary` works unchanged from 18.16 to current releases.
 
 mod config;
+mod erase;
 mod request;
 mod retention;
 pub mod retry;

@@ -43,6 +43,10 @@ impl ClickHouseSink {
         })
     }
 
+    pub(super) fn database(&self) -> &str {
+        &self.config.database
+    }
+
     /// Runs one statement: `query` in the URL (or, when `None`, the body is the query).
     pub(super) async fn execute(
         &self,
@@ -101,10 +105,6 @@ impl ClickHouseSink {
         self.execute(Some(&query), Some(query_id), insert.body)
             .await
             .map(drop)
-    }
-
-    pub(super) fn database(&self) -> &str {
-        &self.config.database
     }
 
     fn query_id_prefix(&self) -> String {

@@ -5,11 +5,13 @@
 //! nothing else installed. The rollup pusher also writes `daily_stats` into the same file.
 
 mod config;
+mod erase;
 mod request;
 pub mod retry;
 mod sink;
 
 pub use config::{EmbeddedConfig, EmbeddedMode};
+pub use erase::erase_journeys;
 pub use sink::{open_database, EmbeddedSink};
 
 /// Cursor and metrics name.

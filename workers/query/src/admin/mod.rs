@@ -17,6 +17,7 @@ mod apps;
 mod audit;
 mod auth;
 mod dead_letters;
+mod erasure;
 mod exports;
 mod keys;
 mod link_hosts;

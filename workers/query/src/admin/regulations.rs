@@ -1,9 +1,14 @@
 //! `/admin/v1/apps/{app}/regulations`: data-subject regulations in Segment's shape
 //! (`attrib_core::privacy`). `SUPPRESS_ONLY` and `UNSUPPRESS` are done at once on the
 //! suppression list (keyed hashes only; the ingest Worker sees the change within the settings
-//! cache time, 60 s); the delete types are refused until erasure exists. Each regulation is
-//! written with the app's version move and its audit entry in one batch, like every change.
+//! cache time, 60 s). Each regulation is written with the app's version move and its audit
+//! entry in one batch, like every change. The delete types are then carried out in the same
+//! request ([`super::erasure`], the suppression of `SUPPRESS_WITH_DELETE` first, committed with
+//! the regulation) and the regulation's per-store status updated with the outcome.
 
+use std::collections::BTreeMap;
+
+use attrib_core::privacy::erasure::{stores_of, StoreStatus};
 use attrib_core::privacy::{subject_hash, RegulationInput, RegulationType, EDGE_SUPPRESSION_STORE};
 use attrib_worker_common::apps::DB_BINDING;
 use attrib_worker_common::random::random_bytes;
@@ -56,6 +61,11 @@ fn view(app_id: &str, row: &RegulationRow) -> Value {
     })
 }
 
+fn stores_text(stores: &BTreeMap<String, StoreStatus>) -> Result<String, QueryError> {
+    serde_json::to_string(stores)
+        .map_err(|e| QueryError::Runtime(worker::Error::RustError(e.to_string())))
+}
+
 async fn one(cx: &Cx<'_>, app_id: &str, id: &str) -> Result<RegulationRow, QueryError> {
     let row: Option<RegulationRow> = cx
         .env
@@ -94,7 +104,7 @@ pub async fn create(cx: &Cx<'_>, app_id: &str, body: Value) -> Result<Response, 
         let hash = subject_hash(&secret, app_id, input.subject_type, raw)
             .ok_or_else(|| bad(&format!("subjectIds[{i}]"), "has no usable form"))?;
         changes.push(match input.regulation_type {
-            RegulationType::SuppressOnly => stmt(
+            RegulationType::SuppressOnly | RegulationType::SuppressWithDelete => stmt(
                 cx.env,
                 "INSERT OR IGNORE INTO suppressions (app_id, hash, subject_type, regulation_id) \
                  VALUES (?1, ?2, ?3, ?4)",
@@ -105,13 +115,15 @@ pub async fn create(cx: &Cx<'_>, app_id: &str, body: Value) -> Result<Response, 
                 "DELETE FROM suppressions WHERE app_id = ?1 AND hash = ?2",
                 &[text(app_id), text(&hash)],
             )?,
-            // Refused by parse(): erasure does not exist yet.
-            RegulationType::DeleteOnly | RegulationType::SuppressWithDelete => {
-                return Err(bad("regulationType", "erasure is not available yet"))
-            }
+            RegulationType::DeleteOnly => continue,
         });
     }
-    let stores = json!({ EDGE_SUPPRESSION_STORE: { "status": "done" } });
+    let mut stores = stores_of(input.regulation_type);
+    if stores.contains_key(EDGE_SUPPRESSION_STORE) {
+        // Done in this batch.
+        stores.insert(EDGE_SUPPRESSION_STORE.into(), StoreStatus::Done);
+    }
+    let stores_json = stores_text(&stores)?;
     changes.push(stmt(
         cx.env,
         "INSERT INTO regulations (id, app_id, regulation_type, subject_type, subject_count, \
@@ -122,7 +134,7 @@ pub async fn create(cx: &Cx<'_>, app_id: &str, body: Value) -> Result<Response, 
             text(input.regulation_type.as_str()),
             text(subject_type),
             num(input.subject_ids.len() as i64),
-            text(&stores.to_string()),
+            text(&stores_json),
         ],
     )?);
     let version = commit(
@@ -144,6 +156,16 @@ pub async fn create(cx: &Cx<'_>, app_id: &str, body: Value) -> Result<Response, 
         None,
     )
     .await?;
+    if input.regulation_type.erases() {
+        super::erasure::run(cx.env, app_id, &input, &mut stores).await;
+        let stores_json = stores_text(&stores)?;
+        cx.env
+            .d1(DB_BINDING)?
+            .prepare("UPDATE regulations SET stores = ?1 WHERE app_id = ?2 AND id = ?3")
+            .bind(&[text(&stores_json), text(app_id), text(&id)])?
+            .run()
+            .await?;
+    }
     let row = one(cx, app_id, &id).await?;
     answer(201, &view(app_id, &row), version)
 }

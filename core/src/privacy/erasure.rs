@@ -1,0 +1,222 @@
+//! Erasure (issue 12, scope 2): the pure rules of `DELETE_ONLY` and `SUPPRESS_WITH_DELETE`.
+//!
+//! A regulation erases every journey of its subjects: the subject's own journey and, followed
+//! both ways, every journey merged into it or that it was merged into (an anonymous id's
+//! journey merged into the user's, a click's). [`LinkedJourneys`] walks that graph within one
+//! app, bounded by [`MAX_ERASED_JOURNEYS`]; the whole graph is known before anything is
+//! deleted, so an erasure that would exceed the bound deletes nothing. An erased journey keeps
+//! its links until every store is done, so a regulation sent again still finds the rest.
+//!
+//! An erased journey keeps a tombstone (the time of its erasure, nothing about the person) and
+//! drops events for its id while [`tombstone_holds`]: events in flight do not resurrect the
+//! person. Each store reports its own [`StoreStatus`].
+
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
+
+use serde::{Deserialize, Serialize};
+
+use super::{RegulationType, SubjectType, EDGE_SUPPRESSION_STORE};
+use crate::identity::{JourneyKey, JourneyKind};
+use crate::limits::{ERASURE_TOMBSTONE_MS, MAX_ERASED_JOURNEYS};
+
+/// The Journey Durable Objects (events, touches, conversions, postbacks, outbox, dead letters).
+pub const EDGE_JOURNEYS_STORE: &str = "edge_journeys";
+/// D1's `postback_attempts` (the postback log of `/v1/postbacks`).
+pub const EDGE_POSTBACK_LOG_STORE: &str = "edge_postback_log";
+/// The origin's stores (ClickHouse, Kafka, the embedded store).
+pub const ORIGIN_STORE: &str = "origin";
+
+/// The origin's erasure endpoint: signed like the outbox (`crate::signing`, outbox keys).
+pub const ORIGIN_ERASE_PATH: &str = "/v1/erase";
+/// Longest journey name an origin erasure takes (kind, app id, id, separators).
+pub const MAX_JOURNEY_NAME_CHARS: usize = 2 + crate::limits::MAX_ID_CHARS * 2;
+
+/// `POST /v1/erase` to the origin: the journeys the edge erased, whose rows the origin deletes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OriginErasure {
+    pub app_id: String,
+    pub journeys: Vec<String>,
+}
+
+impl OriginErasure {
+    /// Checks the request: 1 to [`MAX_ERASED_JOURNEYS`] names, each a journey of `app_id`.
+    pub fn check(&self) -> Result<(), crate::FieldError> {
+        if self.app_id.is_empty() || self.app_id.contains(':') {
+            return Err(crate::FieldError::new("app_id", "must be an app id"));
+        }
+        if self.journeys.is_empty() || self.journeys.len() > MAX_ERASED_JOURNEYS {
+            return Err(crate::FieldError::new(
+                "journeys",
+                format!("must hold 1 to {MAX_ERASED_JOURNEYS} names"),
+            ));
+        }
+        for (i, name) in self.journeys.iter().enumerate() {
+            if name.chars().count() > MAX_JOURNEY_NAME_CHARS
+                || parse_object_name(&self.app_id, name).is_none()
+            {
+                return Err(crate::FieldError::new(
+                    format!("journeys[{i}]"),
+                    "must be a journey name of the app (u:, a: or c:)",
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The origin's answer: a status per origin store (`origin_embedded`, `origin_clickhouse`,
+/// `origin_kafka`: those it has).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OriginErasureReply {
+    pub stores: BTreeMap<String, StoreStatus>,
+}
+
+/// One store's progress on a regulation, as `GET .../regulations/{id}` shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "status", rename_all = "lowercase")]
+pub enum StoreStatus {
+    Pending,
+    Done,
+    Failed { reason: String },
+}
+
+impl StoreStatus {
+    pub fn failed(reason: impl Into<String>) -> Self {
+        StoreStatus::Failed {
+            reason: reason.into(),
+        }
+    }
+}
+
+/// The stores a regulation of `kind` reaches, each pending.
+pub fn stores_of(kind: RegulationType) -> BTreeMap<String, StoreStatus> {
+    let mut names = Vec::new();
+    if kind.suppresses() || kind == RegulationType::Unsuppress {
+        names.push(EDGE_SUPPRESSION_STORE);
+    }
+    if kind.erases() {
+        names.extend([EDGE_JOURNEYS_STORE, EDGE_POSTBACK_LOG_STORE, ORIGIN_STORE]);
+    }
+    names
+        .into_iter()
+        .map(|n| (n.to_owned(), StoreStatus::Pending))
+        .collect()
+}
+
+/// A regulation's status: failed if a store failed, done when every store is, else pending.
+pub fn overall(stores: &BTreeMap<String, StoreStatus>) -> &'static str {
+    if stores
+        .values()
+        .any(|s| matches!(s, StoreStatus::Failed { .. }))
+    {
+        "failed"
+    } else if stores.values().all(|s| *s == StoreStatus::Done) {
+        "done"
+    } else {
+        "pending"
+    }
+}
+
+/// The journey a subject id names in `app_id`; `None` for kinds that name no journey.
+pub fn subject_journey(app_id: &str, kind: SubjectType, id: &str) -> Option<JourneyKey> {
+    let kind = match kind {
+        SubjectType::UserId => JourneyKind::User,
+        SubjectType::AnonymousId => JourneyKind::Anonymous,
+        SubjectType::DeviceId => return None,
+    };
+    Some(JourneyKey::new(app_id, kind, id))
+}
+
+/// `u:app:id` (or `a:`, `c:`) → key, only within `app_id`: a link to another app's journey is
+/// never followed.
+pub fn parse_object_name(app_id: &str, name: &str) -> Option<JourneyKey> {
+    let (kind, rest) = name.split_once(':')?;
+    let (app, id) = rest.split_once(':')?;
+    let kind = match kind {
+        "u" => JourneyKind::User,
+        "a" => JourneyKind::Anonymous,
+        "c" => JourneyKind::Click,
+        _ => return None,
+    };
+    (app == app_id && !id.is_empty()).then(|| JourneyKey::new(app, kind, id))
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ErasureError {
+    #[error(
+        "the subjects have more than {MAX_ERASED_JOURNEYS} linked journeys; nothing was erased"
+    )]
+    TooManyJourneys,
+}
+
+/// The journeys of an erasure, found breadth first from the subjects' own.
+#[derive(Debug)]
+pub struct LinkedJourneys {
+    app_id: String,
+    seen: BTreeSet<String>,
+    found: Vec<JourneyKey>,
+    queue: VecDeque<JourneyKey>,
+}
+
+impl LinkedJourneys {
+    pub fn new(
+        app_id: &str,
+        starts: impl IntoIterator<Item = JourneyKey>,
+    ) -> Result<Self, ErasureError> {
+        let mut walk = LinkedJourneys {
+            app_id: app_id.to_owned(),
+            seen: BTreeSet::new(),
+            found: Vec::new(),
+            queue: VecDeque::new(),
+        };
+        for key in starts {
+            walk.add(key)?;
+        }
+        Ok(walk)
+    }
+
+    fn add(&mut self, key: JourneyKey) -> Result<(), ErasureError> {
+        if key.app_id != self.app_id || !self.seen.insert(key.object_name()) {
+            return Ok(());
+        }
+        if self.found.len() >= MAX_ERASED_JOURNEYS {
+            return Err(ErasureError::TooManyJourneys);
+        }
+        self.found.push(key.clone());
+        self.queue.push_back(key);
+        Ok(())
+    }
+
+    /// The next journey whose links are still to be read.
+    pub fn next_to_visit(&mut self) -> Option<JourneyKey> {
+        self.queue.pop_front()
+    }
+
+    /// Adds the journeys a visited one names (`merged_into`, `merged_from`); names of other
+    /// apps or of no journey are ignored.
+    pub fn link<'n>(
+        &mut self,
+        names: impl IntoIterator<Item = &'n str>,
+    ) -> Result<(), ErasureError> {
+        for name in names {
+            if let Some(key) = parse_object_name(&self.app_id, name) {
+                self.add(key)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Every journey found, the subjects' first.
+    pub fn journeys(&self) -> &[JourneyKey] {
+        &self.found
+    }
+}
+
+/// Whether a journey erased at `erased_at_ms` still drops events at `now_ms`.
+pub fn tombstone_holds(erased_at_ms: i64, now_ms: i64) -> bool {
+    now_ms < erased_at_ms.saturating_add(ERASURE_TOMBSTONE_MS)
+}
+
+#[cfg(test)]
+#[path = "erasure_tests.rs"]
+mod tests;

@@ -1,0 +1,140 @@
+use super::*;
+
+fn user(id: &str) -> JourneyKey {
+    JourneyKey::new("app1", JourneyKind::User, id)
+}
+
+#[test]
+fn names_parse_within_the_app_only() {
+    assert_eq!(parse_object_name("app1", "u:app1:ann"), Some(user("ann")));
+    assert_eq!(
+        parse_object_name("app1", "a:app1:anon:with:colons"),
+        Some(JourneyKey::new(
+            "app1",
+            JourneyKind::Anonymous,
+            "anon:with:colons"
+        ))
+    );
+    assert_eq!(parse_object_name("app1", "u:app2:ann"), None);
+    assert_eq!(parse_object_name("app1", "x:app1:ann"), None);
+    assert_eq!(parse_object_name("app1", "u:app1:"), None);
+    assert_eq!(parse_object_name("app1", "garbage"), None);
+}
+
+#[test]
+fn the_walk_follows_links_both_ways_once_each_and_stays_in_the_app() {
+    let mut walk = LinkedJourneys::new("app1", [user("ann"), user("ann")]).unwrap();
+    let mut visited = Vec::new();
+    while let Some(key) = walk.next_to_visit() {
+        visited.push(key.object_name());
+        let links: Vec<&str> = match key.object_name().as_str() {
+            // The user absorbed an anonymous journey and a click; another app's name is ignored.
+            "u:app1:ann" => vec!["a:app1:anon-1", "c:app1:clk", "u:app2:ann"],
+            // The anonymous journey points back (merged_into): not visited twice.
+            "a:app1:anon-1" => vec!["u:app1:ann"],
+            _ => vec![],
+        };
+        walk.link(links).unwrap();
+    }
+    assert_eq!(visited, ["u:app1:ann", "a:app1:anon-1", "c:app1:clk"]);
+    assert_eq!(walk.journeys().len(), 3);
+}
+
+#[test]
+fn a_graph_beyond_the_bound_fails_before_anything_is_erased() {
+    let mut walk = LinkedJourneys::new("app1", [user("hub")]).unwrap();
+    walk.next_to_visit();
+    let names: Vec<String> = (0..MAX_ERASED_JOURNEYS)
+        .map(|i| format!("a:app1:anon-{i}"))
+        .collect();
+    let err = walk.link(names.iter().map(String::as_str)).unwrap_err();
+    assert_eq!(err, ErasureError::TooManyJourneys);
+    let fits: Vec<String> = (0..MAX_ERASED_JOURNEYS - 1)
+        .map(|i| format!("a:app1:anon-{i}"))
+        .collect();
+    let mut walk = LinkedJourneys::new("app1", [user("hub")]).unwrap();
+    walk.link(fits.iter().map(String::as_str)).unwrap();
+    assert_eq!(walk.journeys().len(), MAX_ERASED_JOURNEYS);
+}
+
+#[test]
+fn the_tombstone_holds_for_its_bound_then_lifts() {
+    let erased = 1_700_000_000_000;
+    assert!(tombstone_holds(erased, erased));
+    assert!(tombstone_holds(erased, erased + ERASURE_TOMBSTONE_MS - 1));
+    assert!(!tombstone_holds(erased, erased + ERASURE_TOMBSTONE_MS));
+    assert!(tombstone_holds(i64::MAX, 0));
+}
+
+#[test]
+fn stores_per_type_and_the_overall_status() {
+    let keys = |t| stores_of(t).into_keys().collect::<Vec<_>>();
+    assert_eq!(keys(RegulationType::SuppressOnly), [EDGE_SUPPRESSION_STORE]);
+    assert_eq!(keys(RegulationType::Unsuppress), [EDGE_SUPPRESSION_STORE]);
+    assert_eq!(
+        keys(RegulationType::DeleteOnly),
+        [EDGE_JOURNEYS_STORE, EDGE_POSTBACK_LOG_STORE, ORIGIN_STORE]
+    );
+    assert_eq!(keys(RegulationType::SuppressWithDelete).len(), 4);
+
+    let mut stores = stores_of(RegulationType::DeleteOnly);
+    assert_eq!(overall(&stores), "pending");
+    for status in stores.values_mut() {
+        *status = StoreStatus::Done;
+    }
+    assert_eq!(overall(&stores), "done");
+    stores.insert(ORIGIN_STORE.into(), StoreStatus::failed("unreachable"));
+    assert_eq!(overall(&stores), "failed");
+    assert_eq!(
+        serde_json::to_value(&stores[ORIGIN_STORE]).unwrap(),
+        serde_json::json!({"status": "failed", "reason": "unreachable"})
+    );
+    assert_eq!(
+        serde_json::to_value(StoreStatus::Done).unwrap(),
+        serde_json::json!({"status": "done"})
+    );
+}
+
+#[test]
+fn subjects_name_their_journeys() {
+    assert_eq!(
+        subject_journey("app1", SubjectType::UserId, "ann"),
+        Some(user("ann"))
+    );
+    assert_eq!(
+        subject_journey("app1", SubjectType::AnonymousId, "x").map(|k| k.object_name()),
+        Some("a:app1:x".into())
+    );
+    assert_eq!(subject_journey("app1", SubjectType::DeviceId, "x"), None);
+}
+
+#[test]
+fn an_origin_erasure_takes_only_the_apps_journeys_within_bounds() {
+    let ok = OriginErasure {
+        app_id: "app1".into(),
+        journeys: vec!["u:app1:ann".into(), "a:app1:x".into()],
+    };
+    assert_eq!(ok.check(), Ok(()));
+    let field = |app: &str, journeys: Vec<String>| {
+        OriginErasure {
+            app_id: app.into(),
+            journeys,
+        }
+        .check()
+        .unwrap_err()
+        .field
+    };
+    assert_eq!(field("app1", vec![]), "journeys");
+    assert_eq!(field("app1", vec!["u:app2:ann".into()]), "journeys[0]");
+    assert_eq!(
+        field("app1", vec!["u:app1:a".into(), "nope".into()]),
+        "journeys[1]"
+    );
+    assert_eq!(field("a:b", vec!["u:a:b:x".into()]), "app_id");
+    let many = (0..=MAX_ERASED_JOURNEYS)
+        .map(|i| format!("u:app1:{i}"))
+        .collect();
+    assert_eq!(field("app1", many), "journeys");
+    let long = format!("u:app1:{}", "x".repeat(MAX_JOURNEY_NAME_CHARS));
+    assert_eq!(field("app1", vec![long]), "journeys[0]");
+}

@@ -1,0 +1,168 @@
+// Issue 12, erasure: a DELETE_ONLY / SUPPRESS_WITH_DELETE regulation through the management
+// API (/admin/v1/apps/{app}/regulations) erases the person's journey and every journey merged
+// into it or that it was merged into (Durable Object storage deleted, tombstone left, alarm
+// cleared), with their pending postbacks and their rows in D1's postback log; each store reports
+// its status. Events in flight after the erasure are dropped by the tombstone, and sending the
+// regulation twice is harmless. Others in the app are left alone.
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { after, before, test } from 'node:test';
+import { AdminClient } from './lib/admin.mjs';
+import { loadDocument, ResponseChecker } from './lib/openapi.mjs';
+import { startPostbackReceiver } from './lib/postback-receiver.mjs';
+import { eventually, startReceiver } from './lib/receiver.mjs';
+import { at, INGEST, Stack } from './lib/stack.mjs';
+
+const ROUTE = '/admin/v1/apps/{app}/regulations';
+const ONE = '/admin/v1/apps/{app}/regulations/{regulation}';
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+let stack;
+let receiver;
+let network;
+let admin;
+before(async () => {
+  const secret = randomBytes(16).toString('hex');
+  receiver = await startReceiver(secret);
+  // Every postback is refused (503): it stays pending, retried with backoff (1 s, 2 s, 4 s ...).
+  network = await startPostbackReceiver({ refuseFirst: 1e9 });
+  stack = await Stack.start({ originUrl: receiver.url, secret, vars: { AUTH_CACHE_TTL_SECS: '1' } });
+  admin = new AdminClient(stack, stack.adminToken, new ResponseChecker(await loadDocument('query')));
+});
+after(async () => {
+  await stack?.dispose();
+  await receiver?.close();
+  network?.close();
+});
+
+const expectStatus = (res, status) => assert.equal(res.status, status, `${res.status} ${res.text}`);
+const regulate = (appId, body) => admin.post(`/apps/${appId}/regulations`, body, { route: ROUTE });
+const ok = (res) => assert.ok(res.status === 200 || res.status === 302, `${res.status} ${res.text}`);
+
+async function appWithPostbacks() {
+  const app = await stack.createApp();
+  await stack.createLink(app.appId, { id: `er-${app.appId}`, destination: 'https://shop.example/', source: 'newsy', medium: 'cpc', campaign: 'c1' });
+  const db = await stack.d1();
+  await db.prepare("INSERT INTO postback_configs (app_id, network, url_template, method) VALUES (?, '*', ?, 'POST')")
+    .bind(app.appId, `${network.url}/pb/${app.appId}/{network}`).run();
+  return app;
+}
+const clickThrough = async (app, anon) => ok(await stack.fetch(`${INGEST}/c/er-${app.appId}?anonymous_id=${anon}`, {
+  headers: { 'user-agent': 'Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X)' },
+}));
+const order = (app, ids, messageId) => stack.segment('/v1/track', {
+  ...ids, messageId, event: 'Order Completed', timestamp: at(30_000),
+  properties: { revenue: 25, currency: 'EUR', order_id: `order-${messageId}` },
+}, { key: app.writeKey });
+const attemptsOf = async (appId, journeys) => {
+  const db = await stack.d1();
+  const marks = journeys.map(() => '?').join(', ');
+  const row = await db.prepare(`SELECT COUNT(*) AS n FROM postback_attempts WHERE app_id = ? AND journey IN (${marks})`)
+    .bind(appId, ...journeys).first();
+  return row.n;
+};
+const deliveriesOf = (appId) => network.state.deliveries.filter((d) => d.url.startsWith(`/pb/${appId}/`)).length;
+
+/** A person with a click, an anonymous conversion, an identify merging it, a user conversion. */
+async function person(app, user, anon) {
+  await clickThrough(app, anon);
+  ok(await order(app, { anonymousId: anon }, `${anon}-order`));
+  ok(await stack.segment('/v1/identify', { userId: user, anonymousId: anon, messageId: `${user}-identify` }, { key: app.writeKey }));
+  ok(await order(app, { userId: user }, `${user}-order`));
+  const journey = await stack.journey(user, app.readToken);
+  expectStatus(journey, 200);
+  assert.ok(journey.json.merged_from.includes(`a:${app.appId}:${anon}`), JSON.stringify(journey.json.merged_from));
+}
+
+test('DELETE_ONLY erases the user, the merged anonymous journey, pending postbacks and their log; in-flight events stay out; twice is harmless', async () => {
+  const app = await appWithPostbacks();
+  const names = [`u:${app.appId}:er-user`, `a:${app.appId}:er-anon`];
+  await person(app, 'er-user', 'er-anon');
+  ok(await stack.segment('/v1/track', { userId: 'er-kept', event: 'Viewed', messageId: 'kept-1' }, { key: app.writeKey }));
+  // The postbacks were tried (refused) and the attempts copied into D1's log.
+  await eventually(async () => (await attemptsOf(app.appId, names)) >= 2, { timeoutMs: 30_000, intervalMs: 250 });
+  const pending = (await stack.journey('er-anon', app.readToken, { type: 'anonymous' })).json.postbacks;
+  assert.ok(pending.length >= 1 && pending.every((p) => p.status !== 'delivered'), JSON.stringify(pending));
+
+  const created = await regulate(app.appId, { regulationType: 'DELETE_ONLY', subjectType: 'USER_ID', subjectIds: ['er-user'] });
+  expectStatus(created, 201);
+  const delivered = deliveriesOf(app.appId);
+  const db = await stack.d1();
+  assert.deepEqual(created.json.stores.edge_journeys, { status: 'done' });
+  assert.deepEqual(created.json.stores.edge_postback_log, { status: 'done' });
+  assert.ok(created.json.stores.origin, 'the origin reports its own status');
+  assert.equal(created.json.stores.edge_suppression, undefined, 'DELETE_ONLY suppresses nothing');
+  const shown = await admin.get(`/apps/${app.appId}/regulations/${created.json.id}`, { route: ONE });
+  expectStatus(shown, 200);
+  assert.deepEqual(shown.json.stores, created.json.stores);
+
+  expectStatus(await stack.journey('er-user', app.readToken), 404);
+  expectStatus(await stack.journey('er-anon', app.readToken, { type: 'anonymous' }), 404);
+  assert.equal(await attemptsOf(app.appId, names), 0, 'no postback attempts of theirs in D1');
+  expectStatus(await stack.journey('er-kept', app.readToken), 200);
+
+  // Events in flight, by either id, are taken (the SDK must not retry) and dropped.
+  const late = await stack.segment('/v1/batch', {
+    batch: [
+      { type: 'track', event: 'Viewed', userId: 'er-user', messageId: 'late-1' },
+      { type: 'track', event: 'Viewed', anonymousId: 'er-anon', messageId: 'late-2' },
+      { type: 'identify', userId: 'er-user', anonymousId: 'er-anon', messageId: 'late-3' },
+    ],
+  }, { key: app.writeKey });
+  expectStatus(late, 200);
+  assert.equal(late.json.accepted, 3);
+  // A postback retry would have come within 4.5 s (backoff); none does, and nothing is logged.
+  await sleep(5_000);
+  assert.equal(deliveriesOf(app.appId), delivered, 'the pending postbacks were erased with the journeys');
+  expectStatus(await stack.journey('er-user', app.readToken), 404);
+  expectStatus(await stack.journey('er-anon', app.readToken, { type: 'anonymous' }), 404);
+  assert.equal(await attemptsOf(app.appId, names), 0);
+
+  // The origin was not reached (no ORIGIN_URLS here): the erased journeys keep their links, so
+  // the regulation sent again still reaches the merged anonymous journey. A postback-log row of
+  // it landing late (an alarm's copy racing the erasure) goes then.
+  assert.equal(created.json.status, 'failed');
+  await db.prepare("INSERT INTO postback_attempts (postback_key, attempt, app_id, journey, network, conversion_id, event_name, method, url, outcome, attempted_at_ms, duration_ms) VALUES ('late-key', 1, ?, ?, 'newsy', 'c', 'Order Completed', 'POST', 'http://x', 'retry', 0, 1)")
+    .bind(app.appId, names[1]).run();
+  const again = await regulate(app.appId, { regulationType: 'DELETE_ONLY', subjectType: 'USER_ID', subjectIds: ['er-user'] });
+  expectStatus(again, 201);
+  assert.notEqual(again.json.id, created.json.id);
+  assert.deepEqual(again.json.stores.edge_journeys, { status: 'done' });
+  assert.deepEqual(again.json.stores.edge_postback_log, { status: 'done' });
+  expectStatus(await stack.journey('er-user', app.readToken), 404);
+  expectStatus(await stack.journey('er-kept', app.readToken), 200);
+  assert.equal(await attemptsOf(app.appId, names), 0, 'the merged journey was reached again');
+
+  // The regulation keeps counts, never the ids.
+  const regs = await db.prepare('SELECT * FROM regulations WHERE app_id = ?').bind(app.appId).all();
+  assert.equal(regs.results.length, 2);
+  assert.ok(!JSON.stringify(regs.results).includes('er-user'));
+});
+
+test('SUPPRESS_WITH_DELETE by anonymous id suppresses, then erases the user it was merged into', async () => {
+  const app = await appWithPostbacks();
+  await person(app, 'sw-user', 'sw-anon');
+  const created = await regulate(app.appId, { regulationType: 'SUPPRESS_WITH_DELETE', subjectType: 'ANONYMOUS_ID', subjectIds: ['sw-anon'] });
+  expectStatus(created, 201);
+  assert.deepEqual(created.json.stores.edge_suppression, { status: 'done' });
+  assert.deepEqual(created.json.stores.edge_journeys, { status: 'done' });
+  expectStatus(await stack.journey('sw-anon', app.readToken, { type: 'anonymous' }), 404);
+  expectStatus(await stack.journey('sw-user', app.readToken), 404, 'followed merged_into to the person');
+  // The anonymous id is suppressed for good (counted at the edge); the tombstone covers the rest.
+  await sleep(1_200);
+  ok(await stack.segment('/v1/track', { anonymousId: 'sw-anon', event: 'Viewed', messageId: 'sw-late' }, { key: app.writeKey }));
+  const db = await stack.d1();
+  const dropped = await db.prepare('SELECT SUM(events) AS n FROM suppressed_events WHERE app_id = ?').bind(app.appId).first();
+  assert.equal(dropped.n, 1);
+  expectStatus(await stack.journey('sw-anon', app.readToken, { type: 'anonymous' }), 404);
+});
+
+test('erasure is by user or anonymous id: DEVICE_ID is refused naming subjectType, nothing written', async () => {
+  const app = await stack.createApp();
+  const res = await regulate(app.appId, { regulationType: 'DELETE_ONLY', subjectType: 'DEVICE_ID', subjectIds: ['6D92078A-8246-4BA4-AE5B-76104861E7DC'] });
+  expectStatus(res, 400);
+  assert.equal(res.json.error.field, 'subjectType');
+  const db = await stack.d1();
+  const row = await db.prepare('SELECT COUNT(*) AS n FROM regulations WHERE app_id = ?').bind(app.appId).first();
+  assert.equal(row.n, 0);
+});
