@@ -8,7 +8,6 @@ import assert from 'node:assert/strict';
 import { execFileSync, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
@@ -17,18 +16,9 @@ import { loadDocument, ResponseChecker } from './lib/openapi.mjs';
 import { eventually } from './lib/receiver.mjs';
 import { signHeader } from './lib/signing.mjs';
 import { at, ROOT, Stack } from './lib/stack.mjs';
+import { originPort as port } from './lib/origin.mjs';
 
 const ROUTE = '/admin/v1/apps/{app}/regulations';
-
-async function port(offset) {
-  const base = Number(process.env.ATTRIB_E2E_PORT_BASE);
-  if (base) return base + offset;
-  const server = createServer();
-  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port: free } = server.address();
-  await new Promise((resolve) => server.close(resolve));
-  return free;
-}
 
 let stack;
 let origin;

@@ -7,26 +7,15 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { eventually } from './lib/receiver.mjs';
 import { read, upsert } from './lib/rollups.mjs';
 import { CF, DAY, ROOT, Stack } from './lib/stack.mjs';
+import { originPort as port } from './lib/origin.mjs';
 
 const day = (ms) => new Date(ms).toISOString().slice(0, 10);
-
-/** A port from ATTRIB_E2E_PORT_BASE (+offset) when set, else any free one. */
-async function port(offset) {
-  const base = Number(process.env.ATTRIB_E2E_PORT_BASE);
-  if (base) return base + offset;
-  const server = createServer();
-  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port: free } = server.address();
-  await new Promise((resolve) => server.close(resolve));
-  return free;
-}
 
 let stack;
 const origins = [];

@@ -8,7 +8,6 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
@@ -17,6 +16,7 @@ import { loadDocument, ResponseChecker } from './lib/openapi.mjs';
 import { eventually } from './lib/receiver.mjs';
 import { close, read, upsert } from './lib/rollups.mjs';
 import { DAY, ROOT, Stack } from './lib/stack.mjs';
+import { originPort as port } from './lib/origin.mjs';
 
 /** `a` is a number (not null: `close(null, 0)` holds) within rounding of `b`. */
 const near = (a, b) => typeof a === 'number' && close(a, b);
@@ -27,17 +27,6 @@ const D0 = isoDay(Date.now() - 2 * DAY);
 const at = (hh) => `${D}T${hh}:00.000Z`;
 // USD and GBP per EUR on D; no rate at all on D0 (and never a JPY rate).
 const RATES = `Date,USD,GBP\n${D},1.25,0.80\n`;
-
-/** A port from ATTRIB_E2E_PORT_BASE (+offset) when set, else any free one. */
-async function port(offset) {
-  const base = Number(process.env.ATTRIB_E2E_PORT_BASE);
-  if (base) return base + offset;
-  const server = createServer();
-  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port: free } = server.address();
-  await new Promise((resolve) => server.close(resolve));
-  return free;
-}
 
 let stack;
 let origin;
