@@ -1,31 +1,12 @@
-use serde_json::{json, Map, Value};
+use serde_json::{json, Value};
 
 use super::*;
-use crate::event::EventType;
+use crate::testkit::{track, with_context};
 
 const SECRET: &[u8] = b"test-ip-secret";
 
 fn event_with(context: Value) -> Event {
-    let context: Map<String, Value> = match context {
-        Value::Object(map) => map,
-        _ => Map::new(),
-    };
-    Event {
-        message_id: "m-1".into(),
-        event_type: EventType::Track,
-        user_id: Some("u-1".into()),
-        anonymous_id: None,
-        previous_id: None,
-        group_id: None,
-        name: Some("Viewed".into()),
-        timestamp_ms: 0,
-        original_timestamp_ms: None,
-        sent_at_ms: None,
-        received_at_ms: 0,
-        context,
-        properties: Map::new(),
-        traits: Map::new(),
-    }
+    with_context(track("m-1", "Viewed", 0, json!({})), context)
 }
 
 fn kept(raw: &str, handling: IpHandling) -> Option<String> {
