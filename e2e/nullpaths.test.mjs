@@ -4,15 +4,11 @@
 // origin (embedded mode) → its rollup push → the query Worker, where the null shows in the
 // ChannelAttribution export. The app's click window is 2 s (the migrations allow 1 s), views 0.
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { eventually, startReceiver } from './lib/receiver.mjs';
-import { DAY, QUERY, ROOT, Stack } from './lib/stack.mjs';
+import { Origin, originPort } from './lib/origin.mjs';
+import { DAY, QUERY, Stack } from './lib/stack.mjs';
 
 const WINDOWS = { click_window_secs: 2, view_window_secs: 0 };
 const WINDOW_MS = WINDOWS.click_window_secs * 1000;
@@ -109,46 +105,24 @@ describe('with a signed origin stand-in', () => {
   });
 });
 
-async function freePort() {
-  const server = createServer();
-  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address();
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
-
 describe('through the real origin to the query Worker', () => {
   let stack;
   let origin;
-  let dataDir;
   let app;
   before(async () => {
-    const target = process.env.CARGO_TARGET_DIR ?? join(ROOT, 'target');
-    const bin = join(target, 'debug', 'attrib-origin');
-    assert.ok(existsSync(bin), `the origin is built at ${bin} (cargo build -p attrib-origin)`);
     const secret = randomBytes(16).toString('hex');
-    const port = await freePort();
+    const port = await originPort(0);
     stack = await Stack.start({ originUrl: `http://127.0.0.1:${port}`, secret, queryHttp: true });
-    dataDir = mkdtempSync(join(tmpdir(), 'attrib-nullpaths-'));
-    origin = spawn(bin, [], {
-      env: {
-        PATH: process.env.PATH,
-        EDGE_ORIGIN_SECRET: secret,
-        ATTRIB_ORIGIN_LISTEN: `127.0.0.1:${port}`,
-        ATTRIB_ORIGIN_DATA_DIR: dataDir,
-        QUERY_WORKER_URL: stack.queryUrl,
-        ATTRIB_ORIGIN_ROLLUP_DEBOUNCE_MS: '100',
-        RUST_LOG: 'warn',
-      },
-      stdio: ['ignore', 'inherit', 'inherit'],
+    origin = await Origin.start({
+      port,
+      secret,
+      env: { QUERY_WORKER_URL: stack.queryUrl, ATTRIB_ORIGIN_ROLLUP_DEBOUNCE_MS: '100' },
     });
-    await eventually(async () => (await fetch(`http://127.0.0.1:${port}/healthz`)).ok);
     app = await stack.createApp({ settings: WINDOWS });
   });
   after(async () => {
-    origin?.kill('SIGTERM');
+    await origin?.dispose();
     await stack?.dispose();
-    if (dataDir) rmSync(dataDir, { recursive: true, force: true });
   });
 
   test('GET /v1/paths/export counts the null beside the conversion', async () => {

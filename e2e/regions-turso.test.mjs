@@ -6,30 +6,22 @@
 // both, and a later push of one region leaves the other's rows alone. Mirrors regions.test.mjs
 // (the same through the query Worker into D1).
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { eventually } from './lib/receiver.mjs';
 import { read } from './lib/rollups.mjs';
-import { CF, DAY, ROOT, Stack } from './lib/stack.mjs';
+import { CF, DAY, Stack } from './lib/stack.mjs';
 import { Turso } from './lib/turso.mjs';
-import { originPort as port } from './lib/origin.mjs';
+import { Origin, originPort as port } from './lib/origin.mjs';
 
 const day = (ms) => new Date(ms).toISOString().slice(0, 10);
 
 let stack;
 let turso;
 const origins = [];
-const dirs = [];
 let app;
 
 before(async () => {
-  const target = process.env.CARGO_TARGET_DIR ?? join(ROOT, 'target');
-  const bin = join(target, 'debug', 'attrib-origin');
-  assert.ok(existsSync(bin), `the origin is built at ${bin} (cargo build -p attrib-origin)`);
   turso = await Turso.start({ port: process.env.ATTRIB_E2E_PORT_BASE ? await port(110) : undefined });
   const secret = randomBytes(16).toString('hex');
   const ports = { us: await port(111), eu: await port(112) };
@@ -39,32 +31,19 @@ before(async () => {
     queryVars: turso.vars(),
   });
   for (const [region, p] of Object.entries(ports)) {
-    const dataDir = mkdtempSync(join(tmpdir(), `attrib-region-turso-${region}-`));
-    dirs.push(dataDir);
-    const origin = spawn(bin, [], {
-      env: {
-        PATH: process.env.PATH,
-        EDGE_ORIGIN_SECRET: secret,
-        ATTRIB_ORIGIN_LISTEN: `127.0.0.1:${p}`,
-        ATTRIB_ORIGIN_DATA_DIR: dataDir,
-        ATTRIB_ORIGIN_REGION: region,
-        TURSO_URL: turso.url,
-        ATTRIB_ORIGIN_ROLLUP_DEBOUNCE_MS: '100',
-        RUST_LOG: 'warn',
-      },
-      stdio: ['ignore', 'inherit', 'inherit'],
-    });
-    origins.push(origin);
-    await eventually(async () => (await fetch(`http://127.0.0.1:${p}/healthz`).catch(() => ({ ok: false }))).ok);
+    origins.push(await Origin.start({
+      port: p,
+      secret,
+      env: { ATTRIB_ORIGIN_REGION: region, TURSO_URL: turso.url, ATTRIB_ORIGIN_ROLLUP_DEBOUNCE_MS: '100' },
+    }));
   }
   app = await stack.createApp();
 });
 
 after(async () => {
-  for (const origin of origins) origin.kill('SIGTERM');
+  await Promise.all(origins.map((origin) => origin.dispose()));
   await stack?.dispose();
   await turso?.stop();
-  for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
 });
 
 const page = (userId, messageId, source) => ({

@@ -4,28 +4,20 @@
 // push to one query Worker: /v1/stats is the sum of both. A rollup below the stored `seq` of its
 // (app, day, region) is refused (409), so a replayed or late push cannot roll a day back.
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { eventually } from './lib/receiver.mjs';
 import { read, upsert } from './lib/rollups.mjs';
-import { CF, DAY, ROOT, Stack } from './lib/stack.mjs';
-import { originPort as port } from './lib/origin.mjs';
+import { CF, DAY, Stack } from './lib/stack.mjs';
+import { Origin, originPort as port } from './lib/origin.mjs';
 
 const day = (ms) => new Date(ms).toISOString().slice(0, 10);
 
 let stack;
 const origins = [];
-const dirs = [];
 let app;
 
 before(async () => {
-  const target = process.env.CARGO_TARGET_DIR ?? join(ROOT, 'target');
-  const bin = join(target, 'debug', 'attrib-origin');
-  assert.ok(existsSync(bin), `the origin is built at ${bin} (cargo build -p attrib-origin)`);
   const secret = randomBytes(16).toString('hex');
   const ports = { us: await port(101), eu: await port(102) };
   stack = await Stack.start({
@@ -34,30 +26,18 @@ before(async () => {
     queryHttp: true,
   });
   for (const [region, p] of Object.entries(ports)) {
-    const dataDir = mkdtempSync(join(tmpdir(), `attrib-region-${region}-`));
-    dirs.push(dataDir);
-    origins.push(spawn(bin, [], {
-      env: {
-        PATH: process.env.PATH,
-        EDGE_ORIGIN_SECRET: secret,
-        ATTRIB_ORIGIN_LISTEN: `127.0.0.1:${p}`,
-        ATTRIB_ORIGIN_DATA_DIR: dataDir,
-        ATTRIB_ORIGIN_REGION: region,
-        QUERY_WORKER_URL: stack.queryUrl,
-        ATTRIB_ORIGIN_ROLLUP_DEBOUNCE_MS: '100',
-        RUST_LOG: 'warn',
-      },
-      stdio: ['ignore', 'inherit', 'inherit'],
+    origins.push(await Origin.start({
+      port: p,
+      secret,
+      env: { ATTRIB_ORIGIN_REGION: region, QUERY_WORKER_URL: stack.queryUrl, ATTRIB_ORIGIN_ROLLUP_DEBOUNCE_MS: '100' },
     }));
-    await eventually(async () => (await fetch(`http://127.0.0.1:${p}/healthz`).catch(() => ({ ok: false }))).ok);
   }
   app = await stack.createApp();
 });
 
 after(async () => {
-  for (const origin of origins) origin.kill('SIGTERM');
+  await Promise.all(origins.map((origin) => origin.dispose()));
   await stack?.dispose();
-  for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
 });
 
 const page = (userId, messageId, source) => ({

@@ -25,7 +25,7 @@ before(async () => {
   app = await stack.createApp({ settings: { mobile: JSON.stringify({ apple_app_id: 525463029 }) } });
 });
 after(async () => {
-  origin?.dispose();
+  await origin?.dispose();
   await stack?.dispose();
 });
 

@@ -27,7 +27,7 @@ before(async () => {
   admin = new AdminClient(stack, stack.adminToken);
 });
 after(async () => {
-  origin?.dispose();
+  await origin?.dispose();
   await stack?.dispose();
 });
 

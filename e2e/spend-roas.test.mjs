@@ -5,18 +5,14 @@
 // hand from a small journey set sent through ingest (Journey objects → origin → rollups).
 // Answers are checked against openapi/query.json.
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { AdminClient } from './lib/admin.mjs';
 import { loadDocument, ResponseChecker } from './lib/openapi.mjs';
 import { eventually } from './lib/receiver.mjs';
 import { close, read, upsert } from './lib/rollups.mjs';
-import { DAY, ROOT, Stack } from './lib/stack.mjs';
-import { originPort as port } from './lib/origin.mjs';
+import { DAY, Stack } from './lib/stack.mjs';
+import { Origin, originPort as port } from './lib/origin.mjs';
 
 /** `a` is a number (not null: `close(null, 0)` holds) within rounding of `b`. */
 const near = (a, b) => typeof a === 'number' && close(a, b);
@@ -30,7 +26,6 @@ const RATES = `Date,USD,GBP\n${D},1.25,0.80\n`;
 
 let stack;
 let origin;
-let dataDir;
 let admin;
 let checker;
 let app;
@@ -46,26 +41,14 @@ const order = (userId, messageId, revenue, currency, timestamp) => ({
 });
 
 before(async () => {
-  const target = process.env.CARGO_TARGET_DIR ?? join(ROOT, 'target');
-  const bin = join(target, 'debug', 'attrib-origin');
-  assert.ok(existsSync(bin), `the origin is built at ${bin} (cargo build -p attrib-origin)`);
   const secret = randomBytes(16).toString('hex');
   const originPort = await port(101);
   stack = await Stack.start({ originUrl: `http://127.0.0.1:${originPort}`, secret, queryHttp: true });
-  dataDir = mkdtempSync(join(tmpdir(), 'attrib-spend-'));
-  origin = spawn(bin, [], {
-    env: {
-      PATH: process.env.PATH,
-      EDGE_ORIGIN_SECRET: secret,
-      ATTRIB_ORIGIN_LISTEN: `127.0.0.1:${originPort}`,
-      ATTRIB_ORIGIN_DATA_DIR: dataDir,
-      QUERY_WORKER_URL: stack.queryUrl,
-      ATTRIB_ORIGIN_ROLLUP_DEBOUNCE_MS: '100',
-      RUST_LOG: 'warn',
-    },
-    stdio: ['ignore', 'inherit', 'inherit'],
+  origin = await Origin.start({
+    port: originPort,
+    secret,
+    env: { QUERY_WORKER_URL: stack.queryUrl, ATTRIB_ORIGIN_ROLLUP_DEBOUNCE_MS: '100' },
   });
-  await eventually(async () => (await fetch(`http://127.0.0.1:${originPort}/healthz`).catch(() => ({ ok: false }))).ok);
   checker = new ResponseChecker(await loadDocument('query'));
   admin = new AdminClient(stack, stack.adminToken, checker);
   app = await stack.createApp();
@@ -93,9 +76,8 @@ before(async () => {
 });
 
 after(async () => {
-  origin?.kill('SIGTERM');
+  await origin?.dispose();
   await stack?.dispose();
-  if (dataDir) rmSync(dataDir, { recursive: true, force: true });
 });
 
 const spendPath = () => `/apps/${app.appId}/spend`;

@@ -63,8 +63,15 @@ export class Origin {
     return JSON.parse(execFileSync('python3', ['-c', script, db, sql], { encoding: 'utf8' }));
   }
 
-  dispose() {
-    this.child.kill('SIGTERM');
+  /** Stops the origin and waits for it to exit (SIGKILL after 10 s) before removing its files. */
+  async dispose() {
+    if (this.child.exitCode === null && this.child.signalCode === null) {
+      const exited = new Promise((resolve) => this.child.once('exit', resolve));
+      this.child.kill('SIGTERM');
+      const timer = setTimeout(() => this.child.kill('SIGKILL'), 10_000);
+      await exited;
+      clearTimeout(timer);
+    }
     rmSync(this.dataDir, { recursive: true, force: true });
   }
 }
