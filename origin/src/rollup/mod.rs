@@ -10,6 +10,7 @@
 //! durable, so a crash between storing and pushing loses nothing; pushes replace whole days,
 //! so repeating one is harmless.
 
+mod cohort_facts;
 mod config;
 pub mod facts;
 mod hrana;

@@ -12,6 +12,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use attrib_core::rollup::{AppDay, RollupUpsert, MAX_UPSERT_SECTION_ROWS};
+use attrib_core::time::day_of_millis;
 use tokio::sync::{watch, Notify};
 
 use super::facts::{DayRollup, DirtyDay, FactStore};
@@ -45,6 +46,8 @@ impl Pusher {
         loop {
             tokio::select! {
                 () = self.wake.notified() => {}
+                // Young cohort days wait for the day to end (see `FactStore::clear`).
+                () = tokio::time::sleep(until_next_utc_day()) => {}
                 _ = stop.changed() => return,
             }
             if *stop.borrow() {
@@ -78,6 +81,10 @@ impl Pusher {
 
     /// Pushes up to `max_days_per_push` dirty days to every target; returns how many.
     pub async fn push_some(&self) -> Result<usize, RollupError> {
+        let now_ms = chrono::Utc::now().timestamp_millis();
+        self.facts
+            .promote_young_cohorts(&day_of_millis(now_ms))
+            .await?;
         let dirty = self.facts.dirty(self.max_days_per_push).await?;
         if dirty.is_empty() {
             return Ok(0);
@@ -86,7 +93,8 @@ impl Pusher {
         // Read before the facts: they reflect at least this position, so a later push of a
         // day never carries a smaller seq than an earlier one (the read store refuses those).
         let seq = self.facts.applied_seq();
-        let rollup = self.facts.rollup_of(&days).await?;
+        let rollup = self.facts.rollup_of(&days, now_ms).await?;
+        let young = rollup.young_cohorts.clone();
         let mut pushed = 0;
         for mut upsert in group_days(days, rollup) {
             upsert.region.clone_from(&self.region);
@@ -101,13 +109,20 @@ impl Pusher {
                 .filter(|d| upsert.days.contains(&d.day))
                 .cloned()
                 .collect();
-            self.facts.clear(&done).await?;
+            let young_done: Vec<AppDay> = young
+                .iter()
+                .filter(|d| upsert.days.contains(d))
+                .cloned()
+                .collect();
+            self.facts.clear(&done, &young_done).await?;
             self.metrics.rollup_days_pushed.add(done.len() as u64);
             pushed += done.len();
             tracing::debug!(
                 days = done.len(),
                 rows = upsert.rows.len(),
                 paths = upsert.paths.as_ref().map_or(0, Vec::len),
+                cohorts = upsert.cohorts.as_ref().map_or(0, Vec::len),
+                ltv_customers = upsert.ltv_customers.as_ref().map_or(0, Vec::len),
                 "rollups pushed"
             );
         }
@@ -115,10 +130,18 @@ impl Pusher {
     }
 }
 
+/// How long until the next UTC day starts (and a second more).
+fn until_next_utc_day() -> Duration {
+    let ms = chrono::Utc::now().timestamp_millis().rem_euclid(86_400_000);
+    Duration::from_millis((86_400_000 - ms) as u64 + 1_000)
+}
+
 /// The rollup of `days` as upserts that each stay within the query Worker's row limits per
 /// section ([`MAX_UPSERT_SECTION_ROWS`]), days in order, every day whole in one upsert. A day
 /// larger than the limits on its own gets an upsert of its own (which the Worker refuses:
-/// the error names it, and the other days still go).
+/// the error names it, and the other days still go). A cohort day whose cohort or customer
+/// rows alone exceed the limit gets an upsert of its own without those two sections, so its
+/// daily stats still go (its cohort rows stay as last pushed; logged).
 pub fn group_days(days: Vec<AppDay>, rollup: DayRollup) -> Vec<RollupUpsert> {
     let mut by_day: BTreeMap<AppDay, DayRollup> = BTreeMap::new();
     let key = |app_id: &str, day: &str| AppDay {
@@ -137,11 +160,21 @@ pub fn group_days(days: Vec<AppDay>, rollup: DayRollup) -> Vec<RollupUpsert> {
         let day = key(&count.app_id, &count.day);
         by_day.entry(day).or_default().fraud.push(count);
     }
+    for row in rollup.cohorts {
+        let day = key(&row.app_id, &row.day);
+        by_day.entry(day).or_default().cohorts.push(row);
+    }
+    for customer in rollup.ltv_customers {
+        let day = key(&customer.app_id, &customer.day);
+        by_day.entry(day).or_default().ltv_customers.push(customer);
+    }
     let empty = |days: Vec<AppDay>| RollupUpsert {
         days,
         rows: Vec::new(),
         paths: Some(Vec::new()),
         fraud: Some(Vec::new()),
+        cohorts: Some(Vec::new()),
+        ltv_customers: Some(Vec::new()),
         region: String::new(),
         seq: None,
     };
@@ -149,11 +182,39 @@ pub fn group_days(days: Vec<AppDay>, rollup: DayRollup) -> Vec<RollupUpsert> {
     let mut current = empty(Vec::new());
     for day in days {
         let of_day = by_day.remove(&day).unwrap_or_default();
+        if of_day.cohorts.len() > MAX_UPSERT_SECTION_ROWS
+            || of_day.ltv_customers.len() > MAX_UPSERT_SECTION_ROWS
+        {
+            tracing::warn!(
+                app_id = %day.app_id,
+                day = %day.day,
+                cohort_rows = of_day.cohorts.len(),
+                ltv_customers = of_day.ltv_customers.len(),
+                limit = MAX_UPSERT_SECTION_ROWS,
+                "cohort day too large for one upsert: its cohort and lifetime-value rows are not pushed"
+            );
+            if !current.days.is_empty() {
+                upserts.push(std::mem::replace(&mut current, empty(Vec::new())));
+            }
+            upserts.push(RollupUpsert {
+                rows: of_day.rows,
+                paths: Some(of_day.paths),
+                fraud: Some(of_day.fraud),
+                cohorts: None,
+                ltv_customers: None,
+                ..empty(vec![day])
+            });
+            continue;
+        }
         let fits = |u: &RollupUpsert| {
             u.rows.len() + of_day.rows.len() <= MAX_UPSERT_SECTION_ROWS
                 && u.paths.as_ref().map_or(0, Vec::len) + of_day.paths.len()
                     <= MAX_UPSERT_SECTION_ROWS
                 && u.fraud.as_ref().map_or(0, Vec::len) + of_day.fraud.len()
+                    <= MAX_UPSERT_SECTION_ROWS
+                && u.cohorts.as_ref().map_or(0, Vec::len) + of_day.cohorts.len()
+                    <= MAX_UPSERT_SECTION_ROWS
+                && u.ltv_customers.as_ref().map_or(0, Vec::len) + of_day.ltv_customers.len()
                     <= MAX_UPSERT_SECTION_ROWS
         };
         if !current.days.is_empty() && !fits(&current) {
@@ -169,6 +230,14 @@ pub fn group_days(days: Vec<AppDay>, rollup: DayRollup) -> Vec<RollupUpsert> {
             .fraud
             .get_or_insert_with(Vec::new)
             .extend(of_day.fraud);
+        current
+            .cohorts
+            .get_or_insert_with(Vec::new)
+            .extend(of_day.cohorts);
+        current
+            .ltv_customers
+            .get_or_insert_with(Vec::new)
+            .extend(of_day.ltv_customers);
     }
     if !current.days.is_empty() {
         upserts.push(current);
