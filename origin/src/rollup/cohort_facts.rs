@@ -323,3 +323,176 @@ pub async fn promote_ltv(
     tx.commit().await?;
     Ok(moved)
 }
+
+#[cfg(test)]
+mod tests {
+    use attrib_core::attribution::attribute;
+    use attrib_core::conversion::Conversion;
+    use attrib_core::outbox::{AttributionRecord, OutboxRecord};
+    use attrib_core::rollup::AppDay;
+    use attrib_core::settings::AppSettings;
+
+    use super::super::facts::FactStore;
+
+    const DAY_MS: i64 = 86_400_000;
+    /// 2026-03-01T10:00:00Z.
+    const T0: i64 = 1_772_359_200_000;
+
+    fn day(d: &str) -> AppDay {
+        AppDay {
+            app_id: "shop".into(),
+            day: d.into(),
+        }
+    }
+
+    fn attribution(user: &str, id: &str, ts_ms: i64, revenue: f64) -> String {
+        let conversion = Conversion {
+            conversion_id: id.into(),
+            name: "Order Completed".into(),
+            ts_ms,
+            revenue,
+            currency: "USD".into(),
+            order_id: None,
+        };
+        let result = attribute(&conversion, &[], &AppSettings::with_defaults("shop"), ts_ms);
+        serde_json::to_string(&OutboxRecord::Attribution(Box::new(AttributionRecord {
+            app_id: "shop".into(),
+            journey: format!("u:shop:{user}"),
+            result,
+        })))
+        .expect("json")
+    }
+
+    /// A fact store an origin without cohorts wrote (conversions kept, no cohort facts) gets
+    /// them on open, and every cohort day is marked dirty so the next push fills them.
+    #[tokio::test]
+    async fn an_older_fact_store_gets_its_cohorts_on_open() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("facts.db");
+        drop(FactStore::open(&path).await.expect("create"));
+        {
+            let db = libsql::Builder::new_local(&path).build().await.expect("db");
+            let conn = db.connect().expect("conn");
+            for (user, id, ts, revenue) in [
+                ("ann", "c1", T0, 10.0),
+                ("ann", "c2", T0 + 2 * DAY_MS, 20.0),
+                ("bob", "c3", T0 + DAY_MS, 5.0),
+            ] {
+                conn.execute(
+                    "INSERT INTO conversions (app_id, conversion_id, day, revision, record) \
+                     VALUES ('shop', ?1, ?2, 1, ?3)",
+                    (
+                        id,
+                        attrib_core::time::day_of_millis(ts),
+                        attribution(user, id, ts, revenue),
+                    ),
+                )
+                .await
+                .expect("insert");
+            }
+            conn.execute("DELETE FROM dirty_days", ())
+                .await
+                .expect("clean");
+        }
+        let facts = FactStore::open(&path).await.expect("reopen");
+        let dirty: Vec<AppDay> = facts
+            .dirty(10)
+            .await
+            .expect("dirty")
+            .into_iter()
+            .map(|d| d.day)
+            .collect();
+        assert_eq!(dirty, [day("2026-03-01"), day("2026-03-02")]);
+        let rollup = facts
+            .rollup_of(&dirty, T0 + 10 * DAY_MS)
+            .await
+            .expect("rollup");
+        let cells: Vec<(&str, u32, &str, u64, f64)> = rollup
+            .cohorts
+            .iter()
+            .map(|r| {
+                (
+                    r.day.as_str(),
+                    r.day_offset,
+                    r.currency.as_str(),
+                    r.active_users,
+                    r.revenue,
+                )
+            })
+            .collect();
+        assert_eq!(
+            cells,
+            [
+                ("2026-03-01", 0, "", 1, 0.0),
+                ("2026-03-01", 0, "USD", 0, 10.0),
+                ("2026-03-01", 2, "", 1, 0.0),
+                ("2026-03-01", 2, "USD", 0, 20.0),
+                ("2026-03-02", 0, "", 1, 0.0),
+                ("2026-03-02", 0, "USD", 0, 5.0),
+            ]
+        );
+        assert_eq!(rollup.ltv_customers.len(), 2);
+        assert!(rollup.young_cohorts.is_empty());
+        drop(facts);
+        let facts = FactStore::open(&path).await.expect("a third open");
+        let again = facts
+            .rollup_of(&dirty, T0 + 10 * DAY_MS)
+            .await
+            .expect("rollup");
+        assert_eq!(again.cohorts, rollup.cohorts, "filled once, not twice");
+        // Observed on bob's first day: his cohort is young, without a customer yet.
+        let young = facts
+            .rollup_of(&[day("2026-03-02")], T0 + DAY_MS + 3_600_000)
+            .await
+            .expect("rollup");
+        assert_eq!(young.young_cohorts, [day("2026-03-02")]);
+        assert!(young.ltv_customers.iter().all(|c| c.day != "2026-03-02"));
+        assert_eq!(young.cohorts.len(), 2, "its cohort rows go at once");
+    }
+
+    /// A cohort day pushed on its own day has no lifetime-value customers yet (age 0): it is
+    /// kept with the pushed marks and marked dirty again once the day is over, across a
+    /// restart.
+    #[tokio::test]
+    async fn a_cohort_pushed_on_its_own_day_is_pushed_again_the_next_day() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("facts.db");
+        let facts = FactStore::open(&path).await.expect("open");
+        facts
+            .clear(&[], &[day("2026-03-01")])
+            .await
+            .expect("clear with a young cohort");
+        assert_eq!(
+            facts
+                .promote_young_cohorts("2026-03-01")
+                .await
+                .expect("same day"),
+            0
+        );
+        assert!(facts.dirty(10).await.expect("dirty").is_empty());
+        drop(facts);
+        let facts = FactStore::open(&path).await.expect("reopen");
+        assert_eq!(
+            facts
+                .promote_young_cohorts("2026-03-02")
+                .await
+                .expect("next day"),
+            1
+        );
+        let dirty: Vec<AppDay> = facts
+            .dirty(10)
+            .await
+            .expect("dirty")
+            .into_iter()
+            .map(|d| d.day)
+            .collect();
+        assert_eq!(dirty, [day("2026-03-01")]);
+        assert_eq!(
+            facts
+                .promote_young_cohorts("2026-03-03")
+                .await
+                .expect("once"),
+            0
+        );
+    }
+}

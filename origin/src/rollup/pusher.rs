@@ -289,6 +289,49 @@ mod tests {
                 .all(|p| upsert.days.iter().any(|d| d.day == p.day)));
             assert_eq!(upsert.fraud.as_ref().map(Vec::len), Some(2));
         }
+        // A cohort day with more customers than one upsert takes goes alone, without its
+        // cohort and customer sections, so its daily stats still reach the read store.
+        let mut rollup = DayRollup::default();
+        for d in [day(1), day(2)] {
+            rollup.fraud.push(FraudCount {
+                app_id: d.app_id.clone(),
+                day: d.day.clone(),
+                reason: "bot_user_agent".into(),
+                count: 1,
+            });
+        }
+        let customer = attrib_core::cohorts::LtvSummary {
+            app_id: "app".into(),
+            day: day(2).day,
+            source: "google".into(),
+            currency: "USD".into(),
+            frequency: 0,
+            recency: 0.0,
+            t: 1.0,
+            observed_on: "2026-01-03".into(),
+            monetary_value: 0.0,
+        };
+        rollup.ltv_customers = vec![customer; MAX_UPSERT_SECTION_ROWS + 1];
+        let upserts = group_days(vec![day(1), day(2), day(3)], rollup);
+        let shape: Vec<_> = upserts
+            .iter()
+            .map(|u| {
+                (
+                    u.days.clone(),
+                    u.ltv_customers.is_some(),
+                    u.fraud.as_ref().map(Vec::len),
+                )
+            })
+            .collect();
+        assert_eq!(
+            shape,
+            [
+                (vec![day(1)], true, Some(1)),
+                (vec![day(2)], false, Some(1)),
+                (vec![day(3)], true, Some(0)),
+            ]
+        );
+        assert!(upserts[1].cohorts.is_none());
         // A day without any row is still replaced (emptied) where it belongs.
         let upserts = group_days(vec![day(9)], DayRollup::default());
         assert_eq!(upserts.len(), 1);
