@@ -106,6 +106,10 @@ pub const MAX_PATH_STEPS: usize = 20;
 /// do not fit is pushed without those sections: its daily stats still go).
 pub const MAX_UPSERT_SECTION_ROWS: usize = 5_000;
 
+/// Body size of one upsert the query Worker takes; the origin groups days to stay under it
+/// (a cohort day too large alone goes without its cohort sections, as above).
+pub const MAX_UPSERT_BYTES: usize = 8 * crate::limits::MAX_BATCH_BYTES;
+
 /// Journeys of one (app, day) whose touches' sources, oldest first, were `path`, in
 /// ChannelAttribution's terms: `conversions` that followed the path, `nulls` that ended without
 /// one, and the `value` (revenue, in `currency`) of the conversions. Null paths carry no

@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use attrib_core::rollup::{AppDay, RollupUpsert, MAX_UPSERT_SECTION_ROWS};
+use attrib_core::rollup::{AppDay, RollupUpsert, MAX_UPSERT_BYTES, MAX_UPSERT_SECTION_ROWS};
 use attrib_core::time::day_of_millis;
 use tokio::sync::{watch, Notify};
 
@@ -130,6 +130,16 @@ impl Pusher {
     }
 }
 
+/// What one upsert's rows may take serialised: nine tenths of the query Worker's body limit
+/// ([`MAX_UPSERT_BYTES`]), the rest for the day list and the envelope.
+const UPSERT_BYTE_BUDGET: usize = MAX_UPSERT_BYTES / 10 * 9;
+/// A listed day in the body (`{"app_id": ..., "day": ...}`, app ids up to 64 chars).
+const DAY_BYTES: usize = 120;
+
+fn json_len<T: serde::Serialize>(rows: &[T]) -> usize {
+    serde_json::to_vec(rows).map_or(0, |v| v.len())
+}
+
 /// How long until the next UTC day starts (and a second more).
 fn until_next_utc_day() -> Duration {
     let ms = chrono::Utc::now().timestamp_millis().rem_euclid(86_400_000);
@@ -137,7 +147,7 @@ fn until_next_utc_day() -> Duration {
 }
 
 /// The rollup of `days` as upserts that each stay within the query Worker's row limits per
-/// section ([`MAX_UPSERT_SECTION_ROWS`]), days in order, every day whole in one upsert. A day
+/// section ([`MAX_UPSERT_SECTION_ROWS`]) and in bytes ([`MAX_UPSERT_BYTES`]), days in order, every day whole in one upsert. A day
 /// larger than the limits on its own gets an upsert of its own (which the Worker refuses:
 /// the error names it, and the other days still go). A cohort day whose cohort or customer
 /// rows alone exceed the limit gets an upsert of its own without those two sections, so its
@@ -180,21 +190,30 @@ pub fn group_days(days: Vec<AppDay>, rollup: DayRollup) -> Vec<RollupUpsert> {
     };
     let mut upserts: Vec<RollupUpsert> = Vec::new();
     let mut current = empty(Vec::new());
+    // Serialised size of `current`'s rows, kept under the Worker's body limit.
+    let mut current_bytes = 0;
     for day in days {
         let of_day = by_day.remove(&day).unwrap_or_default();
+        let stats_bytes =
+            json_len(&of_day.rows) + json_len(&of_day.paths) + json_len(&of_day.fraud);
+        let day_bytes =
+            stats_bytes + json_len(&of_day.cohorts) + json_len(&of_day.ltv_customers) + DAY_BYTES;
         if of_day.cohorts.len() > MAX_UPSERT_SECTION_ROWS
             || of_day.ltv_customers.len() > MAX_UPSERT_SECTION_ROWS
+            || day_bytes > UPSERT_BYTE_BUDGET
         {
             tracing::warn!(
                 app_id = %day.app_id,
                 day = %day.day,
                 cohort_rows = of_day.cohorts.len(),
                 ltv_customers = of_day.ltv_customers.len(),
+                bytes = day_bytes,
                 limit = MAX_UPSERT_SECTION_ROWS,
                 "cohort day too large for one upsert: its cohort and lifetime-value rows are not pushed"
             );
             if !current.days.is_empty() {
                 upserts.push(std::mem::replace(&mut current, empty(Vec::new())));
+                current_bytes = 0;
             }
             upserts.push(RollupUpsert {
                 rows: of_day.rows,
@@ -207,7 +226,8 @@ pub fn group_days(days: Vec<AppDay>, rollup: DayRollup) -> Vec<RollupUpsert> {
             continue;
         }
         let fits = |u: &RollupUpsert| {
-            u.rows.len() + of_day.rows.len() <= MAX_UPSERT_SECTION_ROWS
+            current_bytes + day_bytes <= UPSERT_BYTE_BUDGET
+                && u.rows.len() + of_day.rows.len() <= MAX_UPSERT_SECTION_ROWS
                 && u.paths.as_ref().map_or(0, Vec::len) + of_day.paths.len()
                     <= MAX_UPSERT_SECTION_ROWS
                 && u.fraud.as_ref().map_or(0, Vec::len) + of_day.fraud.len()
@@ -219,7 +239,9 @@ pub fn group_days(days: Vec<AppDay>, rollup: DayRollup) -> Vec<RollupUpsert> {
         };
         if !current.days.is_empty() && !fits(&current) {
             upserts.push(std::mem::replace(&mut current, empty(Vec::new())));
+            current_bytes = 0;
         }
+        current_bytes += day_bytes;
         current.days.push(day);
         current.rows.extend(of_day.rows);
         current
@@ -332,6 +354,48 @@ mod tests {
             ]
         );
         assert!(upserts[1].cohorts.is_none());
+        // Rows within the row limits can still make a body too large: days are split by
+        // their serialised size too (here about 2.5 MB a day, under 4,000 KiB alone).
+        let long = "x".repeat(256);
+        let mut rollup = DayRollup::default();
+        for d in [day(1), day(2)] {
+            for offset in 0..2_400 {
+                rollup.cohorts.push(attrib_core::cohorts::CohortRow {
+                    app_id: d.app_id.clone(),
+                    day: d.day.clone(),
+                    source: long.clone(),
+                    campaign: format!("{long}{offset}"),
+                    day_offset: 0,
+                    currency: String::new(),
+                    users: 1,
+                    active_users: 1,
+                    revenue: 0.0,
+                });
+                rollup.ltv_customers.push(attrib_core::cohorts::LtvSummary {
+                    app_id: d.app_id.clone(),
+                    day: d.day.clone(),
+                    source: long.clone(),
+                    currency: "USD".into(),
+                    frequency: 0,
+                    recency: 0.0,
+                    t: 1.0,
+                    observed_on: "2026-01-03".into(),
+                    monetary_value: 0.0,
+                });
+            }
+        }
+        let upserts = group_days(vec![day(1), day(2)], rollup);
+        let sizes: Vec<(usize, usize)> = upserts
+            .iter()
+            .map(|u| (u.days.len(), serde_json::to_vec(u).map_or(0, |v| v.len())))
+            .collect();
+        assert_eq!(sizes.len(), 2, "{sizes:?}");
+        assert!(sizes
+            .iter()
+            .all(|(days, bytes)| *days == 1 && *bytes < MAX_UPSERT_BYTES));
+        assert!(upserts
+            .iter()
+            .all(|u| u.cohorts.as_ref().map(Vec::len) == Some(2_400)));
         // A day without any row is still replaced (emptied) where it belongs.
         let upserts = group_days(vec![day(9)], DayRollup::default());
         assert_eq!(upserts.len(), 1);
