@@ -261,8 +261,10 @@ GROUP BY app_id, day, share_source, share_campaign, share_model, currency;
 --   currency. The same figures as the edge's `cohort_days` rows, e.g.
 --   `SELECT day_offset, sum(active_users) / sum(users) FROM cohort_retention
 --    WHERE app_id = 'x' AND cohort_day = '2026-03-01' GROUP BY day_offset ORDER BY day_offset`.
--- Written for 18.16: one JOIN per SELECT (nested otherwise), ANY joins with USING, day
--- differences with toRelativeDayNum.
+-- Written for 18.16 and checked on 26.9 too: one JOIN per SELECT (nested otherwise), USING,
+-- ALL INNER joins (ANY INNER keeps one row per left key on current releases) and ANY LEFT
+-- joins against one row per key, every joined subquery named (current releases require it),
+-- day differences with toRelativeDayNum.
 CREATE VIEW IF NOT EXISTS {database}.cohort_conversions AS
 SELECT
     app_id,
@@ -287,8 +289,8 @@ FROM (
         argMax(default_model, revision) AS c_model
     FROM {database}.attributions
     GROUP BY app_id, conversion_id
-)
-ANY INNER JOIN (
+) AS latest
+ALL INNER JOIN (
     SELECT
         app_id,
         conversion_id,
@@ -298,7 +300,7 @@ ANY INNER JOIN (
         argMax(campaign, (credit, -touch_ts_ms)) AS campaign
     FROM {database}.attribution_credits
     GROUP BY app_id, conversion_id, revision, model
-) USING (app_id, conversion_id, c_revision, c_model);
+) AS top_credit USING (app_id, conversion_id, c_revision, c_model);
 
 CREATE VIEW IF NOT EXISTS {database}.cohort_users AS
 SELECT
@@ -316,12 +318,12 @@ FROM (
     SELECT app_id, journey, day
     FROM {database}.events
     WHERE event_type IN ('track', 'page', 'screen')
-)
+) AS active_events
 ANY LEFT JOIN (
     SELECT app_id, from_journey AS journey, any(into_journey) AS into_journey
     FROM {database}.merges
     GROUP BY app_id, from_journey
-) USING (app_id, journey)
+) AS merged USING (app_id, journey)
 UNION ALL
 SELECT DISTINCT app_id, user, day FROM {database}.cohort_conversions;
 
@@ -336,15 +338,15 @@ FROM (
         toRelativeDayNum(day) - toRelativeDayNum(cohort_day) AS day_offset,
         uniqExact(user) AS active_users
     FROM {database}.cohort_activity
-    ANY INNER JOIN {database}.cohort_users USING (app_id, user)
+    ALL INNER JOIN {database}.cohort_users USING (app_id, user)
     WHERE day_offset BETWEEN 0 AND 90
     GROUP BY app_id, cohort_day, source, campaign, day_offset
-)
+) AS active
 ANY LEFT JOIN (
     SELECT app_id, cohort_day, source, campaign, count() AS users
     FROM {database}.cohort_users
     GROUP BY app_id, cohort_day, source, campaign
-) USING (app_id, cohort_day, source, campaign);
+) AS sizes USING (app_id, cohort_day, source, campaign);
 
 CREATE VIEW IF NOT EXISTS {database}.cohort_revenue AS
 SELECT
@@ -355,7 +357,7 @@ SELECT
     toRelativeDayNum(day) - toRelativeDayNum(cohort_day) AS day_offset,
     currency,
     sum(revenue) AS revenue
-FROM (SELECT app_id, user, day, currency, revenue FROM {database}.cohort_conversions)
-ANY INNER JOIN {database}.cohort_users USING (app_id, user)
+FROM (SELECT app_id, user, day, currency, revenue FROM {database}.cohort_conversions) AS bought
+ALL INNER JOIN {database}.cohort_users USING (app_id, user)
 WHERE day_offset BETWEEN 0 AND 90 AND currency != ''
 GROUP BY app_id, cohort_day, source, campaign, day_offset, currency;
