@@ -30,6 +30,9 @@ CREATE TABLE IF NOT EXISTS user_activity (
     app_id TEXT NOT NULL, user TEXT NOT NULL, day INTEGER NOT NULL,
     PRIMARY KEY (app_id, user, day)
 ) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS erased_users (
+    id INTEGER PRIMARY KEY AUTOINCREMENT, erased_at TEXT NOT NULL
+);
 CREATE TABLE IF NOT EXISTS ltv_pending (
     app_id TEXT NOT NULL, day TEXT NOT NULL,
     PRIMARY KEY (app_id, day)
@@ -247,11 +250,13 @@ pub fn day_number(day: &str) -> Option<i64> {
     Some((date - chrono::NaiveDate::default()).num_days())
 }
 
-/// What a cohort day is computed from: every kept attribution record of its users (JSON) and
-/// their active days.
+/// What a cohort day is computed from: every kept attribution record of its users (the user
+/// as this store knows it, and the record's JSON) and their active days.
 #[derive(Debug, Default)]
 pub struct CohortInputs {
-    pub records: Vec<String>,
+    /// (user, record). The user comes from `conversion_users`, not from the record: an
+    /// erasure may have anonymised the record's journey.
+    pub records: Vec<(String, String)>,
     /// (user, day number).
     pub activity: Vec<(String, i64)>,
 }
@@ -264,7 +269,7 @@ pub async fn inputs_of(
     let mut out = CohortInputs::default();
     let mut rows = conn
         .query(
-            "SELECT c.record FROM user_cohorts u \
+            "SELECT cu.user, c.record FROM user_cohorts u \
              JOIN conversion_users cu ON cu.app_id = u.app_id AND cu.user = u.user \
              JOIN conversions c ON c.app_id = cu.app_id AND c.conversion_id = cu.conversion_id \
              WHERE u.app_id = ?1 AND u.day = ?2",
@@ -272,7 +277,7 @@ pub async fn inputs_of(
         )
         .await?;
     while let Some(row) = rows.next().await? {
-        out.records.push(row.get(0)?);
+        out.records.push((row.get(0)?, row.get(1)?));
     }
     drop(rows);
     let mut rows = conn
@@ -287,6 +292,34 @@ pub async fn inputs_of(
         out.activity.push((row.get(0)?, row.get(1)?));
     }
     Ok(out)
+}
+
+/// Erasure (issue 12): the journey's user id is replaced, in every cohort table, by a
+/// pseudonym that nothing links to the person (`erased:{n}`, `n` counting erasures in this
+/// store), so the cohort counts and customer summaries stay exactly as they were, as the
+/// other aggregates do, while the store no longer holds the journey. Returns how many rows
+/// were rewritten. Nothing needs pushing again: the rows computed are the same.
+pub async fn anonymise_user(
+    tx: &Transaction,
+    app_id: &str,
+    journey: &str,
+) -> Result<u64, RollupError> {
+    tx.execute(
+        "INSERT INTO erased_users (erased_at) VALUES (strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))",
+        (),
+    )
+    .await?;
+    let pseudonym = format!("erased:{}", tx.last_insert_rowid());
+    let mut rewritten = 0;
+    for table in ["conversion_users", "user_cohorts", "user_activity"] {
+        rewritten += tx
+            .execute(
+                &format!("UPDATE {table} SET user = ?3 WHERE app_id = ?1 AND user = ?2"),
+                (app_id, journey, pseudonym.as_str()),
+            )
+            .await?;
+    }
+    Ok(rewritten)
 }
 
 /// Cohort days pushed on their own day: their customers are not in `ltv_customers` yet
@@ -333,6 +366,7 @@ mod tests {
     use attrib_core::settings::AppSettings;
 
     use super::super::facts::FactStore;
+    use super::anonymise_user;
 
     const DAY_MS: i64 = 86_400_000;
     /// 2026-03-01T10:00:00Z.
@@ -448,6 +482,90 @@ mod tests {
         assert_eq!(young.young_cohorts, [day("2026-03-02")]);
         assert!(young.ltv_customers.iter().all(|c| c.day != "2026-03-02"));
         assert_eq!(young.cohorts.len(), 2, "its cohort rows go at once");
+    }
+
+    /// Erasure: the person's journey leaves the cohort tables (and, as the erasure of the
+    /// kept attributions does, their records), and the pushed rows stay exactly the same.
+    #[tokio::test]
+    async fn an_erased_journey_leaves_the_cohort_facts_and_the_rows_stay_the_same() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("facts.db");
+        drop(FactStore::open(&path).await.expect("create"));
+        let db = libsql::Builder::new_local(&path).build().await.expect("db");
+        let conn = db.connect().expect("conn");
+        for (user, id, ts) in [
+            ("ann", "c1", T0),
+            ("ann", "c2", T0 + 2 * DAY_MS),
+            ("bob", "c3", T0 + 3_600_000),
+            ("cy", "c4", T0 + 7_200_000),
+        ] {
+            conn.execute(
+                "INSERT INTO conversions (app_id, conversion_id, day, revision, record) \
+                 VALUES ('shop', ?1, ?2, 1, ?3)",
+                (
+                    id,
+                    attrib_core::time::day_of_millis(ts),
+                    attribution(user, id, ts, 5.0),
+                ),
+            )
+            .await
+            .expect("insert");
+        }
+        conn.execute(
+            "INSERT INTO user_activity (app_id, user, day) VALUES ('shop', 'u:shop:bob', ?1)",
+            [T0.div_euclid(DAY_MS) + 4],
+        )
+        .await
+        .expect("activity");
+        let facts = FactStore::open(&path)
+            .await
+            .expect("reopen: cohort facts filled");
+        let days = [day("2026-03-01")];
+        let before = facts
+            .rollup_of(&days, T0 + 10 * DAY_MS)
+            .await
+            .expect("rollup");
+        assert_eq!(before.cohorts.iter().map(|r| r.users).max(), Some(3));
+        for journey in ["u:shop:ann", "u:shop:bob"] {
+            let tx = conn.transaction().await.expect("tx");
+            assert!(
+                anonymise_user(&tx, "shop", journey)
+                    .await
+                    .expect("anonymise")
+                    > 0
+            );
+            // What the erasure does to the kept records (`anonymise_attribution`).
+            tx.execute(
+                "UPDATE conversions SET record = json_set(record, '$.journey', 'erased') \
+                 WHERE json_extract(record, '$.journey') = ?1",
+                [journey],
+            )
+            .await
+            .expect("records");
+            tx.commit().await.expect("commit");
+        }
+        let after = facts
+            .rollup_of(&days, T0 + 10 * DAY_MS)
+            .await
+            .expect("rollup");
+        assert_eq!(
+            after.cohorts, before.cohorts,
+            "the same users, activity and revenue"
+        );
+        assert_eq!(after.ltv_customers, before.ltv_customers);
+        for table in ["conversion_users", "user_cohorts", "user_activity"] {
+            let mut rows = conn
+                .query(
+                    &format!(
+                        "SELECT count(*) FROM {table} WHERE user IN ('u:shop:ann', 'u:shop:bob')"
+                    ),
+                    (),
+                )
+                .await
+                .expect("query");
+            let row = rows.next().await.expect("row").expect("a count");
+            assert_eq!(row.get::<i64>(0).expect("n"), 0, "{table} still names them");
+        }
     }
 
     /// A cohort day pushed on its own day has no lifetime-value customers yet (age 0): it is

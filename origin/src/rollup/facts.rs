@@ -380,8 +380,12 @@ impl FactStore {
         let mut cohort_activity: Vec<(String, String, i64)> = Vec::new();
         for day in days {
             let inputs = cohort_facts::inputs_of(&conn, &day.app_id, &day.day).await?;
-            for json in inputs.records {
-                cohort_records.push(serde_json::from_str(&json)?);
+            for (user, json) in inputs.records {
+                let mut record: OutboxRecord = serde_json::from_str(&json)?;
+                if let OutboxRecord::Attribution(a) = &mut record {
+                    a.journey = user;
+                }
+                cohort_records.push(record);
             }
             cohort_activity.extend(
                 inputs

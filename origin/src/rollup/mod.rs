@@ -11,10 +11,10 @@
 //! so repeating one is harmless.
 //!
 //! The same pushes carry each day's acquisition cohort and lifetime-value rows, the day taken
-//! as a cohort day (`cohort_facts`: users, their cohorts and active days, kept with the
+//! as a cohort day ([`cohort_facts`]: users, their cohorts and active days, kept with the
 //! facts; `core::cohorts` computes the rows).
 
-mod cohort_facts;
+pub mod cohort_facts;
 mod config;
 pub mod facts;
 mod hrana;
