@@ -216,8 +216,9 @@ impl FactStore {
                             .entry((r.app_id, day, serde_json::to_string(&steps)?))
                             .or_default() += 1;
                     }
-                    // Not in the rollups: spend joins the stats at read time at the edge.
+                    // A merge carries the merged journey's activity to the surviving one.
                     Columns::Merge(m) => merges.push((r.app_id, m.from, m.into)),
+                    // Not in the rollups: spend joins the stats at read time at the edge.
                     Columns::SkanPostback(_) | Columns::Spend(_) => {}
                 }
             }
