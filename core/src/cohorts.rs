@@ -1,12 +1,13 @@
 //! Acquisition cohorts: users grouped by the UTC day of their first attributed conversion and
 //! the source and campaign credited with it, with what they did on each day after it
-//! (day 0 to [`MAX_COHORT_DAY`]): how many converted again that day (retention as returning
-//! activity) and the revenue of that day per currency. Cumulative revenue and retention rates
+//! (day 0 to [`MAX_COHORT_DAY`]): how many were active that day, by converting again or by
+//! any track, page or screen event (retention as returning activity, [`UserActivity`]), and
+//! the revenue of that day per currency. Cumulative revenue and retention rates
 //! are sums and ratios of these rows, computed by the reader over any group of cohorts.
 //!
-//! Pure: the caller hands every conversion of the users concerned (a cohort's row for day N
-//! changes when one of its users converts N days later, so a user's conversions are needed
-//! together); rows are keyed for replacement per (app, cohort day), like the daily rollups.
+//! Pure: the caller hands every conversion and active day of the users concerned (a cohort's
+//! row for day N changes when one of its users converts or is active N days later, so a
+//! user's facts are needed together); rows are keyed for replacement per (app, cohort day), like the daily rollups.
 //!
 //! [`user_conversions`] reads these inputs from attribution records (what the origin keeps per
 //! conversion), and [`ltv_summaries`] turns them into the per-customer purchase summaries the
@@ -39,7 +40,7 @@ pub struct UserConversion<'a> {
 }
 
 /// One (cohort, day after acquisition, currency) cell. Rows with `currency` "" carry the
-/// users (`users`: the cohort's size, `active_users`: those who converted that day); rows with
+/// users (`users`: the cohort's size, `active_users`: those active that day); rows with
 /// a currency carry that day's revenue in it (their user counts are 0).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
