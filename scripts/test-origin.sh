@@ -27,4 +27,4 @@ export ATTRIB_IT_CLICKHOUSE_URL="http://127.0.0.1:${ATTRIB_CLICKHOUSE_HTTP_PORT:
 export ATTRIB_IT_KAFKA_BROKERS="127.0.0.1:${ATTRIB_TANSU_PORT:-19092}"
 # The SASL test starts a broker of its own that requires authentication.
 export ATTRIB_IT_TANSU_BIN="$ATTRIB_TOOLS_DIR/cargo/bin/tansu"
-cargo test -p attrib-origin --lib --bins --test embedded --test intake --test services --test retention -- --test-threads=1 "$@"
+cargo test -p attrib-origin --lib --bins --test embedded --test intake --test services --test retention --test cohorts --test clickhouse_cohorts -- --test-threads=1 "$@"

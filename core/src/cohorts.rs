@@ -1,12 +1,13 @@
 //! Acquisition cohorts: users grouped by the UTC day of their first attributed conversion and
 //! the source and campaign credited with it, with what they did on each day after it
-//! (day 0 to [`MAX_COHORT_DAY`]): how many converted again that day (retention as returning
-//! activity) and the revenue of that day per currency. Cumulative revenue and retention rates
+//! (day 0 to [`MAX_COHORT_DAY`]): how many were active that day, by converting again or by
+//! any track, page or screen event (retention as returning activity, [`UserActivity`]), and
+//! the revenue of that day per currency. Cumulative revenue and retention rates
 //! are sums and ratios of these rows, computed by the reader over any group of cohorts.
 //!
-//! Pure: the caller hands every conversion of the users concerned (a cohort's row for day N
-//! changes when one of its users converts N days later, so a user's conversions are needed
-//! together); rows are keyed for replacement per (app, cohort day), like the daily rollups.
+//! Pure: the caller hands every conversion and active day of the users concerned (a cohort's
+//! row for day N changes when one of its users converts or is active N days later, so a
+//! user's facts are needed together); rows are keyed for replacement per (app, cohort day), like the daily rollups.
 //!
 //! [`user_conversions`] reads these inputs from attribution records (what the origin keeps per
 //! conversion), and [`ltv_summaries`] turns them into the per-customer purchase summaries the
@@ -39,7 +40,7 @@ pub struct UserConversion<'a> {
 }
 
 /// One (cohort, day after acquisition, currency) cell. Rows with `currency` "" carry the
-/// users (`users`: the cohort's size, `active_users`: those who converted that day); rows with
+/// users (`users`: the cohort's size, `active_users`: those active that day); rows with
 /// a currency carry that day's revenue in it (their user counts are 0).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -181,10 +182,41 @@ pub fn ltv_summaries(conversions: &[UserConversion], observed_on_ms: i64) -> Vec
     out
 }
 
+/// A UTC day on which a user did something (a track, page or screen event): returning
+/// activity for retention, whether or not the user bought that day.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct UserActivity<'a> {
+    pub app_id: &'a str,
+    pub user: &'a str,
+    /// Days since 1970-01-01 (UTC).
+    pub day: i64,
+}
+
+/// Whether an event of this type is returning activity: something the user did (a track,
+/// page or screen), not an identity call or an ad touch.
+pub fn is_activity(event_type: crate::event::EventType) -> bool {
+    use crate::event::EventType;
+    matches!(
+        event_type,
+        EventType::Track | EventType::Page | EventType::Screen
+    )
+}
+
 /// The cohort rows of `conversions` (any order; ties at the first timestamp go to the
 /// earlier one in the slice). Conversions more than [`MAX_COHORT_DAY`] days after a user's
 /// first are left out; every user is active on day 0.
 pub fn cohort_rows(conversions: &[UserConversion]) -> Vec<CohortRow> {
+    cohort_rows_with_activity(conversions, &[])
+}
+
+/// [`cohort_rows`] where a user also counts as active on every day of `activity` (0 to
+/// [`MAX_COHORT_DAY`] days after its first conversion): retention as returning activity, not
+/// only repeat purchases. Activity of users without a conversion, or before their first,
+/// belongs to no cohort and is left out.
+pub fn cohort_rows_with_activity(
+    conversions: &[UserConversion],
+    activity: &[UserActivity],
+) -> Vec<CohortRow> {
     let mut first: HashMap<(&str, &str), &UserConversion> = HashMap::new();
     for c in conversions {
         let slot = first.entry((c.app_id, c.user)).or_insert(c);
@@ -217,6 +249,20 @@ pub fn cohort_rows(conversions: &[UserConversion]) -> Vec<CohortRow> {
         if !c.currency.is_empty() {
             *revenue.entry((key, offset, c.currency)).or_default() += c.revenue;
         }
+    }
+    for a in activity {
+        let Some(f) = first.get(&(a.app_id, a.user)) else {
+            continue;
+        };
+        let cohort_day = f.ts_ms.div_euclid(DAY_MS);
+        let Ok(offset) = u32::try_from(a.day - cohort_day) else {
+            continue;
+        };
+        if offset > MAX_COHORT_DAY {
+            continue;
+        }
+        let key = (f.app_id, cohort_day, f.source, f.campaign);
+        active.entry((key, offset)).or_default().insert(a.user);
     }
     let row = |key: &CohortKey, offset: u32, currency: &str| CohortRow {
         app_id: key.0.to_owned(),
@@ -427,6 +473,66 @@ mod tests {
         assert_eq!(got.len(), 1, "c2 is rejected");
         assert_eq!(got[0].user, "merged-journey", "the latest revision decides");
         assert_eq!((got[0].source, got[0].revenue), ("src-a", 9.0));
+    }
+
+    #[test]
+    fn any_activity_after_acquisition_counts_as_returning() {
+        let day = |n: i64| T0.div_euclid(DAY) + n;
+        let activity = [
+            // bob opens the app on day 2 (no purchase): returning on day 2.
+            UserActivity {
+                app_id: "shop",
+                user: "bob",
+                day: day(2),
+            },
+            // ann is active on day 3, when she also bought: counted once.
+            UserActivity {
+                app_id: "shop",
+                user: "ann",
+                day: day(3),
+            },
+            // Before acquisition, after day 90, and a user without a conversion: no cohort.
+            UserActivity {
+                app_id: "shop",
+                user: "ann",
+                day: day(-1),
+            },
+            UserActivity {
+                app_id: "shop",
+                user: "bob",
+                day: day(91),
+            },
+            UserActivity {
+                app_id: "shop",
+                user: "dan",
+                day: day(1),
+            },
+            // Another app's user of the same name is someone else.
+            UserActivity {
+                app_id: "other",
+                user: "bob",
+                day: day(5),
+            },
+        ];
+        let rows = cohort_rows_with_activity(&journeys(), &activity);
+        let active = |offset| {
+            find(&rows, "2026-03-01", "google", offset, "").map(|r| (r.users, r.active_users))
+        };
+        assert_eq!(active(2), Some((2, 1)), "bob came back without buying");
+        assert_eq!(active(3), Some((2, 2)));
+        assert_eq!(active(5), None);
+        assert!(rows
+            .iter()
+            .all(|r| r.day_offset <= MAX_COHORT_DAY && r.app_id == "shop"));
+        assert!(
+            find(&rows, "2026-03-01", "google", 2, "USD").is_none(),
+            "activity brings no revenue"
+        );
+        // Without activity the rows are those of purchases alone.
+        assert_eq!(
+            cohort_rows_with_activity(&journeys(), &[]),
+            cohort_rows(&journeys())
+        );
     }
 
     #[test]

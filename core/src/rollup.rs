@@ -74,6 +74,12 @@ pub struct RollupUpsert {
     pub paths: Option<Vec<PathStat>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fraud: Option<Vec<FraudCount>>,
+    /// Acquisition-cohort rows of the listed days as cohort days (`crate::cohorts`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cohorts: Option<Vec<crate::cohorts::CohortRow>>,
+    /// Per-customer purchase summaries of the customers first bought on the listed days.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ltv_customers: Option<Vec<crate::cohorts::LtvSummary>>,
     /// The sending origin's region (issue 13, finding 3): an upsert replaces the listed days'
     /// rows *of its region* only, and reads sum every region, so several regional origins add
     /// up instead of overwriting each other. `""` (absent) is the unnamed region of a
@@ -94,10 +100,15 @@ pub const MAX_REGION_CHARS: usize = 32;
 /// Paths keep at most this many steps (the most recent ones).
 pub const MAX_PATH_STEPS: usize = 20;
 
-/// Rows of each section (`rows`, `paths`, `fraud`) the query Worker takes in one upsert. The
-/// origin groups days into upserts that fit; one day must fit on its own, since an upsert
-/// replaces whole days.
+/// Rows of each section (`rows`, `paths`, `fraud`, `cohorts`, `ltv_customers`) the query
+/// Worker takes in one upsert. The origin groups days into upserts that fit; one day must fit
+/// on its own, since an upsert replaces whole days (a cohort day whose cohort or customer rows
+/// do not fit is pushed without those sections: its daily stats still go).
 pub const MAX_UPSERT_SECTION_ROWS: usize = 5_000;
+
+/// Body size of one upsert the query Worker takes; the origin groups days to stay under it
+/// (a cohort day too large alone goes without its cohort sections, as above).
+pub const MAX_UPSERT_BYTES: usize = 8 * crate::limits::MAX_BATCH_BYTES;
 
 /// Journeys of one (app, day) whose touches' sources, oldest first, were `path`, in
 /// ChannelAttribution's terms: `conversions` that followed the path, `nulls` that ended without

@@ -247,3 +247,117 @@ FROM (
 )
 ARRAY JOIN share_model, share_source, share_campaign, share_conversions, share_value
 GROUP BY app_id, day, share_source, share_campaign, share_model, currency;
+
+-- Acquisition cohorts (core::cohorts), plain views computed at read time and so exact:
+-- * cohort_conversions: each conversion at its latest revision, with its journey (the user)
+--   and the source and campaign of its largest credit under its default model (the earliest
+--   touch of equal ones). A rejected latest revision has no credits, so it is left out.
+-- * cohort_users: each user's cohort, the day of their first such conversion, and its source
+--   and campaign.
+-- * cohort_activity: the days each user was active (a track, page or screen event, or a
+--   conversion); events of a journey merged into another count for the surviving journey.
+-- * cohort_retention: per cohort (day, source, campaign) and day after it (0 to 90) the
+--   cohort's size and the users active that day; cohort_revenue: that day's revenue per
+--   currency. The same figures as the edge's `cohort_days` rows, e.g.
+--   `SELECT day_offset, sum(active_users) / sum(users) FROM cohort_retention
+--    WHERE app_id = 'x' AND cohort_day = '2026-03-01' GROUP BY day_offset ORDER BY day_offset`.
+-- Written for 18.16 and checked on 26.9 too: one JOIN per SELECT (nested otherwise), USING,
+-- ALL INNER joins (ANY INNER keeps one row per left key on current releases) and ANY LEFT
+-- joins against one row per key, every joined subquery named (current releases require it),
+-- day differences with toRelativeDayNum.
+CREATE VIEW IF NOT EXISTS {database}.cohort_conversions AS
+SELECT
+    app_id,
+    conversion_id,
+    c_user AS user,
+    c_ts_ms AS ts_ms,
+    c_day AS day,
+    c_currency AS currency,
+    c_revenue AS revenue,
+    source,
+    campaign
+FROM (
+    SELECT
+        app_id,
+        conversion_id,
+        max(revision) AS c_revision,
+        argMax(journey, revision) AS c_user,
+        argMax(conversion_ts_ms, revision) AS c_ts_ms,
+        argMax(day, revision) AS c_day,
+        argMax(currency, revision) AS c_currency,
+        argMax(revenue, revision) AS c_revenue,
+        argMax(default_model, revision) AS c_model
+    FROM {database}.attributions
+    GROUP BY app_id, conversion_id
+) AS latest
+ALL INNER JOIN (
+    SELECT
+        app_id,
+        conversion_id,
+        revision AS c_revision,
+        model AS c_model,
+        argMax(source, (credit, -touch_ts_ms)) AS source,
+        argMax(campaign, (credit, -touch_ts_ms)) AS campaign
+    FROM {database}.attribution_credits
+    GROUP BY app_id, conversion_id, revision, model
+) AS top_credit USING (app_id, conversion_id, c_revision, c_model);
+
+CREATE VIEW IF NOT EXISTS {database}.cohort_users AS
+SELECT
+    app_id,
+    user,
+    min(day) AS cohort_day,
+    argMin(source, (ts_ms, conversion_id)) AS source,
+    argMin(campaign, (ts_ms, conversion_id)) AS campaign
+FROM {database}.cohort_conversions
+GROUP BY app_id, user;
+
+CREATE VIEW IF NOT EXISTS {database}.cohort_activity AS
+SELECT DISTINCT app_id, if(into_journey = '', journey, into_journey) AS user, day
+FROM (
+    SELECT app_id, journey, day
+    FROM {database}.events
+    WHERE event_type IN ('track', 'page', 'screen')
+) AS active_events
+ANY LEFT JOIN (
+    SELECT app_id, from_journey AS journey, any(into_journey) AS into_journey
+    FROM {database}.merges
+    GROUP BY app_id, from_journey
+) AS merged USING (app_id, journey)
+UNION ALL
+SELECT DISTINCT app_id, user, day FROM {database}.cohort_conversions;
+
+CREATE VIEW IF NOT EXISTS {database}.cohort_retention AS
+SELECT app_id, cohort_day, source, campaign, day_offset, users, active_users
+FROM (
+    SELECT
+        app_id,
+        cohort_day,
+        source,
+        campaign,
+        toRelativeDayNum(day) - toRelativeDayNum(cohort_day) AS day_offset,
+        uniqExact(user) AS active_users
+    FROM {database}.cohort_activity
+    ALL INNER JOIN {database}.cohort_users USING (app_id, user)
+    WHERE day_offset BETWEEN 0 AND 90
+    GROUP BY app_id, cohort_day, source, campaign, day_offset
+) AS active
+ANY LEFT JOIN (
+    SELECT app_id, cohort_day, source, campaign, count() AS users
+    FROM {database}.cohort_users
+    GROUP BY app_id, cohort_day, source, campaign
+) AS sizes USING (app_id, cohort_day, source, campaign);
+
+CREATE VIEW IF NOT EXISTS {database}.cohort_revenue AS
+SELECT
+    app_id,
+    cohort_day,
+    source,
+    campaign,
+    toRelativeDayNum(day) - toRelativeDayNum(cohort_day) AS day_offset,
+    currency,
+    sum(revenue) AS revenue
+FROM (SELECT app_id, user, day, currency, revenue FROM {database}.cohort_conversions) AS bought
+ALL INNER JOIN {database}.cohort_users USING (app_id, user)
+WHERE day_offset BETWEEN 0 AND 90 AND currency != ''
+GROUP BY app_id, cohort_day, source, campaign, day_offset, currency;

@@ -17,6 +17,10 @@ use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
 
 use attrib_core::attribution::Model;
+use attrib_core::cohorts::{
+    cohort_rows_with_activity, is_activity, ltv_summaries, user_conversions, CohortRow, LtvSummary,
+    UserActivity,
+};
 use attrib_core::fraud::counts::{fraud_counts, is_fraud_code};
 use attrib_core::outbox::OutboxRecord;
 use attrib_core::rollup::{
@@ -27,6 +31,7 @@ use attrib_core::time::day_of_millis;
 use libsql::{Connection, Database, Transaction};
 use tokio::sync::Mutex;
 
+use super::cohort_facts;
 use super::RollupError;
 use crate::spool::{Columns, SpoolBatch};
 
@@ -71,6 +76,13 @@ pub struct DayRollup {
     pub rows: Vec<DailyStat>,
     pub paths: Vec<PathStat>,
     pub fraud: Vec<FraudCount>,
+    /// Cohort rows of the days as cohort days (their users' whole first 90 days).
+    pub cohorts: Vec<CohortRow>,
+    /// Lifetime-value summaries of the customers who first bought on the days.
+    pub ltv_customers: Vec<LtvSummary>,
+    /// Days among them that are the observation day and have customers: those customers
+    /// join `ltv_customers` only from the next day (see [`FactStore::clear`]).
+    pub young_cohorts: Vec<AppDay>,
 }
 
 /// A day waiting to be pushed, with the mark it had when read (see [`FactStore::clear`]).
@@ -101,13 +113,15 @@ async fn single_i64(conn: &Connection, sql: &str) -> Result<i64, RollupError> {
 
 impl FactStore {
     pub async fn open(path: &Path) -> Result<Self, RollupError> {
-        let (db, conn) = crate::local_db::open(path, SCHEMA)
+        let schema = format!("{SCHEMA}{}", cohort_facts::SCHEMA);
+        let (db, conn) = crate::local_db::open(path, &schema)
             .await
             .map_err(|source| RollupError::Open {
                 path: path.display().to_string(),
                 source,
             })?;
         super::migrate::from_record_facts(&conn).await?;
+        cohort_facts::backfill(&conn).await?;
         let legacy = single_i64(
             &conn,
             "SELECT count(*) FROM sqlite_master WHERE name = 'facts_legacy'",
@@ -144,11 +158,18 @@ impl FactStore {
         let mut attributions = Vec::new();
         // (app, day number, path as canonical JSON): null paths, counted like touches.
         let mut nulls: HashMap<(&str, i64, String), i64> = HashMap::new();
+        // (app, journey, day number): returning activity for cohorts.
+        let mut activity: std::collections::BTreeSet<(&str, &str, i64)> = Default::default();
+        let mut merges: Vec<(&str, &str, &str)> = Vec::new();
         for entry in batch.entries.iter().filter(|e| e.seq >= applied) {
             for record in entry.records() {
                 let r = record?;
                 match r.columns()? {
                     Columns::Event(e) => {
+                        if is_activity(e.event_type) {
+                            let day = crate::sinks::rows::day_number(e.timestamp_ms);
+                            activity.insert((r.app_id, r.journey, day));
+                        }
                         let Some(t) = e.touch else {
                             continue;
                         };
@@ -174,7 +195,15 @@ impl FactStore {
                         }
                     }
                     Columns::Attribution(a) => {
-                        attributions.push((r.app_id, a.conversion_id, a.ts_ms, a.revision, r.json));
+                        let counted = a.rejected.is_none();
+                        attributions.push((
+                            r.app_id,
+                            a.conversion_id,
+                            a.ts_ms,
+                            a.revision,
+                            r.json,
+                            (r.journey, counted),
+                        ));
                     }
                     Columns::NullPath(n) => {
                         // The steps as `core::rollup::null_paths` counts them.
@@ -187,8 +216,10 @@ impl FactStore {
                             .entry((r.app_id, day, serde_json::to_string(&steps)?))
                             .or_default() += 1;
                     }
+                    // A merge carries the merged journey's activity to the surviving one.
+                    Columns::Merge(m) => merges.push((r.app_id, m.from, m.into)),
                     // Not in the rollups: spend joins the stats at read time at the edge.
-                    Columns::Merge(_) | Columns::SkanPostback(_) | Columns::Spend(_) => {}
+                    Columns::SkanPostback(_) | Columns::Spend(_) => {}
                 }
             }
         }
@@ -254,14 +285,29 @@ impl FactStore {
             add_nulls.reset();
             days.insert((app_id.to_string(), day_name));
         }
-        for (app_id, conversion_id, ts_ms, revision, json) in attributions {
+        let mut users = std::collections::BTreeSet::new();
+        for (app_id, conversion_id, ts_ms, revision, json, (user, counted)) in attributions {
             let day = name_of(ts_ms);
             if let Some(old_day) =
                 keep_conversion(&tx, app_id, conversion_id, &day, revision, json).await?
             {
+                cohort_facts::note_conversion(
+                    &tx,
+                    (app_id, conversion_id),
+                    (user, &day, counted),
+                    &mut users,
+                )
+                .await?;
                 days.insert((app_id.to_owned(), old_day));
                 days.insert((app_id.to_owned(), day));
             }
+        }
+        // After the conversions, so a user's first conversion in this batch gives their
+        // activity in it a cohort.
+        days.extend(cohort_facts::settle_users(&tx, &users).await?);
+        days.extend(cohort_facts::note_activity(&tx, &activity).await?);
+        for (app_id, from, into) in merges {
+            days.extend(cohort_facts::note_merge(&tx, app_id, from, into).await?);
         }
         let mark = tx
             .prepare(
@@ -321,8 +367,34 @@ impl FactStore {
     /// from their counters, combined per key: `core::rollup::all_paths` over every record of
     /// those days), and their fraud counts (rejected conversions from the attributions,
     /// rejected touches from their counters).
-    pub async fn rollup_of(&self, days: &[AppDay]) -> Result<DayRollup, RollupError> {
+    ///
+    /// And the cohort rows and lifetime-value summaries of the days as cohort days
+    /// (`core::cohorts` over every conversion and active day of their users), observed on the
+    /// UTC day of `observed_ms`.
+    pub async fn rollup_of(
+        &self,
+        days: &[AppDay],
+        observed_ms: i64,
+    ) -> Result<DayRollup, RollupError> {
         let conn = self.conn.lock().await;
+        let mut cohort_records: Vec<OutboxRecord> = Vec::new();
+        let mut cohort_activity: Vec<(String, String, i64)> = Vec::new();
+        for day in days {
+            let inputs = cohort_facts::inputs_of(&conn, &day.app_id, &day.day).await?;
+            for (user, json) in inputs.records {
+                let mut record: OutboxRecord = serde_json::from_str(&json)?;
+                if let OutboxRecord::Attribution(a) = &mut record {
+                    a.journey = user;
+                }
+                cohort_records.push(record);
+            }
+            cohort_activity.extend(
+                inputs
+                    .activity
+                    .into_iter()
+                    .map(|(user, n)| (day.app_id.clone(), user, n)),
+            );
+        }
         let mut attributions: Vec<OutboxRecord> = Vec::new();
         let mut counts = Vec::new();
         let mut rejected_touches = Vec::new();
@@ -406,7 +478,31 @@ impl FactStore {
         for (day, reason, n) in rejected_touches {
             *fraud.entry((day.app_id, day.day, reason)).or_default() += n as u64;
         }
+        let conversions = user_conversions(&cohort_records);
+        let activity: Vec<UserActivity> = cohort_activity
+            .iter()
+            .map(|(app_id, user, day)| UserActivity {
+                app_id,
+                user,
+                day: *day,
+            })
+            .collect();
+        let observed_day = day_of_millis(observed_ms);
+        let cohorts = cohort_rows_with_activity(&conversions, &activity);
+        let young_cohorts = days
+            .iter()
+            .filter(|d| d.day == observed_day)
+            .filter(|d| {
+                cohorts
+                    .iter()
+                    .any(|r| r.app_id == d.app_id && r.day == d.day)
+            })
+            .cloned()
+            .collect();
         Ok(DayRollup {
+            cohorts,
+            ltv_customers: ltv_summaries(&conversions, observed_ms),
+            young_cohorts,
             rows: stats
                 .into_iter()
                 .map(|(key, values)| DailyStat { key, values })
@@ -425,9 +521,17 @@ impl FactStore {
     }
 
     /// Clears the marks that were pushed; a day marked again since it was read stays dirty.
-    pub async fn clear(&self, pushed: &[DirtyDay]) -> Result<(), RollupError> {
+    /// `young` cohort days (pushed on their own day, their customers not yet in the lifetime
+    /// values) are kept in the same transaction to be pushed again after the day
+    /// ([`FactStore::promote_young_cohorts`]).
+    pub async fn clear(&self, pushed: &[DirtyDay], young: &[AppDay]) -> Result<(), RollupError> {
         let conn = self.conn.lock().await;
         let tx = conn.transaction().await?;
+        let young: Vec<(String, String)> = young
+            .iter()
+            .map(|d| (d.app_id.clone(), d.day.clone()))
+            .collect();
+        cohort_facts::defer_ltv(&tx, &young).await?;
         let delete = tx
             .prepare("DELETE FROM dirty_days WHERE app_id = ?1 AND day = ?2 AND generation = ?3")
             .await?;
@@ -443,6 +547,16 @@ impl FactStore {
         }
         tx.commit().await?;
         Ok(())
+    }
+}
+
+impl FactStore {
+    /// Marks the young cohort days kept by [`FactStore::clear`] dirty once `today` (UTC
+    /// `YYYY-MM-DD`) is after them; returns how many.
+    pub async fn promote_young_cohorts(&self, today: &str) -> Result<u64, RollupError> {
+        let generation = self.generation.fetch_add(1, Ordering::Relaxed) + 1;
+        let conn = self.conn.lock().await;
+        cohort_facts::promote_ltv(&conn, today, generation).await
     }
 }
 

@@ -9,7 +9,12 @@
 //! ([`targets`]: the query Worker, Turso, the embedded file). Dirty marks are
 //! durable, so a crash between storing and pushing loses nothing; pushes replace whole days,
 //! so repeating one is harmless.
+//!
+//! The same pushes carry each day's acquisition cohort and lifetime-value rows, the day taken
+//! as a cohort day ([`cohort_facts`]: users, their cohorts and active days, kept with the
+//! facts; `core::cohorts` computes the rows).
 
+pub mod cohort_facts;
 mod config;
 pub mod facts;
 mod hrana;

@@ -62,10 +62,10 @@ impl ReadStoreConn {
     }
 }
 
-/// Tables as migrations 0003 and 0006 leave them (`CREATE ... IF NOT EXISTS`: a database
+/// Tables as migrations 0003, 0006 and 0017 leave them (`CREATE ... IF NOT EXISTS`: a database
 /// migrated for the query Worker is used as it is). One statement each: Turso's HTTP API runs
 /// one statement per request.
-const SCHEMA: [&str; 6] = [
+const SCHEMA: [&str; 9] = [
     "CREATE TABLE IF NOT EXISTS daily_stats (
         app_id TEXT NOT NULL, day TEXT NOT NULL, region TEXT NOT NULL DEFAULT '',
         source TEXT NOT NULL, campaign TEXT NOT NULL, model TEXT NOT NULL,
@@ -92,6 +92,24 @@ const SCHEMA: [&str; 6] = [
         seq INTEGER NOT NULL CHECK (seq >= 0),
         updated_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')),
         PRIMARY KEY (app_id, day, region))",
+    // Migration 0017: lifetime-value summaries and acquisition cohorts.
+    "CREATE TABLE IF NOT EXISTS ltv_customers (
+        app_id TEXT NOT NULL, day TEXT NOT NULL, source TEXT NOT NULL, currency TEXT NOT NULL,
+        frequency INTEGER NOT NULL CHECK (frequency >= 0),
+        recency REAL NOT NULL CHECK (recency >= 0), t REAL NOT NULL CHECK (t > 0),
+        observed_on TEXT NOT NULL,
+        monetary_value REAL NOT NULL DEFAULT 0 CHECK (monetary_value >= 0),
+        region TEXT NOT NULL DEFAULT '',
+        updated_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')))",
+    "CREATE INDEX IF NOT EXISTS ltv_customers_by_app_day ON ltv_customers (app_id, day, region)",
+    "CREATE TABLE IF NOT EXISTS cohort_days (
+        app_id TEXT NOT NULL, day TEXT NOT NULL, source TEXT NOT NULL, campaign TEXT NOT NULL,
+        day_offset INTEGER NOT NULL CHECK (day_offset BETWEEN 0 AND 90),
+        currency TEXT NOT NULL, users INTEGER NOT NULL DEFAULT 0 CHECK (users >= 0),
+        active_users INTEGER NOT NULL DEFAULT 0 CHECK (active_users >= 0),
+        revenue REAL NOT NULL DEFAULT 0, region TEXT NOT NULL DEFAULT '',
+        updated_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')),
+        PRIMARY KEY (app_id, day, source, campaign, day_offset, currency, region))",
     "CREATE TABLE IF NOT EXISTS stats_versions (
         app_id TEXT PRIMARY KEY, version INTEGER NOT NULL DEFAULT 0,
         updated_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')))",
@@ -215,6 +233,8 @@ pub fn statements(upsert: &RollupUpsert, now_iso: &str) -> Vec<Statement> {
         (true, "daily_stats"),
         (upsert.paths.is_some(), "conversion_paths"),
         (upsert.fraud.is_some(), "fraud_counts"),
+        (upsert.ltv_customers.is_some(), "ltv_customers"),
+        (upsert.cohorts.is_some(), "cohort_days"),
     ];
     for (_, table) in sections.iter().filter(|(present, _)| *present) {
         for d in &upsert.days {
@@ -276,6 +296,46 @@ pub fn statements(upsert: &RollupUpsert, now_iso: &str) -> Vec<Statement> {
                 text(region),
                 text(&f.reason),
                 Value::Integer(f.count as i64),
+                text(now_iso),
+            ],
+        ));
+    }
+    for c in upsert.ltv_customers.iter().flatten() {
+        out.push(Statement::new(
+            "INSERT INTO ltv_customers (app_id, day, source, currency, frequency, recency, t, \
+             observed_on, monetary_value, region, updated_at) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+            vec![
+                text(&c.app_id),
+                text(&c.day),
+                text(&c.source),
+                text(&c.currency),
+                Value::Integer(i64::from(c.frequency)),
+                Value::Real(c.recency),
+                Value::Real(c.t),
+                text(&c.observed_on),
+                Value::Real(c.monetary_value),
+                text(region),
+                text(now_iso),
+            ],
+        ));
+    }
+    for c in upsert.cohorts.iter().flatten() {
+        out.push(Statement::new(
+            "INSERT INTO cohort_days (app_id, day, source, campaign, day_offset, currency, \
+             users, active_users, revenue, region, updated_at) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+            vec![
+                text(&c.app_id),
+                text(&c.day),
+                text(&c.source),
+                text(&c.campaign),
+                Value::Integer(i64::from(c.day_offset)),
+                text(&c.currency),
+                Value::Integer(c.users as i64),
+                Value::Integer(c.active_users as i64),
+                Value::Real(c.revenue),
+                text(region),
                 text(now_iso),
             ],
         ));
@@ -361,6 +421,8 @@ mod tests {
                 reason: "bot_user_agent".into(),
                 count: 1,
             }]),
+            cohorts: None,
+            ltv_customers: None,
             region: region.into(),
             seq: Some(seq),
         }
@@ -430,6 +492,83 @@ mod tests {
             .expect("query");
         let row = rows.next().await.expect("row").expect("a version");
         assert_eq!(row.get::<i64>(0).expect("version"), 3);
+    }
+
+    /// The cohort and lifetime-value tables (migration 0017) are filled and replaced per
+    /// (app, day, region) like the stats; an upsert without those sections leaves them alone.
+    #[tokio::test]
+    async fn cohorts_and_ltv_customers_are_replaced_per_day_and_region() {
+        use attrib_core::cohorts::{CohortRow, LtvSummary};
+        let (_dir, store, conn) = store().await;
+        prepare(&store).await.expect("schema");
+        let cohort = |users: u64, revenue: f64, currency: &str| CohortRow {
+            app_id: "app".into(),
+            day: DAY.into(),
+            source: "google".into(),
+            campaign: "c".into(),
+            day_offset: 0,
+            currency: currency.into(),
+            users,
+            active_users: users,
+            revenue,
+        };
+        let customer = |frequency: u32| LtvSummary {
+            app_id: "app".into(),
+            day: DAY.into(),
+            source: "google".into(),
+            currency: "USD".into(),
+            frequency,
+            recency: f64::from(frequency),
+            t: 10.0,
+            observed_on: "2026-01-12".into(),
+            monetary_value: 5.0,
+        };
+        let with =
+            |region: &str, seq, cohorts: Vec<CohortRow>, customers: Vec<LtvSummary>| RollupUpsert {
+                cohorts: Some(cohorts),
+                ltv_customers: Some(customers),
+                ..upsert(region, seq, &[])
+            };
+        let totals = || async {
+            let mut rows = conn
+                .query(
+                    "SELECT (SELECT sum(users) FROM cohort_days), \
+                     (SELECT sum(revenue) FROM cohort_days), \
+                     (SELECT sum(frequency) FROM ltv_customers)",
+                    (),
+                )
+                .await
+                .expect("query");
+            let row = rows.next().await.expect("row").expect("row");
+            (
+                row.get::<Option<i64>>(0).expect("users"),
+                row.get::<Option<f64>>(1).expect("revenue"),
+                row.get::<Option<i64>>(2).expect("frequency"),
+            )
+        };
+        let us = vec![cohort(3, 0.0, ""), cohort(0, 30.0, "USD")];
+        replace_days(&store, &with("us", 1, us, vec![customer(1), customer(2)]))
+            .await
+            .expect("us");
+        replace_days(
+            &store,
+            &with("eu", 1, vec![cohort(2, 0.0, "")], vec![customer(4)]),
+        )
+        .await
+        .expect("eu");
+        assert_eq!(totals().await, (Some(5), Some(30.0), Some(7)));
+        replace_days(&store, &with("us", 2, vec![cohort(1, 0.0, "")], vec![]))
+            .await
+            .expect("us again");
+        assert_eq!(
+            totals().await,
+            (Some(3), Some(0.0), Some(4)),
+            "the US rows replaced, Europe's kept"
+        );
+        replace_days(&store, &upsert("us", 3, &[("google", 1)]))
+            .await
+            .expect("stats only");
+        assert_eq!(totals().await, (Some(3), Some(0.0), Some(4)));
     }
 
     /// A file or database an older origin wrote (`daily_stats` without a region) is rebuilt:

@@ -7,6 +7,7 @@
 
 #![allow(dead_code)]
 
+pub mod journeys;
 pub mod receiver;
 pub mod stores;
 

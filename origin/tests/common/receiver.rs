@@ -4,6 +4,7 @@
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
+use attrib_core::cohorts::{CohortRow, LtvSummary};
 use attrib_core::outbox::SIGNATURE_HEADER;
 use attrib_core::rollup::{AppDay, DailyStat, FraudCount, PathStat, RollupUpsert, ROLLUP_PATH};
 use attrib_core::signing::{Direction, Keyring};
@@ -20,6 +21,9 @@ pub struct Received {
     /// Likewise for conversion paths and fraud counts.
     pub paths: BTreeMap<AppDay, Vec<PathStat>>,
     pub fraud: BTreeMap<AppDay, Vec<FraudCount>>,
+    /// Likewise for cohort rows and lifetime-value customers (keyed by cohort day).
+    pub cohorts: BTreeMap<AppDay, Vec<CohortRow>>,
+    pub ltv_customers: BTreeMap<AppDay, Vec<LtvSummary>>,
     pub requests: usize,
     pub bad_signatures: usize,
 }
@@ -84,6 +88,20 @@ async fn receive(
         if let Some(fraud) = &upsert.fraud {
             let rows = fraud.iter().filter(|f| of_day(&f.app_id, &f.day)).cloned();
             received.fraud.insert(day.clone(), rows.collect());
+        }
+        if let Some(cohorts) = &upsert.cohorts {
+            let rows = cohorts
+                .iter()
+                .filter(|c| of_day(&c.app_id, &c.day))
+                .cloned();
+            received.cohorts.insert(day.clone(), rows.collect());
+        }
+        if let Some(customers) = &upsert.ltv_customers {
+            let rows = customers
+                .iter()
+                .filter(|c| of_day(&c.app_id, &c.day))
+                .cloned();
+            received.ltv_customers.insert(day.clone(), rows.collect());
         }
     }
     StatusCode::OK

@@ -70,7 +70,7 @@ pub const MAX_UPSERT_COHORT_ROWS: usize = attrib_core::rollup::MAX_UPSERT_SECTIO
 /// (app, day) pairs replaced by one upsert.
 pub const MAX_UPSERT_DAYS: usize = 400;
 /// Body size of one upsert (a row is well under 1 KB).
-pub const MAX_ROLLUP_BYTES: usize = 8 * attrib_core::limits::MAX_BATCH_BYTES;
+pub const MAX_ROLLUP_BYTES: usize = attrib_core::rollup::MAX_UPSERT_BYTES;
 /// Counts are bound to SQL as doubles: above this they would lose precision.
 pub const MAX_COUNT: u64 = 1 << 53;
 

@@ -201,3 +201,40 @@ fn core_cohort_rows_and_ltv_summaries_are_valid_sections() {
     assert_eq!(ann.frequency, 1);
     assert_eq!(ann.customer().monetary_value, None, "no value known");
 }
+
+/// The upsert the origin sends (`attrib_core::rollup::RollupUpsert`, with its cohort and
+/// customer sections) is the body this contract takes, field for field.
+#[test]
+fn the_origins_rollup_upsert_with_cohort_sections_is_this_body() {
+    use attrib_core::cohorts::{cohort_rows, ltv_summaries, UserConversion};
+    use attrib_core::rollup::{AppDay, RollupUpsert};
+    let t0 = 1_772_359_200_000; // 2026-03-01T10:00:00Z
+    let conversions = [UserConversion {
+        app_id: "a",
+        user: "u:a:ann",
+        ts_ms: t0,
+        source: "google",
+        campaign: "spring",
+        currency: "USD",
+        revenue: 10.0,
+    }];
+    let sent = RollupUpsert {
+        days: vec![AppDay {
+            app_id: "a".into(),
+            day: "2026-03-01".into(),
+        }],
+        rows: Vec::new(),
+        paths: Some(Vec::new()),
+        fraud: Some(Vec::new()),
+        cohorts: Some(cohort_rows(&conversions)),
+        ltv_customers: Some(ltv_summaries(&conversions, t0 + 86_400_000)),
+        region: "eu".into(),
+        seq: Some(7),
+    };
+    let json = serde_json::to_vec(&sent).expect("json");
+    let got: UpsertBody = serde_json::from_slice(&json).expect("the Worker's body");
+    got.validate().expect("valid");
+    assert_eq!(got.applied().cohorts, Some(2));
+    assert_eq!(got.applied().ltv_customers, Some(1));
+    assert_eq!((got.region.as_str(), got.seq), ("eu", Some(7)));
+}

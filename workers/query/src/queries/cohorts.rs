@@ -1,6 +1,6 @@
 //! `GET /v1/cohorts`: acquisition cohorts (users grouped by the day of their first attributed
 //! conversion, and by its source and campaign when asked) with, for day 0 to `max_day` after
-//! acquisition, the users who converted that day, retention (their share of the cohort) and
+//! acquisition, the users active that day (returning activity), retention (their share of the cohort) and
 //! cumulative revenue per currency.
 //!
 //! Reads the `cohort_days` rows the origin pushes (`attrib_core::cohorts`, migrations/0017).
