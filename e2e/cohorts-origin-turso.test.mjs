@@ -30,7 +30,7 @@ before(async () => {
   }
 });
 after(async () => {
-  origin?.dispose();
+  await origin?.dispose();
   await stack?.dispose();
   await turso?.stop();
 });

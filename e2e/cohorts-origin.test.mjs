@@ -47,7 +47,7 @@ before(async () => {
   }, { timeoutMs: 60_000 });
 });
 after(async () => {
-  origin?.dispose();
+  await origin?.dispose();
   await stack?.dispose();
 });
 
