@@ -2,7 +2,8 @@
 // id macros. Through real workerd: an IDFA click on a tracking link, then the SDK's install
 // (matched by the hashed id), gives the network's receiver the raw IDFA; an install whose
 // tracking is off or whose id is zeroed (matched by the Play referrer's click id instead)
-// gives empty device macros; an Android install with tracking on fills {gaid}. The raw ids
+// gives empty device macros; an Android install with tracking on fills {gaid}; the journey
+// keeps the raw id only while the postback is pending (holds_device_ids). The raw ids
 // appear in no D1 table, no outbox record sent to the origin, no journey view and no export.
 import assert from 'node:assert/strict';
 import { randomBytes, randomUUID } from 'node:crypto';
@@ -104,6 +105,35 @@ test('GAID with tracking on fills {gaid} (Android)', async () => {
   assert.equal(sent.status, 200, sent.text);
   const q = await delivered('NET-GAID');
   assert.deepEqual([q.gaid, q.aid, q.andid, q.ifa], [gaid, gaid, androidId, '']);
+});
+
+test('the journey keeps the raw id only while the postback is pending', async () => {
+  const idfa = randomUUID().toUpperCase();
+  rawIds.push(idfa);
+  network.down();
+  try {
+    assert.equal((await click(`idfa=${idfa}&network_click_id=NET-DOWN`, IPHONE)).status, 302);
+    const anon = `down-${randomUUID()}`;
+    const sent = await install(anon, { device: { advertisingId: idfa, adTrackingEnabled: true, type: 'ios' }, os: { name: 'iOS' } });
+    assert.equal(sent.status, 200, sent.text);
+    const postbackOf = async () => (await stack.journey(anon, app.readToken, { type: 'anonymous' })).json.postbacks[0];
+    const pending = await eventually(async () => {
+      const p = await postbackOf();
+      return p?.status === 'pending' && p.attempts >= 1 && p;
+    }, { timeoutMs: 30_000, intervalMs: 250 });
+    assert.equal(pending.holds_device_ids, true, JSON.stringify(pending));
+    assert.ok(pending.url.includes('ifa={idfa}'), pending.url);
+    assert.ok(!JSON.stringify(pending).toLowerCase().includes(idfa.toLowerCase()), 'the view shows no raw id, errors included');
+    await network.up();
+    const done = await eventually(async () => {
+      const p = await postbackOf();
+      return p?.status === 'delivered' && p;
+    }, { timeoutMs: 60_000, intervalMs: 250 });
+    assert.equal(done.holds_device_ids, undefined, 'forgotten once delivered');
+    assert.equal((await delivered('NET-DOWN')).ifa, idfa);
+  } finally {
+    await network.up().catch(() => {});
+  }
 });
 
 test('no raw id in D1, the outbox records, journey views or the export', async () => {

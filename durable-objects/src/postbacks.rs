@@ -371,6 +371,8 @@ struct StateRow {
     last_error: Option<String>,
     last_attempt_ms: Option<f64>,
     body: String,
+    /// 1 while the row keeps raw device ids.
+    holds_device_ids: f64,
 }
 
 /// Every postback of the journey with its delivery state, oldest first.
@@ -379,7 +381,8 @@ pub fn states(store: &SqlJourneyStore) -> Result<Vec<PostbackState>, StoreError>
         .sql
         .exec(
             "SELECT status, attempts, next_attempt_ms, last_status, last_error, last_attempt_ms, \
-             body FROM postbacks ORDER BY created_ms, key",
+             body, device_ids IS NOT NULL AS holds_device_ids FROM postbacks \
+             ORDER BY created_ms, key",
             None,
         )?
         .to_array()?;
@@ -395,7 +398,8 @@ pub fn newest_states(
         .sql
         .exec(
             "SELECT status, attempts, next_attempt_ms, last_status, last_error, last_attempt_ms, \
-             body FROM postbacks ORDER BY created_ms DESC, key DESC LIMIT ?",
+             body, device_ids IS NOT NULL AS holds_device_ids FROM postbacks \
+             ORDER BY created_ms DESC, key DESC LIMIT ?",
             vec![int(limit as i64)],
         )?
         .to_array()?;
@@ -428,5 +432,6 @@ fn state_of(row: StateRow) -> Result<PostbackState, StoreError> {
         last_attempt_ms: row.last_attempt_ms.map(|t| t as i64),
         next_attempt_ms: row.next_attempt_ms.map(|t| t as i64),
         created_at_ms: postback.created_at_ms,
+        holds_device_ids: row.holds_device_ids != 0.0,
     })
 }

@@ -362,6 +362,9 @@ pub struct PostbackState {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub next_attempt_ms: Option<i64>,
     pub created_at_ms: i64,
+    /// The journey still keeps raw device ids for it ([`device`]): only while pending.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub holds_device_ids: bool,
 }
 
 #[cfg(test)]
