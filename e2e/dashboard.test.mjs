@@ -27,6 +27,8 @@ before(async () => {
   const mobile = {
     apple_app_id: 525463029,
     skan_conversion_schema: { windows: [{ postback_sequence_index: 0, fine: [{ value: 63, revenue: { min: 10, max: 20, currency: 'USD' } }] }] },
+    // The samples' ad network is our facebook source (core/src/mobile/skan_sources.rs).
+    skan_sources: { 'com.example': { source: 'facebook', campaigns: { 5239: 'spring' } } },
   };
   app = await stack.createApp({ settings: { default_model: 'position_based', mobile: JSON.stringify(mobile) } });
   for (const chunk of byDays(fixture(app.appId, DAYS, { seed: 3 }), 10)) {
@@ -287,6 +289,9 @@ test('the SKAdNetwork table shows what /v1/skan answers for the range, beside th
     assert.equal(res.status, 200, `${name}: ${res.text}`);
   }
   const today = new Date().toISOString().slice(0, 10);
+  // Deterministic numbers for today, for the mapped source to sit beside.
+  const res = await upsert(stack, fixture(app.appId, [today], { seed: 5, sources: ['facebook'] }));
+  assert.equal(res.status, 200, res.text);
   await page.selectOption('#source', '');
   await page.fill('#from', today);
   await page.fill('#to', today);
@@ -300,6 +305,15 @@ test('the SKAdNetwork table shows what /v1/skan answers for the range, beside th
   assert.deepEqual(shown.map((cells) => cells.slice(0, 4)), api.json.rows.map((r) => [r.ad_network_id, r.source_identifier ?? '–', r.did_win ? 'yes' : 'no', String(r.postbacks)]));
   const fine = shown.find((cells) => cells[1] === '5239');
   assert.equal(fine[4], 'USD 10–20', 'the decoded revenue range');
+  // Apple's row beside ours: the mapped source and campaign, and that source's deterministic
+  // conversions as the sources table shows them; an unmapped network shows none.
+  assert.equal(fine[5], 'facebook / spring');
+  const facebook = await page.$$eval('#sources-table tbody tr[data-source="facebook"]', (trs) => trs.map((tr) => tr.cells[2].textContent));
+  assert.equal(facebook.length, 1);
+  assert.equal(fine[6], facebook[0]);
+  assert.ok(Number(fine[6].replaceAll(',', '')) > 0, `today's facebook conversions: ${fine[6]}`);
+  const unmapped = shown.find((cells) => cells[0] === 'example123.skadnetwork');
+  assert.deepEqual(unmapped.slice(5), ['–', '–']);
   await page.screenshot({ path: join(ARTIFACTS, 'dashboard-skan.png'), fullPage: true });
   assert.deepEqual(problems, []);
 });

@@ -20,6 +20,8 @@ pub mod timing;
 pub use nulls::{close_null_paths, NullPathState, PathClosure};
 pub use rerun::RerunSummary;
 
+use std::collections::BTreeMap;
+
 use serde::{Deserialize, Serialize};
 
 use crate::attribution::{AttributionResult, Windows};
@@ -30,6 +32,7 @@ use crate::fraud::Flag;
 use crate::identity::JourneyKey;
 use crate::limits::{JOURNEY_FULL_REASON, MAX_JOURNEY_BYTES, TOUCH_SESSION_TIMEOUT_MS};
 use crate::outbox::{AttributionRecord, EventRecord, MergeRecord, OutboxRecord};
+use crate::postback::device::PostbackDeviceIds;
 use crate::postback::Postback;
 use crate::settings::AppSettings;
 use crate::touch::{classify, Recording, Touch};
@@ -150,6 +153,9 @@ pub struct Journey<'a, S: JourneyStore> {
     pub settings: &'a AppSettings,
     /// The journey holds [`MAX_JOURNEY_BYTES`] or more: new events are refused.
     full: bool,
+    /// Raw device ids that came beside events, by message id, for their postbacks' device
+    /// macros (`crate::postback::device`); never stored with the events.
+    device_ids: Option<&'a BTreeMap<String, PostbackDeviceIds>>,
 }
 
 impl<'a, S: JourneyStore> Journey<'a, S> {
@@ -159,7 +165,14 @@ impl<'a, S: JourneyStore> Journey<'a, S> {
             key,
             settings,
             full: false,
+            device_ids: None,
         }
+    }
+
+    /// The raw device ids that came with the events to record, by message id.
+    pub fn with_device_ids(mut self, ids: &'a BTreeMap<String, PostbackDeviceIds>) -> Self {
+        self.device_ids = Some(ids);
+        self
     }
 
     /// The journey's storage uses `bytes`: at [`MAX_JOURNEY_BYTES`] or more, new events are
@@ -253,9 +266,13 @@ impl<'a, S: JourneyStore> Journey<'a, S> {
             if let Some(decided) = decided {
                 self.store.insert_attribution(&decided.result)?;
                 nulls::conversion_recorded(self.store, decided.result.conversion.ts_ms)?;
-                for postback in
-                    crate::postback::plan(&decided.result, &decided.touches, self.settings)
-                {
+                let device = self.device_ids.and_then(|ids| ids.get(&event.message_id));
+                for postback in crate::postback::plan_with_device(
+                    &decided.result,
+                    &decided.touches,
+                    self.settings,
+                    device,
+                ) {
                     self.store.enqueue_postback(&postback)?;
                 }
                 self.store

@@ -186,6 +186,12 @@ pub const MAX_DEFERRED_LOOKBACK_SECS: u32 = 7 * 24 * 3600;
 pub const MAX_DEVICE_TOUCHES: usize = 50;
 /// Longest device identifier accepted from a click URL or `context.device` (longer: ignored).
 pub const MAX_DEVICE_ID_CHARS: usize = 128;
+/// SKAN ad network → source mapping per app (`crate::mobile::skan_sources`): ad networks, the
+/// campaign names of all of them together, and an ad network id's length (as `attrib-skan`
+/// accepts it in a postback).
+pub const MAX_SKAN_SOURCES: usize = 100;
+pub const MAX_SKAN_CAMPAIGNS: usize = 1000;
+pub const MAX_SKAN_AD_NETWORK_ID_CHARS: usize = 128;
 
 /// Currency columns of one exchange-rate upload (the ECB file has about 30).
 pub const MAX_RATE_CURRENCIES: usize = 64;

@@ -7,6 +7,7 @@ pub mod device;
 pub mod referrer;
 pub mod routing;
 pub mod settings;
+pub mod skan_sources;
 pub mod waterfall;
 
 #[cfg(test)]

@@ -117,6 +117,11 @@ pub struct RecordRequest {
     /// (`crate::identity::check_hand_over`). Absent: `client`, the safe default.
     #[serde(default)]
     pub key_class: WriteKeyClass,
+    /// Raw device ids for the postbacks of conversion events, by message id
+    /// (`crate::postback::device`): they travel beside the events, never inside them, and
+    /// the journey keeps them only in pending postbacks.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub device_ids: BTreeMap<String, crate::postback::device::PostbackDeviceIds>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -231,7 +231,8 @@ impl JourneyObject {
 
         let now = flush::now_ms();
         let journey = Journey::new(&self.store, &request.key, &request.settings)
-            .using_bytes(self.store.sql.database_size() as u64);
+            .using_bytes(self.store.sql.database_size() as u64)
+            .with_device_ids(&request.device_ids);
         let outcomes = journey.record_all(
             &request.events,
             |event| request.flags.get(&event.message_id),

@@ -8,6 +8,12 @@
 //! logged, so a D1 outage delays the log but never loses or duplicates it (the D1 insert is
 //! keyed by (postback, attempt)).
 //!
+//! Device-id macros (issue 10, scope 5, `attrib_core::postback::device`): the stored URL keeps
+//! `{idfa}` and the like unfilled; the raw ids sit in the row's own `device_ids` column, are
+//! filled in only for the request, and are set to NULL in the same write that ends the
+//! postback (delivered or failed). Error texts are redacted before they are stored, so the
+//! journey view, the export and D1's log never hold a raw id.
+//!
 //! Outbound policy (issue 13, finding 6): redirects are never followed (a 3xx is a permanent
 //! refusal), and a URL whose host the deployment does not permit
 //! (`attrib_core::postback::target`, `ALLOW_LOOPBACK_TARGETS`) is not requested at all: the
@@ -16,6 +22,7 @@
 use std::time::Duration;
 
 use attrib_core::limits::{MAX_POSTBACKS_PER_ALARM, MAX_POSTBACK_ERROR_CHARS, POSTBACK_TIMEOUT_MS};
+use attrib_core::postback::device::{request_for, PostbackDeviceIds};
 use attrib_core::postback::target::{check_url, Targets};
 use attrib_core::postback::{
     backoff_ms, outcome_of, AttemptOutcome, Postback, PostbackMethod, PostbackState,
@@ -43,6 +50,7 @@ pub const USER_AGENT: &str = "attrib-postbacks/1";
 struct DueRow {
     attempts: f64,
     body: String,
+    device_ids: Option<String>,
 }
 
 /// What one attempt got.
@@ -84,14 +92,19 @@ async fn send_batch(store: &SqlJourneyStore, targets: Targets) -> Result<(), Sto
     let rows: Vec<DueRow> = store
         .sql
         .exec(
-            "SELECT attempts, body FROM postbacks WHERE status = 'pending' \
+            "SELECT attempts, body, device_ids FROM postbacks WHERE status = 'pending' \
              AND next_attempt_ms <= ? ORDER BY next_attempt_ms, key LIMIT ?",
             vec![int(now), int(MAX_POSTBACKS_PER_ALARM as i64)],
         )?
         .to_array()?;
     let mut due = Vec::with_capacity(rows.len());
     for row in rows {
-        let postback: Postback = serde_json::from_str(&row.body)?;
+        let mut postback: Postback = serde_json::from_str(&row.body)?;
+        // Unreadable ids send the device macros empty rather than hold the postback back.
+        postback.device_ids = row
+            .device_ids
+            .as_deref()
+            .and_then(|ids| serde_json::from_str::<PostbackDeviceIds>(ids).ok());
         due.push((postback, (row.attempts as u32).saturating_add(1)));
     }
     let attempts = join_all(
@@ -107,21 +120,34 @@ async fn send_batch(store: &SqlJourneyStore, targets: Targets) -> Result<(), Sto
 
 async fn attempt(postback: Postback, number: u32, targets: Targets) -> Attempt {
     let at_ms = now_ms();
-    if let Err(reason) = check_url(&postback.url, targets) {
-        return Attempt {
-            postback,
-            number,
-            at_ms,
-            status: None,
-            error: Some(clip(&format!("target refused: {reason}"))),
-            refused: true,
-            duration_ms: 0,
-        };
+    let redact = |text: String| match &postback.device_ids {
+        Some(ids) => ids.redact(&text),
+        None => text,
+    };
+    let refused = |postback: Postback, reason: String| Attempt {
+        postback,
+        number,
+        at_ms,
+        status: None,
+        error: Some(clip(&reason)),
+        refused: true,
+        duration_ms: 0,
+    };
+    let (url, body) = match request_for(&postback) {
+        Ok(request) => request,
+        Err(reason) => {
+            let reason = redact(format!("device macros not filled: {reason}"));
+            return refused(postback, reason);
+        }
+    };
+    if let Err(reason) = check_url(&url, targets) {
+        let reason = redact(format!("target refused: {reason}"));
+        return refused(postback, reason);
     }
-    let (status, error) = match send(&postback).await {
+    let (status, error) = match send(&postback, &url, body.as_deref()).await {
         Ok(status) if (200..300).contains(&status) => (Some(status), None),
         Ok(status) => (Some(status), Some(format!("HTTP {status}"))),
-        Err(error) => (None, Some(clip(&error))),
+        Err(error) => (None, Some(clip(&redact(error)))),
     };
     Attempt {
         postback,
@@ -134,8 +160,9 @@ async fn attempt(postback: Postback, number: u32, targets: Targets) -> Attempt {
     }
 }
 
-/// One request, with the idempotency key; the status it got, or why it got none.
-async fn send(postback: &Postback) -> Result<u16, String> {
+/// One request to `url` (the stored URL with its device macros filled in), with the
+/// idempotency key; the status it got, or why it got none.
+async fn send(postback: &Postback, url: &str, body: Option<&str>) -> Result<u16, String> {
     let headers = Headers::new();
     let fail = |e: worker::Error| e.to_string();
     headers
@@ -143,7 +170,7 @@ async fn send(postback: &Postback) -> Result<u16, String> {
         .map_err(fail)?;
     headers.set("user-agent", USER_AGENT).map_err(fail)?;
     let mut init = RequestInit::new();
-    match (postback.method, &postback.body) {
+    match (postback.method, body) {
         (PostbackMethod::Post, Some(body)) => {
             headers
                 .set("content-type", "application/json")
@@ -161,7 +188,7 @@ async fn send(postback: &Postback) -> Result<u16, String> {
     init.with_headers(headers);
     // A redirect could lead anywhere, private addresses included: its 3xx is the answer.
     init.with_redirect(RequestRedirect::Manual);
-    let request = Request::new_with_init(&postback.url, &init).map_err(fail)?;
+    let request = Request::new_with_init(url, &init).map_err(fail)?;
     let controller = AbortController::default();
     let signal = controller.signal();
     let fetch = Fetch::Request(request);
@@ -204,8 +231,10 @@ fn record(store: &SqlJourneyStore, attempt: &Attempt) -> Result<(), StoreError> 
         &store.storage,
         || {
             store.sql.exec(
+                // Delivered or failed: the raw device ids are forgotten in the same write.
                 "UPDATE postbacks SET status = ?, attempts = ?, next_attempt_ms = ?, \
-                 last_status = ?, last_error = ?, last_attempt_ms = ? WHERE key = ?",
+                 last_status = ?, last_error = ?, last_attempt_ms = ?, \
+                 device_ids = CASE WHEN ? = 'pending' THEN device_ids END WHERE key = ?",
                 vec![
                     text(status),
                     int(i64::from(attempt.number)),
@@ -213,6 +242,7 @@ fn record(store: &SqlJourneyStore, attempt: &Attempt) -> Result<(), StoreError> 
                     optional_int(attempt.status.map(i64::from)),
                     optional_text(attempt.error.as_deref()),
                     int(attempt.at_ms),
+                    text(status),
                     text(key),
                 ],
             )?;
@@ -341,6 +371,8 @@ struct StateRow {
     last_error: Option<String>,
     last_attempt_ms: Option<f64>,
     body: String,
+    /// 1 while the row keeps raw device ids.
+    holds_device_ids: f64,
 }
 
 /// Every postback of the journey with its delivery state, oldest first.
@@ -349,7 +381,8 @@ pub fn states(store: &SqlJourneyStore) -> Result<Vec<PostbackState>, StoreError>
         .sql
         .exec(
             "SELECT status, attempts, next_attempt_ms, last_status, last_error, last_attempt_ms, \
-             body FROM postbacks ORDER BY created_ms, key",
+             body, device_ids IS NOT NULL AS holds_device_ids FROM postbacks \
+             ORDER BY created_ms, key",
             None,
         )?
         .to_array()?;
@@ -365,7 +398,8 @@ pub fn newest_states(
         .sql
         .exec(
             "SELECT status, attempts, next_attempt_ms, last_status, last_error, last_attempt_ms, \
-             body FROM postbacks ORDER BY created_ms DESC, key DESC LIMIT ?",
+             body, device_ids IS NOT NULL AS holds_device_ids FROM postbacks \
+             ORDER BY created_ms DESC, key DESC LIMIT ?",
             vec![int(limit as i64)],
         )?
         .to_array()?;
@@ -398,5 +432,6 @@ fn state_of(row: StateRow) -> Result<PostbackState, StoreError> {
         last_attempt_ms: row.last_attempt_ms.map(|t| t as i64),
         next_attempt_ms: row.next_attempt_ms.map(|t| t as i64),
         created_at_ms: postback.created_at_ms,
+        holds_device_ids: row.holds_device_ids != 0.0,
     })
 }

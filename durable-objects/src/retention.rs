@@ -80,6 +80,12 @@ fn run(store: &SqlJourneyStore, now_ms: i64) -> Result<Option<i64>, StoreError> 
             Some(before) => delete_before(store, "touches", "touch_id", before)?,
             None => 0,
         };
+        // A pending postback's raw device ids (issue 10, scope 5) never outlive the events.
+        store.sql.exec(
+            "UPDATE postbacks SET device_ids = NULL \
+             WHERE device_ids IS NOT NULL AND created_ms < ?",
+            vec![int(cutoff.events_before_ms)],
+        )?;
         Ok::<_, StoreError>((events, touches))
     })?;
     let oldest = [oldest(store, "events")?, oldest(store, "touches")?]

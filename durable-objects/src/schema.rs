@@ -92,6 +92,10 @@ const V4: [&str; 22] = [
     DEAD_LETTERS,
 ];
 
+/// Version 5 (issue 10, scope 5): the raw device ids of a pending postback, apart from its
+/// body (`attrib_core::postback::device`); set to NULL once it is no longer pending.
+const V5: [&str; 1] = ["ALTER TABLE postbacks ADD COLUMN device_ids TEXT"];
+
 const ATTRIBUTIONS_BY_TIME: &str =
     "CREATE INDEX IF NOT EXISTS attributions_by_time ON attributions (ts_ms)";
 const ATTRIBUTIONS_BY_NAME: &str =
@@ -125,7 +129,7 @@ const CURRENT: [&str; 16] = [
     "CREATE TABLE IF NOT EXISTS postbacks (key TEXT PRIMARY KEY, conversion_id TEXT NOT NULL, \
      network TEXT NOT NULL, created_ms INTEGER NOT NULL, status TEXT NOT NULL, \
      attempts INTEGER NOT NULL DEFAULT 0, next_attempt_ms INTEGER, last_status INTEGER, \
-     last_error TEXT, last_attempt_ms INTEGER, body TEXT NOT NULL) WITHOUT ROWID",
+     last_error TEXT, last_attempt_ms INTEGER, body TEXT NOT NULL, device_ids TEXT) WITHOUT ROWID",
     "CREATE INDEX IF NOT EXISTS postbacks_due ON postbacks (status, next_attempt_ms)",
     "CREATE TABLE IF NOT EXISTS postback_attempts (key TEXT NOT NULL, attempt INTEGER NOT NULL, \
      at_ms INTEGER NOT NULL, status INTEGER, error TEXT, outcome TEXT NOT NULL, \
@@ -136,7 +140,7 @@ const CURRENT: [&str; 16] = [
 ];
 
 /// Every change after [`STATEMENTS`], oldest first; version n has run when n − 1 of them have.
-const MIGRATIONS: [&[&str]; 3] = [&V2, &V3, &V4];
+const MIGRATIONS: [&[&str]; 4] = [&V2, &V3, &V4, &V5];
 /// The version [`CURRENT`] is.
 pub const CURRENT_VERSION: u32 = MIGRATIONS.len() as u32 + 1;
 

@@ -411,7 +411,8 @@ impl JourneyStore for SqlJourneyStore {
     fn enqueue_postback(&self, postback: &Postback) -> Result<(), StoreError> {
         self.sql.exec(
             "INSERT OR IGNORE INTO postbacks (key, conversion_id, network, created_ms, status, \
-             attempts, next_attempt_ms, body) VALUES (?, ?, ?, ?, 'pending', 0, ?, ?)",
+             attempts, next_attempt_ms, body, device_ids) \
+             VALUES (?, ?, ?, ?, 'pending', 0, ?, ?, ?)",
             vec![
                 text(&postback.key),
                 text(&postback.conversion_id),
@@ -419,6 +420,11 @@ impl JourneyStore for SqlJourneyStore {
                 int(postback.created_at_ms),
                 int(postback.created_at_ms),
                 text(&serde_json::to_string(postback)?),
+                // The raw ids stay apart from the body (which never holds them).
+                match &postback.device_ids {
+                    Some(ids) => text(&serde_json::to_string(ids)?),
+                    None => worker::SqlStorageValue::Null,
+                },
             ],
         )?;
         Ok(())

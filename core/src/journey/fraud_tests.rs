@@ -222,3 +222,53 @@ proptest! {
         }
     }
 }
+
+/// Issue 10, scope 5: the raw ids that came beside an event reach only that event's
+/// postbacks, and never the stored event or its outbox record.
+#[test]
+fn device_ids_reach_only_the_postbacks_of_their_own_event() {
+    use crate::postback::device::{Platform, PostbackDeviceIds};
+    let (key, mut settings) = (key(), AppSettings::with_defaults("app"));
+    settings.postbacks = vec![PostbackConfig {
+        network: "dsp".into(),
+        url: "https://dsp.example/pb?ifa={idfa}&k={idempotency_key}".into(),
+        method: PostbackMethod::Get,
+        events: Vec::new(),
+    }];
+    let ids = PostbackDeviceIds {
+        advertising_id: Some("6D92078A-8246-4BA4-AE5B-76104861E7DC".into()),
+        vendor_id: None,
+        platform: Some(Platform::Ios),
+    };
+    let by_message = BTreeMap::from([("o1".to_owned(), ids.clone())]);
+    let store = MemoryStore::default();
+    let journey = Journey::new(&store, &key, &settings).with_device_ids(&by_message);
+    journey
+        .record(&link_click("k1", T0, "dsp"), T0)
+        .expect("ok");
+    let first = track("o1", "Order Completed", T0 + HOUR_MS, json!({"revenue": 9}));
+    let second = track(
+        "o2",
+        "Order Completed",
+        T0 + 2 * HOUR_MS,
+        json!({"revenue": 9}),
+    );
+    journey.record(&first, T0).expect("ok");
+    journey.record(&second, T0).expect("ok");
+    let postbacks = store.postbacks();
+    let ids_of = |conversion: &str| {
+        postbacks
+            .iter()
+            .find(|p| p.conversion_id == conversion)
+            .map(|p| p.device_ids.clone())
+    };
+    assert_eq!(ids_of("o1"), Some(Some(ids)));
+    assert_eq!(
+        ids_of("o2"),
+        Some(None),
+        "another event's ids are not borrowed"
+    );
+    assert!(postbacks.iter().all(|p| p.url.contains("ifa={idfa}")));
+    let stored = serde_json::to_string(&store.all_events().expect("events")).expect("json");
+    assert!(!stored.contains("6D92078A"), "{stored}");
+}

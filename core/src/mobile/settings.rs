@@ -14,6 +14,8 @@ use crate::limits::{
 };
 use crate::FieldError;
 
+use super::skan_sources::{validate_skan_sources, SkanSources};
+
 /// A link's per-platform destinations and deep link.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct LinkMobile {
@@ -128,6 +130,10 @@ pub struct MobileSettings {
     /// Accept AdAttributionKit postbacks signed with Apple's development keys (testing only).
     #[serde(default)]
     pub aak_allow_development_keys: bool,
+    /// SKAN / AdAttributionKit ad network ids → our sources and campaigns
+    /// (`super::skan_sources`).
+    #[serde(default, skip_serializing_if = "SkanSources::is_empty")]
+    pub skan_sources: SkanSources,
 }
 
 fn default_lookback() -> u32 {
@@ -145,6 +151,7 @@ impl Default for MobileSettings {
             deferred_lookback_secs: DEFAULT_DEFERRED_LOOKBACK_SECS,
             skan_conversion_schema: None,
             aak_allow_development_keys: false,
+            skan_sources: SkanSources::new(),
         }
     }
 }
@@ -242,5 +249,6 @@ pub fn validate_mobile_settings(s: &MobileSettings) -> Result<(), FieldError> {
             format!("1 to {MAX_DEFERRED_LOOKBACK_SECS} seconds"),
         ));
     }
+    validate_skan_sources(&s.skan_sources)?;
     Ok(())
 }

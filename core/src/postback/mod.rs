@@ -15,6 +15,7 @@
 //! [`idempotency_key`] (header [`IDEMPOTENCY_HEADER`] and macro `{idempotency_key}`), so a
 //! receiver that honours it sees each postback's effect exactly once.
 
+pub mod device;
 pub mod target;
 pub mod template;
 
@@ -31,6 +32,7 @@ use crate::limits::{
 use crate::settings::AppSettings;
 use crate::time::format_millis;
 use crate::touch::Touch;
+use device::{wants_device_ids, PostbackDeviceIds, DEVICE_MACROS};
 use target::Targets;
 
 pub const IDEMPOTENCY_HEADER: &str = "Idempotency-Key";
@@ -115,6 +117,11 @@ pub struct Postback {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub body: Option<String>,
     pub created_at_ms: i64,
+    /// The raw device ids for the device macros ([`device`]): never serialised with the
+    /// postback, so they reach no log, view or export; the journey keeps them apart, only
+    /// while the postback is pending. `None` when the template uses no device macro.
+    #[serde(skip)]
+    pub device_ids: Option<PostbackDeviceIds>,
 }
 
 /// Stable per (app, conversion, network): the same whenever and however often it is sent.
@@ -142,6 +149,17 @@ pub fn plan(
     result: &AttributionResult,
     touches: &[Touch],
     settings: &AppSettings,
+) -> Vec<Postback> {
+    plan_with_device(result, touches, settings, None)
+}
+
+/// [`plan`] for a conversion whose event came with raw device ids (`device`): each postback
+/// whose template uses a device macro (or that is a POST) keeps them for sending.
+pub fn plan_with_device(
+    result: &AttributionResult,
+    touches: &[Touch],
+    settings: &AppSettings,
+    device: Option<&PostbackDeviceIds>,
 ) -> Vec<Postback> {
     if result.rejected.is_some() || settings.postbacks.is_empty() {
         return Vec::new();
@@ -177,7 +195,7 @@ pub fn plan(
             let touch = touches.iter().find(|t| t.touch_id == share.best.touch_id);
             let key = idempotency_key(&settings.app_id, &conversion.conversion_id, network);
             let values = macros(result, &settings.app_id, network, &share, touch, &key);
-            let url = template::expand(&config.url, &values).ok()?;
+            let url = template::expand_keeping(&config.url, &values, &DEVICE_MACROS).ok()?;
             let body = match config.method {
                 PostbackMethod::Get => None,
                 PostbackMethod::Post => serde_json::to_string(&values).ok(),
@@ -193,6 +211,9 @@ pub fn plan(
                 url,
                 body,
                 created_at_ms: result.attributed_at_ms,
+                device_ids: device
+                    .filter(|_| wants_device_ids(&config.url, config.method))
+                    .cloned(),
             })
         })
         .collect()
@@ -200,7 +221,8 @@ pub fn plan(
 
 /// Every macro's value. Times are `*_ts` (Unix milliseconds) and `*_time` (RFC 3339 UTC);
 /// `click_id` is our tracking-link click id, `network_click_id` the network's own click id
-/// (an ad click id such as a gclid, or the link's `network_click_id` parameter).
+/// (an ad click id such as a gclid, or the link's `network_click_id` parameter). The device
+/// macros are empty here: they are filled in when sent ([`device::request_for`]).
 fn macros<'a>(
     result: &AttributionResult,
     app_id: &str,
@@ -215,7 +237,7 @@ fn macros<'a>(
     let network_click_id = touch
         .and_then(|t| t.ad_click_id.as_deref())
         .map(|id| id.split_once(':').map_or(id, |(_, value)| value).to_owned());
-    BTreeMap::from([
+    let mut values = BTreeMap::from([
         ("idempotency_key", key.to_owned()),
         ("conversion_id", conversion.conversion_id.clone()),
         ("event_name", conversion.name.clone()),
@@ -246,7 +268,9 @@ fn macros<'a>(
         ("link_id", optional(touch.and_then(|t| t.link_id.as_ref()))),
         ("app_id", app_id.to_owned()),
         ("revision", result.revision.to_string()),
-    ])
+    ]);
+    values.extend(DEVICE_MACROS.iter().map(|name| (*name, String::new())));
+    values
 }
 
 /// At most 6 decimals, no trailing zeros: `1`, `0.5`, `0.333333`.
@@ -338,6 +362,9 @@ pub struct PostbackState {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub next_attempt_ms: Option<i64>,
     pub created_at_ms: i64,
+    /// The journey still keeps raw device ids for it ([`device`]): only while pending.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub holds_device_ids: bool,
 }
 
 #[cfg(test)]
@@ -384,6 +411,12 @@ pub fn test_postback(
             "link_id" => "test-link".into(),
             "app_id" => app_id.to_owned(),
             "revision" => "0".into(),
+            // Recognisable, and shaped like the real ones (not zeros, so never taken for a
+            // refused id).
+            "advertising_id" | "idfa" => "7E571DFA-7E57-4000-8000-00000000000A".into(),
+            "gaid" => "7e576a1d-7e57-4000-8000-00000000000b".into(),
+            "idfv" => "7E571DF5-7E57-4000-8000-00000000000C".into(),
+            "android_id" => "7e57a4d401d0000d".into(),
             _ => "test".into(),
         }
     };
@@ -404,5 +437,10 @@ pub fn test_postback(
         url,
         body,
         created_at_ms: now_ms,
+        device_ids: None,
     })
 }
+
+#[cfg(test)]
+#[path = "device_tests.rs"]
+mod device_tests;

@@ -12,7 +12,7 @@ use super::target::{check_macro_placement, check_url, Targets};
 use crate::limits::{MAX_POSTBACK_TEMPLATE_CHARS, MAX_POSTBACK_URL_CHARS};
 
 /// Every macro a template may use (see `super::Macros` for their meaning).
-pub const MACROS: [&str; 27] = [
+pub const MACROS: [&str; 32] = [
     "idempotency_key",
     "conversion_id",
     "event_name",
@@ -40,6 +40,12 @@ pub const MACROS: [&str; 27] = [
     "link_id",
     "app_id",
     "revision",
+    // Device ids (`super::device`): filled in only when the postback is sent.
+    "advertising_id",
+    "idfa",
+    "gaid",
+    "idfv",
+    "android_id",
 ];
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -94,10 +100,26 @@ pub fn validate(template: &str, targets: Targets) -> Result<(), String> {
 
 /// Fills in `template` from `values` (a macro without a value becomes empty).
 pub fn expand(template: &str, values: &BTreeMap<&str, String>) -> Result<String, String> {
+    expand_keeping(template, values, &[])
+}
+
+/// [`expand`], but the macros named in `keep` stay as `{name}`, to be filled in later: the
+/// result is itself a template using only those (every value is percent-encoded, so no
+/// value can bring a brace).
+pub fn expand_keeping(
+    template: &str,
+    values: &BTreeMap<&str, String>,
+    keep: &[&str],
+) -> Result<String, String> {
     let mut out = String::with_capacity(template.len() + 64);
     for part in parse(template)? {
         match part {
             Part::Text(text) => out.push_str(text),
+            Part::Macro(name) if keep.contains(&name) => {
+                out.push('{');
+                out.push_str(name);
+                out.push('}');
+            }
             Part::Macro(name) => {
                 if let Some(value) = values.get(name) {
                     percent_encode(value, &mut out);

@@ -12,6 +12,7 @@ use attrib_core::geo::Placement;
 use attrib_core::identity::{journey_of, JourneyKey, JourneyKind};
 use attrib_core::journey::EventOutcome;
 use attrib_core::keys::WriteKeyClass;
+use attrib_core::postback::device::PostbackDeviceIds;
 use attrib_core::protocol::{RecordReply, RecordRequest, BENCH_NOOP_PATH, RECORD_PATH};
 use attrib_core::settings::AppSettings;
 use attrib_worker_common::config::{self, JurisdictionMode};
@@ -26,6 +27,9 @@ pub struct Positioned {
     pub index: Option<usize>,
     pub event: Event,
     pub flag: Option<Flag>,
+    /// The raw device ids its postbacks may carry (a conversion's, when allowed:
+    /// `attrib_core::postback::device`); they travel beside the event, never in it.
+    pub device_ids: Option<PostbackDeviceIds>,
 }
 
 pub struct Delivered {
@@ -127,11 +131,15 @@ async fn record(
     };
     let stub = journeys::stub(env, &key, &placement, mode).map_err(unavailable)?;
     let mut flags = BTreeMap::new();
+    let mut device_ids = BTreeMap::new();
     let mut positions = Vec::with_capacity(items.len());
     let mut events = Vec::with_capacity(items.len());
     for item in items {
         if let Some(flag) = item.flag {
             flags.insert(item.event.message_id.clone(), flag);
+        }
+        if let Some(ids) = item.device_ids {
+            device_ids.insert(item.event.message_id.clone(), ids);
         }
         positions.push((item.index, item.event.message_id.clone()));
         events.push(item.event);
@@ -144,6 +152,7 @@ async fn record(
         hops: 0,
         flags,
         key_class,
+        device_ids,
     };
     let path = match stage {
         BenchStage::NoopObject => BENCH_NOOP_PATH,

@@ -341,6 +341,8 @@ async fn record(
             index: None,
             event,
             flag,
+            // A click's own device ids are hashed for matching, never kept raw.
+            device_ids: None,
         }],
     )
     .await?;

@@ -21,6 +21,7 @@ use attrib_core::mobile::settings::{
     parse_deep_link_params, parse_mobile_settings, MobileSettings,
 };
 use attrib_core::mobile::waterfall::{match_install, InstallMatch};
+use attrib_core::postback::device::postback_device_ids;
 use attrib_core::segment::{decode_request, Decoded, Endpoint};
 use attrib_core::settings::AppSettings;
 use attrib_core::time::from_millis;
@@ -311,7 +312,9 @@ pub async fn deferred_link(mut req: Request, env: &Env) -> Result<Response, Inge
         .await?;
     }
 
-    // Recorded with the enriched click id; the message id makes a repeat a duplicate.
+    // Recorded with the enriched click id; the message id makes a repeat a duplicate. The
+    // raw ids for the install's postbacks are read before `enrich` hashes them.
+    let device_ids = postback_device_ids(&event, &settings.consent);
     enrich(env, &settings, &mut event).await;
     let placement = place(
         &geo::request_geo(&req),
@@ -337,6 +340,7 @@ pub async fn deferred_link(mut req: Request, env: &Env) -> Result<Response, Inge
             index: None,
             event,
             flag: flag.clone(),
+            device_ids: device_ids.clone(),
         })
         .collect();
     for delivered in deliver(env, &settings, placement, events).await? {

@@ -6,6 +6,7 @@ use attrib_core::geo::{place, Placement};
 use attrib_core::journey::EventOutcome;
 use attrib_core::keys::{basic_auth_user, WriteKeyClass};
 use attrib_core::limits::MAX_BATCH_BYTES;
+use attrib_core::postback::device::postback_device_ids;
 use attrib_core::segment::{decode_request, peek_write_key, Endpoint, Rejection};
 use attrib_core::settings::AppSettings;
 use attrib_core::time::from_millis;
@@ -96,11 +97,14 @@ pub async fn handle(
         match item.outcome {
             Err(rejection) => rejected.push(rejection),
             Ok(mut event) => {
+                // Read before `enrich` hashes the advertising id; kept only for conversions.
+                let device_ids = postback_device_ids(&event, &settings.consent);
                 // Installs: the mobile waterfall (crate::mobile); advertising ids hashed.
                 crate::mobile::enrich(env, &settings, &mut event).await;
                 match conversion_of(&event, &settings) {
-                    Ok(_) => accepted.push(Positioned {
+                    Ok(conversion) => accepted.push(Positioned {
                         index: item.index,
+                        device_ids: device_ids.filter(|_| conversion.is_some()),
                         // A fraud verdict says more than the consent one; either keeps the
                         // event out of attribution and postbacks.
                         flag: fraud::screen(&event, &signals, &settings)

@@ -6,9 +6,14 @@
 //!
 //! Always read from D1, whatever the read store: the ingest Worker writes these rows there. Not
 //! cached: a postback is visible on the next read.
+//!
+//! Rows grouped by `ad_network_id` carry `source` (and, grouped by `source_identifier` too,
+//! `campaign`): our deterministic names from the app's `mobile.skan_sources`
+//! (`attrib_core::mobile::skan_sources`), `null` when unmapped.
 
 use std::collections::BTreeMap;
 
+use attrib_core::mobile::skan_sources::{mapped, SkanSources};
 use attrib_core::FieldError;
 use chrono::{DateTime, Duration};
 use futures_util::future::try_join4;
@@ -23,7 +28,7 @@ use crate::params::{DayRange, Params};
 use crate::queries::sql::Where;
 use crate::store::d1::D1Store;
 use crate::store::{Param, SqlStore, Statement};
-use attrib_worker_common::response;
+use attrib_worker_common::{apps, response};
 
 pub const PATH: &str = "/v1/skan";
 const PARAMS: &[&str] = &["from", "to", "group_by", "ad_network_id", "kind", "limit"];
@@ -188,7 +193,12 @@ impl SkanQuery {
         [counts, revenue, events]
     }
 
-    async fn run<S: SqlStore>(&self, store: &S, app_id: &str) -> Result<Value, QueryError> {
+    async fn run<S: SqlStore>(
+        &self,
+        store: &S,
+        app_id: &str,
+        sources: &SkanSources,
+    ) -> Result<Value, QueryError> {
         let [counts, revenue, events] = self.statements(app_id);
         let invalid = Statement::new(
             "SELECT reason, n FROM skan_invalid WHERE app_id = ?1 ORDER BY n DESC, reason",
@@ -208,6 +218,7 @@ impl SkanQuery {
         for (i, row) in rows.iter_mut().enumerate() {
             by_group.insert(self.group_key(row), i);
             normalise(row);
+            self.name(row, sources);
             row.insert("revenue".into(), json!({}));
             row.insert("events".into(), json!({}));
         }
@@ -242,6 +253,21 @@ impl SkanQuery {
             "rows": rows.into_iter().map(Value::Object).collect::<Vec<_>>(),
             "invalid": invalid,
         }))
+    }
+
+    /// Adds our `source` (and `campaign`) to a row grouped by ad network (and identifier).
+    fn name(&self, row: &mut Map<String, Value>, sources: &SkanSources) {
+        if !self.group_by.contains(&"ad_network_id") {
+            return;
+        }
+        let by_identifier = self.group_by.contains(&"source_identifier");
+        let network = row.get("ad_network_id").and_then(Value::as_str);
+        let identifier = row.get("source_identifier").and_then(Value::as_str);
+        let (source, campaign) = mapped(sources, network, identifier.filter(|_| by_identifier));
+        row.insert("source".into(), json!(source));
+        if by_identifier {
+            row.insert("campaign".into(), json!(campaign));
+        }
     }
 
     /// The grouping columns' values of a row, as one comparable string.
@@ -290,8 +316,16 @@ pub async fn show(req: Request, env: &Env) -> Result<Response, QueryError> {
         .unwrap_or_default();
     let params = Params::parse(url.query(), PARAMS).map_err(QueryError::BadField)?;
     let query = SkanQuery::parse(&params, today).map_err(QueryError::BadField)?;
+    // Unreadable settings leave the rows unnamed rather than the read failed.
+    let sources = match apps::app_mobile(env, &app.app_id).await {
+        Ok(mobile) => mobile.skan_sources,
+        Err(err) => {
+            worker::console_error!("app {}: mobile settings unreadable: {err}", app.app_id);
+            SkanSources::new()
+        }
+    };
     let store = D1Store::new(env)?;
-    let body = query.run(&store, &app.app_id).await?;
+    let body = query.run(&store, &app.app_id, &sources).await?;
     let mut response = response::json(200, &body)?;
     response
         .headers_mut()
@@ -348,5 +382,54 @@ mod tests {
             serde_json::from_value(json!({"ad_network_id": "n", "did_win": 0, "currency": "USD"}))
                 .expect("row");
         assert_ne!(query.group_key(&a), query.group_key(&b));
+    }
+
+    #[test]
+    fn rows_carry_our_source_and_campaign_when_grouped_by_network() {
+        let sources: SkanSources = serde_json::from_value(json!({
+            "com.example": { "source": "newsy", "campaigns": { "5239": "spring sale" } }
+        }))
+        .expect("sources");
+        let row = |v: Value| -> Map<String, Value> { serde_json::from_value(v).expect("row") };
+        let named = |query: &str, mut r: Map<String, Value>| {
+            parse(query).expect("query").name(&mut r, &sources);
+            r
+        };
+        let full = named(
+            "group_by=ad_network_id,source_identifier",
+            row(json!({"ad_network_id": "com.example", "source_identifier": "5239"})),
+        );
+        assert_eq!(
+            (&full["source"], &full["campaign"]),
+            (&json!("newsy"), &json!("spring sale"))
+        );
+        let unmapped = named(
+            "group_by=ad_network_id,source_identifier",
+            row(json!({"ad_network_id": "com.example", "source_identifier": "12"})),
+        );
+        assert_eq!(
+            (&unmapped["source"], &unmapped["campaign"]),
+            (&json!("newsy"), &Value::Null)
+        );
+        let other = named(
+            "",
+            row(json!({"ad_network_id": "x.skadnetwork", "source_identifier": "5239"})),
+        );
+        assert_eq!(
+            (&other["source"], &other["campaign"]),
+            (&Value::Null, &Value::Null)
+        );
+        let network_only = named(
+            "group_by=ad_network_id",
+            row(json!({"ad_network_id": "com.example"})),
+        );
+        assert_eq!(network_only.get("source"), Some(&json!("newsy")));
+        assert_eq!(
+            network_only.get("campaign"),
+            None,
+            "no campaign without the identifier"
+        );
+        let by_kind = named("group_by=kind", row(json!({"kind": "skan"})));
+        assert_eq!(by_kind.get("source"), None);
     }
 }

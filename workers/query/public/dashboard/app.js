@@ -276,12 +276,19 @@ function renderNumbers({ byDay, bySource, paths, fraud, skan, filters: f }) {
     cell(row, number.format(p.conversions), true);
     cell(row, `${p.currency} ${number.format(p.value)}`, true);
   });
+  // Apple's rows beside ours: the app's mobile.skan_sources names a network's source (and a
+  // source identifier's campaign); the deterministic conversions are that source's, as in
+  // the sources table above.
+  const deterministic = new Map(sources.map((s) => [s.key, s.conversions]));
   fillTable('skan-table', skan.rows, (row, r) => {
     cell(row, r.ad_network_id);
     cell(row, r.source_identifier ?? '–');
     cell(row, r.did_win ? 'yes' : 'no');
     cell(row, number.format(r.postbacks), true);
     cell(row, ranges(r.revenue), true);
+    if (r.source) row.dataset.source = r.source;
+    cell(row, r.source ? [r.source, r.campaign].filter(Boolean).join(' / ') : '–');
+    cell(row, r.source ? number.format(deterministic.get(r.source) ?? 0) : '–', true);
   });
   const invalid = Object.entries(skan.invalid);
   $('skan-invalid').textContent = invalid.length
