@@ -7,15 +7,22 @@
 //! a record still in the spool would be inserted after the delete and bring the person back.
 //! Each store answers for itself ([`StoreStatus`]); every step is idempotent, so a failed store
 //! is finished by sending the regulation again.
+//!
+//! Kafka cannot delete: the erasure goes through the spool as a record of its own
+//! ([`RecordKind::Erasure`](crate::spool::RecordKind)), one per journey, so the Kafka sink
+//! writes it in spool order (after every record of the journey, with its spool-position
+//! header, which crash recovery reads) as a tombstone at the journey's key on each journey
+//! topic. Kafka is done when the sink's cursor has passed those records.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use attrib_core::privacy::erasure::{OriginErasure, StoreStatus};
 
 use crate::sinks::clickhouse::{ClickHouseConfig, ClickHouseSink};
-use crate::spool::Spool;
+use crate::spool::{EncodedBatch, Spool, SpoolError};
 
 /// How long an erasure waits for the sinks to deliver what was spooled before it.
 pub const DRAIN_WAIT: Duration = Duration::from_secs(10);
@@ -29,13 +36,20 @@ pub const KAFKA_STORE: &str = "origin_kafka";
 pub struct Eraser {
     pub embedded: Option<PathBuf>,
     pub clickhouse: Option<ClickHouseConfig>,
-    /// Kafka is configured: its erasure is not implemented yet (reported failed).
+    /// Kafka is configured: its status is that of the erasure records' delivery.
     pub kafka: bool,
 }
 
 impl Eraser {
-    pub async fn erase(&self, request: &OriginErasure) -> BTreeMap<String, StoreStatus> {
+    /// Erases `request` in every store; call once the sinks are [`drained`].
+    pub async fn erase(
+        &self,
+        spool: &Spool,
+        request: &OriginErasure,
+    ) -> BTreeMap<String, StoreStatus> {
         let mut stores = BTreeMap::new();
+        // First, so the Kafka sink writes the tombstones while the deletes below run.
+        let spooled = spool_erasures(spool, request).await;
         if let Some(path) = &self.embedded {
             let status =
                 crate::sinks::embedded::erase_journeys(path, &request.app_id, &request.journeys)
@@ -60,15 +74,59 @@ impl Eraser {
             stores.insert(CLICKHOUSE_STORE.to_owned(), status);
         }
         if self.kafka {
-            stores.insert(
-                KAFKA_STORE.to_owned(),
-                StoreStatus::failed(
-                    "Kafka erasure is not available yet: the topics keep the person's records \
-                     until their retention",
+            let status = match spooled {
+                Ok(target) if caught_up(spool, KAFKA_SINK, target, DRAIN_WAIT).await => {
+                    StoreStatus::Done
+                }
+                Ok(_) => StoreStatus::failed(
+                    "the tombstones are spooled but Kafka has not acknowledged them yet; they \
+                     will be written when it does: send the regulation again to see it done",
                 ),
-            );
+                Err(e) => StoreStatus::failed(format!("the tombstones were not spooled: {e}")),
+            };
+            stores.insert(KAFKA_STORE.to_owned(), status);
         }
         stores
+    }
+}
+
+const KAFKA_SINK: &str = crate::sinks::kafka::SINK_NAME;
+
+/// Makes erasure record ids unique within this process (with the time, across restarts).
+static ERASURES: AtomicU64 = AtomicU64::new(0);
+
+/// Spools one erasure record per journey; returns the sequence number every sink must reach
+/// to have taken them.
+async fn spool_erasures(spool: &Spool, request: &OriginErasure) -> Result<u64, SpoolError> {
+    let now = chrono::Utc::now().timestamp_millis();
+    let nonce = ERASURES.fetch_add(1, Ordering::Relaxed);
+    let mut batch =
+        EncodedBatch::with_capacity(request.journeys.len() * 160, request.journeys.len());
+    for (index, journey) in request.journeys.iter().enumerate() {
+        // The id names no person: the tombstone carries it (header `attrib-id`).
+        let id = format!("erasure:{}:{now}-{nonce}:{index}", request.app_id);
+        batch.push_erasure(&id, &request.app_id, journey, now);
+    }
+    spool.append(batch).await?;
+    Ok(spool.stats().next_seq)
+}
+
+/// Waits until `sink`'s cursor reaches `target`; false if it did not within `wait`.
+async fn caught_up(spool: &Spool, sink: &str, target: u64, wait: Duration) -> bool {
+    let deadline = Instant::now() + wait;
+    loop {
+        if spool
+            .stats()
+            .cursors
+            .get(sink)
+            .is_some_and(|c| *c >= target)
+        {
+            return true;
+        }
+        if Instant::now() >= deadline {
+            return false;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
 

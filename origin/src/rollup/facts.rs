@@ -189,6 +189,7 @@ impl FactStore {
                     }
                     // Not in the rollups: spend joins the stats at read time at the edge.
                     Columns::Merge(_) | Columns::SkanPostback(_) | Columns::Spend(_) => {}
+                    Columns::Erasure => {}
                 }
             }
         }
