@@ -9,6 +9,7 @@
 pub mod consent;
 pub mod erasure;
 pub mod ip;
+pub mod residency;
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;

@@ -16,6 +16,7 @@ use attrib_core::privacy::erasure::{
     subject_journey, ErasureError, LinkedJourneys, OriginErasure, OriginErasureReply, StoreStatus,
     EDGE_JOURNEYS_STORE, EDGE_POSTBACK_LOG_STORE, ORIGIN_ERASE_PATH, ORIGIN_STORE,
 };
+use attrib_core::privacy::residency::log_names;
 use attrib_core::privacy::RegulationInput;
 use attrib_core::protocol::{EraseReply, EraseRequest, JourneyView, ERASE_PATH, VIEW_PATH};
 use attrib_core::signing::Direction;
@@ -241,6 +242,9 @@ async fn erase_journeys(
 }
 
 async fn delete_postback_log(env: &Env, app_id: &str, names: &[String]) -> Result<(), QueryError> {
+    // EU journeys' rows hold the journey's keyed hash (`attrib_core::privacy::residency`).
+    let secret = attrib_worker_common::suppression::secret(env).ok();
+    let names = log_names(secret.as_deref(), app_id, names);
     let db = env.d1(DB_BINDING)?;
     let mut statements = Vec::new();
     for chunk in names.chunks(NAMES_PER_DELETE) {
