@@ -212,6 +212,20 @@ impl LinkedJourneys {
     }
 }
 
+/// The journey an erased person's kept attributions name instead of theirs.
+pub const ERASED_JOURNEY: &str = "erased";
+
+/// An attribution kept, after its person's erasure, as an anonymous count (README, Privacy:
+/// erasure: aggregates are not recomputed without the person): the journey (the person's id)
+/// becomes [`ERASED_JOURNEY`], the shop's order id and the fraud rule's detail go. What the
+/// rollups read (conversion, time, revenue, models, credits with their channels, rejection
+/// code) stays, so every aggregate computed from it is unchanged.
+pub fn anonymise_attribution(record: &mut crate::outbox::AttributionRecord) {
+    record.journey = ERASED_JOURNEY.to_owned();
+    record.result.conversion.order_id = None;
+    record.result.rejected_detail = None;
+}
+
 /// Whether a journey erased at `erased_at_ms` still drops events at `now_ms`.
 pub fn tombstone_holds(erased_at_ms: i64, now_ms: i64) -> bool {
     now_ms < erased_at_ms.saturating_add(ERASURE_TOMBSTONE_MS)

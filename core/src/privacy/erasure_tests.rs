@@ -138,3 +138,41 @@ fn an_origin_erasure_takes_only_the_apps_journeys_within_bounds() {
     let long = format!("u:app1:{}", "x".repeat(MAX_JOURNEY_NAME_CHARS));
     assert_eq!(field("app1", vec![long]), "journeys[0]");
 }
+
+/// Issue 12: the origin's rollup facts keep an erased person's conversions as anonymous
+/// counts: nothing of the person is left in the record, and every aggregate is the same.
+#[test]
+fn an_anonymised_attribution_names_nobody_and_leaves_the_aggregates_unchanged() {
+    use crate::outbox::{AttributionRecord, OutboxRecord};
+    use crate::rollup::{conversion_paths, daily_stats};
+    use crate::testkit::click;
+    let settings = crate::settings::AppSettings::with_defaults("app1");
+    let now = 10 * 86_400_000;
+    let touches = [click("t1", now - 7_200_000), click("t2", now - 3_600_000)];
+    let conversion = crate::conversion::Conversion {
+        conversion_id: "c1".into(),
+        name: "Order Completed".into(),
+        ts_ms: now,
+        revenue: 40.0,
+        currency: "EUR".into(),
+        order_id: Some("order-of-ann-7f3".into()),
+    };
+    let mut result = crate::attribution::attribute(&conversion, &touches, &settings, now);
+    result.rejected_detail = Some("ip 203.0.113.9".into());
+    let original = AttributionRecord {
+        app_id: "app1".into(),
+        journey: "u:app1:ann-7f3".into(),
+        result,
+    };
+    let mut erased = original.clone();
+    anonymise_attribution(&mut erased);
+    let text = serde_json::to_string(&erased).unwrap();
+    for personal in ["ann-7f3", "203.0.113.9"] {
+        assert!(!text.contains(personal), "{personal} in {text}");
+    }
+    let before = [OutboxRecord::Attribution(Box::new(original))];
+    let after = [OutboxRecord::Attribution(Box::new(erased))];
+    assert_eq!(daily_stats(&before), daily_stats(&after));
+    assert_eq!(conversion_paths(&before), conversion_paths(&after));
+    assert!(!daily_stats(&after).is_empty());
+}
