@@ -776,35 +776,6 @@ async fn erasure_deletes_a_persons_rows_in_clickhouse_and_keeps_the_counts() {
     origin.terminate();
 }
 
-/// Signs and sends `POST /v1/erase` for `journeys` of app `app`.
-async fn erase_journeys(
-    client: &reqwest::Client,
-    origin: &Origin,
-    journeys: &[&str],
-) -> (u16, serde_json::Value) {
-    use attrib_core::privacy::erasure::ORIGIN_ERASE_PATH;
-    use attrib_core::signing::{Direction, Keyring};
-    let body = serde_json::to_vec(&serde_json::json!({"app_id": "app", "journeys": journeys}))
-        .expect("json");
-    let signature = Keyring::derived(Direction::Outbox, SECRET.as_bytes()).sign(
-        chrono::Utc::now().timestamp(),
-        "POST",
-        ORIGIN_ERASE_PATH,
-        &body,
-    );
-    let response = client
-        .post(origin.url(ORIGIN_ERASE_PATH))
-        .header("content-type", "application/json")
-        .header(attrib_core::outbox::SIGNATURE_HEADER, signature)
-        .body(body)
-        .send()
-        .await
-        .expect("erase");
-    let status = response.status().as_u16();
-    let body = response.bytes().await.expect("body");
-    (status, serde_json::from_slice(&body).expect("json"))
-}
-
 /// Issue 12, Kafka erasure and keys (items 2 and 7): the message keys are the journeys' keyed
 /// hashes (no user id in any key; one person on one partition); `POST /v1/erase` writes, in
 /// spool order, a tombstone (no value, kind `erasure`, a spool position, an id naming nobody)
@@ -845,7 +816,7 @@ async fn erasure_writes_a_tombstone_at_the_persons_key_on_every_journey_topic() 
     };
     let (gone, kept) = ("u:app:ke0", "u:app:ke1");
     for attempt in 0..2 {
-        let (status, reply) = erase_journeys(&client, &origin, &[gone]).await;
+        let (status, reply) = erase_journeys(&client, &origin, "app", &[gone]).await;
         assert_eq!(status, 200, "attempt {attempt}: {reply}");
         assert_eq!(
             reply["stores"],
