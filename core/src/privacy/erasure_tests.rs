@@ -68,7 +68,7 @@ fn the_tombstone_holds_for_its_bound_then_lifts() {
 
 #[test]
 fn stores_per_type_and_the_overall_status() {
-    let keys = |t| stores_of(t).into_keys().collect::<Vec<_>>();
+    let keys = |t| stores_of(t, SubjectType::UserId).into_keys().collect::<Vec<_>>();
     assert_eq!(keys(RegulationType::SuppressOnly), [EDGE_SUPPRESSION_STORE]);
     assert_eq!(keys(RegulationType::Unsuppress), [EDGE_SUPPRESSION_STORE]);
     assert_eq!(
@@ -76,8 +76,21 @@ fn stores_per_type_and_the_overall_status() {
         [EDGE_JOURNEYS_STORE, EDGE_POSTBACK_LOG_STORE, ORIGIN_STORE]
     );
     assert_eq!(keys(RegulationType::SuppressWithDelete).len(), 4);
+    let device = |t| {
+        stores_of(t, SubjectType::DeviceId)
+            .into_keys()
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        device(RegulationType::DeleteOnly),
+        [EDGE_DEVICE_TOUCHES_STORE]
+    );
+    assert_eq!(
+        device(RegulationType::SuppressWithDelete),
+        [EDGE_DEVICE_TOUCHES_STORE, EDGE_SUPPRESSION_STORE]
+    );
 
-    let mut stores = stores_of(RegulationType::DeleteOnly);
+    let mut stores = stores_of(RegulationType::DeleteOnly, SubjectType::AnonymousId);
     assert_eq!(overall(&stores), "pending");
     for status in stores.values_mut() {
         *status = StoreStatus::Done;
@@ -175,4 +188,37 @@ fn an_anonymised_attribution_names_nobody_and_leaves_the_aggregates_unchanged() 
     assert_eq!(daily_stats(&before), daily_stats(&after));
     assert_eq!(conversion_paths(&before), conversion_paths(&after));
     assert!(!daily_stats(&after).is_empty());
+}
+
+/// Issue 12: a `DEVICE_ID` erasure names the device object the ingest Worker keeps for that
+/// advertising id (the same keyed hash, whatever its case), and none for an unusable id.
+#[test]
+fn device_ids_name_their_device_objects() {
+    use crate::mobile::device::{hashed, object_name, DeviceId, DeviceIdKind};
+    let idfa = "6D92078A-8246-4BA4-AE5B-76104861E7DC";
+    let expected = object_name(
+        "app1",
+        &hashed(
+            b"device-secret",
+            "app1",
+            &DeviceId {
+                kind: DeviceIdKind::Advertising,
+                value: idfa.to_lowercase(),
+            },
+        ),
+    );
+    assert_eq!(
+        device_object_names(
+            b"device-secret",
+            "app1",
+            &[idfa.into(), idfa.to_lowercase()]
+        ),
+        [expected]
+    );
+    assert!(device_object_names(
+        b"device-secret",
+        "app1",
+        &["00000000-0000-0000-0000-000000000000".into()]
+    )
+    .is_empty());
 }

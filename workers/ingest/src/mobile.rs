@@ -35,8 +35,7 @@ use worker::{Date, Env, Method, Request, RequestInit, Response};
 use crate::deliver::{deliver, Positioned};
 use crate::error::IngestError;
 
-pub const DEVICE_BINDING: &str = "DEVICE";
-pub const DEVICE_ID_SECRET: &str = "DEVICE_ID_SECRET";
+pub use attrib_worker_common::config::{DEVICE_BINDING, DEVICE_ID_SECRET};
 
 fn secret(env: &Env) -> Option<Vec<u8>> {
     config::secret(env, DEVICE_ID_SECRET).map(String::into_bytes)
