@@ -68,7 +68,11 @@ fn the_tombstone_holds_for_its_bound_then_lifts() {
 
 #[test]
 fn stores_per_type_and_the_overall_status() {
-    let keys = |t| stores_of(t, SubjectType::UserId).into_keys().collect::<Vec<_>>();
+    let keys = |t| {
+        stores_of(t, SubjectType::UserId)
+            .into_keys()
+            .collect::<Vec<_>>()
+    };
     assert_eq!(keys(RegulationType::SuppressOnly), [EDGE_SUPPRESSION_STORE]);
     assert_eq!(keys(RegulationType::Unsuppress), [EDGE_SUPPRESSION_STORE]);
     assert_eq!(
