@@ -30,6 +30,8 @@ pub const DRAIN_WAIT: Duration = Duration::from_secs(10);
 pub const EMBEDDED_STORE: &str = "origin_embedded";
 pub const CLICKHOUSE_STORE: &str = "origin_clickhouse";
 pub const KAFKA_STORE: &str = "origin_kafka";
+/// The rollup fact store (`rollup-facts.db`): the journeys' kept attributions anonymised.
+pub const ROLLUP_FACTS_STORE: &str = "origin_rollup_facts";
 
 /// The stores an erasure reaches, as the origin is configured.
 #[derive(Clone, Default)]
@@ -73,6 +75,18 @@ impl Eraser {
             };
             stores.insert(CLICKHOUSE_STORE.to_owned(), status);
         }
+        // The rollup consumer anonymises the facts when it takes the erasure records.
+        let status = match &spooled {
+            Ok(target) if caught_up(spool, ROLLUP_SINK, *target, DRAIN_WAIT).await => {
+                StoreStatus::Done
+            }
+            Ok(_) => StoreStatus::failed(
+                "the erasure is spooled but the rollup consumer has not taken it yet; it will: \
+                 send the regulation again to see it done",
+            ),
+            Err(e) => StoreStatus::failed(format!("the erasure was not spooled: {e}")),
+        };
+        stores.insert(ROLLUP_FACTS_STORE.to_owned(), status);
         if self.kafka {
             let status = match spooled {
                 Ok(target) if caught_up(spool, KAFKA_SINK, target, DRAIN_WAIT).await => {
@@ -91,6 +105,7 @@ impl Eraser {
 }
 
 const KAFKA_SINK: &str = crate::sinks::kafka::SINK_NAME;
+const ROLLUP_SINK: &str = crate::rollup::SINK_NAME;
 
 /// Makes erasure record ids unique within this process (with the time, across restarts).
 static ERASURES: AtomicU64 = AtomicU64::new(0);

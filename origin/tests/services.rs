@@ -762,7 +762,10 @@ async fn erasure_deletes_a_persons_rows_in_clickhouse_and_keeps_the_counts() {
             serde_json::from_slice(&response.bytes().await.expect("body")).expect("json");
         assert_eq!(
             reply["stores"],
-            serde_json::json!({"origin_clickhouse": {"status": "done"}}),
+            serde_json::json!({
+                "origin_clickhouse": {"status": "done"},
+                "origin_rollup_facts": {"status": "done"},
+            }),
             "attempt {attempt}"
         );
         assert_eq!(query(rows_of(gone)).await, "0", "attempt {attempt}");
@@ -820,7 +823,10 @@ async fn erasure_writes_a_tombstone_at_the_persons_key_on_every_journey_topic() 
         assert_eq!(status, 200, "attempt {attempt}: {reply}");
         assert_eq!(
             reply["stores"],
-            serde_json::json!({"origin_kafka": {"status": "done"}}),
+            serde_json::json!({
+                "origin_kafka": {"status": "done"},
+                "origin_rollup_facts": {"status": "done"},
+            }),
             "attempt {attempt}"
         );
     }
