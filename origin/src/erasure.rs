@@ -122,7 +122,9 @@ async fn spool_erasures(spool: &Spool, request: &OriginErasure) -> Result<u64, S
         let id = format!("erasure:{}:{now}-{nonce}:{index}", request.app_id);
         batch.push_erasure(&id, &request.app_id, journey, now);
     }
-    spool.append(batch).await?;
+    // The segment holding the person's records closes here, so it is deleted once every sink
+    // has taken it (and these erasures), not when it fills up.
+    spool.append_then_roll(batch).await?;
     Ok(spool.stats().next_seq)
 }
 

@@ -669,6 +669,27 @@ async fn erasure_anonymises_the_rollup_facts_and_pushes_the_same_counts() {
     )
     .await;
     assert_eq!(linked, [["0"]]);
+    // The spool segment that held the person's records was closed by the erasure and goes
+    // once every sink has taken it.
+    let segments = origin.data_dir.join("spool").join("segments");
+    eventually(
+        Duration::from_secs(30),
+        "the person's spool segment deleted",
+        || {
+            let segments = segments.clone();
+            async move {
+                std::fs::read_dir(&segments)
+                    .map(|entries| {
+                        !entries.filter_map(Result::ok).any(|e| {
+                            std::fs::read(e.path())
+                                .is_ok_and(|b| b.windows(10).any(|w| w == b"u:app1:fz0"))
+                        })
+                    })
+                    .unwrap_or(false)
+            }
+        },
+    )
+    .await;
     // The day is pushed again, with the same counts and paths.
     eventually(Duration::from_secs(30), "the day pushed again", || async {
         receiver.received.lock().expect("lock").requests > requests_before
