@@ -105,6 +105,7 @@ test('erasure reaches the origin: the embedded store loses the person (both jour
   assert.deepEqual(created.json.stores, {
     edge_journeys: { status: 'done' },
     edge_postback_log: { status: 'done' },
+    origin_dead_letters: { status: 'done' },
     origin_embedded: { status: 'done' },
     origin_rollup_facts: { status: 'done' },
   });

@@ -21,6 +21,7 @@ use std::time::{Duration, Instant};
 
 use attrib_core::privacy::erasure::{OriginErasure, StoreStatus};
 
+use crate::dead_letters::DeadLetters;
 use crate::sinks::clickhouse::{ClickHouseConfig, ClickHouseSink};
 use crate::spool::{EncodedBatch, Spool, SpoolError};
 
@@ -30,6 +31,8 @@ pub const DRAIN_WAIT: Duration = Duration::from_secs(10);
 pub const EMBEDDED_STORE: &str = "origin_embedded";
 pub const CLICKHOUSE_STORE: &str = "origin_clickhouse";
 pub const KAFKA_STORE: &str = "origin_kafka";
+/// The dead letters (records a sink refused for good) of the journeys, deleted.
+pub const DEAD_LETTERS_STORE: &str = "origin_dead_letters";
 /// The rollup fact store (`rollup-facts.db`): the journeys' kept attributions anonymised.
 pub const ROLLUP_FACTS_STORE: &str = "origin_rollup_facts";
 
@@ -47,6 +50,7 @@ impl Eraser {
     pub async fn erase(
         &self,
         spool: &Spool,
+        dead_letters: &DeadLetters,
         request: &OriginErasure,
     ) -> BTreeMap<String, StoreStatus> {
         let mut stores = BTreeMap::new();
@@ -75,6 +79,11 @@ impl Eraser {
             };
             stores.insert(CLICKHOUSE_STORE.to_owned(), status);
         }
+        let status = match dead_letters.erase_journeys(&request.app_id, &request.journeys) {
+            Ok(_) => StoreStatus::Done,
+            Err(e) => StoreStatus::failed(e.to_string()),
+        };
+        stores.insert(DEAD_LETTERS_STORE.to_owned(), status);
         // The rollup consumer anonymises the facts when it takes the erasure records.
         let status = match &spooled {
             Ok(target) if caught_up(spool, ROLLUP_SINK, *target, DRAIN_WAIT).await => {

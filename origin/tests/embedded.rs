@@ -647,6 +647,7 @@ async fn erasure_anonymises_the_rollup_facts_and_pushes_the_same_counts() {
     assert_eq!(
         reply["stores"],
         serde_json::json!({
+            "origin_dead_letters": {"status": "done"},
             "origin_embedded": {"status": "done"},
             "origin_rollup_facts": {"status": "done"},
         })

@@ -764,6 +764,7 @@ async fn erasure_deletes_a_persons_rows_in_clickhouse_and_keeps_the_counts() {
             reply["stores"],
             serde_json::json!({
                 "origin_clickhouse": {"status": "done"},
+                "origin_dead_letters": {"status": "done"},
                 "origin_rollup_facts": {"status": "done"},
             }),
             "attempt {attempt}"
@@ -824,6 +825,7 @@ async fn erasure_writes_a_tombstone_at_the_persons_key_on_every_journey_topic() 
         assert_eq!(
             reply["stores"],
             serde_json::json!({
+                "origin_dead_letters": {"status": "done"},
                 "origin_kafka": {"status": "done"},
                 "origin_rollup_facts": {"status": "done"},
             }),
