@@ -105,7 +105,9 @@ test('erasure reaches the origin: the embedded store loses the person (both jour
   assert.deepEqual(created.json.stores, {
     edge_journeys: { status: 'done' },
     edge_postback_log: { status: 'done' },
+    origin_dead_letters: { status: 'done' },
     origin_embedded: { status: 'done' },
+    origin_rollup_facts: { status: 'done' },
   });
   assert.equal(created.json.status, 'done');
   assert.equal(rowsOf(app.appId, names), 0, 'no row of the person at the origin');

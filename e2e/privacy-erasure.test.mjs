@@ -157,12 +157,36 @@ test('SUPPRESS_WITH_DELETE by anonymous id suppresses, then erases the user it w
   expectStatus(await stack.journey('sw-anon', app.readToken, { type: 'anonymous' }), 404);
 });
 
-test('erasure is by user or anonymous id: DEVICE_ID is refused naming subjectType, nothing written', async () => {
+test('DEVICE_ID erasure empties the device-touches object: that IDFA no longer matches an install, another still does', async () => {
   const app = await stack.createApp();
-  const res = await regulate(app.appId, { regulationType: 'DELETE_ONLY', subjectType: 'DEVICE_ID', subjectIds: ['6D92078A-8246-4BA4-AE5B-76104861E7DC'] });
-  expectStatus(res, 400);
-  assert.equal(res.json.error.field, 'subjectType');
-  const db = await stack.d1();
-  const row = await db.prepare('SELECT COUNT(*) AS n FROM regulations WHERE app_id = ?').bind(app.appId).first();
-  assert.equal(row.n, 0);
+  await stack.createLink(app.appId, { id: `dv-${app.appId}`, destination: 'https://shop.example/app', source: 'metaads', campaign: 'c1' });
+  const iphone = 'Mozilla/5.0 (iPhone; CPU iPhone OS 17_4 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.4 Mobile/15E148 Safari/604.1';
+  const [erased, kept] = [randomBytes(16).toString('hex'), randomBytes(16).toString('hex')].map((h) =>
+    `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`.toUpperCase());
+  for (const idfa of [erased, kept]) {
+    ok(await stack.fetch(`${INGEST}/c/dv-${app.appId}?idfa=${idfa}`, { headers: { 'user-agent': iphone } }));
+  }
+  const res = await regulate(app.appId, { regulationType: 'DELETE_ONLY', subjectType: 'DEVICE_ID', subjectIds: [erased.toLowerCase()] });
+  expectStatus(res, 201);
+  assert.deepEqual(res.json.stores, { edge_device_touches: { status: 'done' } });
+  assert.equal(res.json.status, 'done');
+  const install = async (idfa, anon) => {
+    ok(await stack.segment('/v1/track', {
+      anonymousId: anon, event: 'Application Installed', messageId: `inst-${anon}`, timestamp: at(),
+      context: { device: { advertisingId: idfa, adTrackingEnabled: true, type: 'ios' } },
+    }, { key: app.writeKey }));
+    const view = await stack.journey(anon, app.readToken, { type: 'anonymous' });
+    expectStatus(view, 200);
+    return view.json;
+  };
+  const organic = await install(erased, 'dv-erased');
+  assert.equal(organic.touches.length, 0, JSON.stringify(organic.touches));
+  assert.equal(organic.conversions[0].basis, 'unattributed');
+  const matched = await install(kept, 'dv-kept');
+  assert.equal(matched.touches.length, 1, 'the other device still matches');
+  assert.equal(matched.touches[0].source, 'metaads');
+  // Sent again: harmless.
+  const again = await regulate(app.appId, { regulationType: 'DELETE_ONLY', subjectType: 'DEVICE_ID', subjectIds: [erased] });
+  expectStatus(again, 201);
+  assert.equal(again.json.status, 'done');
 });

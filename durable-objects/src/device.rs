@@ -4,14 +4,15 @@
 //!
 //! `POST /touch` adds a touch (a repeat of the same touch id is ignored); `POST /touches`
 //! lists them; `POST /answer` keeps the first answer it is given and returns the kept one,
-//! so asking twice answers the same. At most [`MAX_DEVICE_TOUCHES`] newest touches are kept;
+//! so asking twice answers the same; `POST /erase` (a `DEVICE_ID` erasure, issue 12) empties
+//! it and clears its alarm. At most [`MAX_DEVICE_TOUCHES`] newest touches are kept;
 //! an alarm deletes everything [`DEVICE_RETENTION_MS`] after the last touch.
 //! The matching rules (`attrib_core::mobile::waterfall`) run in the ingest Worker.
 
 use attrib_core::limits::MAX_DEVICE_TOUCHES;
 use attrib_core::mobile::device::{
-    DeviceTouch, TouchKind, DEVICE_ANSWER_PATH, DEVICE_RETENTION_MS, DEVICE_TOUCHES_PATH,
-    DEVICE_TOUCH_PATH,
+    DeviceTouch, TouchKind, DEVICE_ANSWER_PATH, DEVICE_ERASE_PATH, DEVICE_RETENTION_MS,
+    DEVICE_TOUCHES_PATH, DEVICE_TOUCH_PATH,
 };
 use attrib_worker_common::response;
 use serde::Deserialize;
@@ -50,6 +51,11 @@ struct TouchRow {
 }
 
 #[derive(Deserialize)]
+struct Count {
+    n: f64,
+}
+
+#[derive(Deserialize)]
 struct AnswerRow {
     body: String,
 }
@@ -75,6 +81,7 @@ impl DurableObject for DeviceTouches {
             (None, Method::Post, DEVICE_TOUCH_PATH) => self.add(&body).await,
             (None, Method::Post, DEVICE_TOUCHES_PATH) => self.list(),
             (None, Method::Post, DEVICE_ANSWER_PATH) => self.answer(&body),
+            (None, Method::Post, DEVICE_ERASE_PATH) => self.erase().await,
             _ => return response::error(404, "not_found", "no such device route"),
         };
         match outcome {
@@ -144,6 +151,19 @@ impl DeviceTouches {
             })
             .collect();
         serde_json::to_value(touches).map_err(|e| DeviceError::BadRequest(e.to_string()))
+    }
+
+    /// Forgets every touch and the answer (the tables stay, empty: the object may be used
+    /// again by a later click of the device).
+    async fn erase(&self) -> std::result::Result<Value, DeviceError> {
+        let sql = self.state.storage().sql();
+        let rows: Vec<Count> = sql
+            .exec("SELECT count(*) AS n FROM touches", None)?
+            .to_array()?;
+        sql.exec("DELETE FROM touches", None)?;
+        sql.exec("DELETE FROM answer", None)?;
+        self.state.storage().delete_alarm().await?;
+        Ok(serde_json::json!({ "erased_touches": rows.first().map_or(0.0, |r| r.n) }))
     }
 
     fn answer(&self, body: &str) -> std::result::Result<Value, DeviceError> {

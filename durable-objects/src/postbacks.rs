@@ -28,6 +28,7 @@ use attrib_core::postback::{
     backoff_ms, outcome_of, AttemptOutcome, Postback, PostbackMethod, PostbackState,
     PostbackStatus, IDEMPOTENCY_HEADER,
 };
+use attrib_core::privacy::residency::{is_eu, logged_attempt};
 use attrib_worker_common::apps::{self, DB_BINDING};
 use futures_util::future::{join_all, select, Either};
 use serde::Deserialize;
@@ -37,6 +38,7 @@ use worker::{
 };
 
 use crate::flush::now_ms;
+use crate::meta::Meta;
 use crate::store::{int, text, SqlJourneyStore, StoreError};
 use crate::tx;
 
@@ -300,6 +302,10 @@ enum LogError {
     Store(#[from] StoreError),
     #[error("D1: {0}")]
     D1(#[from] worker::Error),
+    /// An EU journey's rows need the suppression secret for their hashed journey: without it
+    /// they stay in the journey (retried later), never copied with the raw id.
+    #[error("an EU journey's attempts are not copied without the key of their hash: {0}")]
+    NoSecret(attrib_worker_common::EdgeError),
 }
 
 /// Copies attempts not yet in D1 there, then marks them logged.
@@ -318,10 +324,24 @@ async fn log_attempts(store: &SqlJourneyStore, env: &Env, journey: &str) -> Resu
     if rows.is_empty() {
         return Ok(());
     }
+    // A journey in the EU jurisdiction copies no personal identifier out of it (issue 12 item
+    // 8, `attrib_core::privacy::residency`): its full log stays here.
+    let eu_secret = if is_eu(Meta::new(store).placement()?.as_ref()) {
+        Some(attrib_worker_common::suppression::secret(env).map_err(LogError::NoSecret)?)
+    } else {
+        None
+    };
     let db = env.d1(DB_BINDING)?;
     let mut statements = Vec::with_capacity(rows.len());
     for row in &rows {
         let postback: Postback = serde_json::from_str(&row.body).map_err(StoreError::from)?;
+        let logged = logged_attempt(
+            eu_secret.as_deref(),
+            &postback.app_id,
+            journey,
+            &postback.url,
+            row.error.as_deref(),
+        );
         let nullable_f64 = |v: Option<f64>| v.map_or(JsValue::NULL, JsValue::from_f64);
         let nullable_str = |v: Option<&str>| v.map_or(JsValue::NULL, JsValue::from_str);
         statements.push(
@@ -335,14 +355,14 @@ async fn log_attempts(store: &SqlJourneyStore, env: &Env, journey: &str) -> Resu
                 row.key.as_str().into(),
                 JsValue::from_f64(row.attempt),
                 postback.app_id.as_str().into(),
-                journey.into(),
+                logged.journey.as_str().into(),
                 postback.network.as_str().into(),
                 postback.conversion_id.as_str().into(),
                 postback.event_name.as_str().into(),
                 postback.method.as_str().into(),
-                postback.url.as_str().into(),
+                logged.url.as_str().into(),
                 nullable_f64(row.status),
-                nullable_str(row.error.as_deref()),
+                nullable_str(logged.error.as_deref()),
                 row.outcome.as_str().into(),
                 JsValue::from_f64(row.at_ms),
                 JsValue::from_f64(row.duration_ms),

@@ -187,6 +187,39 @@ impl DeadLetters {
         Ok(out)
     }
 
+    /// Deletes every dead letter (kept or queued for replay, of every sink) of `journeys` in
+    /// `app_id`: records of those journeys and merges from or into them (an erasure, issue
+    /// 12); returns how many went.
+    pub fn erase_journeys(
+        &self,
+        app_id: &str,
+        journeys: &[String],
+    ) -> Result<usize, DeadLetterError> {
+        let mut erased = 0;
+        for sink in self.sinks.iter() {
+            let dir = self.root.join(sink);
+            for path in json_files(&dir)?
+                .into_iter()
+                .chain(json_files(&dir.join("replay"))?)
+            {
+                let letter = read_letter(&path)?;
+                if letter.app_id != app_id {
+                    continue;
+                }
+                let record: serde_json::Value = serde_json::from_str(&letter.record)
+                    .map_err(|_| DeadLetterError::Unreadable(path.display().to_string()))?;
+                let names = ["journey", "from", "into"]
+                    .iter()
+                    .filter_map(|field| record.get(*field).and_then(|v| v.as_str()));
+                if names.into_iter().any(|n| journeys.iter().any(|j| j == n)) {
+                    fs::remove_file(&path).map_err(io_err("erasing a dead letter"))?;
+                    erased += 1;
+                }
+            }
+        }
+        Ok(erased)
+    }
+
     pub fn done(&self, path: &Path) -> Result<(), DeadLetterError> {
         fs::remove_file(path).map_err(io_err("removing a replayed letter"))
     }
@@ -225,4 +258,65 @@ fn decode_hex(text: &str) -> Option<Vec<u8>> {
         .step_by(2)
         .map(|i| u8::from_str_radix(text.get(i..i + 2)?, 16).ok())
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn letter(sink: &str, seq: u64, app: &str, record: serde_json::Value) -> DeadLetter {
+        DeadLetter {
+            sink: sink.into(),
+            seq,
+            index: 0,
+            id: format!("id{seq}"),
+            app_id: app.into(),
+            kind: "event".into(),
+            reason: "too large".into(),
+            dead_at_ms: 0,
+            record: record.to_string(),
+            payload_hex: String::new(),
+        }
+    }
+
+    /// Issue 12: an erasure deletes the journeys' dead letters (kept and queued for replay,
+    /// merges either way), in their app only.
+    #[test]
+    fn an_erasure_deletes_the_journeys_dead_letters_only() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let dead = DeadLetters::open(dir.path(), &["kafka", "embedded"]).expect("opens");
+        let gone = "u:app:ann";
+        dead.store(&[
+            letter("kafka", 1, "app", serde_json::json!({"journey": gone})),
+            letter(
+                "kafka",
+                2,
+                "app",
+                serde_json::json!({"journey": "u:app:bob"}),
+            ),
+            letter(
+                "kafka",
+                3,
+                "app",
+                serde_json::json!({"from": "a:app:x", "into": gone}),
+            ),
+            letter("embedded", 4, "other", serde_json::json!({"journey": gone})),
+            letter("embedded", 5, "app", serde_json::json!({"journey": gone})),
+        ])
+        .expect("stores");
+        dead.queue_replay("embedded", Some(&["id5".to_owned()]))
+            .expect("queues");
+        let erased = dead
+            .erase_journeys("app", &[gone.to_owned()])
+            .expect("erases");
+        assert_eq!(erased, 3);
+        let left: Vec<String> = dead
+            .list(None)
+            .expect("lists")
+            .into_iter()
+            .map(|l| l.id)
+            .collect();
+        assert_eq!(left, ["id2", "id4"]);
+        assert!(dead.queued("embedded").expect("queued").is_empty());
+    }
 }

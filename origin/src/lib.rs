@@ -115,9 +115,11 @@ pub async fn start(config: Config) -> Result<RunningOrigin, StartError> {
         &stop_rx,
     );
     if let Some(kafka) = config.kafka.clone() {
+        let key_secret = sinks::kafka::keys::secret(kafka.key_secret.as_deref(), &config.data_dir)
+            .map_err(sinks::kafka::KafkaError::KeySecret)?;
         spawn_sink(
             &mut workers,
-            KafkaSink::new(kafka)?,
+            KafkaSink::new(kafka, key_secret)?,
             &spool,
             &metrics,
             &dead,

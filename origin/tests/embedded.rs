@@ -586,3 +586,120 @@ async fn spend_reupload_replaces_and_older_redelivery_does_not() {
     assert_eq!(query_rows(&db_path, sql).await, want);
     origin.terminate();
 }
+
+/// Issue 12, erasure of the rollup facts: `POST /v1/erase` anonymises the person's kept
+/// attributions in `rollup-facts.db` (no journey left; the conversions stay as anonymous
+/// counts) and pushes their days again with the same figures, as the README's rule for
+/// aggregates says; everyone else's facts keep their journey.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn erasure_anonymises_the_rollup_facts_and_pushes_the_same_counts() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let receiver = common::receiver::start(SECRET).await;
+    let mut origin = Origin::new(
+        &dir.path().join("origin"),
+        &[("QUERY_WORKER_URL", receiver.url.clone())],
+    );
+    origin.start().await;
+    let client = reqwest::Client::new();
+    let batches: Vec<_> = (0..4)
+        .map(|u| {
+            attrib_origin::testkit::journey_batch(
+                "app1",
+                &format!("fz{u}"),
+                "f",
+                3,
+                true,
+                START_MS + (u % 2) as i64 * DAY_MS,
+            )
+        })
+        .collect();
+    for batch in &batches {
+        let (status, body) = send_batch(&client, &origin, batch).await;
+        assert_eq!(status, 200, "{body}");
+    }
+    let expected = expected_stats(&batches);
+    eventually(Duration::from_secs(30), "rollups pushed", || async {
+        receiver.received.lock().expect("lock").days == expected
+    })
+    .await;
+    let (paths_before, requests_before) = {
+        let received = receiver.received.lock().expect("lock");
+        (received.paths.clone(), received.requests)
+    };
+    let facts = origin.data_dir.join("rollup-facts.db");
+    let journeys_of = || async {
+        query_rows(
+            &facts,
+            "SELECT json_extract(record, '$.journey') FROM conversions ORDER BY 1",
+        )
+        .await
+        .into_iter()
+        .flatten()
+        .collect::<Vec<String>>()
+    };
+    assert_eq!(
+        journeys_of().await,
+        ["u:app1:fz0", "u:app1:fz1", "u:app1:fz2", "u:app1:fz3"]
+    );
+
+    let (status, reply) = erase_journeys(&client, &origin, "app1", &["u:app1:fz0"]).await;
+    assert_eq!(status, 200, "{reply}");
+    assert_eq!(
+        reply["stores"],
+        serde_json::json!({
+            "origin_dead_letters": {"status": "done"},
+            "origin_embedded": {"status": "done"},
+            "origin_rollup_facts": {"status": "done"},
+        })
+    );
+    // Done means the rollup consumer has taken the erasure: the fact is anonymised already.
+    assert_eq!(
+        journeys_of().await,
+        ["erased", "u:app1:fz1", "u:app1:fz2", "u:app1:fz3"]
+    );
+    // (The testkit's message and touch ids are made from the user name; real ones are not.)
+    let leftover = query_rows(
+        &facts,
+        "SELECT count(*) FROM conversions WHERE record LIKE '%u:app1:fz0%'",
+    )
+    .await;
+    assert_eq!(leftover, [["0"]], "nothing of the person in any fact");
+    let linked = query_rows(
+        &facts,
+        "SELECT count(*) FROM conversion_journeys WHERE journey = 'u:app1:fz0'",
+    )
+    .await;
+    assert_eq!(linked, [["0"]]);
+    // The spool segment that held the person's records was closed by the erasure and goes
+    // once every sink has taken it.
+    let segments = origin.data_dir.join("spool").join("segments");
+    eventually(
+        Duration::from_secs(30),
+        "the person's spool segment deleted",
+        || {
+            let segments = segments.clone();
+            async move {
+                std::fs::read_dir(&segments)
+                    .map(|entries| {
+                        !entries.filter_map(Result::ok).any(|e| {
+                            std::fs::read(e.path())
+                                .is_ok_and(|b| b.windows(10).any(|w| w == b"u:app1:fz0"))
+                        })
+                    })
+                    .unwrap_or(false)
+            }
+        },
+    )
+    .await;
+    // The day is pushed again, with the same counts and paths.
+    eventually(Duration::from_secs(30), "the day pushed again", || async {
+        receiver.received.lock().expect("lock").requests > requests_before
+    })
+    .await;
+    {
+        let received = receiver.received.lock().expect("lock");
+        assert_eq!(received.days, expected);
+        assert_eq!(received.paths, paths_before);
+    }
+    origin.terminate();
+}

@@ -762,7 +762,11 @@ async fn erasure_deletes_a_persons_rows_in_clickhouse_and_keeps_the_counts() {
             serde_json::from_slice(&response.bytes().await.expect("body")).expect("json");
         assert_eq!(
             reply["stores"],
-            serde_json::json!({"origin_clickhouse": {"status": "done"}}),
+            serde_json::json!({
+                "origin_clickhouse": {"status": "done"},
+                "origin_dead_letters": {"status": "done"},
+                "origin_rollup_facts": {"status": "done"},
+            }),
             "attempt {attempt}"
         );
         assert_eq!(query(rows_of(gone)).await, "0", "attempt {attempt}");
@@ -772,6 +776,141 @@ async fn erasure_deletes_a_persons_rows_in_clickhouse_and_keeps_the_counts() {
         query(touches).await,
         touches_before,
         "the touch counts are kept"
+    );
+    origin.terminate();
+}
+
+/// Issue 12, Kafka erasure and keys (items 2 and 7): the message keys are the journeys' keyed
+/// hashes (no user id in any key; one person on one partition); `POST /v1/erase` writes, in
+/// spool order, a tombstone (no value, kind `erasure`, a spool position, an id naming nobody)
+/// at the person's key on every journey topic, after all of their records on that partition;
+/// the regulation's Kafka status is done; sent twice it writes the tombstones again, and a
+/// restart (recovery reads the tombstones' positions) duplicates nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn erasure_writes_a_tombstone_at_the_persons_key_on_every_journey_topic() {
+    const KEY_SECRET: &str = "kafka-key-secret-of-the-tests";
+    let mut services = Services::from_env("kerase");
+    let mut env: Vec<(&'static str, String)> = services
+        .origin_env()
+        .into_iter()
+        .filter(|(k, _)| k.starts_with("KAFKA"))
+        .collect();
+    env.push(("KAFKA_KEY_SECRET", KEY_SECRET.into()));
+    services
+        .topics
+        .push(format!("{}.merges", services.database));
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut origin = Origin::new(dir.path(), &env);
+    origin.start().await;
+    let client = reqwest::Client::new();
+    let sent = batches("ke", 3);
+    send_all(&client, &origin, &sent).await;
+    services.wait_for_kafka(&ids_of(&sent)).await;
+
+    let key_of = |journey: &str| {
+        format!(
+            "app:{}",
+            attrib_core::mobile::device::keyed_hash(
+                KEY_SECRET.as_bytes(),
+                "app",
+                "journey",
+                journey
+            )
+        )
+    };
+    let (gone, kept) = ("u:app:ke0", "u:app:ke1");
+    for attempt in 0..2 {
+        let (status, reply) = erase_journeys(&client, &origin, "app", &[gone]).await;
+        assert_eq!(status, 200, "attempt {attempt}: {reply}");
+        assert_eq!(
+            reply["stores"],
+            serde_json::json!({
+                "origin_dead_letters": {"status": "done"},
+                "origin_kafka": {"status": "done"},
+                "origin_rollup_facts": {"status": "done"},
+            }),
+            "attempt {attempt}"
+        );
+    }
+    let read = || {
+        let (brokers, topics) = (services.brokers.clone(), services.topics.clone());
+        tokio::task::spawn_blocking(move || common::stores::kafka_messages(&brokers, &topics))
+    };
+    let messages = read().await.expect("reader");
+    for m in &messages {
+        let key = m.key.as_deref().expect("every message has a key");
+        assert!(
+            key.starts_with("app:") && !key.contains("u:app") && !key.contains("ke"),
+            "a raw id in the key {key:?}"
+        );
+    }
+    let tombstones: Vec<_> = messages.iter().filter(|m| m.payload.is_none()).collect();
+    assert_eq!(
+        tombstones.len(),
+        2 * services.topics.len(),
+        "one tombstone per journey topic per erasure: {tombstones:?}"
+    );
+    for topic in &services.topics {
+        let of_person: Vec<_> = messages
+            .iter()
+            .filter(|m| &m.topic == topic && m.key.as_deref() == Some(&key_of(gone)))
+            .collect();
+        let partitions: std::collections::BTreeSet<i32> =
+            of_person.iter().map(|m| m.partition).collect();
+        assert_eq!(partitions.len(), 1, "one partition per person on {topic}");
+        let (records, stones): (Vec<&common::stores::KafkaMessage>, Vec<_>) =
+            of_person.iter().copied().partition(|m| m.payload.is_some());
+        assert_eq!(stones.len(), 2, "{topic}");
+        if topic.ends_with(".events") {
+            assert!(records.len() >= 3, "the person's events were there");
+        }
+        let last_record = records.iter().map(|m| m.offset).max().unwrap_or(-1);
+        for stone in stones {
+            assert!(
+                stone.offset > last_record,
+                "the tombstone follows the records"
+            );
+            assert_eq!(stone.kind.as_deref(), Some("erasure"));
+            let id = stone.id.as_deref().expect("id");
+            assert!(
+                id.starts_with("erasure:app:") && !id.contains("ke0"),
+                "{id}"
+            );
+            assert!(stone.position.as_deref().is_some_and(|p| p.contains(':')));
+        }
+    }
+    assert!(
+        !tombstones
+            .iter()
+            .any(|m| m.key.as_deref() == Some(&key_of(kept))),
+        "nobody else is erased"
+    );
+
+    // A restart reads each partition's last message (a tombstone here) for its position:
+    // nothing is written twice, and new records follow.
+    origin.terminate();
+    origin.start().await;
+    let more = batches("kf", 2);
+    send_all(&client, &origin, &more).await;
+    wait_until_caught_up(&origin, "kafka").await;
+    let after = read().await.expect("reader");
+    let mut counts: HashMap<(String, Option<String>, Option<String>), usize> = HashMap::new();
+    for m in &after {
+        *counts
+            .entry((m.topic.clone(), m.id.clone(), m.key.clone()))
+            .or_default() += 1;
+    }
+    let twice: Vec<_> = counts
+        .iter()
+        .filter(|((_, id, _), n)| {
+            **n > 1 && !id.as_deref().is_some_and(|i| i.starts_with("erasure:"))
+        })
+        .collect();
+    assert!(twice.is_empty(), "written twice: {twice:?}");
+    assert_eq!(
+        after.len(),
+        messages.len() + ids_of(&more).len(),
+        "every new record once, nothing else"
     );
     origin.terminate();
 }

@@ -171,6 +171,8 @@ pub enum TouchKind {
 pub const DEVICE_TOUCH_PATH: &str = "/touch";
 pub const DEVICE_TOUCHES_PATH: &str = "/touches";
 pub const DEVICE_ANSWER_PATH: &str = "/answer";
+/// Erase the device object's touches and answer (a `DEVICE_ID` erasure, issue 12).
+pub const DEVICE_ERASE_PATH: &str = "/erase";
 /// A device object forgets everything this long after its last touch (the longest click
 /// window an app may set).
 pub const DEVICE_RETENTION_MS: i64 = 90 * 24 * 3600 * 1000;

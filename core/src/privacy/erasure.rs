@@ -23,6 +23,8 @@ use crate::limits::{ERASURE_TOMBSTONE_MS, MAX_ERASED_JOURNEYS};
 pub const EDGE_JOURNEYS_STORE: &str = "edge_journeys";
 /// D1's `postback_attempts` (the postback log of `/v1/postbacks`).
 pub const EDGE_POSTBACK_LOG_STORE: &str = "edge_postback_log";
+/// The device-touches Durable Objects (`DEVICE_ID` erasures).
+pub const EDGE_DEVICE_TOUCHES_STORE: &str = "edge_device_touches";
 /// The origin's stores (ClickHouse, Kafka, the embedded store).
 pub const ORIGIN_STORE: &str = "origin";
 
@@ -88,14 +90,21 @@ impl StoreStatus {
     }
 }
 
-/// The stores a regulation of `kind` reaches, each pending.
-pub fn stores_of(kind: RegulationType) -> BTreeMap<String, StoreStatus> {
+/// The stores a regulation of `kind` about `subject` ids reaches, each pending. A device id
+/// names no journey (its events are in the journeys of the user and anonymous ids it came
+/// with, erased by those ids): its erasure reaches the device-touches object only.
+pub fn stores_of(kind: RegulationType, subject: SubjectType) -> BTreeMap<String, StoreStatus> {
     let mut names = Vec::new();
     if kind.suppresses() || kind == RegulationType::Unsuppress {
         names.push(EDGE_SUPPRESSION_STORE);
     }
     if kind.erases() {
-        names.extend([EDGE_JOURNEYS_STORE, EDGE_POSTBACK_LOG_STORE, ORIGIN_STORE]);
+        match subject {
+            SubjectType::DeviceId => names.push(EDGE_DEVICE_TOUCHES_STORE),
+            SubjectType::UserId | SubjectType::AnonymousId => {
+                names.extend([EDGE_JOURNEYS_STORE, EDGE_POSTBACK_LOG_STORE, ORIGIN_STORE])
+            }
+        }
     }
     names
         .into_iter()
@@ -210,6 +219,34 @@ impl LinkedJourneys {
     pub fn journeys(&self) -> &[JourneyKey] {
         &self.found
     }
+}
+
+/// The device-touches objects of advertising ids `raw` in `app_id` (`secret`: the device-id
+/// secret the ingest Worker names them with); ids with no usable form name none.
+pub fn device_object_names(secret: &[u8], app_id: &str, raw: &[String]) -> Vec<String> {
+    use crate::mobile::device::{hashed, object_name, usable, DeviceIdKind};
+    let mut names: Vec<String> = raw
+        .iter()
+        .filter_map(|id| usable(DeviceIdKind::Advertising, id))
+        .map(|id| object_name(app_id, &hashed(secret, app_id, &id)))
+        .collect();
+    names.sort();
+    names.dedup();
+    names
+}
+
+/// The journey an erased person's kept attributions name instead of theirs.
+pub const ERASED_JOURNEY: &str = "erased";
+
+/// An attribution kept, after its person's erasure, as an anonymous count (README, Privacy:
+/// erasure: aggregates are not recomputed without the person): the journey (the person's id)
+/// becomes [`ERASED_JOURNEY`], the shop's order id and the fraud rule's detail go. What the
+/// rollups read (conversion, time, revenue, models, credits with their channels, rejection
+/// code) stays, so every aggregate computed from it is unchanged.
+pub fn anonymise_attribution(record: &mut crate::outbox::AttributionRecord) {
+    record.journey = ERASED_JOURNEY.to_owned();
+    record.result.conversion.order_id = None;
+    record.result.rejected_detail = None;
 }
 
 /// Whether a journey erased at `erased_at_ms` still drops events at `now_ms`.

@@ -68,7 +68,11 @@ fn the_tombstone_holds_for_its_bound_then_lifts() {
 
 #[test]
 fn stores_per_type_and_the_overall_status() {
-    let keys = |t| stores_of(t).into_keys().collect::<Vec<_>>();
+    let keys = |t| {
+        stores_of(t, SubjectType::UserId)
+            .into_keys()
+            .collect::<Vec<_>>()
+    };
     assert_eq!(keys(RegulationType::SuppressOnly), [EDGE_SUPPRESSION_STORE]);
     assert_eq!(keys(RegulationType::Unsuppress), [EDGE_SUPPRESSION_STORE]);
     assert_eq!(
@@ -76,8 +80,21 @@ fn stores_per_type_and_the_overall_status() {
         [EDGE_JOURNEYS_STORE, EDGE_POSTBACK_LOG_STORE, ORIGIN_STORE]
     );
     assert_eq!(keys(RegulationType::SuppressWithDelete).len(), 4);
+    let device = |t| {
+        stores_of(t, SubjectType::DeviceId)
+            .into_keys()
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        device(RegulationType::DeleteOnly),
+        [EDGE_DEVICE_TOUCHES_STORE]
+    );
+    assert_eq!(
+        device(RegulationType::SuppressWithDelete),
+        [EDGE_DEVICE_TOUCHES_STORE, EDGE_SUPPRESSION_STORE]
+    );
 
-    let mut stores = stores_of(RegulationType::DeleteOnly);
+    let mut stores = stores_of(RegulationType::DeleteOnly, SubjectType::AnonymousId);
     assert_eq!(overall(&stores), "pending");
     for status in stores.values_mut() {
         *status = StoreStatus::Done;
@@ -137,4 +154,75 @@ fn an_origin_erasure_takes_only_the_apps_journeys_within_bounds() {
     assert_eq!(field("app1", many), "journeys");
     let long = format!("u:app1:{}", "x".repeat(MAX_JOURNEY_NAME_CHARS));
     assert_eq!(field("app1", vec![long]), "journeys[0]");
+}
+
+/// Issue 12: the origin's rollup facts keep an erased person's conversions as anonymous
+/// counts: nothing of the person is left in the record, and every aggregate is the same.
+#[test]
+fn an_anonymised_attribution_names_nobody_and_leaves_the_aggregates_unchanged() {
+    use crate::outbox::{AttributionRecord, OutboxRecord};
+    use crate::rollup::{conversion_paths, daily_stats};
+    use crate::testkit::click;
+    let settings = crate::settings::AppSettings::with_defaults("app1");
+    let now = 10 * 86_400_000;
+    let touches = [click("t1", now - 7_200_000), click("t2", now - 3_600_000)];
+    let conversion = crate::conversion::Conversion {
+        conversion_id: "c1".into(),
+        name: "Order Completed".into(),
+        ts_ms: now,
+        revenue: 40.0,
+        currency: "EUR".into(),
+        order_id: Some("order-of-ann-7f3".into()),
+    };
+    let mut result = crate::attribution::attribute(&conversion, &touches, &settings, now);
+    result.rejected_detail = Some("ip 203.0.113.9".into());
+    let original = AttributionRecord {
+        app_id: "app1".into(),
+        journey: "u:app1:ann-7f3".into(),
+        result,
+    };
+    let mut erased = original.clone();
+    anonymise_attribution(&mut erased);
+    let text = serde_json::to_string(&erased).unwrap();
+    for personal in ["ann-7f3", "203.0.113.9"] {
+        assert!(!text.contains(personal), "{personal} in {text}");
+    }
+    let before = [OutboxRecord::Attribution(Box::new(original))];
+    let after = [OutboxRecord::Attribution(Box::new(erased))];
+    assert_eq!(daily_stats(&before), daily_stats(&after));
+    assert_eq!(conversion_paths(&before), conversion_paths(&after));
+    assert!(!daily_stats(&after).is_empty());
+}
+
+/// Issue 12: a `DEVICE_ID` erasure names the device object the ingest Worker keeps for that
+/// advertising id (the same keyed hash, whatever its case), and none for an unusable id.
+#[test]
+fn device_ids_name_their_device_objects() {
+    use crate::mobile::device::{hashed, object_name, DeviceId, DeviceIdKind};
+    let idfa = "6D92078A-8246-4BA4-AE5B-76104861E7DC";
+    let expected = object_name(
+        "app1",
+        &hashed(
+            b"device-secret",
+            "app1",
+            &DeviceId {
+                kind: DeviceIdKind::Advertising,
+                value: idfa.to_lowercase(),
+            },
+        ),
+    );
+    assert_eq!(
+        device_object_names(
+            b"device-secret",
+            "app1",
+            &[idfa.into(), idfa.to_lowercase()]
+        ),
+        [expected]
+    );
+    assert!(device_object_names(
+        b"device-secret",
+        "app1",
+        &["00000000-0000-0000-0000-000000000000".into()]
+    )
+    .is_empty());
 }

@@ -9,6 +9,7 @@
 pub mod consent;
 pub mod erasure;
 pub mod ip;
+pub mod residency;
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -123,14 +124,6 @@ impl RegulationInput {
         let subject: String = required(map, "", "subjectType", subjects)?;
         let subject_type = SubjectType::parse(&subject)
             .ok_or_else(|| FieldError::new("subjectType", format!("must be {subjects}")))?;
-        // A device id names no journey: its events live in the journeys of the user or
-        // anonymous ids it was seen with, which are erased by those ids.
-        if regulation_type.erases() && subject_type == SubjectType::DeviceId {
-            return Err(FieldError::new(
-                "subjectType",
-                "erasure is by USER_ID or ANONYMOUS_ID (a device id's events are in those journeys)",
-            ));
-        }
         let ids: Vec<String> = required(map, "", "subjectIds", "an array of strings")?;
         if ids.is_empty() || ids.len() > MAX_REGULATION_SUBJECT_IDS {
             return Err(FieldError::new(

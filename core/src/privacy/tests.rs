@@ -35,12 +35,13 @@ fn delete_types_parse_for_user_and_anonymous_ids_but_not_device_ids() {
             assert_eq!(input.regulation_type, expected);
             assert!(input.regulation_type.erases());
         }
-        let err = RegulationInput::parse(&json!({
+        // A device id's erasure reaches its device-touches object (`erasure::stores_of`).
+        let input = RegulationInput::parse(&json!({
             "regulationType": kind, "subjectType": "DEVICE_ID",
             "subjectIds": ["6D92078A-8246-4BA4-AE5B-76104861E7DC"]
         }))
-        .unwrap_err();
-        assert_eq!(err.field, "subjectType");
+        .unwrap();
+        assert_eq!(input.subject_type, SubjectType::DeviceId);
     }
     assert!(RegulationType::SuppressWithDelete.suppresses());
     assert!(!RegulationType::DeleteOnly.suppresses());

@@ -45,7 +45,10 @@ pub async fn receive(
         )
         .retry_after(RETRY_AFTER_SECS));
     }
-    let stores = state.eraser.erase(&request).await;
+    let stores = state
+        .eraser
+        .erase(&state.spool, &state.dead_letters, &request)
+        .await;
     tracing::info!(app = %request.app_id, journeys = request.journeys.len(), ?stores, "erasure");
     Ok(Json(OriginErasureReply { stores }))
 }

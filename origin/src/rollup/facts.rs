@@ -11,6 +11,13 @@
 //! Each record is counted once: the spool stores each id once, and the store records the
 //! spool position it has applied in the same transaction as the counts, so a batch
 //! redelivered after a crash (before the cursor commit) is skipped.
+//!
+//! Erasure (issue 12): an `erasure` record (spooled by `POST /v1/erase`, so it comes after
+//! every record of its journey) anonymises that journey's kept attributions
+//! (`attrib_core::privacy::erasure::anonymise_attribution`: no journey, order id or fraud
+//! detail; the rollups read none of them) and marks their days dirty, so they are pushed again
+//! with the same counts: aggregates are kept as anonymous counts, as everywhere else.
+//! `conversion_journeys` finds a journey's conversions.
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
@@ -23,6 +30,7 @@ use attrib_core::cohorts::{
 };
 use attrib_core::fraud::counts::{fraud_counts, is_fraud_code};
 use attrib_core::outbox::OutboxRecord;
+use attrib_core::privacy::erasure::anonymise_attribution;
 use attrib_core::rollup::{
     combine_paths, conversion_paths, daily_stats, null_row, path_steps, AppDay, DailyStat,
     FraudCount, PathStat, StatKey, StatValues,
@@ -53,6 +61,10 @@ CREATE TABLE IF NOT EXISTS conversions (
     PRIMARY KEY (app_id, conversion_id)
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS conversions_by_day ON conversions (app_id, day);
+CREATE TABLE IF NOT EXISTS conversion_journeys (
+    app_id TEXT NOT NULL, journey TEXT NOT NULL, conversion_id TEXT NOT NULL,
+    PRIMARY KEY (app_id, journey, conversion_id)
+) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS null_path_counts (
     app_id TEXT NOT NULL, day TEXT NOT NULL, path TEXT NOT NULL,
     nulls INTEGER NOT NULL,
@@ -122,6 +134,16 @@ impl FactStore {
             })?;
         super::migrate::from_record_facts(&conn).await?;
         cohort_facts::backfill(&conn).await?;
+        // A store written before `conversion_journeys` existed: fill it once from the records.
+        if single_i64(&conn, "SELECT count(*) FROM conversion_journeys").await? == 0 {
+            conn.execute(
+                "INSERT OR IGNORE INTO conversion_journeys (app_id, journey, conversion_id) \
+                 SELECT app_id, json_extract(record, '$.journey'), conversion_id FROM conversions \
+                 WHERE json_extract(record, '$.journey') IS NOT NULL",
+                (),
+            )
+            .await?;
+        }
         let legacy = single_i64(
             &conn,
             "SELECT count(*) FROM sqlite_master WHERE name = 'facts_legacy'",
@@ -161,6 +183,8 @@ impl FactStore {
         // (app, journey, day number): returning activity for cohorts.
         let mut activity: std::collections::BTreeSet<(&str, &str, i64)> = Default::default();
         let mut merges: Vec<(&str, &str, &str)> = Vec::new();
+        // (app, journey) erased, in spool order after the batch's attributions.
+        let mut erasures: Vec<(&str, &str)> = Vec::new();
         for entry in batch.entries.iter().filter(|e| e.seq >= applied) {
             for record in entry.records() {
                 let r = record?;
@@ -198,11 +222,12 @@ impl FactStore {
                         let counted = a.rejected.is_none();
                         attributions.push((
                             r.app_id,
+                            r.journey,
                             a.conversion_id,
                             a.ts_ms,
                             a.revision,
                             r.json,
-                            (r.journey, counted),
+                            counted,
                         ));
                     }
                     Columns::NullPath(n) => {
@@ -220,6 +245,7 @@ impl FactStore {
                     Columns::Merge(m) => merges.push((r.app_id, m.from, m.into)),
                     // Not in the rollups: spend joins the stats at read time at the edge.
                     Columns::SkanPostback(_) | Columns::Spend(_) => {}
+                    Columns::Erasure => erasures.push((r.app_id, r.journey)),
                 }
             }
         }
@@ -286,15 +312,21 @@ impl FactStore {
             days.insert((app_id.to_string(), day_name));
         }
         let mut users = std::collections::BTreeSet::new();
-        for (app_id, conversion_id, ts_ms, revision, json, (user, counted)) in attributions {
+        for (app_id, journey, conversion_id, ts_ms, revision, json, counted) in attributions {
             let day = name_of(ts_ms);
-            if let Some(old_day) =
-                keep_conversion(&tx, app_id, conversion_id, &day, revision, json).await?
-            {
+            let kept = Conversion {
+                app_id,
+                journey,
+                conversion_id,
+                day: &day,
+                revision,
+                json,
+            };
+            if let Some(old_day) = keep_conversion(&tx, &kept).await? {
                 cohort_facts::note_conversion(
                     &tx,
                     (app_id, conversion_id),
-                    (user, &day, counted),
+                    (journey, &day, counted),
                     &mut users,
                 )
                 .await?;
@@ -308,6 +340,14 @@ impl FactStore {
         days.extend(cohort_facts::note_activity(&tx, &activity).await?);
         for (app_id, from, into) in merges {
             days.extend(cohort_facts::note_merge(&tx, app_id, from, into).await?);
+        }
+        // Last, in spool order after the batch's other records: the erased journey's
+        // conversions lose their person, and its cohort rows move to a pseudonym (same counts).
+        for (app_id, journey) in erasures {
+            for day in anonymise_journey(&tx, app_id, journey).await? {
+                days.insert((app_id.to_owned(), day));
+            }
+            cohort_facts::anonymise_user(&tx, app_id, journey).await?;
         }
         let mark = tx
             .prepare(
@@ -563,18 +603,24 @@ impl FactStore {
 /// Keeps `json` as the conversion's attribution if its revision is newer than the kept one;
 /// returns the day of the one it replaced (the conversion's own day if it is new), or `None`
 /// when nothing changed.
+/// One attribution to keep, as the spool gave it.
+struct Conversion<'a> {
+    app_id: &'a str,
+    journey: &'a str,
+    conversion_id: &'a str,
+    day: &'a str,
+    revision: u32,
+    json: &'a str,
+}
+
 async fn keep_conversion(
     tx: &Transaction,
-    app_id: &str,
-    conversion_id: &str,
-    day: &str,
-    revision: u32,
-    json: &str,
+    c: &Conversion<'_>,
 ) -> Result<Option<String>, RollupError> {
     let mut rows = tx
         .query(
             "SELECT day, revision FROM conversions WHERE app_id = ?1 AND conversion_id = ?2",
-            (app_id, conversion_id),
+            (c.app_id, c.conversion_id),
         )
         .await?;
     let old = match rows.next().await? {
@@ -584,7 +630,7 @@ async fn keep_conversion(
     drop(rows);
     if old
         .as_ref()
-        .is_some_and(|(_, old_revision)| *old_revision >= i64::from(revision))
+        .is_some_and(|(_, old_revision)| *old_revision >= i64::from(c.revision))
     {
         return Ok(None);
     }
@@ -592,8 +638,64 @@ async fn keep_conversion(
         "INSERT INTO conversions (app_id, conversion_id, day, revision, record) \
          VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (app_id, conversion_id) DO UPDATE SET \
          day = excluded.day, revision = excluded.revision, record = excluded.record",
-        (app_id, conversion_id, day, i64::from(revision), json),
+        (
+            c.app_id,
+            c.conversion_id,
+            c.day,
+            i64::from(c.revision),
+            c.json,
+        ),
     )
     .await?;
-    Ok(Some(old.map_or_else(|| day.to_owned(), |(d, _)| d)))
+    tx.execute(
+        "INSERT OR IGNORE INTO conversion_journeys (app_id, journey, conversion_id) \
+         VALUES (?1, ?2, ?3)",
+        (c.app_id, c.journey, c.conversion_id),
+    )
+    .await?;
+    Ok(Some(old.map_or_else(|| c.day.to_owned(), |(d, _)| d)))
+}
+
+/// Anonymises the kept attributions of `journey`; returns their days (to push again).
+async fn anonymise_journey(
+    tx: &Transaction,
+    app_id: &str,
+    journey: &str,
+) -> Result<Vec<String>, RollupError> {
+    let mut rows = tx
+        .query(
+            "SELECT c.conversion_id, c.day, c.record FROM conversion_journeys j \
+             JOIN conversions c ON c.app_id = j.app_id AND c.conversion_id = j.conversion_id \
+             WHERE j.app_id = ?1 AND j.journey = ?2",
+            (app_id, journey),
+        )
+        .await?;
+    let mut found: Vec<(String, String, String)> = Vec::new();
+    while let Some(row) = rows.next().await? {
+        found.push((row.get(0)?, row.get(1)?, row.get(2)?));
+    }
+    drop(rows);
+    let mut days = Vec::with_capacity(found.len());
+    for (conversion_id, day, json) in found {
+        let mut record: OutboxRecord = serde_json::from_str(&json)?;
+        if let OutboxRecord::Attribution(attribution) = &mut record {
+            anonymise_attribution(attribution);
+        }
+        tx.execute(
+            "UPDATE conversions SET record = ?3 WHERE app_id = ?1 AND conversion_id = ?2",
+            (
+                app_id,
+                conversion_id.as_str(),
+                serde_json::to_string(&record)?,
+            ),
+        )
+        .await?;
+        days.push(day);
+    }
+    tx.execute(
+        "DELETE FROM conversion_journeys WHERE app_id = ?1 AND journey = ?2",
+        (app_id, journey),
+    )
+    .await?;
+    Ok(days)
 }

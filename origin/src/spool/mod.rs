@@ -219,6 +219,21 @@ impl Spool {
     /// ([`SpoolError::DiskFull`], checked per append, so intake resumes once space is freed)
     /// or the writer's queue is full ([`SpoolError::Busy`]).
     pub async fn append(&self, batch: EncodedBatch) -> Result<AppendOutcome, SpoolError> {
+        self.append_with(batch, false).await
+    }
+
+    /// [`Spool::append`], then a new segment is started: the one holding `batch` and
+    /// everything before it is deleted as soon as every sink has delivered it (an erasure:
+    /// the person's records do not wait in a half-full segment).
+    pub async fn append_then_roll(&self, batch: EncodedBatch) -> Result<AppendOutcome, SpoolError> {
+        self.append_with(batch, true).await
+    }
+
+    async fn append_with(
+        &self,
+        batch: EncodedBatch,
+        roll_after: bool,
+    ) -> Result<AppendOutcome, SpoolError> {
         let free = self.free_disk_bytes()?;
         let min = self.inner.min_free_disk_bytes;
         if free < min {
@@ -229,7 +244,11 @@ impl Spool {
             let sender = self.inner.sender.lock().map_err(|_| SpoolError::Closed)?;
             let sender = sender.as_ref().ok_or(SpoolError::Closed)?;
             sender
-                .try_send(AppendRequest { batch, reply })
+                .try_send(AppendRequest {
+                    batch,
+                    reply,
+                    roll_after,
+                })
                 .map_err(|err| match err {
                     mpsc::TrySendError::Full(_) => SpoolError::Busy(self.inner.max_queued_appends),
                     mpsc::TrySendError::Disconnected(_) => SpoolError::Closed,

@@ -34,6 +34,10 @@ pub enum RecordKind {
     NullPath,
     SkanPostback,
     Spend,
+    /// An erasure (issue 12): written by the origin itself (`POST /v1/erase`), never by the
+    /// edge, so that it reaches each sink in spool order, after every record of the journey it
+    /// erases. The Kafka sink writes a tombstone for it; the other sinks skip it.
+    Erasure,
 }
 
 impl RecordKind {
@@ -45,6 +49,7 @@ impl RecordKind {
             RecordKind::NullPath => "null_path",
             RecordKind::SkanPostback => "skan_postback",
             RecordKind::Spend => "spend",
+            RecordKind::Erasure => "erasure",
         }
     }
 
@@ -56,6 +61,7 @@ impl RecordKind {
             RecordKind::NullPath => 4,
             RecordKind::SkanPostback => 5,
             RecordKind::Spend => 6,
+            RecordKind::Erasure => 7,
         }
     }
 
@@ -67,6 +73,7 @@ impl RecordKind {
             4 => Some(RecordKind::NullPath),
             5 => Some(RecordKind::SkanPostback),
             6 => Some(RecordKind::Spend),
+            7 => Some(RecordKind::Erasure),
             _ => None,
         }
     }
@@ -139,6 +146,19 @@ impl EncodedBatch {
         let start = self.buf.len();
         write_record(&mut self.buf, kind, [id, app_id, journey, json], columns);
         self.records.push((fingerprint(id), start..self.buf.len()));
+    }
+
+    /// Adds the erasure of `journey` ([`RecordKind::Erasure`]); `id` is new per request (the
+    /// spool would drop a repeat), and names no person.
+    pub fn push_erasure(&mut self, id: &str, app_id: &str, journey: &str, erased_at_ms: i64) {
+        let json = serde_json::json!({
+            "kind": "erasure",
+            "app_id": app_id,
+            "journey": journey,
+            "erased_at_ms": erased_at_ms,
+        })
+        .to_string();
+        self.push_parts(RecordKind::Erasure, id, app_id, journey, &json, |_| {});
     }
 
     pub fn len(&self) -> usize {
@@ -228,6 +248,8 @@ pub enum Columns<'a> {
     NullPath(NullPathCols<'a>),
     SkanPostback(SkanPostbackCols<'a>),
     Spend(SpendCols<'a>),
+    /// An erasure has no columns: its app and journey are the record's own fields.
+    Erasure,
 }
 
 impl<'a> SpooledRecord<'a> {
@@ -241,6 +263,7 @@ impl<'a> SpooledRecord<'a> {
                 Columns::SkanPostback(SkanPostbackCols::decode(self.columns)?)
             }
             RecordKind::Spend => Columns::Spend(SpendCols::decode(self.columns)?),
+            RecordKind::Erasure => Columns::Erasure,
         })
     }
 

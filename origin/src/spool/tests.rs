@@ -112,6 +112,34 @@ async fn trims_only_what_every_sink_delivered_and_keeps_dedup() {
     spool.close();
 }
 
+/// Issue 12: an erasure's append closes the segment (1 MiB here, far from full), so the
+/// records before it are deleted once every sink is past them, not when the segment fills.
+#[tokio::test]
+async fn an_erasure_closes_the_segment_so_delivered_records_go_at_once() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let cfg = config(dir.path(), 1 << 20);
+    let spool = Spool::open(&cfg, &["x"]).expect("opens");
+    spool.append(records("person-", 3)).await.expect("appends");
+    spool
+        .append_then_roll(records("erasure-", 1))
+        .await
+        .expect("appends");
+    assert_eq!(spool.stats().segments, 2, "a new segment was started");
+    spool.append(records("later-", 1)).await.expect("appends");
+    spool.commit("x", 3).await.expect("commits");
+    assert_eq!(
+        spool.stats().segments,
+        1,
+        "the closed segment went with its delivery"
+    );
+    let left = fs::read_dir(dir.path().join("segments"))
+        .expect("lists")
+        .map(|e| fs::read(e.expect("entry").path()).expect("reads"))
+        .any(|bytes| bytes.windows(7).any(|w| w == b"person-"));
+    assert!(!left, "no record of the person is left in a segment");
+    spool.close();
+}
+
 #[tokio::test]
 async fn a_torn_tail_is_cut_and_appends_continue() {
     let dir = tempfile::tempdir().expect("tempdir");

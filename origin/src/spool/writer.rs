@@ -24,6 +24,10 @@ const MAX_GROUP: usize = 512;
 pub struct AppendRequest {
     pub batch: EncodedBatch,
     pub reply: oneshot::Sender<Result<AppendOutcome, SpoolError>>,
+    /// Start a new segment after this append: an erasure (issue 12) closes the segment that
+    /// holds the erased person's records, so it is deleted once every sink is past it rather
+    /// than when it fills.
+    pub roll_after: bool,
 }
 
 pub struct Writer {
@@ -112,7 +116,8 @@ impl Writer {
                 self.next_seq = seq;
                 self.durable.send_replace(seq);
                 // Roll before answering, so an acknowledged append never races a roll.
-                if self.active_len >= self.segment_bytes {
+                let asked = group.iter().any(|r| r.roll_after) && self.active_len > 0;
+                if self.active_len >= self.segment_bytes || asked {
                     if let Err(err) = self.roll() {
                         self.poison(&err);
                     }

@@ -304,3 +304,33 @@ pub fn same_ids_for_app(batch: &OutboxBatch, app: &str) -> OutboxBatch {
     }
     batch
 }
+
+/// Signs and sends `POST /v1/erase` for `journeys` of `app`; (status, JSON answer).
+pub async fn erase_journeys(
+    client: &reqwest::Client,
+    origin: &Origin,
+    app: &str,
+    journeys: &[&str],
+) -> (u16, serde_json::Value) {
+    use attrib_core::privacy::erasure::ORIGIN_ERASE_PATH;
+    use attrib_core::signing::{Direction, Keyring};
+    let body = serde_json::to_vec(&serde_json::json!({"app_id": app, "journeys": journeys}))
+        .expect("json");
+    let signature = Keyring::derived(Direction::Outbox, SECRET.as_bytes()).sign(
+        chrono::Utc::now().timestamp(),
+        "POST",
+        ORIGIN_ERASE_PATH,
+        &body,
+    );
+    let response = client
+        .post(origin.url(ORIGIN_ERASE_PATH))
+        .header("content-type", "application/json")
+        .header(SIGNATURE_HEADER, signature)
+        .body(body)
+        .send()
+        .await
+        .expect("erase");
+    let status = response.status().as_u16();
+    let body = response.bytes().await.expect("body");
+    (status, serde_json::from_slice(&body).expect("json"))
+}

@@ -49,6 +49,39 @@ pub fn kafka_id_counts_with(
     topics: &[String],
     properties: &[(&str, &str)],
 ) -> HashMap<String, usize> {
+    let mut counts: HashMap<String, usize> = HashMap::new();
+    for message in kafka_messages_with(brokers, topics, properties) {
+        let id = message.id.expect("every message has an attrib-id header");
+        *counts.entry(id).or_default() += 1;
+    }
+    counts
+}
+
+/// One message as a consumer reads it.
+#[derive(Debug, Clone)]
+pub struct KafkaMessage {
+    pub topic: String,
+    pub partition: i32,
+    pub offset: i64,
+    pub key: Option<String>,
+    /// `None`: a tombstone.
+    pub payload: Option<Vec<u8>>,
+    /// Headers `attrib-id`, `attrib-kind`, `attrib-spool-pos`.
+    pub id: Option<String>,
+    pub kind: Option<String>,
+    pub position: Option<String>,
+}
+
+/// Every message of `topics`, from the beginning, in each partition's order.
+pub fn kafka_messages(brokers: &str, topics: &[String]) -> Vec<KafkaMessage> {
+    kafka_messages_with(brokers, topics, &[])
+}
+
+fn kafka_messages_with(
+    brokers: &str,
+    topics: &[String],
+    properties: &[(&str, &str)],
+) -> Vec<KafkaMessage> {
     let mut config = ClientConfig::new();
     config
         .set("bootstrap.servers", brokers)
@@ -83,7 +116,7 @@ pub fn kafka_id_counts_with(
         ends.insert((element.topic().to_owned(), element.partition()), high);
     }
     consumer.assign(&assignment).expect("assign");
-    let mut counts: HashMap<String, usize> = HashMap::new();
+    let mut messages = Vec::new();
     let mut done: HashMap<(String, i32), bool> = ends
         .iter()
         .map(|(k, high)| (k.clone(), *high == 0))
@@ -94,16 +127,26 @@ pub fn kafka_id_counts_with(
             continue;
         };
         let message = result.expect("message");
-        let id = message
-            .headers()
-            .and_then(|h| {
+        let header = |name: &str| {
+            message.headers().and_then(|h| {
                 h.iter()
-                    .find(|h| h.key == "attrib-id")
+                    .find(|h| h.key == name)
                     .and_then(|h| h.value)
                     .map(|v| String::from_utf8_lossy(v).into_owned())
             })
-            .expect("every message has an attrib-id header");
-        *counts.entry(id).or_default() += 1;
+        };
+        messages.push(KafkaMessage {
+            topic: message.topic().to_owned(),
+            partition: message.partition(),
+            offset: message.offset(),
+            key: message
+                .key()
+                .map(|k| String::from_utf8_lossy(k).into_owned()),
+            payload: message.payload().map(<[u8]>::to_vec),
+            id: header("attrib-id"),
+            kind: header("attrib-kind"),
+            position: header("attrib-spool-pos"),
+        });
         let key = (message.topic().to_owned(), message.partition());
         if ends
             .get(&key)
@@ -116,7 +159,7 @@ pub fn kafka_id_counts_with(
         done.values().all(|d| *d),
         "could not read every partition to its end within 60 s"
     );
-    counts
+    messages
 }
 
 /// (app, day, source, campaign) → touches.

@@ -16,6 +16,11 @@ pub const DEFAULT_ORIGIN_REGION: &str = "DEFAULT_ORIGIN_REGION";
 /// `enforce` (production) or `record-only`: workerd does not implement jurisdictions, so local
 /// runs record the decision without asking the runtime for it.
 pub const DO_JURISDICTIONS: &str = "DO_JURISDICTIONS";
+/// The device-touches Durable Objects (one per app and keyed device hash).
+pub const DEVICE_BINDING: &str = "DEVICE";
+/// The key of the device hashes that name them (the same on both Workers: the ingest Worker
+/// names the objects, the query Worker erases them).
+pub const DEVICE_ID_SECRET: &str = "DEVICE_ID_SECRET";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum JurisdictionMode {

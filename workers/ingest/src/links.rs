@@ -116,7 +116,13 @@ pub async fn click(req: Request, env: &Env) -> Result<Response, IngestError> {
     let flagged = flag.is_some();
     record(env, &settings, placement, event, flag).await?;
     if !flagged && !device_ids.is_empty() {
-        mobile::record_touch(env, &settings.app_id, &device_ids, &touch).await?;
+        mobile::record_touch(
+            env,
+            (&settings.app_id, settings.residency),
+            &device_ids,
+            &touch,
+        )
+        .await?;
     }
     redirect(&destination)
 }
@@ -167,7 +173,13 @@ pub async fn impression(req: Request, env: &Env) -> Result<Response, IngestError
         let flagged = flag.is_some();
         record(env, &settings, placement, event, flag).await?;
         if !flagged && !device_ids.is_empty() {
-            mobile::record_touch(env, &settings.app_id, &device_ids, &touch).await?;
+            mobile::record_touch(
+                env,
+                (&settings.app_id, settings.residency),
+                &device_ids,
+                &touch,
+            )
+            .await?;
         }
     }
     let headers = Headers::new();

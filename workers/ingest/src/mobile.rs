@@ -7,7 +7,7 @@
 //! device matching is off and advertising ids are dropped from stored events.
 
 use attrib_core::event::Event;
-use attrib_core::geo::place;
+use attrib_core::geo::{place, Jurisdiction};
 use attrib_core::journey::EventOutcome;
 use attrib_core::keys::{basic_auth_user, KeyKind};
 use attrib_core::limits::MAX_BATCH_BYTES;
@@ -23,7 +23,7 @@ use attrib_core::mobile::settings::{
 use attrib_core::mobile::waterfall::{match_install, InstallMatch};
 use attrib_core::postback::device::postback_device_ids;
 use attrib_core::segment::{decode_request, Decoded, Endpoint};
-use attrib_core::settings::AppSettings;
+use attrib_core::settings::{AppSettings, Residency};
 use attrib_core::time::from_millis;
 use attrib_core::FieldError;
 use attrib_worker_common::body::read_capped;
@@ -36,8 +36,7 @@ use worker::{Date, Env, Method, Request, RequestInit, Response};
 use crate::deliver::{deliver, Positioned};
 use crate::error::IngestError;
 
-pub const DEVICE_BINDING: &str = "DEVICE";
-pub const DEVICE_ID_SECRET: &str = "DEVICE_ID_SECRET";
+pub use attrib_worker_common::config::{DEVICE_BINDING, DEVICE_ID_SECRET};
 
 fn secret(env: &Env) -> Option<Vec<u8>> {
     config::secret(env, DEVICE_ID_SECRET).map(String::into_bytes)
@@ -45,15 +44,19 @@ fn secret(env: &Env) -> Option<Vec<u8>> {
 
 async fn device_call(
     env: &Env,
-    app_id: &str,
+    (app_id, residency): (&str, Residency),
     hash: &str,
     path: &str,
     body: String,
 ) -> Result<Value, IngestError> {
-    let stub = env
-        .durable_object(DEVICE_BINDING)?
-        .id_from_name(&object_name(app_id, hash))?
-        .get_stub()?;
+    // An EU app's device objects live in the EU jurisdiction, as its journeys do (issue 12
+    // item 8): they hold keyed device hashes with the touches.
+    let jurisdiction = (residency == Residency::Eu).then_some(Jurisdiction::Eu);
+    let mode = config::jurisdiction_mode(env)?;
+    let stub =
+        attrib_worker_common::journeys::namespace_of(env, DEVICE_BINDING, jurisdiction, mode)?
+            .id_from_name(&object_name(app_id, hash))?
+            .get_stub()?;
     let mut init = RequestInit::new();
     init.with_method(Method::Post)
         .with_body(Some(JsValue::from_str(&body)));
@@ -71,7 +74,7 @@ async fn device_call(
 /// Remembers a click or impression under each device id it carried (hashed).
 pub async fn record_touch(
     env: &Env,
-    app_id: &str,
+    (app_id, residency): (&str, Residency),
     ids: &[DeviceId],
     touch: &DeviceTouch,
 ) -> Result<(), IngestError> {
@@ -83,7 +86,14 @@ pub async fn record_touch(
     })?;
     for id in ids {
         let hash = hashed(&secret, app_id, id);
-        device_call(env, app_id, &hash, DEVICE_TOUCH_PATH, body.clone()).await?;
+        device_call(
+            env,
+            (app_id, residency),
+            &hash,
+            DEVICE_TOUCH_PATH,
+            body.clone(),
+        )
+        .await?;
     }
     Ok(())
 }
@@ -99,11 +109,11 @@ fn hashes_of(env: &Env, app_id: &str, event: &Event) -> Vec<String> {
     }
 }
 
-async fn touches_of(env: &Env, app_id: &str, hashes: &[String]) -> Vec<DeviceTouch> {
+async fn touches_of(env: &Env, app: (&str, Residency), hashes: &[String]) -> Vec<DeviceTouch> {
     let mut touches = Vec::new();
     for hash in hashes {
         // A device object that cannot answer makes the install organic, not lost.
-        match device_call(env, app_id, hash, DEVICE_TOUCHES_PATH, "{}".into()).await {
+        match device_call(env, app, hash, DEVICE_TOUCHES_PATH, "{}".into()).await {
             Ok(value) => touches
                 .extend(serde_json::from_value::<Vec<DeviceTouch>>(value).unwrap_or_default()),
             Err(err) => worker::console_error!("device lookup failed: {err}"),
@@ -125,7 +135,7 @@ pub async fn enrich(env: &Env, settings: &AppSettings, event: &mut Event) -> Ins
             None => {
                 touches_of(
                     env,
-                    &settings.app_id,
+                    (&settings.app_id, settings.residency),
                     &hashes_of(env, &settings.app_id, event),
                 )
                 .await
@@ -264,7 +274,7 @@ pub async fn deferred_link(mut req: Request, env: &Env) -> Result<Response, Inge
     let click_id = install_click_id(&event);
     let touches = match click_id {
         Some(_) => Vec::new(),
-        None => touches_of(env, &settings.app_id, &hashes).await,
+        None => touches_of(env, (&settings.app_id, settings.residency), &hashes).await,
     };
     let lookback = mobile
         .deferred_lookback_secs
@@ -304,7 +314,7 @@ pub async fn deferred_link(mut req: Request, env: &Env) -> Result<Response, Inge
     if let Some(hash) = hashes.first() {
         answer = device_call(
             env,
-            &settings.app_id,
+            (&settings.app_id, settings.residency),
             hash,
             DEVICE_ANSWER_PATH,
             answer.to_string(),

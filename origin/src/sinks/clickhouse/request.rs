@@ -57,6 +57,8 @@ pub fn tables_of(kind: RecordKind) -> &'static [usize] {
         RecordKind::NullPath => &[5],
         RecordKind::SkanPostback => &[6],
         RecordKind::Spend => &[7],
+        // Carried out by `POST /v1/erase` itself (mutations, `erase.rs`).
+        RecordKind::Erasure => &[],
     }
 }
 
@@ -124,6 +126,7 @@ pub fn build(batch: &SpoolBatch, skip: Option<&Present>) -> Result<Vec<Insert>, 
     for record in batch.records() {
         let r = record?;
         match r.columns()? {
+            Columns::Erasure => {}
             Columns::Event(e) => {
                 if skipped(0, r.id) {
                     continue;

@@ -50,6 +50,8 @@ pub fn build(batch: &SpoolBatch) -> Result<Inserts, EmbeddedError> {
     for record in batch.records() {
         let r = record?;
         match r.columns()? {
+            // Erasures are carried out by `POST /v1/erase` itself (`sinks::embedded::erase`).
+            Columns::Erasure => {}
             Columns::Event(e) => inserts.events.push(vec![
                 text(r.id),
                 text(r.app_id),

@@ -19,6 +19,13 @@ const LINGER_MS: Setting = Setting::new("kafka.linger_ms", "KAFKA_LINGER_MS");
 const PARTITIONS: Setting = Setting::new("kafka.partitions", "KAFKA_TOPIC_PARTITIONS");
 const BATCH_RECORDS: Setting = Setting::new("kafka.batch_records", "KAFKA_BATCH_RECORDS");
 const PROPERTIES: Setting = Setting::new("kafka.properties", "KAFKA_PROPERTIES");
+const KEY_SECRET: Setting = Setting::new("kafka.key_secret", "KAFKA_KEY_SECRET");
+const RETENTION_MS: Setting = Setting::new("kafka.retention_ms", "KAFKA_RETENTION_MS");
+
+/// `retention.ms` of the topics the origin creates: 7 days (Kafka's own default), so an
+/// erased person's records leave the broker within a week of being written (README, Kafka
+/// topics and erasure).
+pub const DEFAULT_RETENTION_MS: u64 = 7 * 24 * 3_600_000;
 
 /// librdkafka properties the origin sets itself: a passthrough may not change them, since
 /// exactly-once delivery depends on them.
@@ -58,6 +65,10 @@ pub struct KafkaConfig {
     /// client certificate (`ssl.certificate.location`), given to the producer, the admin
     /// client and the recovery consumer alike.
     pub properties: Vec<(String, String)>,
+    /// The secret of the message keys ([`super::keys`]); `None`: one kept under the data dir.
+    pub key_secret: Option<String>,
+    /// `retention.ms` of the topics the origin creates (`cleanup.policy=delete`).
+    pub retention_ms: u64,
 }
 
 /// Logged at start: values of properties that look like secrets are not.
@@ -87,12 +98,48 @@ impl std::fmt::Debug for KafkaConfig {
             .field("batch_records", &self.batch_records)
             .field("security", &self.security)
             .field("properties", &properties)
+            .field(
+                "key_secret",
+                &self.key_secret.as_ref().map(|_| "<redacted>"),
+            )
+            .field("retention_ms", &self.retention_ms)
             .finish()
     }
 }
 
 impl KafkaConfig {
-    pub const SETTINGS: [&'static Setting; 17] = [
+    /// Every topic the sink writes, once each (two kinds may share a topic).
+    pub fn topics(&self) -> Vec<&str> {
+        let mut topics: Vec<&str> = Vec::with_capacity(6);
+        for topic in self.journey_topics().into_iter().chain([
+            self.skan_postbacks_topic.as_str(),
+            self.spend_topic.as_str(),
+        ]) {
+            if !topics.contains(&topic) {
+                topics.push(topic);
+            }
+        }
+        topics
+    }
+
+    /// The topics keyed by a person's journey (an erasure writes a tombstone on each), once
+    /// each. The edge facts' topics are keyed by the app's edge journey, never a person's.
+    pub fn journey_topics(&self) -> Vec<&str> {
+        let mut topics: Vec<&str> = Vec::with_capacity(4);
+        for topic in [
+            &self.events_topic,
+            &self.attributions_topic,
+            &self.merges_topic,
+            &self.null_paths_topic,
+        ] {
+            if !topics.contains(&topic.as_str()) {
+                topics.push(topic);
+            }
+        }
+        topics
+    }
+
+    pub const SETTINGS: [&'static Setting; 19] = [
         &BROKERS,
         &EVENTS_TOPIC,
         &ATTRIBUTIONS_TOPIC,
@@ -105,6 +152,8 @@ impl KafkaConfig {
         &PARTITIONS,
         &BATCH_RECORDS,
         &PROPERTIES,
+        &KEY_SECRET,
+        &RETENTION_MS,
         &security::PROTOCOL,
         &security::MECHANISM,
         &security::USERNAME,
@@ -167,6 +216,21 @@ impl KafkaConfig {
                     .map_err(|reason| sources.invalid(&PROPERTIES, "<redacted>", &reason))?,
                 None => Vec::new(),
             },
+            key_secret: match sources.string(&KEY_SECRET) {
+                Some(secret) if secret.len() < 16 => {
+                    return Err(sources.invalid(
+                        &KEY_SECRET,
+                        "<redacted>",
+                        "must be at least 16 characters",
+                    ))
+                }
+                other => other,
+            },
+            retention_ms: sources.parse_or(
+                &RETENTION_MS,
+                &DEFAULT_RETENTION_MS.to_string(),
+                positive_u64,
+            )?,
         }))
     }
 }

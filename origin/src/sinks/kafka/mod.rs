@@ -1,5 +1,6 @@
-//! The Kafka sink: events, attributions, merges and null paths on their topics, keyed by journey
-//! (`u:{app}:{user}`) so one user's records stay in order on one partition.
+//! The Kafka sink: events, attributions, merges and null paths on their topics, keyed by the
+//! journey's keyed hash ([`keys`]: `{app}:{hmac}`, never the user id) so one user's records
+//! stay in order on one partition; an erasure is a tombstone at that key on each of them.
 //!
 //! Exactly once, in three layers: the spool never re-sends a batch the sink acknowledged;
 //! the idempotent producer (acks=all) removes duplicates from its own retries; and the gap
@@ -9,13 +10,14 @@
 //! it can skip what is already there.
 
 mod config;
+pub mod keys;
 mod recovery;
 mod request;
 pub mod retry;
 pub mod security;
 mod sink;
 
-pub use config::KafkaConfig;
+pub use config::{KafkaConfig, DEFAULT_RETENTION_MS};
 pub use request::{partition_for, SPOOL_POSITION_HEADER};
 pub use security::{KafkaSecurity, SaslMechanism, SecurityProtocol};
 pub use sink::KafkaSink;
@@ -37,6 +39,8 @@ pub enum KafkaError {
     },
     #[error(transparent)]
     Spool(#[from] crate::spool::SpoolError),
+    #[error("the Kafka key secret could not be read or created: {0}")]
+    KeySecret(std::io::Error),
     #[error("a Kafka client task failed: {0}")]
     Task(String),
     /// The rest of the batch is in Kafka; these messages were refused for good.

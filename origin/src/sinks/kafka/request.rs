@@ -1,10 +1,15 @@
-//! Turns a spool batch into Kafka messages: topic by record kind, key = journey, partition
-//! chosen here (Kafka's murmur2 rule, as the Java client's default partitioner does) so
-//! recovery knows where each message went, and headers naming the record.
+//! Turns a spool batch into Kafka messages: topic by record kind, key = the journey's keyed
+//! hash ([`super::keys`]), partition chosen here from the key (Kafka's murmur2 rule, as the
+//! Java client's default partitioner does) so recovery knows where each message went, and
+//! headers naming the record. An erasure becomes a tombstone (no value) at its journey's key
+//! on every journey topic, in spool order after the journey's records.
+
+use std::sync::Arc;
 
 use crate::spool::{RecordKind, SpoolBatch, SpoolError};
 
 use super::config::KafkaConfig;
+use super::keys::KeyHasher;
 
 /// `"{spool seq}:{index in entry}"`: where the message came from, for crash recovery.
 pub const SPOOL_POSITION_HEADER: &str = "attrib-spool-pos";
@@ -17,11 +22,15 @@ pub type Position = (u64, u32);
 pub struct Message<'a> {
     pub topic: &'a str,
     pub partition: i32,
-    pub key: &'a str,
-    pub payload: &'a str,
+    /// Shared by the messages of one journey (computed once per run of its records).
+    pub key: Arc<str>,
+    /// `None`: a tombstone (an erasure).
+    pub payload: Option<&'a str>,
     pub id: &'a str,
     pub kind: &'static str,
     pub position: Position,
+    /// Which of the messages of one spool record this is (an erasure makes one per topic).
+    pub fan: u8,
 }
 
 pub fn topic_of(config: &KafkaConfig, kind: RecordKind) -> &str {
@@ -32,27 +41,62 @@ pub fn topic_of(config: &KafkaConfig, kind: RecordKind) -> &str {
         RecordKind::NullPath => &config.null_paths_topic,
         RecordKind::SkanPostback => &config.skan_postbacks_topic,
         RecordKind::Spend => &config.spend_topic,
+        // Not used for erasures, which go to every journey topic (`build`).
+        RecordKind::Erasure => &config.events_topic,
     }
 }
 
 pub fn build<'a>(
     batch: &'a SpoolBatch,
     config: &'a KafkaConfig,
+    keys: &mut KeyHasher,
     partitions_of: impl Fn(&str) -> i32,
 ) -> Result<Vec<Message<'a>>, SpoolError> {
     let mut messages = Vec::with_capacity(batch.record_count());
+    let journey_topics = config.journey_topics();
+    // Records of one journey come in runs: hash once per run.
+    let mut last: Option<(&str, &str, Arc<str>)> = None;
     for entry in &batch.entries {
         for (index, record) in entry.records().enumerate() {
             let record = record?;
+            let key = match &last {
+                Some((app, journey, key))
+                    if *app == record.app_id && *journey == record.journey =>
+                {
+                    key.clone()
+                }
+                _ => {
+                    let key: Arc<str> = keys.key(record.app_id, record.journey).into();
+                    last = Some((record.app_id, record.journey, key.clone()));
+                    key
+                }
+            };
+            let position = (entry.seq, index as u32);
+            if record.kind == RecordKind::Erasure {
+                for (fan, topic) in journey_topics.iter().enumerate() {
+                    messages.push(Message {
+                        topic,
+                        partition: partition_for(key.as_bytes(), partitions_of(topic)),
+                        key: key.clone(),
+                        payload: None,
+                        id: record.id,
+                        kind: record.kind.as_str(),
+                        position,
+                        fan: fan as u8,
+                    });
+                }
+                continue;
+            }
             let topic = topic_of(config, record.kind);
             messages.push(Message {
                 topic,
-                partition: partition_for(record.journey.as_bytes(), partitions_of(topic)),
-                key: record.journey,
-                payload: record.json,
+                partition: partition_for(key.as_bytes(), partitions_of(topic)),
+                key,
+                payload: Some(record.json),
                 id: record.id,
                 kind: record.kind.as_str(),
-                position: (entry.seq, index as u32),
+                position,
+                fan: 0,
             });
         }
     }

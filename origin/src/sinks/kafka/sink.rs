@@ -19,6 +19,7 @@ use rdkafka::ClientContext;
 use tokio::sync::Notify;
 
 use super::config::KafkaConfig;
+use super::keys::KeyHasher;
 use super::recovery::last_positions;
 use super::request::{self, Position, ID_HEADER, KIND_HEADER, SPOOL_POSITION_HEADER};
 use super::{KafkaError, SINK_NAME};
@@ -83,13 +84,15 @@ pub struct KafkaSink {
     partitions: HashMap<String, i32>,
     /// Last position per (topic, partition) found at start: already in Kafka.
     recovered: HashMap<(String, i32), Position>,
-    /// Positions acknowledged in earlier attempts of the batch being retried.
-    acked: HashSet<Position>,
+    /// Messages (position, fan) acknowledged in earlier attempts of the batch being retried.
+    acked: HashSet<(Position, u8)>,
     acked_batch_end: u64,
+    keys: KeyHasher,
 }
 
 impl KafkaSink {
-    pub fn new(config: KafkaConfig) -> Result<Self, KafkaError> {
+    /// `key_secret`: the secret of the message keys ([`super::keys::secret`]).
+    pub fn new(config: KafkaConfig, key_secret: Vec<u8>) -> Result<Self, KafkaError> {
         let producer: Client = config
             .client_config()
             .set("enable.idempotence", "true")
@@ -110,33 +113,28 @@ impl KafkaSink {
             recovered: HashMap::new(),
             acked: HashSet::new(),
             acked_batch_end: 0,
+            keys: KeyHasher::new(key_secret),
         })
     }
 
-    /// Every topic the sink writes, once each (two kinds may share a topic).
     fn topics(&self) -> Vec<&str> {
-        let mut topics: Vec<&str> = Vec::with_capacity(6);
-        for topic in [
-            &self.config.events_topic,
-            &self.config.attributions_topic,
-            &self.config.merges_topic,
-            &self.config.null_paths_topic,
-            &self.config.skan_postbacks_topic,
-            &self.config.spend_topic,
-        ] {
-            if !topics.contains(&topic.as_str()) {
-                topics.push(topic);
-            }
-        }
-        topics
+        self.config.topics()
     }
 
     async fn ensure_topics(&self) -> Result<(), KafkaError> {
         let admin: AdminClient<DefaultClientContext> = self.config.client_config().create()?;
+        let retention = self.config.retention_ms.to_string();
+        // Keys are per person, so compaction would keep one record per person: every topic
+        // is `delete` with a bounded retention (README, Kafka topics and erasure). Topics
+        // that exist already are used as they are.
         let new_topics: Vec<NewTopic> = self
             .topics()
             .iter()
-            .map(|t| NewTopic::new(t, self.config.partitions as i32, TopicReplication::Fixed(1)))
+            .map(|t| {
+                NewTopic::new(t, self.config.partitions as i32, TopicReplication::Fixed(1))
+                    .set("cleanup.policy", "delete")
+                    .set("retention.ms", &retention)
+            })
             .collect();
         let results = admin
             .create_topics(
@@ -192,7 +190,7 @@ impl KafkaSink {
             self.acked_batch_end = batch.next_seq;
         }
         let partitions = &self.partitions;
-        let messages = request::build(batch, &self.config, |topic| {
+        let messages = request::build(batch, &self.config, &mut self.keys, |topic| {
             partitions.get(topic).copied().unwrap_or(1)
         })?;
         let acks: Arc<Acks> = self.producer.context().clone();
@@ -211,7 +209,7 @@ impl KafkaSink {
         for (index, message) in messages.iter().enumerate() {
             // A replayed dead letter is not in Kafka whatever the positions say.
             let already = !batch.replay
-                && (self.acked.contains(&message.position)
+                && (self.acked.contains(&(message.position, message.fan))
                     || self
                         .recovered
                         .get(&(message.topic.to_owned(), message.partition))
@@ -234,11 +232,13 @@ impl KafkaSink {
                     key: SPOOL_POSITION_HEADER,
                     value: Some(&position),
                 });
-            let mut record = BaseRecord::with_opaque_to(message.topic, index)
+            let mut record = BaseRecord::<str, str, usize>::with_opaque_to(message.topic, index)
                 .partition(message.partition)
-                .key(message.key)
-                .payload(message.payload)
+                .key(&*message.key)
                 .headers(headers);
+            if let Some(payload) = message.payload {
+                record = record.payload(payload);
+            }
             loop {
                 match self.producer.send(record) {
                     Ok(()) => break,
@@ -271,7 +271,7 @@ impl KafkaSink {
         }
         for (message, acked) in messages.iter().zip(&state.acked) {
             if *acked {
-                self.acked.insert(message.position);
+                self.acked.insert((message.position, message.fan));
             }
         }
         if state.failed == 0 {

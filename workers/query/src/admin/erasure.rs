@@ -7,17 +7,25 @@
 //! regulation again finishes the work (every step is idempotent). Last, every origin is asked
 //! (`POST /v1/erase`, signed with the outbox keys) to delete the journeys' rows, and answers
 //! per store.
+//!
+//! A `DEVICE_ID` erasure names no journey: it empties the device-touches objects of the
+//! advertising ids (`POST /erase`), store `edge_device_touches`.
 
 use std::collections::BTreeMap;
 
+use attrib_core::geo::Jurisdiction;
 use attrib_core::geo::Placement;
 use attrib_core::identity::JourneyKey;
+use attrib_core::mobile::device::DEVICE_ERASE_PATH;
 use attrib_core::privacy::erasure::{
-    subject_journey, ErasureError, LinkedJourneys, OriginErasure, OriginErasureReply, StoreStatus,
-    EDGE_JOURNEYS_STORE, EDGE_POSTBACK_LOG_STORE, ORIGIN_ERASE_PATH, ORIGIN_STORE,
+    device_object_names, subject_journey, ErasureError, LinkedJourneys, OriginErasure,
+    OriginErasureReply, StoreStatus, EDGE_DEVICE_TOUCHES_STORE, EDGE_JOURNEYS_STORE,
+    EDGE_POSTBACK_LOG_STORE, ORIGIN_ERASE_PATH, ORIGIN_STORE,
 };
-use attrib_core::privacy::RegulationInput;
+use attrib_core::privacy::residency::log_names;
+use attrib_core::privacy::{RegulationInput, SubjectType};
 use attrib_core::protocol::{EraseReply, EraseRequest, JourneyView, ERASE_PATH, VIEW_PATH};
+use attrib_core::settings::Residency;
 use attrib_core::signing::Direction;
 use attrib_worker_common::apps::{self, DB_BINDING};
 use attrib_worker_common::config::JurisdictionMode;
@@ -43,6 +51,10 @@ enum EraseError {
     NoApp,
     #[error("the origin answered {status}: {body}")]
     Origin { status: u16, body: String },
+    #[error(
+        "DEVICE_ID_SECRET is not set for the query Worker: the device objects cannot be named"
+    )]
+    NoDeviceSecret,
 }
 
 /// Runs the edge erasure of `input` in `app_id`, recording each store's status in `stores`.
@@ -52,6 +64,17 @@ pub async fn run(
     input: &RegulationInput,
     stores: &mut BTreeMap<String, StoreStatus>,
 ) {
+    if input.subject_type == SubjectType::DeviceId {
+        let status = match erase_devices(env, app_id, input).await {
+            Ok(()) => StoreStatus::Done,
+            Err(err) => {
+                worker::console_error!("app {app_id}: erasure of device objects failed: {err}");
+                StoreStatus::failed(err.to_string())
+            }
+        };
+        stores.insert(EDGE_DEVICE_TOUCHES_STORE.into(), status);
+        return;
+    }
     let reached = match erase_journeys(env, app_id, input).await {
         Ok(reached) => {
             stores.insert(EDGE_JOURNEYS_STORE.into(), StoreStatus::Done);
@@ -208,6 +231,27 @@ async fn ask_origin(
     Ok(serde_json::from_str(&text).map_err(EdgeError::from)?)
 }
 
+/// Empties the device-touches object of each advertising id (in the EU jurisdiction for an EU
+/// app, where the ingest Worker keeps them).
+async fn erase_devices(env: &Env, app_id: &str, input: &RegulationInput) -> Result<(), EraseError> {
+    let secret = config::secret(env, config::DEVICE_ID_SECRET).ok_or(EraseError::NoDeviceSecret)?;
+    let settings = apps::app_settings(env, app_id)
+        .await?
+        .ok_or(EraseError::NoApp)?;
+    let jurisdiction = (settings.residency == Residency::Eu).then_some(Jurisdiction::Eu);
+    let mode = config::jurisdiction_mode(env)?;
+    let namespace = journeys::namespace_of(env, config::DEVICE_BINDING, jurisdiction, mode)?;
+    for name in device_object_names(secret.as_bytes(), app_id, &input.subject_ids) {
+        let stub = namespace
+            .id_from_name(&name)
+            .and_then(|id| id.get_stub())
+            .map_err(EdgeError::from)?;
+        let _: serde_json::Value =
+            journeys::post(&stub, DEVICE_ERASE_PATH, &serde_json::json!({})).await?;
+    }
+    Ok(())
+}
+
 /// Erases every journey linked to the subjects (their links kept for now).
 async fn erase_journeys(
     env: &Env,
@@ -241,6 +285,9 @@ async fn erase_journeys(
 }
 
 async fn delete_postback_log(env: &Env, app_id: &str, names: &[String]) -> Result<(), QueryError> {
+    // EU journeys' rows hold the journey's keyed hash (`attrib_core::privacy::residency`).
+    let secret = attrib_worker_common::suppression::secret(env).ok();
+    let names = log_names(secret.as_deref(), app_id, names);
     let db = env.d1(DB_BINDING)?;
     let mut statements = Vec::new();
     for chunk in names.chunks(NAMES_PER_DELETE) {

@@ -21,6 +21,7 @@ use attrib_core::limits::{
     MAX_EXPORT_POSTBACK_ATTEMPTS, MAX_ID_CHARS, MAX_SUBJECT_EXPORT_BYTES,
     MAX_SUBJECT_EXPORT_JOURNEYS,
 };
+use attrib_core::privacy::residency::log_names;
 use attrib_core::privacy::{subject_hash, SubjectType};
 use attrib_core::protocol::{JourneyRawExport, EXPORT_PATH};
 use attrib_core::FieldError;
@@ -154,7 +155,10 @@ pub async fn export(
 
 /// The postback attempt log rows (D1) of these journeys, newest first.
 async fn attempts(cx: &Cx<'_>, app_id: &str, names: &[String]) -> Result<Vec<Value>, QueryError> {
-    // At most MAX_SUBJECT_EXPORT_JOURNEYS names: far below D1's bound-parameter limit.
+    // EU journeys' rows hold the journey's keyed hash (`attrib_core::privacy::residency`).
+    let secret = suppression::secret(cx.env).ok();
+    let names = &log_names(secret.as_deref(), app_id, names);
+    // At most twice MAX_SUBJECT_EXPORT_JOURNEYS names: far below D1's bound-parameter limit.
     let placeholders: Vec<String> = (0..names.len()).map(|i| format!("?{}", i + 3)).collect();
     let mut binds = vec![
         JsValue::from_str(app_id),

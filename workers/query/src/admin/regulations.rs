@@ -118,7 +118,7 @@ pub async fn create(cx: &Cx<'_>, app_id: &str, body: Value) -> Result<Response, 
             RegulationType::DeleteOnly => continue,
         });
     }
-    let mut stores = stores_of(input.regulation_type);
+    let mut stores = stores_of(input.regulation_type, input.subject_type);
     if stores.contains_key(EDGE_SUPPRESSION_STORE) {
         // Done in this batch.
         stores.insert(EDGE_SUPPRESSION_STORE.into(), StoreStatus::Done);
