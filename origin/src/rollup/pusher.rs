@@ -279,6 +279,21 @@ mod tests {
         }
     }
 
+    /// The rollups are recomputed from records stored as JSON; without serde_json's exact float
+    /// parsing a credit value came back one unit in the last place off, so a day's sums differed
+    /// from the edge's (seen when libsql's remote client, which had enabled it, was dropped).
+    #[test]
+    fn stored_credit_values_parse_back_exactly() {
+        let inexact = (1..20_000)
+            .map(|n| f64::from(n) / 3.0 * 1.1)
+            .filter(|v| {
+                let text = serde_json::to_string(v).unwrap_or_default();
+                serde_json::from_str::<f64>(&text).ok() != Some(*v)
+            })
+            .count();
+        assert_eq!(inexact, 0, "values that do not survive a JSON round trip");
+    }
+
     #[test]
     fn days_are_grouped_within_the_row_limits_and_kept_whole() {
         let per_day = MAX_UPSERT_SECTION_ROWS / 3 + 1; // three days do not fit in one upsert
