@@ -5,9 +5,13 @@
 //! itself, outbox rows written in a transaction go out as one multi-row insert at its end,
 //! and meta values are read once per object (the object is its storage's only writer, so a
 //! cached value stays true until it writes it; a rolled-back transaction drops the cache).
+//! Events have no time index (a row written per event): the latest activity comes from the
+//! two latest events, remembered the same way ([`RecentActivity`]), or from a scan when an
+//! event arrives older than them.
 
 use attrib_core::attribution::AttributionResult;
 use attrib_core::event::Event;
+use attrib_core::journey::activity::{Answer, RecentActivity, Seen};
 use attrib_core::journey::{JourneyStore, NullPathState};
 use attrib_core::outbox::OutboxRecord;
 use attrib_core::postback::Postback;
@@ -41,6 +45,8 @@ pub struct SqlJourneyStore {
     pending_outbox: RefCell<Vec<String>>,
     /// Meta values by key (`None`: known absent), as JSON text.
     meta_cache: RefCell<HashMap<String, Option<String>>>,
+    /// The latest stored events (`None`: not read yet, or forgotten).
+    activity: RefCell<Option<RecentActivity>>,
 }
 
 /// Records in one outbox row: the records of one call share a row (one row written and one
@@ -66,6 +72,13 @@ struct Time {
 }
 
 #[derive(Deserialize)]
+struct LatestRow {
+    ts: f64,
+    id: String,
+    r#type: Option<String>,
+}
+
+#[derive(Deserialize)]
 struct Count {
     n: f64,
 }
@@ -80,6 +93,7 @@ impl SqlJourneyStore {
             depth: Cell::new(0),
             pending_outbox: RefCell::new(Vec::new()),
             meta_cache: RefCell::new(HashMap::new()),
+            activity: RefCell::new(None),
         }
     }
 
@@ -91,8 +105,65 @@ impl SqlJourneyStore {
         self.meta_cache.borrow_mut().insert(key.to_owned(), value);
     }
 
+    /// Drops every cached value (meta and the latest events): after a rollback, or writes
+    /// made around the cache.
     pub fn forget_meta(&self) {
         self.meta_cache.borrow_mut().clear();
+        self.forget_activity();
+    }
+
+    /// Events were deleted (retention): the remembered latest ones may be gone.
+    pub fn forget_activity(&self) {
+        self.activity.borrow_mut().take();
+    }
+
+    /// Answers from the remembered latest events, reading them first if needed.
+    fn recent_answer(&self, ask: impl Fn(&RecentActivity) -> Answer) -> Result<Answer, StoreError> {
+        if let Some(recent) = self.activity.borrow().as_ref() {
+            return Ok(ask(recent));
+        }
+        // The two latest by time, then their types: only two bodies are read.
+        let rows: Vec<LatestRow> = self
+            .sql
+            .exec(
+                "SELECT ts_ms AS ts, message_id AS id, json_extract(body, '$.type') AS type \
+                 FROM events WHERE message_id IN \
+                 (SELECT message_id FROM events ORDER BY ts_ms DESC LIMIT 2)",
+                None,
+            )?
+            .to_array()?;
+        let recent = RecentActivity::from_latest(
+            rows.into_iter()
+                .map(|r| Seen {
+                    ts_ms: r.ts as i64,
+                    message_id: r.id,
+                    engaged: !matches!(r.r#type.as_deref(), Some("click" | "impression")),
+                })
+                .collect(),
+        );
+        let answer = ask(&recent);
+        *self.activity.borrow_mut() = Some(recent);
+        Ok(answer)
+    }
+
+    /// The latest other event time at or before `ts_ms` by a scan of the events (no index).
+    fn scan_latest(
+        &self,
+        ts_ms: i64,
+        excluding: &str,
+        engaged_only: bool,
+    ) -> Result<Option<i64>, StoreError> {
+        let query = if engaged_only {
+            "SELECT max(ts_ms) AS ts FROM events WHERE ts_ms <= ? AND message_id != ? \
+             AND json_extract(body, '$.type') NOT IN ('click', 'impression')"
+        } else {
+            "SELECT max(ts_ms) AS ts FROM events WHERE ts_ms <= ? AND message_id != ?"
+        };
+        let rows: Vec<MaybeTime> = self
+            .sql
+            .exec(query, vec![int(ts_ms), text(excluding)])?
+            .to_array()?;
+        Ok(rows.first().and_then(|r| r.ts).map(|t| t as i64))
     }
 
     /// Writes `records` (outbox JSON, oldest first) as few rows as the row bounds allow.
@@ -240,34 +311,27 @@ impl JourneyStore for SqlJourneyStore {
         for row in cursor.raw() {
             row?;
         }
-        Ok(cursor.rows_written() > 0)
+        let stored = cursor.rows_written() > 0;
+        if stored {
+            if let Some(recent) = self.activity.borrow_mut().as_mut() {
+                recent.stored(Seen::of(event));
+            }
+        }
+        Ok(stored)
     }
 
     fn latest_activity(&self, ts_ms: i64, excluding: &str) -> Result<Option<i64>, StoreError> {
-        let rows: Vec<MaybeTime> = self
-            .sql
-            .exec(
-                // Walks the time index down from `ts_ms` and stops at the first other event;
-                // `max(...)` with the extra condition would scan every earlier event.
-                "SELECT ts_ms AS ts FROM events WHERE ts_ms <= ? AND message_id != ? \
-                 ORDER BY ts_ms DESC LIMIT 1",
-                vec![int(ts_ms), text(excluding)],
-            )?
-            .to_array()?;
-        Ok(rows.first().and_then(|r| r.ts).map(|t| t as i64))
+        match self.recent_answer(|r| r.latest_activity(ts_ms, excluding))? {
+            Answer::Known(latest) => Ok(latest),
+            Answer::Look => self.scan_latest(ts_ms, excluding, false),
+        }
     }
 
     fn latest_engagement(&self, ts_ms: i64, excluding: &str) -> Result<Option<i64>, StoreError> {
-        let rows: Vec<MaybeTime> = self
-            .sql
-            .exec(
-                "SELECT ts_ms AS ts FROM events WHERE ts_ms <= ? AND message_id != ? \
-                 AND json_extract(body, '$.type') NOT IN ('click', 'impression') \
-                 ORDER BY ts_ms DESC LIMIT 1",
-                vec![int(ts_ms), text(excluding)],
-            )?
-            .to_array()?;
-        Ok(rows.first().and_then(|r| r.ts).map(|t| t as i64))
+        match self.recent_answer(|r| r.latest_engagement(ts_ms, excluding))? {
+            Answer::Known(latest) => Ok(latest),
+            Answer::Look => self.scan_latest(ts_ms, excluding, true),
+        }
     }
 
     fn has_touch(&self, touch_id: &str) -> Result<bool, StoreError> {
