@@ -47,6 +47,13 @@ pub struct SqlJourneyStore {
     meta_cache: RefCell<HashMap<String, Option<String>>>,
     /// The latest stored events (`None`: not read yet, or forgotten).
     activity: RefCell<Option<RecentActivity>>,
+    /// Whether the outbox has rows, as last written or read (`None`: unknown).
+    outbox_rows: Cell<Option<bool>>,
+    /// A flush is sending the outbox rows up to this `seq`: new records must not be appended
+    /// to them (the flush deletes them once acknowledged).
+    flushing_through: Cell<Option<i64>>,
+    /// Known: no pending postback and no attempt left to log (the alarm skips postbacks).
+    postbacks_idle: Cell<bool>,
 }
 
 /// Records in one outbox row: the records of one call share a row (one row written and one
@@ -94,6 +101,9 @@ impl SqlJourneyStore {
             pending_outbox: RefCell::new(Vec::new()),
             meta_cache: RefCell::new(HashMap::new()),
             activity: RefCell::new(None),
+            outbox_rows: Cell::new(None),
+            flushing_through: Cell::new(None),
+            postbacks_idle: Cell::new(false),
         }
     }
 
@@ -110,6 +120,24 @@ impl SqlJourneyStore {
     pub fn forget_meta(&self) {
         self.meta_cache.borrow_mut().clear();
         self.forget_activity();
+        self.outbox_rows.set(None);
+        self.postbacks_idle.set(false);
+    }
+
+    pub fn postbacks_idle(&self) -> bool {
+        self.postbacks_idle.get()
+    }
+
+    pub fn set_postbacks_idle(&self, idle: bool) {
+        self.postbacks_idle.set(idle);
+    }
+
+    /// A flush sends the rows up to `seq` (`None`: it is over, whatever became of them).
+    pub fn set_flushing_through(&self, seq: Option<i64>) {
+        self.flushing_through.set(seq);
+        if seq.is_none() {
+            self.outbox_rows.set(None);
+        }
     }
 
     /// Events were deleted (retention): the remembered latest ones may be gone.
@@ -166,9 +194,18 @@ impl SqlJourneyStore {
         Ok(rows.first().and_then(|r| r.ts).map(|t| t as i64))
     }
 
-    /// Writes `records` (outbox JSON, oldest first) as few rows as the row bounds allow.
+    /// Writes `records` (outbox JSON, oldest first) as few rows as the row bounds allow:
+    /// appended to the newest row while it waits for its flush and has room (calls within a
+    /// flush delay write one row, updated, and the flush deletes one), else in new rows.
     pub fn insert_outbox_rows(&self, records: &[String]) -> Result<(), StoreError> {
-        let rows = pack_records(records);
+        if records.is_empty() {
+            return Ok(());
+        }
+        let mut rows = pack_records(records);
+        if self.outbox_rows.get() != Some(false) && self.append_outbox(&rows[0])? {
+            rows.remove(0);
+        }
+        self.outbox_rows.set(Some(true));
         for chunk in rows.chunks(OUTBOX_ROWS_PER_INSERT) {
             let placeholders = vec!["(?, ?, ?)"; chunk.len()].join(", ");
             let mut binds = Vec::with_capacity(chunk.len() * 3);
@@ -183,6 +220,30 @@ impl SqlJourneyStore {
             )?;
         }
         Ok(())
+    }
+
+    /// Appends one packed row's records to the newest outbox row if it is not being flushed
+    /// and stays within the row bounds; `false` when it did not.
+    fn append_outbox(&self, (count, body): &(usize, String)) -> Result<bool, StoreError> {
+        let cursor = self.sql.exec(
+            "UPDATE outbox SET body = body || char(10) || ?, records = records + ?, \
+             bytes = bytes + 1 + ? WHERE seq = (SELECT max(seq) FROM outbox) AND seq > ? \
+             AND records + ? <= ? AND bytes + 1 + ? <= ?",
+            vec![
+                text(body),
+                int(*count as i64),
+                int(body.len() as i64),
+                int(self.flushing_through.get().unwrap_or(-1)),
+                int(*count as i64),
+                int(MAX_RECORDS_PER_OUTBOX_ROW as i64),
+                int(body.len() as i64),
+                int(MAX_OUTBOX_ROW_BYTES as i64),
+            ],
+        )?;
+        for row in cursor.raw() {
+            row?;
+        }
+        Ok(cursor.rows_written() > 0)
     }
 
     fn exists(&self, query: &str, binds: Vec<SqlStorageValue>) -> Result<bool, StoreError> {
@@ -213,8 +274,14 @@ impl SqlJourneyStore {
 }
 
 impl SqlJourneyStore {
+    /// Read once, then kept: only this object's writes change it.
     pub fn outbox_has_rows(&self) -> Result<bool, StoreError> {
-        self.exists("SELECT 1 AS found FROM outbox LIMIT 1", Vec::new())
+        if let Some(known) = self.outbox_rows.get() {
+            return Ok(known);
+        }
+        let rows = self.exists("SELECT 1 AS found FROM outbox LIMIT 1", Vec::new())?;
+        self.outbox_rows.set(Some(rows));
+        Ok(rows)
     }
 }
 
@@ -473,6 +540,7 @@ impl JourneyStore for SqlJourneyStore {
     }
 
     fn enqueue_postback(&self, postback: &Postback) -> Result<(), StoreError> {
+        self.postbacks_idle.set(false);
         self.sql.exec(
             "INSERT OR IGNORE INTO postbacks (key, conversion_id, network, created_ms, status, \
              attempts, next_attempt_ms, body) VALUES (?, ?, ?, ?, 'pending', 0, ?, ?)",
