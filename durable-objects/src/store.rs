@@ -19,7 +19,7 @@ use attrib_core::touch::Touch;
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
 use std::cell::{Cell, RefCell};
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use worker::{SqlStorageValue, Storage};
 
@@ -54,6 +54,9 @@ pub struct SqlJourneyStore {
     flushing_through: Cell<Option<i64>>,
     /// Known: no pending postback and no attempt left to log (the alarm skips postbacks).
     postbacks_idle: Cell<bool>,
+    /// Journeys known to be merged into this one (web events name their anonymous id on
+    /// every call: its merge is looked up once, not per call).
+    merged: RefCell<HashSet<String>>,
 }
 
 /// Records in one outbox row: the records of one call share a row (one row written and one
@@ -104,6 +107,7 @@ impl SqlJourneyStore {
             outbox_rows: Cell::new(None),
             flushing_through: Cell::new(None),
             postbacks_idle: Cell::new(false),
+            merged: RefCell::new(HashSet::new()),
         }
     }
 
@@ -122,6 +126,15 @@ impl SqlJourneyStore {
         self.forget_activity();
         self.outbox_rows.set(None);
         self.postbacks_idle.set(false);
+        self.merged.borrow_mut().clear();
+    }
+
+    pub fn known_merged(&self, journey: &str) -> bool {
+        self.merged.borrow().contains(journey)
+    }
+
+    pub fn note_merged(&self, journey: String) {
+        self.merged.borrow_mut().insert(journey);
     }
 
     pub fn postbacks_idle(&self) -> bool {

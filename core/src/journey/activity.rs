@@ -59,7 +59,7 @@ impl RecentActivity {
     /// journey holds no more).
     pub fn from_latest(mut rows: Vec<Seen>) -> Self {
         let complete = rows.len() < KEPT;
-        rows.sort_by(|a, b| b.ts_ms.cmp(&a.ts_ms));
+        rows.sort_by_key(|s| std::cmp::Reverse(s.ts_ms));
         rows.truncate(KEPT);
         RecentActivity {
             latest: rows,
@@ -220,7 +220,7 @@ mod tests {
             }
             // Reloaded from storage (the two latest), it still agrees.
             let mut sorted = all.clone();
-            sorted.sort_by(|a, b| b.ts_ms.cmp(&a.ts_ms));
+            sorted.sort_by_key(|s| std::cmp::Reverse(s.ts_ms));
             sorted.truncate(2);
             let reloaded = RecentActivity::from_latest(sorted);
             for at in [0, 25, 60] {
