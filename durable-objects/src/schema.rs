@@ -169,16 +169,21 @@ pub fn create(store: &SqlJourneyStore) -> Result<(), StoreError> {
         // No meta table. Older objects always have one, but a read that failed for another
         // reason must not take an old object for a new one (it would skip its migrations).
         Err(_) if table_exists(store, "events")? => migrate(store),
-        Err(_) => tx::atomically(
-            &store.storage,
-            || {
-                for statement in CURRENT {
-                    sql.exec(statement, None)?;
-                }
-                Meta::new(store).set_schema_version(CURRENT_VERSION)
-            },
-            StoreError::Transaction,
-        ),
+        Err(_) => {
+            tx::atomically(
+                &store.storage,
+                || {
+                    for statement in CURRENT {
+                        sql.exec(statement, None)?;
+                    }
+                    Meta::new(store).set_schema_version(CURRENT_VERSION)
+                },
+                StoreError::Transaction,
+            )
+            .inspect_err(|_| store.forget_meta())?;
+            store.created_empty();
+            Ok(())
+        }
     }
 }
 

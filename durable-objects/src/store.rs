@@ -45,6 +45,8 @@ pub struct SqlJourneyStore {
     pending_outbox: RefCell<Vec<String>>,
     /// Meta values by key (`None`: known absent), as JSON text.
     meta_cache: RefCell<HashMap<String, Option<String>>>,
+    /// Every meta value is in `meta_cache`: a key not there is absent (a new object).
+    meta_complete: Cell<bool>,
     /// The latest stored events (`None`: not read yet, or forgotten).
     activity: RefCell<Option<RecentActivity>>,
     /// Whether the outbox has rows, as last written or read (`None`: unknown).
@@ -103,6 +105,7 @@ impl SqlJourneyStore {
             depth: Cell::new(0),
             pending_outbox: RefCell::new(Vec::new()),
             meta_cache: RefCell::new(HashMap::new()),
+            meta_complete: Cell::new(false),
             activity: RefCell::new(None),
             outbox_rows: Cell::new(None),
             flushing_through: Cell::new(None),
@@ -112,7 +115,19 @@ impl SqlJourneyStore {
     }
 
     pub fn cached_meta(&self, key: &str) -> Option<Option<String>> {
-        self.meta_cache.borrow().get(key).cloned()
+        match self.meta_cache.borrow().get(key) {
+            Some(value) => Some(value.clone()),
+            None => self.meta_complete.get().then_some(None),
+        }
+    }
+
+    /// The object was just created, its storage empty but for the schema: nothing needs
+    /// reading to be known (issue 15: a new user's first call read a dozen absent values).
+    pub fn created_empty(&self) {
+        self.meta_complete.set(true);
+        *self.activity.borrow_mut() = Some(RecentActivity::from_latest(Vec::new()));
+        self.outbox_rows.set(Some(false));
+        self.postbacks_idle.set(true);
     }
 
     pub fn cache_meta(&self, key: &str, value: Option<String>) {
@@ -123,6 +138,7 @@ impl SqlJourneyStore {
     /// made around the cache.
     pub fn forget_meta(&self) {
         self.meta_cache.borrow_mut().clear();
+        self.meta_complete.set(false);
         self.forget_activity();
         self.outbox_rows.set(None);
         self.postbacks_idle.set(false);

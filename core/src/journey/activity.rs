@@ -44,7 +44,7 @@ pub enum Answer {
 }
 
 /// The two latest stored events (newest first) and whether they are all the stored events.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RecentActivity {
     latest: Vec<Seen>,
     /// Every stored event is in `latest` (the journey holds at most two).
