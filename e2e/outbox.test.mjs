@@ -46,7 +46,8 @@ test('events and attributions are flushed, signed, through refusals, exactly onc
 
 // Regression: the alarm, after sending a batch, set itself to the journey's next null-path
 // due time (days away), overwriting the alarm that an event arriving during the send had set;
-// that event's records then waited for days.
+// that event's records then waited for days. Also (issue 15): records of a call are appended
+// to the newest outbox row, but never to a row being sent (its deletion would lose them).
 test('an event stored while the alarm is sending the outbox is flushed soon, not at the null-path due time', async () => {
   const secret = randomBytes(16).toString('hex');
   const slow = await startReceiver(secret, { holdFirstMs: 3_000 });
@@ -66,6 +67,7 @@ test('an event stored while the alarm is sending the outbox is flushed soon, not
     await eventually(() => slow.records().some((r) => r.event?.messageId === 'race-2'), { timeoutMs: 10_000 });
     const pending = (await local.journey('race-user', own.readToken)).json.outbox_pending;
     assert.equal(pending, 0);
+    assert.deepEqual(slow.records().map((r) => r.event.messageId).sort(), ['race-1', 'race-2'], 'each record exactly once');
   } finally {
     await local.dispose();
     await slow.close();

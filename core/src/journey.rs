@@ -10,6 +10,7 @@
 //! Touches that end without a conversion are closed into null paths by [`nulls`], from the
 //! journey's alarm; recording and merging keep its due time ([`NullPathState`]) up to date.
 
+pub mod activity;
 mod decide;
 #[cfg(any(test, feature = "memory-store"))]
 pub mod memory;

@@ -104,7 +104,11 @@ fn waiting(store: &SqlJourneyStore) -> Result<Waiting, StoreError> {
     Ok(Waiting {
         outbox_rows: store.outbox_has_rows()?,
         flush_not_before_ms: Meta::new(store).flush_next_ms()?,
-        postback_due_ms: postbacks::next_due(store)?,
+        postback_due_ms: if store.postbacks_idle() {
+            None
+        } else {
+            postbacks::next_due(store)?
+        },
         paths_due_ms: store.null_path_state()?.due_ms,
         retention_due_ms: retention::due(store)?,
     })

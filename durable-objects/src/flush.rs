@@ -10,11 +10,13 @@
 //! An outbox row holds the records one call wrote, one JSON record per line (records are
 //! compact JSON, so they hold no raw newline); rows of older objects hold one record each.
 
+use attrib_core::geo::Placement;
+use attrib_core::identity::JourneyKey;
 use attrib_core::journey::timing::FlushResult;
 use attrib_core::limits::MAX_OUTBOX_RECORDS_PER_BATCH;
 use attrib_core::outbox::OUTBOX_PATH;
 use attrib_core::outbox_delivery::{rows_per_flush, Delivery, Fate};
-use attrib_core::signing::Direction;
+use attrib_core::signing::{Direction, Keyring};
 use attrib_worker_common::config;
 use attrib_worker_common::signed::{keyring, post_signed};
 use serde::Deserialize;
@@ -101,11 +103,29 @@ async fn send(store: &SqlJourneyStore, env: &Env) -> Result<bool, FlushError> {
     let Some(last) = take.checked_sub(1).and_then(|i| sizes.get(i)) else {
         return Ok(false);
     };
+    // Records written while this batch is on its way go to newer rows.
+    store.set_flushing_through(Some(last.seq as i64));
+    let sent = send_rows(store, &origin, &keys, &key, &placement, last.seq as i64).await;
+    store.set_flushing_through(None);
+    sent?;
+    // Requests may have added rows while the batch was on its way.
+    Ok(store.outbox_has_rows()?)
+}
+
+/// Sends the rows up to `last_seq` and settles them.
+async fn send_rows(
+    store: &SqlJourneyStore,
+    origin: &str,
+    keys: &Keyring,
+    key: &JourneyKey,
+    placement: &Placement,
+    last_seq: i64,
+) -> Result<(), FlushError> {
     let rows: Vec<Row> = store
         .sql
         .exec(
             "SELECT seq, body FROM outbox WHERE seq <= ? ORDER BY seq",
-            vec![int(last.seq as i64)],
+            vec![int(last_seq)],
         )
         .map_err(StoreError::from)?
         .to_array()
@@ -142,7 +162,7 @@ async fn send(store: &SqlJourneyStore, env: &Env) -> Result<bool, FlushError> {
             body.push_str(record);
         }
         body.push_str("]}");
-        last_status = match post_signed(&origin, OUTBOX_PATH, &keys, &body).await {
+        last_status = match post_signed(origin, OUTBOX_PATH, keys, &body).await {
             Ok(response) => Some(response.status_code()),
             Err(err) => {
                 worker::console_warn!("outbox: origin unreachable: {err}");
@@ -176,8 +196,7 @@ async fn send(store: &SqlJourneyStore, env: &Env) -> Result<bool, FlushError> {
     if delivery.failed() {
         return Err(FlushError::NotTaken(last_status));
     }
-    // Requests may have added rows while the batch was on its way.
-    Ok(store.outbox_has_rows()?)
+    Ok(())
 }
 
 /// Writes what became of the records, in one transaction: rows whose records all went (or

@@ -161,16 +161,25 @@ impl<'a> Meta<'a> {
         Ok(rows.into_iter().map(|r| r.journey).collect())
     }
 
+    /// A merge, once seen, stays (only erasure removes it, and drops the cache).
     pub fn has_merged(&self, source: &JourneyKey) -> Result<bool, StoreError> {
+        let name = source.object_name();
+        if self.store.known_merged(&name) {
+            return Ok(true);
+        }
         let rows: Vec<Journey> = self
             .store
             .sql
             .exec(
                 "SELECT journey FROM merged_from WHERE journey = ?",
-                vec![source.object_name().into()],
+                vec![name.clone().into()],
             )?
             .to_array()?;
-        Ok(!rows.is_empty())
+        let merged = !rows.is_empty();
+        if merged {
+            self.store.note_merged(name);
+        }
+        Ok(merged)
     }
 
     pub fn mark_merged(&self, source: &JourneyKey, now_ms: i64) -> Result<(), StoreError> {

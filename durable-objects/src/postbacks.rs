@@ -69,6 +69,9 @@ struct Attempt {
 
 /// Sends every due postback; returns when the next one is due (or logging must be retried).
 pub async fn send_due(store: &SqlJourneyStore, env: &Env, journey: &str) -> Option<i64> {
+    if store.postbacks_idle() {
+        return None;
+    }
     if let Err(err) = send_batch(store, apps::targets(env)).await {
         worker::console_error!("postbacks: {err}");
     }
@@ -83,6 +86,8 @@ pub async fn send_due(store: &SqlJourneyStore, env: &Env, journey: &str) -> Opti
         worker::console_error!("postbacks: {err}");
         Some(now_ms() + LOG_RETRY_MS)
     });
+    // Read after the last await: a postback stored meanwhile is in `next`.
+    store.set_postbacks_idle(next.is_none() && log_retry.is_none());
     match (next, log_retry) {
         (Some(a), Some(b)) => Some(a.min(b)),
         (a, b) => a.or(b),

@@ -88,6 +88,9 @@ fn run(store: &SqlJourneyStore, now_ms: i64) -> Result<Option<i64>, StoreError> 
         )?;
         Ok::<_, StoreError>((events, touches))
     })?;
+    if events > 0 {
+        store.forget_activity();
+    }
     let oldest = [oldest(store, "events")?, oldest(store, "touches")?]
         .into_iter()
         .flatten()

@@ -106,13 +106,18 @@ const ATTRIBUTIONS_BY_ORDER: &str = "CREATE INDEX IF NOT EXISTS attributions_by_
 const DEAD_LETTERS: &str = "CREATE TABLE IF NOT EXISTS dead_letters (seq INTEGER PRIMARY KEY, \
      at_ms INTEGER NOT NULL, status INTEGER NOT NULL, body TEXT NOT NULL)";
 
+/// Version 5 (issue 15): no time index on events. It cost a row written per event; the
+/// visit and lifecycle rules' latest activity comes from the two latest events the object
+/// remembers (`attrib_core::journey::activity`), and the rare reads by time (an out-of-order
+/// event, retention, export) scan the events instead.
+const V5: [&str; 1] = ["DROP INDEX IF EXISTS events_by_time"];
+
 /// The schema a new object creates: what [`STATEMENTS`] and every migration make, built
 /// directly.
-const CURRENT: [&str; 16] = [
+const CURRENT: [&str; 15] = [
     "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID",
     "CREATE TABLE IF NOT EXISTS events (message_id TEXT PRIMARY KEY, ts_ms INTEGER NOT NULL, \
      body TEXT NOT NULL) WITHOUT ROWID",
-    "CREATE INDEX IF NOT EXISTS events_by_time ON events (ts_ms)",
     "CREATE TABLE IF NOT EXISTS touches (touch_id TEXT PRIMARY KEY, ts_ms INTEGER NOT NULL, \
      body TEXT NOT NULL) WITHOUT ROWID",
     "CREATE INDEX IF NOT EXISTS touches_by_time ON touches (ts_ms)",
@@ -168,16 +173,21 @@ pub fn create(store: &SqlJourneyStore) -> Result<(), StoreError> {
         // No meta table. Older objects always have one, but a read that failed for another
         // reason must not take an old object for a new one (it would skip its migrations).
         Err(_) if table_exists(store, "events")? => migrate(store),
-        Err(_) => tx::atomically(
-            &store.storage,
-            || {
-                for statement in CURRENT {
-                    sql.exec(statement, None)?;
-                }
-                Meta::new(store).set_schema_version(CURRENT_VERSION)
-            },
-            StoreError::Transaction,
-        ),
+        Err(_) => {
+            tx::atomically(
+                &store.storage,
+                || {
+                    for statement in CURRENT {
+                        sql.exec(statement, None)?;
+                    }
+                    Meta::new(store).set_schema_version(CURRENT_VERSION)
+                },
+                StoreError::Transaction,
+            )
+            .inspect_err(|_| store.forget_meta())?;
+            store.created_empty();
+            Ok(())
+        }
     }
 }
 

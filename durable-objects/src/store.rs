@@ -5,9 +5,13 @@
 //! itself, outbox rows written in a transaction go out as one multi-row insert at its end,
 //! and meta values are read once per object (the object is its storage's only writer, so a
 //! cached value stays true until it writes it; a rolled-back transaction drops the cache).
+//! Events have no time index (a row written per event): the latest activity comes from the
+//! two latest events, remembered the same way ([`RecentActivity`]), or from a scan when an
+//! event arrives older than them.
 
 use attrib_core::attribution::AttributionResult;
 use attrib_core::event::Event;
+use attrib_core::journey::activity::{Answer, RecentActivity, Seen};
 use attrib_core::journey::{JourneyStore, NullPathState};
 use attrib_core::outbox::OutboxRecord;
 use attrib_core::postback::Postback;
@@ -15,7 +19,7 @@ use attrib_core::touch::Touch;
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
 use std::cell::{Cell, RefCell};
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use worker::{SqlStorageValue, Storage};
 
@@ -41,6 +45,20 @@ pub struct SqlJourneyStore {
     pending_outbox: RefCell<Vec<String>>,
     /// Meta values by key (`None`: known absent), as JSON text.
     meta_cache: RefCell<HashMap<String, Option<String>>>,
+    /// Every meta value is in `meta_cache`: a key not there is absent (a new object).
+    meta_complete: Cell<bool>,
+    /// The latest stored events (`None`: not read yet, or forgotten).
+    activity: RefCell<Option<RecentActivity>>,
+    /// Whether the outbox has rows, as last written or read (`None`: unknown).
+    outbox_rows: Cell<Option<bool>>,
+    /// A flush is sending the outbox rows up to this `seq`: new records must not be appended
+    /// to them (the flush deletes them once acknowledged).
+    flushing_through: Cell<Option<i64>>,
+    /// Known: no pending postback and no attempt left to log (the alarm skips postbacks).
+    postbacks_idle: Cell<bool>,
+    /// Journeys known to be merged into this one (web events name their anonymous id on
+    /// every call: its merge is looked up once, not per call).
+    merged: RefCell<HashSet<String>>,
 }
 
 /// Records in one outbox row: the records of one call share a row (one row written and one
@@ -66,6 +84,13 @@ struct Time {
 }
 
 #[derive(Deserialize)]
+struct LatestRow {
+    ts: f64,
+    id: String,
+    r#type: Option<String>,
+}
+
+#[derive(Deserialize)]
 struct Count {
     n: f64,
 }
@@ -80,24 +105,136 @@ impl SqlJourneyStore {
             depth: Cell::new(0),
             pending_outbox: RefCell::new(Vec::new()),
             meta_cache: RefCell::new(HashMap::new()),
+            meta_complete: Cell::new(false),
+            activity: RefCell::new(None),
+            outbox_rows: Cell::new(None),
+            flushing_through: Cell::new(None),
+            postbacks_idle: Cell::new(false),
+            merged: RefCell::new(HashSet::new()),
         }
     }
 
     pub fn cached_meta(&self, key: &str) -> Option<Option<String>> {
-        self.meta_cache.borrow().get(key).cloned()
+        match self.meta_cache.borrow().get(key) {
+            Some(value) => Some(value.clone()),
+            None => self.meta_complete.get().then_some(None),
+        }
+    }
+
+    /// The object was just created, its storage empty but for the schema: nothing needs
+    /// reading to be known (issue 15: a new user's first call read a dozen absent values).
+    pub fn created_empty(&self) {
+        self.meta_complete.set(true);
+        *self.activity.borrow_mut() = Some(RecentActivity::from_latest(Vec::new()));
+        self.outbox_rows.set(Some(false));
+        self.postbacks_idle.set(true);
     }
 
     pub fn cache_meta(&self, key: &str, value: Option<String>) {
         self.meta_cache.borrow_mut().insert(key.to_owned(), value);
     }
 
+    /// Drops every cached value (meta and the latest events): after a rollback, or writes
+    /// made around the cache.
     pub fn forget_meta(&self) {
         self.meta_cache.borrow_mut().clear();
+        self.meta_complete.set(false);
+        self.forget_activity();
+        self.outbox_rows.set(None);
+        self.postbacks_idle.set(false);
+        self.merged.borrow_mut().clear();
     }
 
-    /// Writes `records` (outbox JSON, oldest first) as few rows as the row bounds allow.
+    pub fn known_merged(&self, journey: &str) -> bool {
+        self.merged.borrow().contains(journey)
+    }
+
+    pub fn note_merged(&self, journey: String) {
+        self.merged.borrow_mut().insert(journey);
+    }
+
+    pub fn postbacks_idle(&self) -> bool {
+        self.postbacks_idle.get()
+    }
+
+    pub fn set_postbacks_idle(&self, idle: bool) {
+        self.postbacks_idle.set(idle);
+    }
+
+    /// A flush sends the rows up to `seq` (`None`: it is over, whatever became of them).
+    pub fn set_flushing_through(&self, seq: Option<i64>) {
+        self.flushing_through.set(seq);
+        if seq.is_none() {
+            self.outbox_rows.set(None);
+        }
+    }
+
+    /// Events were deleted (retention): the remembered latest ones may be gone.
+    pub fn forget_activity(&self) {
+        self.activity.borrow_mut().take();
+    }
+
+    /// Answers from the remembered latest events, reading them first if needed.
+    fn recent_answer(&self, ask: impl Fn(&RecentActivity) -> Answer) -> Result<Answer, StoreError> {
+        if let Some(recent) = self.activity.borrow().as_ref() {
+            return Ok(ask(recent));
+        }
+        // The two latest by time, then their types: only two bodies are read.
+        let rows: Vec<LatestRow> = self
+            .sql
+            .exec(
+                "SELECT ts_ms AS ts, message_id AS id, json_extract(body, '$.type') AS type \
+                 FROM events WHERE message_id IN \
+                 (SELECT message_id FROM events ORDER BY ts_ms DESC LIMIT 2)",
+                None,
+            )?
+            .to_array()?;
+        let recent = RecentActivity::from_latest(
+            rows.into_iter()
+                .map(|r| Seen {
+                    ts_ms: r.ts as i64,
+                    message_id: r.id,
+                    engaged: !matches!(r.r#type.as_deref(), Some("click" | "impression")),
+                })
+                .collect(),
+        );
+        let answer = ask(&recent);
+        *self.activity.borrow_mut() = Some(recent);
+        Ok(answer)
+    }
+
+    /// The latest other event time at or before `ts_ms` by a scan of the events (no index).
+    fn scan_latest(
+        &self,
+        ts_ms: i64,
+        excluding: &str,
+        engaged_only: bool,
+    ) -> Result<Option<i64>, StoreError> {
+        let query = if engaged_only {
+            "SELECT max(ts_ms) AS ts FROM events WHERE ts_ms <= ? AND message_id != ? \
+             AND json_extract(body, '$.type') NOT IN ('click', 'impression')"
+        } else {
+            "SELECT max(ts_ms) AS ts FROM events WHERE ts_ms <= ? AND message_id != ?"
+        };
+        let rows: Vec<MaybeTime> = self
+            .sql
+            .exec(query, vec![int(ts_ms), text(excluding)])?
+            .to_array()?;
+        Ok(rows.first().and_then(|r| r.ts).map(|t| t as i64))
+    }
+
+    /// Writes `records` (outbox JSON, oldest first) as few rows as the row bounds allow:
+    /// appended to the newest row while it waits for its flush and has room (calls within a
+    /// flush delay write one row, updated, and the flush deletes one), else in new rows.
     pub fn insert_outbox_rows(&self, records: &[String]) -> Result<(), StoreError> {
-        let rows = pack_records(records);
+        if records.is_empty() {
+            return Ok(());
+        }
+        let mut rows = pack_records(records);
+        if self.outbox_rows.get() != Some(false) && self.append_outbox(&rows[0])? {
+            rows.remove(0);
+        }
+        self.outbox_rows.set(Some(true));
         for chunk in rows.chunks(OUTBOX_ROWS_PER_INSERT) {
             let placeholders = vec!["(?, ?, ?)"; chunk.len()].join(", ");
             let mut binds = Vec::with_capacity(chunk.len() * 3);
@@ -112,6 +249,30 @@ impl SqlJourneyStore {
             )?;
         }
         Ok(())
+    }
+
+    /// Appends one packed row's records to the newest outbox row if it is not being flushed
+    /// and stays within the row bounds; `false` when it did not.
+    fn append_outbox(&self, (count, body): &(usize, String)) -> Result<bool, StoreError> {
+        let cursor = self.sql.exec(
+            "UPDATE outbox SET body = body || char(10) || ?, records = records + ?, \
+             bytes = bytes + 1 + ? WHERE seq = (SELECT max(seq) FROM outbox) AND seq > ? \
+             AND records + ? <= ? AND bytes + 1 + ? <= ?",
+            vec![
+                text(body),
+                int(*count as i64),
+                int(body.len() as i64),
+                int(self.flushing_through.get().unwrap_or(-1)),
+                int(*count as i64),
+                int(MAX_RECORDS_PER_OUTBOX_ROW as i64),
+                int(body.len() as i64),
+                int(MAX_OUTBOX_ROW_BYTES as i64),
+            ],
+        )?;
+        for row in cursor.raw() {
+            row?;
+        }
+        Ok(cursor.rows_written() > 0)
     }
 
     fn exists(&self, query: &str, binds: Vec<SqlStorageValue>) -> Result<bool, StoreError> {
@@ -142,8 +303,14 @@ impl SqlJourneyStore {
 }
 
 impl SqlJourneyStore {
+    /// Read once, then kept: only this object's writes change it.
     pub fn outbox_has_rows(&self) -> Result<bool, StoreError> {
-        self.exists("SELECT 1 AS found FROM outbox LIMIT 1", Vec::new())
+        if let Some(known) = self.outbox_rows.get() {
+            return Ok(known);
+        }
+        let rows = self.exists("SELECT 1 AS found FROM outbox LIMIT 1", Vec::new())?;
+        self.outbox_rows.set(Some(rows));
+        Ok(rows)
     }
 }
 
@@ -240,34 +407,27 @@ impl JourneyStore for SqlJourneyStore {
         for row in cursor.raw() {
             row?;
         }
-        Ok(cursor.rows_written() > 0)
+        let stored = cursor.rows_written() > 0;
+        if stored {
+            if let Some(recent) = self.activity.borrow_mut().as_mut() {
+                recent.stored(Seen::of(event));
+            }
+        }
+        Ok(stored)
     }
 
     fn latest_activity(&self, ts_ms: i64, excluding: &str) -> Result<Option<i64>, StoreError> {
-        let rows: Vec<MaybeTime> = self
-            .sql
-            .exec(
-                // Walks the time index down from `ts_ms` and stops at the first other event;
-                // `max(...)` with the extra condition would scan every earlier event.
-                "SELECT ts_ms AS ts FROM events WHERE ts_ms <= ? AND message_id != ? \
-                 ORDER BY ts_ms DESC LIMIT 1",
-                vec![int(ts_ms), text(excluding)],
-            )?
-            .to_array()?;
-        Ok(rows.first().and_then(|r| r.ts).map(|t| t as i64))
+        match self.recent_answer(|r| r.latest_activity(ts_ms, excluding))? {
+            Answer::Known(latest) => Ok(latest),
+            Answer::Look => self.scan_latest(ts_ms, excluding, false),
+        }
     }
 
     fn latest_engagement(&self, ts_ms: i64, excluding: &str) -> Result<Option<i64>, StoreError> {
-        let rows: Vec<MaybeTime> = self
-            .sql
-            .exec(
-                "SELECT ts_ms AS ts FROM events WHERE ts_ms <= ? AND message_id != ? \
-                 AND json_extract(body, '$.type') NOT IN ('click', 'impression') \
-                 ORDER BY ts_ms DESC LIMIT 1",
-                vec![int(ts_ms), text(excluding)],
-            )?
-            .to_array()?;
-        Ok(rows.first().and_then(|r| r.ts).map(|t| t as i64))
+        match self.recent_answer(|r| r.latest_engagement(ts_ms, excluding))? {
+            Answer::Known(latest) => Ok(latest),
+            Answer::Look => self.scan_latest(ts_ms, excluding, true),
+        }
     }
 
     fn has_touch(&self, touch_id: &str) -> Result<bool, StoreError> {
@@ -409,6 +569,7 @@ impl JourneyStore for SqlJourneyStore {
     }
 
     fn enqueue_postback(&self, postback: &Postback) -> Result<(), StoreError> {
+        self.postbacks_idle.set(false);
         self.sql.exec(
             "INSERT OR IGNORE INTO postbacks (key, conversion_id, network, created_ms, status, \
              attempts, next_attempt_ms, body, device_ids) \

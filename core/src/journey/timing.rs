@@ -10,10 +10,15 @@
 //!   alarm was sending waited for the null-path due time, days away);
 //! - a close that fails leaves the null-path due time in the past; such overdue paths are
 //!   served no sooner than [`PATHS_RETRY_MS`] after a run (regression: a failing close looped
-//!   every [`FLUSH_DELAY_MS`]).
+//!   every [`WAKE_DELAY_MS`]).
 
-/// Delay between recording and the first flush: lets a burst share one batch.
-pub const FLUSH_DELAY_MS: i64 = 50;
+/// Delay between recording and the first flush: lets a burst share one batch, and one
+/// outbox row (issue 15: a page load's calls from analytics.js, within about a second, are
+/// appended to one row that one flush deletes, instead of a row written and deleted each).
+pub const FLUSH_DELAY_MS: i64 = 1_000;
+/// The soonest the alarm comes back for other work (postbacks, null paths, retention):
+/// postbacks go out within a second of their attribution.
+pub const WAKE_DELAY_MS: i64 = 50;
 /// Outbox flush backoff after a failure: from the base, doubling, capped.
 pub const FLUSH_BACKOFF_BASE_MS: i64 = 1_000;
 pub const FLUSH_BACKOFF_MAX_MS: i64 = 5 * 60 * 1_000;
@@ -49,10 +54,10 @@ pub fn earliest(a: Option<i64>, b: Option<i64>) -> Option<i64> {
 /// postbacks, the null-path due time. A due time already past is served no sooner than
 /// `overdue_paths_at`.
 pub fn waiting_work_due(waiting: &Waiting, now_ms: i64, overdue_paths_at: i64) -> Option<i64> {
-    let soon = now_ms + FLUSH_DELAY_MS;
+    let soon = now_ms + WAKE_DELAY_MS;
     let outbox = waiting
         .outbox_rows
-        .then(|| waiting.flush_not_before_ms.max(soon));
+        .then(|| waiting.flush_not_before_ms.max(now_ms + FLUSH_DELAY_MS));
     let postbacks = waiting.postback_due_ms.map(|due| due.max(soon));
     let paths = waiting.paths_due_ms.map(|due| {
         if due <= now_ms {
@@ -68,7 +73,7 @@ pub fn waiting_work_due(waiting: &Waiting, now_ms: i64, overdue_paths_at: i64) -
 /// After a request wrote: the time to set the alarm to, or `None` to leave it (nothing waits,
 /// or the alarm `current`ly set fires soon enough).
 pub fn after_request(waiting: &Waiting, now_ms: i64, current: Option<i64>) -> Option<i64> {
-    let wanted = waiting_work_due(waiting, now_ms, now_ms + FLUSH_DELAY_MS)?;
+    let wanted = waiting_work_due(waiting, now_ms, now_ms + WAKE_DELAY_MS)?;
     current.is_none_or(|at| at > wanted).then_some(wanted)
 }
 
@@ -279,6 +284,28 @@ mod tests {
         assert_eq!(after_request(&backing_off, NOW, None), Some(NOW + 4_000));
     }
 
+    /// Issue 15: outbox rows wait [`FLUSH_DELAY_MS`] so a burst of calls shares one row and
+    /// one flush; a postback is not held back by it (it goes out within a second).
+    #[test]
+    fn outbox_rows_wait_for_the_flush_delay_and_postbacks_do_not() {
+        let outbox = Waiting {
+            outbox_rows: true,
+            ..Waiting::default()
+        };
+        assert_eq!(
+            waiting_work_due(&outbox, NOW, NOW),
+            Some(NOW + FLUSH_DELAY_MS)
+        );
+        let with_postback = Waiting {
+            postback_due_ms: Some(NOW),
+            ..outbox
+        };
+        assert_eq!(
+            waiting_work_due(&with_postback, NOW, NOW),
+            Some(NOW + WAKE_DELAY_MS)
+        );
+    }
+
     #[test]
     fn a_request_never_moves_an_earlier_alarm_later() {
         let fresh = Waiting {
@@ -465,7 +492,7 @@ mod tests {
         };
         assert_eq!(
             after_request(&overdue, NOW, None),
-            Some(NOW + FLUSH_DELAY_MS)
+            Some(NOW + WAKE_DELAY_MS)
         );
     }
 
