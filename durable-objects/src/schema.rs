@@ -106,11 +106,11 @@ const ATTRIBUTIONS_BY_ORDER: &str = "CREATE INDEX IF NOT EXISTS attributions_by_
 const DEAD_LETTERS: &str = "CREATE TABLE IF NOT EXISTS dead_letters (seq INTEGER PRIMARY KEY, \
      at_ms INTEGER NOT NULL, status INTEGER NOT NULL, body TEXT NOT NULL)";
 
-/// Version 5 (issue 15): no time index on events. It cost a row written per event; the
+/// Version 6 (issue 15): no time index on events. It cost a row written per event; the
 /// visit and lifecycle rules' latest activity comes from the two latest events the object
 /// remembers (`attrib_core::journey::activity`), and the rare reads by time (an out-of-order
 /// event, retention, export) scan the events instead.
-const V5: [&str; 1] = ["DROP INDEX IF EXISTS events_by_time"];
+const V6: [&str; 1] = ["DROP INDEX IF EXISTS events_by_time"];
 
 /// The schema a new object creates: what [`STATEMENTS`] and every migration make, built
 /// directly.
@@ -145,7 +145,7 @@ const CURRENT: [&str; 15] = [
 ];
 
 /// Every change after [`STATEMENTS`], oldest first; version n has run when n − 1 of them have.
-const MIGRATIONS: [&[&str]; 4] = [&V2, &V3, &V4, &V5];
+const MIGRATIONS: [&[&str]; 5] = [&V2, &V3, &V4, &V5, &V6];
 /// The version [`CURRENT`] is.
 pub const CURRENT_VERSION: u32 = MIGRATIONS.len() as u32 + 1;
 
