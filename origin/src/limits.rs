@@ -41,3 +41,8 @@ pub const DEFAULT_MIN_FREE_DISK_BYTES: u64 = 512 * 1024 * 1024;
 
 /// `Retry-After` (seconds) on 503 and 507 answers.
 pub const RETRY_AFTER_SECS: u64 = 1;
+
+/// Bytes one page of the query Worker's retention answer may hold
+/// (`crate::retention_source`): a page names at most
+/// `attrib_core::limits::RETENTION_APPS_PER_PAGE` apps of at most 64 characters, well under.
+pub const MAX_RETENTION_PAGE_BYTES: usize = 1024 * 1024;
