@@ -5,21 +5,28 @@
 // answers the apps' own settings and the default with the rollup key.
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
+import { loadDocument, ResponseChecker } from './lib/openapi.mjs';
 import { signHeader } from './lib/signing.mjs';
 import { QUERY, Stack } from './lib/stack.mjs';
 
 const PATH = '/internal/retention';
 
 let stack;
+let checker;
 before(async () => {
   stack = await Stack.start();
+  checker = new ResponseChecker(await loadDocument('query'));
 });
 after(async () => {
   await stack?.dispose();
 });
 
-const get = (pathAndQuery, header) =>
-  stack.fetch(`${QUERY}${pathAndQuery}`, { headers: header ? { 'x-attrib-signature': header } : {} });
+// Every answer is checked against openapi/query.json.
+const get = async (pathAndQuery, header) => {
+  const res = await stack.fetch(`${QUERY}${pathAndQuery}`, { headers: header ? { 'x-attrib-signature': header } : {} });
+  checker.check(PATH, 'get', res);
+  return res;
+};
 const signed = (pathAndQuery, opts = {}) =>
   get(pathAndQuery, signHeader(opts.secret ?? stack.secret, opts.direction ?? 'rollups', pathAndQuery, '', { method: 'GET' }));
 
@@ -58,4 +65,26 @@ test('a signed read answers each app its own retention_days and the default', as
   const unknown = await signed(`${PATH}?limit=5`);
   assert.equal(unknown.status, 400, unknown.text);
   assert.equal(unknown.json.error.field, 'limit', unknown.text);
+});
+
+test('more apps than a page are answered page by page after the cursor', async () => {
+  const db = await stack.d1();
+  const ids = Array.from({ length: 1001 }, (_, i) => `page-${String(i).padStart(4, '0')}`);
+  await db.batch(ids.map((id, i) => db.prepare('INSERT INTO apps (id, name, retention_days) VALUES (?1, ?1, ?2)').bind(id, 1 + (i % 30))));
+  const first = await signed(`${PATH}?after=page-`);
+  assert.equal(first.status, 200, first.text.slice(0, 300));
+  const names = Object.keys(first.json.apps);
+  assert.equal(names.length, 1000, 'RETENTION_APPS_PER_PAGE');
+  assert.equal(names[0], 'page-0000');
+  assert.equal(first.json.next, 'page-0999');
+  assert.equal(first.json.apps['page-0031'], 2);
+  const second = await signed(`${PATH}?after=${first.json.next}`);
+  assert.equal(second.status, 200, second.text.slice(0, 300));
+  assert.equal(second.json.apps['page-1000'], 1 + (1000 % 30));
+  assert.equal(second.json.apps['page-0999'], undefined);
+  assert.equal(second.json.next, undefined, 'the last page names no next');
+
+  const long = await signed(`${PATH}?after=${'x'.repeat(65)}`);
+  assert.equal(long.status, 400, long.text);
+  assert.equal(long.json.error.field, 'after');
 });

@@ -19,9 +19,7 @@ use attrib_worker_common::signed::keyring;
 use worker::{Date, Env, Request, Response};
 
 use crate::error::QueryError;
-
-/// Longest `after` cursor: an app id (1 to 64 characters).
-const MAX_CURSOR_CHARS: usize = 64;
+use crate::limits::MAX_RETENTION_CURSOR_CHARS as MAX_CURSOR_CHARS;
 
 pub async fn list(req: Request, env: &Env) -> Result<Response, QueryError> {
     let keys = keyring(env, Direction::Rollups)?;
