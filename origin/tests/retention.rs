@@ -250,3 +250,38 @@ async fn each_app_keeps_its_own_retention_in_clickhouse() {
     assert_eq!(worker.bad_signatures(), 0, "every read was signed");
     origin.terminate();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nothing_is_deleted_while_the_apps_retention_cannot_be_read() {
+    // The stand-in holds another secret, so it refuses the origin's reads (401): the origin
+    // must not fall back to its deployment-wide rule (1 day here), which would delete "long"'s
+    // rows that the app keeps for ten years.
+    let worker = common::retention_worker::start("another-deployment-secret", &PER_APP).await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut env = retention_env();
+    env.push(("QUERY_WORKER_URL", worker.url.clone()));
+    let mut origin = Origin::new(&dir.path().join("origin"), &env);
+    origin.start().await;
+    let client = reqwest::Client::new();
+    let batches = per_app_batches();
+    for batch in &batches {
+        let (status, body) = send_batch(&client, &origin, batch).await;
+        assert_eq!(status, 200, "{body}");
+    }
+    let db = dir.path().join("origin/origin.db");
+    let mut all: Vec<String> = batches.iter().flat_map(event_ids).collect();
+    all.sort();
+    eventually(Duration::from_secs(30), "every event stored", || {
+        let (db, all) = (db.clone(), all.clone());
+        async move { embedded_event_ids(&db).await == all }
+    })
+    .await;
+    let refused = worker.bad_signatures();
+    eventually(Duration::from_secs(30), "three more refused reads", || {
+        let worker = worker.clone();
+        async move { worker.bad_signatures() >= refused + 3 }
+    })
+    .await;
+    assert_eq!(embedded_event_ids(&db).await, all, "nothing deleted");
+    origin.terminate();
+}
