@@ -213,12 +213,14 @@ mod tests {
 
         let mut all = AppRetention::default();
         let per = crate::limits::RETENTION_APPS_PER_PAGE;
-        assert_eq!(
-            all.add(page(0, per, true)),
-            Some(format!("a{:05}", per - 1))
-        );
-        assert!(!all.complete);
-        assert_eq!(all.add(page(per, per, true)), None, "the cap stops paging");
+        let pages = MAX_RETENTION_APPS / per;
+        for i in 0..pages - 1 {
+            let next = all.add(page(i * per, per, true));
+            assert_eq!(next, Some(format!("a{:05}", (i + 1) * per - 1)));
+            assert!(!all.complete);
+        }
+        let last = all.add(page((pages - 1) * per, per, true));
+        assert_eq!(last, None, "the cap stops paging");
         assert_eq!(all.apps.len(), MAX_RETENTION_APPS);
         assert!(!all.complete);
     }

@@ -239,12 +239,11 @@ pub const MAX_RETENTION_DELETES_PER_RUN: usize = 500;
 /// Apps one page of the query Worker's signed `GET /internal/retention` names at most
 /// (`crate::app_retention`); the origin asks for the next page after the last id.
 pub const RETENTION_APPS_PER_PAGE: usize = 1_000;
-/// Apps whose own `retention_days` one origin retention run applies at most (two pages). With
-/// more apps than this, the named ones get their own rule and the deployment-wide rule is
-/// skipped for that run (it would otherwise reach apps it cannot tell apart). Also keeps the
-/// ClickHouse `NOT IN` list of the default rule under 18.16's 256 KiB `max_query_size`
-/// (2,000 ids of at most 64 characters).
-pub const MAX_RETENTION_APPS: usize = 2 * RETENTION_APPS_PER_PAGE;
-/// Apps one `app_id IN (...)` retention statement names at most (ClickHouse mutation or
-/// embedded delete).
+/// Apps whose own `retention_days` one origin retention run applies at most: every app a
+/// deployment may have (`crate::manage::MAX_APPS`, ten pages). Should the Worker name more,
+/// the named ones get their own rule and the deployment-wide rule is skipped for that run (it
+/// would otherwise reach apps it cannot tell apart).
+pub const MAX_RETENTION_APPS: usize = crate::manage::MAX_APPS;
+/// Apps one `app_id IN (...)` rule of a retention run names at most (one embedded delete
+/// statement, one term of the ClickHouse mutation).
 pub const RETENTION_APPS_PER_STATEMENT: usize = RETENTION_APPS_PER_PAGE;

@@ -209,7 +209,13 @@ async fn each_app_keeps_its_own_retention_in_the_embedded_store() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn each_app_keeps_its_own_retention_in_clickhouse() {
     let url = require_env("ATTRIB_IT_CLICKHOUSE_URL");
-    let worker = common::retention_worker::start(SECRET, &PER_APP).await;
+    // Besides "short" and "long", 5,000 apps with the longest ids (five pages to follow, and a
+    // mutation of about 700 KB: over the 256 KiB ClickHouse takes by default).
+    let mut apps: std::collections::BTreeMap<String, u32> = (0..5_000)
+        .map(|i| (format!("filler{i:0>58}"), 1 + i % 400))
+        .collect();
+    apps.extend(PER_APP.iter().map(|(a, d)| ((*a).to_owned(), *d)));
+    let worker = common::retention_worker::start_with(SECRET, apps).await;
     let database = unique("retention_apps");
     let dir = tempfile::tempdir().expect("tempdir");
     let mut env = retention_env();
@@ -248,6 +254,7 @@ async fn each_app_keeps_its_own_retention_in_clickhouse() {
     )
     .await;
     assert_eq!(worker.bad_signatures(), 0, "every read was signed");
+    assert!(worker.signed_reads() >= 6, "every page was read");
     origin.terminate();
 }
 

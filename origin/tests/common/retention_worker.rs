@@ -1,12 +1,15 @@
 //! A stand-in for the query Worker's signed `GET /internal/retention` (the real one is tested
 //! in workerd by e2e/privacy-retention-origin-read.test.mjs): checks the signature over the
-//! path and query like the Worker, and answers the given apps' days.
+//! path and query like the Worker, and answers the given apps' days in pages of
+//! `RETENTION_APPS_PER_PAGE` after the `after` cursor, as the Worker does.
 
 use std::collections::BTreeMap;
+use std::ops::Bound;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
-use attrib_core::app_retention::{RetentionPage, RETENTION_PATH};
+use attrib_core::app_retention::{RetentionPage, AFTER_PARAM, RETENTION_PATH};
+use attrib_core::limits::RETENTION_APPS_PER_PAGE;
 use attrib_core::outbox::SIGNATURE_HEADER;
 use attrib_core::signing::{Direction, Keyring};
 use axum::extract::{RawQuery, State};
@@ -33,6 +36,11 @@ impl RetentionWorker {
 type Shared = (RetentionWorker, BTreeMap<String, u32>, &'static str);
 
 pub async fn start(secret: &'static str, apps: &[(&str, u32)]) -> RetentionWorker {
+    let apps = apps.iter().map(|(a, d)| ((*a).to_owned(), *d)).collect();
+    start_with(secret, apps).await
+}
+
+pub async fn start_with(secret: &'static str, apps: BTreeMap<String, u32>) -> RetentionWorker {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind");
@@ -41,7 +49,6 @@ pub async fn start(secret: &'static str, apps: &[(&str, u32)]) -> RetentionWorke
         signed_reads: Arc::default(),
         bad_signatures: Arc::default(),
     };
-    let apps = apps.iter().map(|(a, d)| ((*a).to_owned(), *d)).collect();
     let app = Router::new()
         .route(RETENTION_PATH, get(answer))
         .with_state((worker.clone(), apps, secret));
@@ -73,9 +80,27 @@ async fn answer(
         return Err(StatusCode::UNAUTHORIZED);
     }
     worker.signed_reads.fetch_add(1, Ordering::SeqCst);
+    let after = reqwest::Url::parse(&format!("http://x/?{}", query.unwrap_or_default()))
+        .ok()
+        .and_then(|u| {
+            u.query_pairs()
+                .find(|(k, _)| k == AFTER_PARAM)
+                .map(|(_, v)| v.into_owned())
+        })
+        .unwrap_or_default();
+    let mut rest = apps.range::<String, _>((Bound::Excluded(after), Bound::Unbounded));
+    let page: BTreeMap<String, u32> = rest
+        .by_ref()
+        .take(RETENTION_APPS_PER_PAGE)
+        .map(|(a, d)| (a.clone(), *d))
+        .collect();
+    let next = match rest.next() {
+        Some(_) => page.keys().next_back().cloned(),
+        None => None,
+    };
     Ok(Json(RetentionPage {
-        apps,
+        apps: page,
         default_days: attrib_core::limits::DEFAULT_RETENTION_DAYS,
-        next: None,
+        next,
     }))
 }
