@@ -67,7 +67,12 @@ pub async fn list(req: Request, env: &Env) -> Result<Response, QueryError> {
     let apps: BTreeMap<String, u32> = rows
         .into_iter()
         .take(RETENTION_APPS_PER_PAGE)
-        .map(|r| (r.id, r.retention_days.clamp(0.0, f64::from(u32::MAX)) as u32))
+        .map(|r| {
+            (
+                r.id,
+                r.retention_days.clamp(0.0, f64::from(u32::MAX)) as u32,
+            )
+        })
         .collect();
     let next = more.then(|| apps.keys().next_back().cloned()).flatten();
     let page = RetentionPage {
