@@ -7,6 +7,7 @@
 //! origin and the tools); it depends on neither `worker` nor tokio. IO happens behind the
 //! traits it defines ([`journey::JourneyStore`]), implemented by the crates at the edges.
 
+pub mod app_retention;
 pub mod attribution;
 pub mod cohorts;
 pub mod conversion;

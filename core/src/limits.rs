@@ -236,3 +236,14 @@ pub const MAX_RETENTION_DAYS: u32 = 3_650;
 /// more expired rows removes them over several runs, [`crate::journey::timing::RETENTION_CONTINUE_MS`]
 /// apart.
 pub const MAX_RETENTION_DELETES_PER_RUN: usize = 500;
+/// Apps one page of the query Worker's signed `GET /internal/retention` names at most
+/// (`crate::app_retention`); the origin asks for the next page after the last id.
+pub const RETENTION_APPS_PER_PAGE: usize = 1_000;
+/// Apps whose own `retention_days` one origin retention run applies at most: every app a
+/// deployment may have (`crate::manage::MAX_APPS`, ten pages). Should the Worker name more,
+/// the named ones get their own rule and the deployment-wide rule is skipped for that run (it
+/// would otherwise reach apps it cannot tell apart).
+pub const MAX_RETENTION_APPS: usize = crate::manage::MAX_APPS;
+/// Apps one `app_id IN (...)` rule of a retention run names at most (one embedded delete
+/// statement, one term of the ClickHouse mutation).
+pub const RETENTION_APPS_PER_STATEMENT: usize = RETENTION_APPS_PER_PAGE;

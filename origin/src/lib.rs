@@ -17,6 +17,7 @@ pub mod limits;
 pub mod local_db;
 pub mod metrics;
 pub mod retention;
+pub mod retention_source;
 pub mod rollup;
 pub mod sinks;
 pub mod spool;
@@ -50,6 +51,8 @@ pub enum StartError {
     Embedded(#[from] sinks::embedded::EmbeddedError),
     #[error(transparent)]
     Rollup(#[from] rollup::RollupError),
+    #[error(transparent)]
+    RetentionSource(#[from] retention_source::RetentionSourceError),
     #[error(transparent)]
     DeadLetters(#[from] dead_letters::DeadLetterError),
     #[error("cannot listen on {addr}: {source}")]
@@ -136,8 +139,16 @@ pub async fn start(config: Config) -> Result<RunningOrigin, StartError> {
     };
     let retention_embedded =
         (config.embedded.mode == EmbeddedMode::On).then(|| config.embedded.path.clone());
+    let retention_worker = match &config.rollups.query_worker_url {
+        Some(url) => Some(retention_source::WorkerRetention::new(
+            url,
+            &config.rollup_keys,
+        )?),
+        None => None,
+    };
     workers.spawn(retention::run(
         config.retention,
+        retention_worker,
         retention_clickhouse,
         retention_embedded,
         stop_rx.clone(),

@@ -41,3 +41,14 @@ pub const DEFAULT_MIN_FREE_DISK_BYTES: u64 = 512 * 1024 * 1024;
 
 /// `Retry-After` (seconds) on 503 and 507 answers.
 pub const RETRY_AFTER_SECS: u64 = 1;
+
+/// Bytes one page of the query Worker's retention answer may hold
+/// (`crate::retention_source`): a page names at most
+/// `attrib_core::limits::RETENTION_APPS_PER_PAGE` apps of at most 64 characters, well under.
+pub const MAX_RETENTION_PAGE_BYTES: usize = 1024 * 1024;
+
+/// `max_query_size` the retention mutation is sent with (`crate::retention`): it names every
+/// app at most twice (its own rule, the default rule's exceptions), up to
+/// `attrib_core::limits::MAX_RETENTION_APPS` ids of at most 64 characters, over ClickHouse's
+/// 256 KiB default.
+pub const RETENTION_MUTATION_MAX_QUERY_BYTES: usize = 4 * 1024 * 1024;

@@ -9,6 +9,7 @@
 
 pub mod journeys;
 pub mod receiver;
+pub mod retention_worker;
 pub mod stores;
 
 use std::collections::HashMap;

@@ -4,12 +4,14 @@
 //! `GET /v1/stats`, `/v1/paths`, `/v1/fraud`, `/v1/app` from the read store (D1 or Turso,
 //! see [`store`]) through the edge cache ([`reads`]), and `GET /v1/journeys/{user_id}` from
 //! the person's Journey Durable Object. `POST /internal/rollups` takes the origin's signed
-//! daily stats, paths and fraud counts. `GET /openapi.json` describes it all; the dashboard
+//! daily stats, paths and fraud counts; `GET /internal/retention` answers it the apps'
+//! `retention_days` (signed likewise, [`app_retention`]). `GET /openapi.json` describes it all; the dashboard
 //! is static assets under `/dashboard/` (workers/query/public), served before this code runs.
 //! An hourly cron trigger prunes the D1 postback attempt log ([`retention`]). The management
 //! API (apps, keys, links, postbacks, settings, audit) is under `/admin/v1/` ([`admin`]).
 
 mod admin;
+mod app_retention;
 mod auth;
 mod cache;
 mod config;
@@ -83,6 +85,9 @@ async fn fetch(req: Request, env: Env, ctx: Context) -> Result<Response> {
         (_, p) if p.starts_with("/v1/") => Err(QueryError::MethodNotAllowed),
         (_, p) if p.starts_with(admin::PREFIX) => admin::handle(req, &env).await,
         (Method::Post, attrib_core::rollup::ROLLUP_PATH) => rollups::upsert(req, &env).await,
+        (Method::Get, attrib_core::app_retention::RETENTION_PATH) => {
+            app_retention::list(req, &env).await
+        }
         _ => Err(QueryError::NotFound),
     };
     let response = outcome.or_else(QueryError::into_response)?;

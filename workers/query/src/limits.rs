@@ -94,3 +94,7 @@ pub const MAX_CACHE_SECS: u64 = 86_400;
 pub const STATS_VERSION_TTL_MS: u64 = 1_000;
 /// The isolate's version memo is cleared when it holds more apps than this.
 pub const MAX_VERSION_ENTRIES: usize = 10_000;
+
+/// Longest `after` cursor of `GET /internal/retention` (an app id: 1 to 64 characters); a
+/// page names at most `attrib_core::limits::RETENTION_APPS_PER_PAGE` apps.
+pub const MAX_RETENTION_CURSOR_CHARS: usize = 64;

@@ -54,9 +54,23 @@ impl ClickHouseSink {
         query_id: Option<&str>,
         body: Vec<u8>,
     ) -> Result<String, ClickHouseError> {
+        self.execute_with(query, query_id, &[], body).await
+    }
+
+    /// [`Self::execute`] with query settings as URL parameters (both releases take them so).
+    pub(super) async fn execute_with(
+        &self,
+        query: Option<&str>,
+        query_id: Option<&str>,
+        settings: &[(&str, &str)],
+        body: Vec<u8>,
+    ) -> Result<String, ClickHouseError> {
         let mut url = self.config.url.clone();
         {
             let mut pairs = url.query_pairs_mut();
+            for (name, value) in settings {
+                pairs.append_pair(name, value);
+            }
             if let Some(query) = query {
                 pairs.append_pair("query", query);
             }
