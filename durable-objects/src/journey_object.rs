@@ -56,8 +56,10 @@ enum ObjectError {
     BadRequest(String),
     #[error("identity merge chain longer than {MAX_MERGE_HOPS} hops (a cycle?)")]
     MergeLoop,
+    /// The first field is the journey's log label ([`JourneyObject::log_label`]), never its name.
     #[error("merging {0} failed: {1}")]
     Merge(String, EdgeError),
+    /// The first field is the journey's log label, never its name.
     #[error("forwarding to {0} failed: {1}")]
     Forward(String, EdgeError),
     #[error(transparent)]
@@ -130,6 +132,12 @@ impl DurableObject for JourneyObject {
 }
 
 impl JourneyObject {
+    /// How `key` appears in logs: a keyed hash, never the user or anonymous id (issue 12).
+    fn log_label(&self, key: &JourneyKey) -> String {
+        let secret = attrib_worker_common::suppression::secret(&self.env).ok();
+        attrib_core::privacy::residency::journey_log_label(secret.as_deref(), key)
+    }
+
     async fn route(&self, mut req: Request) -> std::result::Result<Response, ObjectError> {
         let path = req.path();
         match (req.method(), path.as_str()) {
@@ -296,14 +304,10 @@ impl JourneyObject {
         request: &Req,
     ) -> std::result::Result<Rep, ObjectError> {
         let placement = Meta::new(&self.store).placement()?.unwrap_or(fallback);
-        let name = target.object_name();
-        let mode = config::jurisdiction_mode(&self.env)
-            .map_err(|e| ObjectError::Forward(name.clone(), e))?;
-        let stub = journeys::stub(&self.env, target, &placement, mode)
-            .map_err(|e| ObjectError::Forward(name.clone(), e))?;
-        journeys::post(&stub, path, request)
-            .await
-            .map_err(|e| ObjectError::Forward(name, e))
+        let forward = |e| ObjectError::Forward(self.log_label(target), e);
+        let mode = config::jurisdiction_mode(&self.env).map_err(forward)?;
+        let stub = journeys::stub(&self.env, target, &placement, mode).map_err(forward)?;
+        journeys::post(&stub, path, request).await.map_err(forward)
     }
 
     /// Re-runs attribution here, or where this journey was merged.
@@ -322,7 +326,7 @@ impl JourneyObject {
                 jurisdiction: None,
                 location_hint: None,
                 origin_region: config::default_region(&self.env)
-                    .map_err(|e| ObjectError::Forward(target.object_name(), e))?,
+                    .map_err(|e| ObjectError::Forward(self.log_label(&target), e))?,
             };
             return self
                 .post_to(&target, fallback, REATTRIBUTE_PATH, &request)
@@ -375,12 +379,11 @@ impl JourneyObject {
             return Ok(());
         }
         let mode = config::jurisdiction_mode(&self.env)
-            .map_err(|e| ObjectError::Merge(request.key.object_name(), e))?;
+            .map_err(|e| ObjectError::Merge(self.log_label(&request.key), e))?;
         let journey = Journey::new(&self.store, &request.key, &request.settings);
         for source in sources {
-            let name = source.object_name();
-            let stub = journeys::stub(&self.env, &source, placement, mode)
-                .map_err(|e| ObjectError::Merge(name.clone(), e))?;
+            let merge_failed = |e| ObjectError::Merge(self.log_label(&source), e);
+            let stub = journeys::stub(&self.env, &source, placement, mode).map_err(merge_failed)?;
             let reply: MergeReply = journeys::post(
                 &stub,
                 MERGE_PATH,
@@ -390,14 +393,15 @@ impl JourneyObject {
                 },
             )
             .await
-            .map_err(|e| ObjectError::Merge(name.clone(), e))?;
+            .map_err(merge_failed)?;
             if let Some(refusal) = reply.refused {
                 // The events stay here, in their own journey; nothing else changes. Not
                 // marked merged: a later request with a server key may still merge it; a
                 // client key's is not sent again (remembered, up to a bound).
                 worker::console_log!(
-                    "merge refused: {name} into {}: {refusal}",
-                    request.key.object_name()
+                    "merge refused: {} into {}: {refusal}",
+                    self.log_label(&source),
+                    self.log_label(&request.key)
                 );
                 meta.count_merge_refused(&source)?;
                 continue;

@@ -14,6 +14,7 @@
 //! method, status, outcome, times: what the dashboard and the API filter and show.
 
 use crate::geo::{Jurisdiction, Placement};
+use crate::identity::JourneyKey;
 use crate::mobile::device::keyed_hash;
 
 /// Marks a hashed journey in the log.
@@ -34,6 +35,16 @@ pub fn logged_journey(secret: &[u8], app_id: &str, journey: &str) -> String {
         "{LOGGED_JOURNEY_PREFIX}{}",
         keyed_hash(secret, app_id, JOURNEY_HASH_LABEL, journey)
     )
+}
+
+/// How a journey is named in the Workers' logs (issue 12, item 7): never its user or
+/// anonymous id. With the suppression secret, the same keyed hash the EU postback log uses
+/// (so an operator holding the journey's name can find its lines); without one, only the app.
+pub fn journey_log_label(secret: Option<&[u8]>, key: &JourneyKey) -> String {
+    match secret {
+        Some(secret) => logged_journey(secret, &key.app_id, &key.object_name()),
+        None => format!("a journey of app {}", key.app_id),
+    }
 }
 
 /// Every name the log may hold for `journeys` of `app_id`: each as is (journeys outside the EU,
@@ -116,6 +127,21 @@ mod tests {
     use crate::geo::OriginRegion;
 
     const URL: &str = "https://net.example:8443/pb/u-77?click_id=clk_9&gclid=G-1&order=o-5";
+
+    #[test]
+    fn a_journey_is_logged_without_its_user_id() {
+        let key = crate::identity::JourneyKey::new(
+            "shop",
+            crate::identity::JourneyKind::User,
+            "alice@example.com",
+        );
+        let hashed = journey_log_label(Some(b"secret"), &key);
+        assert!(!hashed.contains("alice"), "{hashed}");
+        assert_eq!(hashed, logged_journey(b"secret", "shop", &key.object_name()));
+        let bare = journey_log_label(None, &key);
+        assert!(!bare.contains("alice"), "{bare}");
+        assert!(bare.contains("shop"), "{bare}");
+    }
 
     #[test]
     fn an_eu_journeys_row_holds_no_journey_click_or_order_id() {

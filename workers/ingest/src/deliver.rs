@@ -126,8 +126,15 @@ async fn record(
             })
             .collect());
     }
+    // Logged: the journey by its keyed hash, never the user id (issue 12); only on failure.
+    let label = || {
+        attrib_core::privacy::residency::journey_log_label(
+            attrib_worker_common::suppression::secret(env).ok().as_deref(),
+            &key,
+        )
+    };
     let unavailable = |e: attrib_worker_common::EdgeError| {
-        IngestError::JourneyUnavailable(format!("{}: {e}", key.object_name()))
+        IngestError::JourneyUnavailable(format!("{}: {e}", label()))
     };
     let stub = journeys::stub(env, &key, &placement, mode).map_err(unavailable)?;
     let mut flags = BTreeMap::new();
@@ -164,7 +171,7 @@ async fn record(
     if reply.outcomes.len() != positions.len() {
         return Err(IngestError::JourneyUnavailable(format!(
             "{} answered {} outcomes for {} events",
-            key.object_name(),
+            label(),
             reply.outcomes.len(),
             positions.len()
         )));
