@@ -137,7 +137,10 @@ mod tests {
         );
         let hashed = journey_log_label(Some(b"secret"), &key);
         assert!(!hashed.contains("alice"), "{hashed}");
-        assert_eq!(hashed, logged_journey(b"secret", "shop", &key.object_name()));
+        assert_eq!(
+            hashed,
+            logged_journey(b"secret", "shop", &key.object_name())
+        );
         let bare = journey_log_label(None, &key);
         assert!(!bare.contains("alice"), "{bare}");
         assert!(bare.contains("shop"), "{bare}");

@@ -129,7 +129,9 @@ async fn record(
     // Logged: the journey by its keyed hash, never the user id (issue 12); only on failure.
     let label = || {
         attrib_core::privacy::residency::journey_log_label(
-            attrib_worker_common::suppression::secret(env).ok().as_deref(),
+            attrib_worker_common::suppression::secret(env)
+                .ok()
+                .as_deref(),
             &key,
         )
     };
