@@ -1,8 +1,9 @@
 // Issue 12, erasure in every store: a person (a click, an anonymous order, an identify merging
 // that journey into theirs, a user order, postbacks pending against a network that refuses
-// them) is erased through the management API with a real origin writing to real ClickHouse
-// (18.16 in CI), a real Kafka-protocol broker (tansu) and its embedded store. The regulation
-// reports done for every store; afterwards no ClickHouse table holds a row of their ids, each
+// them, events sent while the regulation runs) is erased through the management API with a
+// real origin writing to real ClickHouse (18.16 in CI), a real Kafka-protocol broker (tansu)
+// and its embedded store. The regulation reports done for every store; afterwards no
+// ClickHouse table holds a row of their ids and no origin file a byte of their names, each
 // Kafka journey topic ends with a tombstone at each of their keys (nothing of them written
 // after), the embedded store, D1's postback log and the Durable Objects hold nothing of them,
 // their pending postbacks never go out, events sent after the erasure are dropped, and the
@@ -85,7 +86,7 @@ test('erasure reaches every store: ClickHouse, Kafka, the embedded store, D1 and
   const [user, anon] = [`u:${app.appId}:sv-user`, `a:${app.appId}:sv-anon`];
   const names = [user, anon];
   // Anything naming them: a journey, or a field whose whole value is one of their raw ids.
-  const namesThem = (text) => names.some((n) => text.includes(n)) || /"sv-(user|anon)"/.test(text);
+  const namesThem = (text) => names.some((n) => text.includes(n)) || /"sv-(user|anon)"|"race-[ua]-/.test(text);
   const kept = `u:${app.appId}:sv-kept`;
   const scalar = embeddedScalar(origin.dataDir);
 
@@ -114,7 +115,19 @@ test('erasure reaches every store: ClickHouse, Kafka, the embedded store, D1 and
   assert.ok(sqliteDump(origin.dataDir).some(namesThem), 'the origin\'s files name the person before');
   assert.ok(filesContaining(origin.dataDir, names).length >= 1, 'the origin\'s files hold their names before');
 
+  // Events in flight around the erasure, by either id, every 150 ms from 700 ms before the
+  // regulation to 650 ms into it: each is erased wherever it got to (the Durable Object's
+  // outbox, the origin's spool, a sink) or dropped by the tombstone. Not touches (no
+  // campaign), so the stats below do not depend on how many got in first.
+  const racing = Array.from({ length: 10 }, (_, i) => sleep(i * 150).then(() => stack.segment('/v1/batch', {
+    batch: [
+      { type: 'track', event: 'Viewed', userId: 'sv-user', messageId: `race-u-${i}` },
+      { type: 'track', event: 'Viewed', anonymousId: 'sv-anon', messageId: `race-a-${i}` },
+    ],
+  }, { key: app.writeKey })));
+  await sleep(700);
   const created = await admin.post(`/apps/${app.appId}/regulations`, { regulationType: 'DELETE_ONLY', subjectType: 'USER_ID', subjectIds: ['sv-user'] }, { route: REGULATIONS_ROUTE });
+  for (const res of await Promise.all(racing)) expectStatus(res, 200);
   expectStatus(created, 201);
   const everyStoreDone = {
     edge_journeys: { status: 'done' },
@@ -133,7 +146,7 @@ test('erasure reaches every store: ClickHouse, Kafka, the embedded store, D1 and
   const delivered = deliveriesOf(app.appId);
   const atErasure = new Set((await readTopics(services.brokers, JOURNEY_TOPICS)).map(id));
 
-  // Events in flight, by either id, dropped; the other user's, in the same batch, arrive.
+  // Events sent after, by either id, dropped; the other user's, in the same batch, arrive.
   const late = await stack.segment('/v1/batch', {
     batch: [
       { type: 'track', event: 'Viewed', userId: 'sv-user', messageId: 'late-1' },
