@@ -5,20 +5,19 @@
 // kept as anonymous counts: their totals do not change. Late events and a second erasure leave
 // nothing behind.
 import assert from 'node:assert/strict';
-import { execFileSync, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { AdminClient } from './lib/admin.mjs';
+import { embeddedRowsOf, embeddedScalar, page, REGULATIONS_ROUTE as ROUTE, touchesInD1 as d1Touches } from './lib/erasure.mjs';
 import { loadDocument, ResponseChecker } from './lib/openapi.mjs';
 import { eventually } from './lib/receiver.mjs';
 import { signHeader } from './lib/signing.mjs';
 import { at, ROOT, Stack } from './lib/stack.mjs';
 import { originPort as port } from './lib/origin.mjs';
-
-const ROUTE = '/admin/v1/apps/{app}/regulations';
 
 let stack;
 let origin;
@@ -61,27 +60,11 @@ after(async () => {
   if (dataDir) rmSync(dataDir, { recursive: true, force: true });
 });
 
-/** One value from the origin's embedded store (SQLite file; python3's sqlite3 reads it). */
-const scalar = (query, ...params) => JSON.parse(execFileSync('python3', ['-c',
-  'import sqlite3,sys,json; c=sqlite3.connect(sys.argv[1]); print(json.dumps(c.execute(sys.argv[2], json.loads(sys.argv[3])).fetchone()[0]))',
-  join(dataDir, 'origin.db'), query, JSON.stringify(params)]).toString());
-const rowsOf = (appId, journeys) => {
-  const marks = journeys.map(() => '?').join(', ');
-  return ['events', 'attributions', 'null_paths'].reduce(
-    (n, table) => n + scalar(`SELECT COUNT(*) FROM ${table} WHERE app_id = ? AND journey IN (${marks})`, appId, ...journeys), 0,
-  ) + scalar(`SELECT COUNT(*) FROM merges WHERE app_id = ? AND (from_journey IN (${marks}) OR into_journey IN (${marks}))`, appId, ...journeys, ...journeys);
-};
-const touchesInD1 = async (appId) => {
-  const db = await stack.d1();
-  const row = await db.prepare("SELECT COALESCE(SUM(touches), 0) AS t FROM daily_stats WHERE app_id = ? AND model = 'last_click'").bind(appId).first();
-  return row.t;
-};
+const scalar = (query, ...params) => embeddedScalar(dataDir)(query, ...params);
+const rowsOf = (appId, journeys) => embeddedRowsOf(scalar, appId, journeys);
+const touchesInD1 = (appId) => d1Touches(stack, appId);
 const touchesAtOrigin = (appId) => scalar("SELECT COALESCE(SUM(touches), 0) FROM daily_stats WHERE app_id = ? AND model = 'last_click'", appId);
 const ok = (res) => assert.equal(res.status, 200, `${res.status} ${res.text}`);
-const page = (ids, messageId, source) => ({
-  type: 'page', ...ids, messageId,
-  context: { page: { url: `https://shop.example/?utm_source=${source}&utm_medium=cpc&utm_campaign=spring` } },
-});
 
 test('erasure reaches the origin: the embedded store loses the person (both journeys), keeps others; stats keep their counts; late events and a second erasure leave nothing', async () => {
   const app = await stack.createApp();

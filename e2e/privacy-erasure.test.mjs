@@ -8,13 +8,15 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { after, before, test } from 'node:test';
 import { AdminClient } from './lib/admin.mjs';
+import {
+  appWithPostbacks as newApp, attemptsOf as attempts, expectStatus, ok, person as newPerson,
+  REGULATION_ROUTE as ONE, REGULATIONS_ROUTE as ROUTE,
+} from './lib/erasure.mjs';
 import { loadDocument, ResponseChecker } from './lib/openapi.mjs';
 import { startPostbackReceiver } from './lib/postback-receiver.mjs';
 import { eventually, startReceiver } from './lib/receiver.mjs';
 import { at, INGEST, Stack } from './lib/stack.mjs';
 
-const ROUTE = '/admin/v1/apps/{app}/regulations';
-const ONE = '/admin/v1/apps/{app}/regulations/{regulation}';
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 let stack;
@@ -35,44 +37,11 @@ after(async () => {
   network?.close();
 });
 
-const expectStatus = (res, status) => assert.equal(res.status, status, `${res.status} ${res.text}`);
 const regulate = (appId, body) => admin.post(`/apps/${appId}/regulations`, body, { route: ROUTE });
-const ok = (res) => assert.ok(res.status === 200 || res.status === 302, `${res.status} ${res.text}`);
-
-async function appWithPostbacks() {
-  const app = await stack.createApp();
-  await stack.createLink(app.appId, { id: `er-${app.appId}`, destination: 'https://shop.example/', source: 'newsy', medium: 'cpc', campaign: 'c1' });
-  const db = await stack.d1();
-  await db.prepare("INSERT INTO postback_configs (app_id, network, url_template, method) VALUES (?, '*', ?, 'POST')")
-    .bind(app.appId, `${network.url}/pb/${app.appId}/{network}`).run();
-  return app;
-}
-const clickThrough = async (app, anon) => ok(await stack.fetch(`${INGEST}/c/er-${app.appId}?anonymous_id=${anon}`, {
-  headers: { 'user-agent': 'Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X)' },
-}));
-const order = (app, ids, messageId) => stack.segment('/v1/track', {
-  ...ids, messageId, event: 'Order Completed', timestamp: at(30_000),
-  properties: { revenue: 25, currency: 'EUR', order_id: `order-${messageId}` },
-}, { key: app.writeKey });
-const attemptsOf = async (appId, journeys) => {
-  const db = await stack.d1();
-  const marks = journeys.map(() => '?').join(', ');
-  const row = await db.prepare(`SELECT COUNT(*) AS n FROM postback_attempts WHERE app_id = ? AND journey IN (${marks})`)
-    .bind(appId, ...journeys).first();
-  return row.n;
-};
+const appWithPostbacks = () => newApp(stack, network.url);
+const attemptsOf = (appId, journeys) => attempts(stack, appId, journeys);
 const deliveriesOf = (appId) => network.state.deliveries.filter((d) => d.url.startsWith(`/pb/${appId}/`)).length;
-
-/** A person with a click, an anonymous conversion, an identify merging it, a user conversion. */
-async function person(app, user, anon) {
-  await clickThrough(app, anon);
-  ok(await order(app, { anonymousId: anon }, `${anon}-order`));
-  ok(await stack.segment('/v1/identify', { userId: user, anonymousId: anon, messageId: `${user}-identify` }, { key: app.writeKey }));
-  ok(await order(app, { userId: user }, `${user}-order`));
-  const journey = await stack.journey(user, app.readToken);
-  expectStatus(journey, 200);
-  assert.ok(journey.json.merged_from.includes(`a:${app.appId}:${anon}`), JSON.stringify(journey.json.merged_from));
-}
+const person = (app, user, anon) => newPerson(stack, app, user, anon);
 
 test('DELETE_ONLY erases the user, the merged anonymous journey, pending postbacks and their log; in-flight events stay out; twice is harmless', async () => {
   const app = await appWithPostbacks();

@@ -343,7 +343,7 @@ impl FactStore {
         }
         // Last, in spool order after the batch's other records: the erased journey's
         // conversions lose their person, and its cohort rows move to a pseudonym (same counts).
-        for (app_id, journey) in erasures {
+        for &(app_id, journey) in &erasures {
             for day in anonymise_journey(&tx, app_id, journey).await? {
                 days.insert((app_id.to_owned(), day));
             }
@@ -371,6 +371,14 @@ impl FactStore {
             tx.execute("DROP TABLE IF EXISTS facts_legacy", ()).await?;
         }
         tx.commit().await?;
+        // The erased journeys' old values are zeroed in their pages (secure_delete); the
+        // write-ahead log's older copies of those pages go with it emptied. This connection is
+        // the file's only one, so no reader can keep it from being emptied.
+        if !erasures.is_empty() && !crate::local_db::checkpoint_truncate(&conn).await? {
+            tracing::warn!(
+                "the rollup fact store's write-ahead log could not be emptied after an erasure"
+            );
+        }
         self.applied.store(batch.next_seq, Ordering::Release);
         if drop_legacy {
             self.legacy.store(false, Ordering::Release);

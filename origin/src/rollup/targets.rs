@@ -58,7 +58,8 @@ impl Target {
                 source: match e {
                     crate::sinks::embedded::EmbeddedError::Open { source, .. }
                     | crate::sinks::embedded::EmbeddedError::Write(source) => source,
-                    crate::sinks::embedded::EmbeddedError::Spool(err) => {
+                    err @ (crate::sinks::embedded::EmbeddedError::Spool(_)
+                    | crate::sinks::embedded::EmbeddedError::LogBusy) => {
                         libsql::Error::Misuse(err.to_string())
                     }
                 },

@@ -35,5 +35,11 @@ pub async fn erase_journeys(
     )
     .await?;
     tx.commit().await?;
-    Ok(())
+    // The rows are zeroed in their pages (secure_delete); older copies of those pages stay in
+    // the write-ahead log until it is emptied.
+    if crate::local_db::checkpoint_truncate(&conn).await? {
+        Ok(())
+    } else {
+        Err(EmbeddedError::LogBusy)
+    }
 }

@@ -31,4 +31,9 @@ pub enum EmbeddedError {
     Write(#[from] libsql::Error),
     #[error(transparent)]
     Spool(#[from] crate::spool::SpoolError),
+    #[error(
+        "the rows are deleted but a reader kept the write-ahead log, which still holds older \
+         copies of them, from being emptied: send the regulation again"
+    )]
+    LogBusy,
 }

@@ -16,7 +16,7 @@ pub fn is_permanent(err: &EmbeddedError) -> bool {
             .iter()
             .any(|needle| text.contains(needle))
         }
-        EmbeddedError::Open { .. } | EmbeddedError::Spool(_) => false,
+        EmbeddedError::Open { .. } | EmbeddedError::Spool(_) | EmbeddedError::LogBusy => false,
     }
 }
 
