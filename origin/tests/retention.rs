@@ -113,20 +113,12 @@ async fn expired_events_leave_clickhouse_by_a_mutation() {
     want.sort();
     let query = format!("SELECT id FROM {database}.events FINAL ORDER BY id");
     // The mutation runs on the first retention run and every 24th after (1 s apart here).
-    eventually(
+    ids_become(
+        &url,
+        &query,
+        &want,
         Duration::from_secs(90),
         "only the new events in ClickHouse",
-        || {
-            let (url, query, want) = (url.clone(), query.clone(), want.clone());
-            async move {
-                clickhouse_query(&url, &query).await.is_some_and(|text| {
-                    text.split_whitespace()
-                        .map(str::to_owned)
-                        .collect::<Vec<_>>()
-                        == want
-                })
-            }
-        },
     )
     .await;
     let attributions = clickhouse_query(
@@ -237,20 +229,12 @@ async fn each_app_keeps_its_own_retention_in_clickhouse() {
     let query = format!("SELECT id FROM {database}.events FINAL ORDER BY id");
     // Mutations run on the first retention run and every 24th after (1 s apart here); rows
     // that arrive after a run wait for the next mutation run.
-    eventually(
+    ids_become(
+        &url,
+        &query,
+        &want,
         Duration::from_secs(120),
         "each app's expired events gone from ClickHouse",
-        || {
-            let (url, query, want) = (url.clone(), query.clone(), want.clone());
-            async move {
-                clickhouse_query(&url, &query).await.is_some_and(|text| {
-                    text.split_whitespace()
-                        .map(str::to_owned)
-                        .collect::<Vec<_>>()
-                        == want
-                })
-            }
-        },
     )
     .await;
     assert_eq!(worker.bad_signatures(), 0, "every read was signed");
@@ -291,4 +275,17 @@ async fn nothing_is_deleted_while_the_apps_retention_cannot_be_read() {
     .await;
     assert_eq!(embedded_event_ids(&db).await, all, "nothing deleted");
     origin.terminate();
+}
+
+/// Waits until `query` (one id per row) answers exactly `want`, in order.
+async fn ids_become(url: &str, query: &str, want: &[String], within: Duration, what: &str) {
+    eventually(within, what, || async move {
+        clickhouse_query(url, query).await.is_some_and(|text| {
+            text.split_whitespace()
+                .map(str::to_owned)
+                .collect::<Vec<_>>()
+                == want
+        })
+    })
+    .await;
 }

@@ -105,25 +105,8 @@ pub async fn click(req: Request, env: &Env) -> Result<Response, IngestError> {
     let placement = placement_of(&req, env, &settings)?;
     let flag = fraud::screen_click(env, &event, &Signals::of(&req), &settings, &placement).await;
     let device_ids = device_ids_of(&url);
-    let touch = DeviceTouch {
-        touch_id: click_id.clone(),
-        kind: TouchKind::Click,
-        at_ms: event.timestamp_ms,
-        link_id: link.link_id.clone(),
-        source: link.source.clone(),
-    };
-    // A click judged fraudulent is stored rejected: it must not match installs either.
-    let flagged = flag.is_some();
-    record(env, &settings, placement, event, flag).await?;
-    if !flagged && !device_ids.is_empty() {
-        mobile::record_touch(
-            env,
-            (&settings.app_id, settings.residency),
-            &device_ids,
-            &touch,
-        )
-        .await?;
-    }
+    let touch = (TouchKind::Click, &link, device_ids.as_slice());
+    record(env, &settings, placement, event, flag, touch).await?;
     redirect(&destination)
 }
 
@@ -163,24 +146,8 @@ pub async fn impression(req: Request, env: &Env) -> Result<Response, IngestError
     if req.method() != Method::Head {
         let flag = fraud::screen(&event, &Signals::of(&req), &settings);
         let placement = placement_of(&req, env, &settings)?;
-        let touch = DeviceTouch {
-            touch_id: event.message_id.clone(),
-            kind: TouchKind::Impression,
-            at_ms: event.timestamp_ms,
-            link_id: link.link_id.clone(),
-            source: link.source.clone(),
-        };
-        let flagged = flag.is_some();
-        record(env, &settings, placement, event, flag).await?;
-        if !flagged && !device_ids.is_empty() {
-            mobile::record_touch(
-                env,
-                (&settings.app_id, settings.residency),
-                &device_ids,
-                &touch,
-            )
-            .await?;
-        }
+        let touch = (TouchKind::Impression, &link, device_ids.as_slice());
+        record(env, &settings, placement, event, flag, touch).await?;
     }
     let headers = Headers::new();
     headers.set("content-type", "image/gif")?;
@@ -338,13 +305,25 @@ fn placement_of(
     ))
 }
 
+/// Records a link event in its journey, then its touch in the device objects of the device ids
+/// the network filled in, so an install can match it. A touch judged fraudulent is stored
+/// rejected: it must not match installs either.
 async fn record(
     env: &Env,
     settings: &attrib_core::settings::AppSettings,
     placement: Placement,
     event: Event,
     flag: Option<attrib_core::fraud::Flag>,
+    (kind, link, device_ids): (TouchKind, &Link, &[DeviceId]),
 ) -> Result<(), IngestError> {
+    let touch = DeviceTouch {
+        touch_id: event.message_id.clone(),
+        kind,
+        at_ms: event.timestamp_ms,
+        link_id: link.link_id.clone(),
+        source: link.source.clone(),
+    };
+    let flagged = flag.is_some();
     let delivered = deliver(
         env,
         settings,
@@ -359,14 +338,24 @@ async fn record(
     )
     .await?;
     match delivered.into_iter().next().map(|d| d.outcome) {
-        Some(EventOutcome::Stored { .. } | EventOutcome::Duplicate | EventOutcome::Erased) => {
-            Ok(())
+        Some(EventOutcome::Stored { .. } | EventOutcome::Duplicate | EventOutcome::Erased) => {}
+        Some(EventOutcome::Rejected { error }) => return Err(IngestError::BadField(error)),
+        None => {
+            return Err(IngestError::JourneyUnavailable(
+                "no outcome for a link event".into(),
+            ))
         }
-        Some(EventOutcome::Rejected { error }) => Err(IngestError::BadField(error)),
-        None => Err(IngestError::JourneyUnavailable(
-            "no outcome for a link event".into(),
-        )),
     }
+    if !flagged && !device_ids.is_empty() {
+        mobile::record_touch(
+            env,
+            (&settings.app_id, settings.residency),
+            device_ids,
+            &touch,
+        )
+        .await?;
+    }
+    Ok(())
 }
 
 fn redirect(destination: &Url) -> Result<Response, IngestError> {
