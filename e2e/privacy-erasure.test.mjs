@@ -159,3 +159,32 @@ test('DEVICE_ID erasure empties the device-touches object: that IDFA no longer m
   expectStatus(again, 201);
   assert.equal(again.json.status, 'done');
 });
+
+test('DEVICE_ID erasure reaches vendor ids too: an erased IDFV no longer matches an install without an advertising id, another still does', async () => {
+  const app = await stack.createApp();
+  await stack.createLink(app.appId, { id: `dvv-${app.appId}`, destination: 'https://shop.example/app', source: 'tiktok', campaign: 'c2' });
+  const iphone = 'Mozilla/5.0 (iPhone; CPU iPhone OS 17_4 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.4 Mobile/15E148 Safari/604.1';
+  const [erased, kept] = [randomBytes(16).toString('hex'), randomBytes(16).toString('hex')].map((h) =>
+    `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`.toUpperCase());
+  for (const idfv of [erased, kept]) {
+    ok(await stack.fetch(`${INGEST}/c/dvv-${app.appId}?idfv=${idfv}`, { headers: { 'user-agent': iphone } }));
+  }
+  const res = await regulate(app.appId, { regulationType: 'DELETE_ONLY', subjectType: 'DEVICE_ID', subjectIds: [erased] });
+  expectStatus(res, 201);
+  assert.deepEqual(res.json.stores, { edge_device_touches: { status: 'done' } });
+  const install = async (idfv, anon) => {
+    ok(await stack.segment('/v1/track', {
+      anonymousId: anon, event: 'Application Installed', messageId: `inst-${anon}`, timestamp: at(),
+      context: { device: { id: idfv.toLowerCase(), adTrackingEnabled: false, type: 'ios' } },
+    }, { key: app.writeKey }));
+    const view = await stack.journey(anon, app.readToken, { type: 'anonymous' });
+    expectStatus(view, 200);
+    return view.json;
+  };
+  const organic = await install(erased, 'dvv-erased');
+  assert.equal(organic.touches.length, 0, JSON.stringify(organic.touches));
+  assert.equal(organic.conversions[0].basis, 'unattributed');
+  const matched = await install(kept, 'dvv-kept');
+  assert.equal(matched.touches.length, 1, 'the other device still matches by its IDFV');
+  assert.equal(matched.touches[0].source, 'tiktok');
+});

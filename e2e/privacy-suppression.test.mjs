@@ -126,10 +126,14 @@ test('anonymous ids and advertising ids are suppressed by their own subject type
   expectStatus(await track(app, { userId: 'anon-gone' }, 'a-2'), 200);
   const device = { context: { device: { advertisingId: idfa, adTrackingEnabled: true } } };
   expectStatus(await track(app, { userId: 'device-user', ...device }, 'a-3'), 200);
+  // A DEVICE_ID names a device by its vendor id (IDFV, Android id) too.
+  const vendor = { context: { device: { id: idfa, adTrackingEnabled: false } } };
+  expectStatus(await track(app, { userId: 'vendor-user', ...vendor }, 'a-4'), 200);
   await flushed(app, 'anon-gone');
   expectStatus(await stack.journey('anon-gone', app.readToken, { type: 'anonymous' }), 404);
   expectStatus(await stack.journey('device-user', app.readToken), 404);
-  assert.equal(await droppedCount(app.appId), 2);
+  expectStatus(await stack.journey('vendor-user', app.readToken), 404);
+  assert.equal(await droppedCount(app.appId), 3);
 });
 
 test('bad bodies name their field', async () => {
@@ -157,6 +161,38 @@ test('only the admin token and the app\'s own manage key may regulate', async ()
   expectStatus(own, 201);
   expectField(await admin.as(other.manageKey).get(`/apps/${app.appId}/regulations/${own.json.id}`, { route: ONE }), 403, 'app');
   expectStatus(await admin.as(app.manageKey).get(`/apps/${app.appId}/regulations/${own.json.id}`, { route: ONE }), 200);
+});
+
+test('an app\'s regulations are listed newest first, paged, without subject ids, and only to the app', async () => {
+  const app = await stack.createApp();
+  const other = await stack.createApp();
+  const created = [];
+  for (const [i, regulationType] of ['SUPPRESS_ONLY', 'UNSUPPRESS', 'SUPPRESS_ONLY'].entries()) {
+    const res = await regulate(admin, app.appId, { regulationType, subjectType: 'USER_ID', subjectIds: [`listed-${i}`, 'listed-both'] });
+    expectStatus(res, 201);
+    created.push(res.json);
+  }
+  expectStatus(await regulate(admin, other.appId, { regulationType: 'SUPPRESS_ONLY', subjectType: 'USER_ID', subjectIds: ['elsewhere'] }), 201);
+  const all = await admin.get(`/apps/${app.appId}/regulations`, { route: ROUTE });
+  expectStatus(all, 200);
+  assert.deepEqual(all.json.regulations, [...created].reverse());
+  assert.equal(all.json.next_before, null);
+  assert.ok(!all.text.includes('listed-'), 'no subject id is kept or answered');
+  // Pages of two: the second starts after the first's last.
+  const first = await admin.get(`/apps/${app.appId}/regulations?limit=2`, { route: ROUTE });
+  expectStatus(first, 200);
+  assert.deepEqual(first.json.regulations.map((r) => r.id), [created[2].id, created[1].id]);
+  assert.equal(first.json.next_before, created[1].id);
+  const second = await admin.get(`/apps/${app.appId}/regulations?limit=2&before=${first.json.next_before}`, { route: ROUTE });
+  expectStatus(second, 200);
+  assert.deepEqual(second.json.regulations.map((r) => r.id), [created[0].id]);
+  assert.equal(second.json.next_before, null);
+  // Another app's regulation id is no cursor here; bad limits name the field.
+  const others = await admin.get(`/apps/${other.appId}/regulations`, { route: ROUTE });
+  expectField(await admin.get(`/apps/${app.appId}/regulations?before=${others.json.regulations[0].id}`, { route: ROUTE }), 400, 'before');
+  expectField(await admin.get(`/apps/${app.appId}/regulations?limit=0`, { route: ROUTE }), 400, 'limit');
+  expectField(await admin.as(other.manageKey).get(`/apps/${app.appId}/regulations`, { route: ROUTE }), 403, 'app');
+  expectStatus(await admin.as(app.manageKey).get(`/apps/${app.appId}/regulations`, { route: ROUTE }), 200);
 });
 
 test('apps without suppressions never reach the suppression path; an app with some fails closed without the secret', async () => {

@@ -221,13 +221,19 @@ impl LinkedJourneys {
     }
 }
 
-/// The device-touches objects of advertising ids `raw` in `app_id` (`secret`: the device-id
-/// secret the ingest Worker names them with); ids with no usable form name none.
+/// The device-touches objects of device ids `raw` in `app_id` (`secret`: the device-id secret
+/// the ingest Worker names them with). A `DEVICE_ID` does not say its kind, and the ingest
+/// Worker keeps one object per id and kind, so each id names two: its object as an advertising
+/// id (IDFA, GAID) and as a vendor id (IDFV, Android id). Ids with no usable form name none.
 pub fn device_object_names(secret: &[u8], app_id: &str, raw: &[String]) -> Vec<String> {
     use crate::mobile::device::{hashed, object_name, usable, DeviceIdKind};
     let mut names: Vec<String> = raw
         .iter()
-        .filter_map(|id| usable(DeviceIdKind::Advertising, id))
+        .flat_map(|id| {
+            [DeviceIdKind::Advertising, DeviceIdKind::Vendor]
+                .into_iter()
+                .filter_map(move |kind| usable(kind, id))
+        })
         .map(|id| object_name(app_id, &hashed(secret, app_id, &id)))
         .collect();
     names.sort();

@@ -99,7 +99,9 @@ impl SubjectType {
         match self {
             Self::UserId => "user_id",
             Self::AnonymousId => "anonymous_id",
-            // The advertising id, as `mobile::device` normalises it.
+            // Any device id (advertising or vendor), as `mobile::device` normalises it. The
+            // label is the advertising kind's so that entries written before vendor ids counted
+            // keep matching.
             Self::DeviceId => "advertising",
         }
     }
@@ -145,7 +147,7 @@ impl RegulationInput {
             {
                 return Err(FieldError::new(
                     field,
-                    "is not a usable advertising id (IDFA or GAID)",
+                    "is not a usable device id (IDFA, GAID, IDFV or Android id)",
                 ));
             }
             if !subject_ids.contains(&id) {
@@ -161,7 +163,7 @@ impl RegulationInput {
 }
 
 /// The suppression list's entry for `raw` as a subject of `kind` in `app_id`: the keyed hash
-/// of `mobile::device` (the app id is in the key), never the id. `None` for an advertising id
+/// of `mobile::device` (the app id is in the key), never the id. `None` for a device id
 /// that is not usable (all zeros, a macro left unfilled).
 pub fn subject_hash(secret: &[u8], app_id: &str, kind: SubjectType, raw: &str) -> Option<String> {
     let value = match kind {
@@ -172,8 +174,9 @@ pub fn subject_hash(secret: &[u8], app_id: &str, kind: SubjectType, raw: &str) -
 }
 
 /// Every suppression hash an event could match: its `userId`, `anonymousId`, an alias's
-/// `previousId` (as either kind) and the raw `context.device.advertisingId`. Checked before
-/// the advertising id is replaced by its device hash.
+/// `previousId` (as either kind), and as device ids the raw `context.device.advertisingId`
+/// and `context.device.id` (IDFV, Android id). Checked before the advertising id is replaced
+/// by its device hash.
 pub fn event_subject_hashes(secret: &[u8], app_id: &str, event: &Event) -> Vec<String> {
     let mut ids: Vec<(SubjectType, &str)> = Vec::new();
     if let Some(user) = event.user_id.as_deref() {
@@ -186,13 +189,11 @@ pub fn event_subject_hashes(secret: &[u8], app_id: &str, event: &Event) -> Vec<S
         ids.push((SubjectType::UserId, previous));
         ids.push((SubjectType::AnonymousId, previous));
     }
-    let advertising = event
-        .context
-        .get("device")
-        .and_then(|d| d.get("advertisingId"))
-        .and_then(Value::as_str);
-    if let Some(ad) = advertising {
-        ids.push((SubjectType::DeviceId, ad));
+    let device = event.context.get("device");
+    for field in ["advertisingId", "id"] {
+        if let Some(id) = device.and_then(|d| d.get(field)).and_then(Value::as_str) {
+            ids.push((SubjectType::DeviceId, id));
+        }
     }
     ids.into_iter()
         .filter_map(|(kind, raw)| subject_hash(secret, app_id, kind, raw))

@@ -182,3 +182,19 @@ fn an_event_matches_by_any_of_its_ids() {
         !hashes.contains(&subject_hash(SECRET, "app1", SubjectType::AnonymousId, "u1").unwrap())
     );
 }
+
+/// Issue 12: a `DEVICE_ID` names a device by its vendor id too (IDFV, Android id: the SDK's
+/// `context.device.id`), with or without an advertising id beside it.
+#[test]
+fn an_event_matches_a_device_id_by_its_vendor_id() {
+    let idfv = "0F8E5B37-3D9B-4C1F-9E2A-7C6D5B4A3F21";
+    let suppressed = subject_hash(SECRET, "app1", SubjectType::DeviceId, idfv).unwrap();
+    let event: Event = serde_json::from_value(json!({
+        "messageId": "m", "type": "track", "anonymousId": "a1",
+        "timestampMs": 0, "receivedAtMs": 0,
+        "context": {"device": {"id": idfv.to_lowercase(), "adTrackingEnabled": false}}
+    }))
+    .unwrap();
+    assert!(event_subject_hashes(SECRET, "app1", &event).contains(&suppressed));
+    assert!(!event_subject_hashes(SECRET, "app2", &event).contains(&suppressed));
+}

@@ -231,8 +231,8 @@ async fn ask_origin(
     Ok(serde_json::from_str(&text).map_err(EdgeError::from)?)
 }
 
-/// Empties the device-touches object of each advertising id (in the EU jurisdiction for an EU
-/// app, where the ingest Worker keeps them).
+/// Empties the device-touches objects of each device id, as an advertising and as a vendor id
+/// (in the EU jurisdiction for an EU app, where the ingest Worker keeps them).
 async fn erase_devices(env: &Env, app_id: &str, input: &RegulationInput) -> Result<(), EraseError> {
     let secret = config::secret(env, config::DEVICE_ID_SECRET).ok_or(EraseError::NoDeviceSecret)?;
     let settings = apps::app_settings(env, app_id)

@@ -120,6 +120,7 @@ pub async fn handle(mut req: Request, env: &Env) -> Result<Response, QueryError>
         (Post, ["apps", app, "regulations"]) => {
             regulations::create(&cx, app, body(&mut req).await?).await
         }
+        (Get, ["apps", app, "regulations"]) => regulations::list(&cx, app, &req).await,
         (Get, ["apps", app, "regulations", id]) => regulations::show(&cx, app, id).await,
         (Get, ["apps", app, "subjects", subject_type, id, "export"]) => {
             exports::export(&cx, app, subject_type, id).await

@@ -1,5 +1,5 @@
 //! `/admin/v1/apps/{app}/regulations`: data-subject regulations in Segment's shape
-//! (`attrib_core::privacy`). `SUPPRESS_ONLY` and `UNSUPPRESS` are done at once on the
+//! (`attrib_core::privacy`), created, shown and listed. `SUPPRESS_ONLY` and `UNSUPPRESS` are done at once on the
 //! suppression list (keyed hashes only; the ingest Worker sees the change within the settings
 //! cache time, 60 s). Each regulation is written with the app's version move and its audit
 //! entry in one batch, like every change. The delete types are then carried out in the same
@@ -16,10 +16,10 @@ use attrib_worker_common::suppression;
 use serde::Deserialize;
 use serde_json::{json, Value};
 use wasm_bindgen::JsValue;
-use worker::Response;
+use worker::{Request, Response};
 
 use super::write::{answer, commit, load_app, num, stmt, text, Audit};
-use super::{bad, Cx};
+use super::{bad, limit_of, Cx};
 use crate::error::QueryError;
 
 #[derive(Deserialize)]
@@ -80,6 +80,52 @@ async fn one(cx: &Cx<'_>, app_id: &str, id: &str) -> Result<RegulationRow, Query
     row.ok_or_else(|| QueryError::Missing(format!("no regulation {id} in app {app_id}")))
 }
 
+/// The app's regulations, newest first; `before` (a regulation id, the last of a page) pages
+/// on. Each as [`show`] gives it, subject ids never (they are not kept).
+pub async fn list(cx: &Cx<'_>, app_id: &str, req: &Request) -> Result<Response, QueryError> {
+    const COLUMNS: &str = "id, regulation_type, subject_type, subject_count, stores, created_at";
+    let app = load_app(cx, app_id).await?;
+    let limit = limit_of(req)?;
+    let url = req.url()?;
+    let before = url
+        .query_pairs()
+        .find(|(k, _)| k == "before")
+        .map(|(_, v)| v.into_owned());
+    // Newest first in insertion order: ties of the millisecond `created_at` fall back to the
+    // rowid, which the (app_id, created_at) index already holds.
+    let order = "ORDER BY created_at DESC, rowid DESC";
+    let db = cx.env.d1(DB_BINDING)?;
+    let query = match &before {
+        None => db
+            .prepare(format!(
+                "SELECT {COLUMNS} FROM regulations WHERE app_id = ?1 {order} LIMIT {limit}"
+            ))
+            .bind(&[text(app_id)])?,
+        Some(id) => {
+            one(cx, app_id, id).await.map_err(|e| match e {
+                QueryError::Missing(_) => bad("before", "must be a regulation id of this app"),
+                other => other,
+            })?;
+            db.prepare(format!(
+                "SELECT {COLUMNS} FROM regulations WHERE app_id = ?1 AND (created_at, rowid) < \
+                 (SELECT created_at, rowid FROM regulations WHERE app_id = ?1 AND id = ?2) \
+                 {order} LIMIT {limit}"
+            ))
+            .bind(&[text(app_id), text(id)])?
+        }
+    };
+    let rows: Vec<RegulationRow> = query.all().await?.results()?;
+    let next = (rows.len() == limit)
+        .then(|| rows.last().map(|r| r.id.clone()))
+        .flatten();
+    let regulations: Vec<Value> = rows.iter().map(|r| view(app_id, r)).collect();
+    answer(
+        200,
+        &json!({ "app_id": app_id, "regulations": regulations, "next_before": next }),
+        app.version(),
+    )
+}
+
 pub async fn show(cx: &Cx<'_>, app_id: &str, id: &str) -> Result<Response, QueryError> {
     let app = load_app(cx, app_id).await?;
     let row = one(cx, app_id, id).await?;
@@ -100,7 +146,7 @@ pub async fn create(cx: &Cx<'_>, app_id: &str, body: Value) -> Result<Response, 
     let subject_type = input.subject_type.as_str();
     let mut changes = Vec::with_capacity(input.subject_ids.len() + 1);
     for (i, raw) in input.subject_ids.iter().enumerate() {
-        // parse() already refused ids that have no hash (unusable advertising ids).
+        // parse() already refused ids that have no hash (unusable device ids).
         let hash = subject_hash(&secret, app_id, input.subject_type, raw)
             .ok_or_else(|| bad(&format!("subjectIds[{i}]"), "has no usable form"))?;
         changes.push(match input.regulation_type {
