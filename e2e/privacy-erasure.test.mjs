@@ -126,65 +126,46 @@ test('SUPPRESS_WITH_DELETE by anonymous id suppresses, then erases the user it w
   expectStatus(await stack.journey('sw-anon', app.readToken, { type: 'anonymous' }), 404);
 });
 
-test('DEVICE_ID erasure empties the device-touches object: that IDFA no longer matches an install, another still does', async () => {
-  const app = await stack.createApp();
-  await stack.createLink(app.appId, { id: `dv-${app.appId}`, destination: 'https://shop.example/app', source: 'metaads', campaign: 'c1' });
-  const iphone = 'Mozilla/5.0 (iPhone; CPU iPhone OS 17_4 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.4 Mobile/15E148 Safari/604.1';
-  const [erased, kept] = [randomBytes(16).toString('hex'), randomBytes(16).toString('hex')].map((h) =>
-    `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`.toUpperCase());
-  for (const idfa of [erased, kept]) {
-    ok(await stack.fetch(`${INGEST}/c/dv-${app.appId}?idfa=${idfa}`, { headers: { 'user-agent': iphone } }));
-  }
-  const res = await regulate(app.appId, { regulationType: 'DELETE_ONLY', subjectType: 'DEVICE_ID', subjectIds: [erased.toLowerCase()] });
-  expectStatus(res, 201);
-  assert.deepEqual(res.json.stores, { edge_device_touches: { status: 'done' } });
-  assert.equal(res.json.status, 'done');
-  const install = async (idfa, anon) => {
-    ok(await stack.segment('/v1/track', {
-      anonymousId: anon, event: 'Application Installed', messageId: `inst-${anon}`, timestamp: at(),
-      context: { device: { advertisingId: idfa, adTrackingEnabled: true, type: 'ios' } },
-    }, { key: app.writeKey }));
-    const view = await stack.journey(anon, app.readToken, { type: 'anonymous' });
-    expectStatus(view, 200);
-    return view.json;
-  };
-  const organic = await install(erased, 'dv-erased');
-  assert.equal(organic.touches.length, 0, JSON.stringify(organic.touches));
-  assert.equal(organic.conversions[0].basis, 'unattributed');
-  const matched = await install(kept, 'dv-kept');
-  assert.equal(matched.touches.length, 1, 'the other device still matches');
-  assert.equal(matched.touches[0].source, 'metaads');
-  // Sent again: harmless.
-  const again = await regulate(app.appId, { regulationType: 'DELETE_ONLY', subjectType: 'DEVICE_ID', subjectIds: [erased] });
-  expectStatus(again, 201);
-  assert.equal(again.json.status, 'done');
-});
-
-test('DEVICE_ID erasure reaches vendor ids too: an erased IDFV no longer matches an install without an advertising id, another still does', async () => {
-  const app = await stack.createApp();
-  await stack.createLink(app.appId, { id: `dvv-${app.appId}`, destination: 'https://shop.example/app', source: 'tiktok', campaign: 'c2' });
-  const iphone = 'Mozilla/5.0 (iPhone; CPU iPhone OS 17_4 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.4 Mobile/15E148 Safari/604.1';
-  const [erased, kept] = [randomBytes(16).toString('hex'), randomBytes(16).toString('hex')].map((h) =>
-    `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`.toUpperCase());
-  for (const idfv of [erased, kept]) {
-    ok(await stack.fetch(`${INGEST}/c/dvv-${app.appId}?idfv=${idfv}`, { headers: { 'user-agent': iphone } }));
-  }
-  const res = await regulate(app.appId, { regulationType: 'DELETE_ONLY', subjectType: 'DEVICE_ID', subjectIds: [erased] });
-  expectStatus(res, 201);
-  assert.deepEqual(res.json.stores, { edge_device_touches: { status: 'done' } });
-  const install = async (idfv, anon) => {
-    ok(await stack.segment('/v1/track', {
-      anonymousId: anon, event: 'Application Installed', messageId: `inst-${anon}`, timestamp: at(),
-      context: { device: { id: idfv.toLowerCase(), adTrackingEnabled: false, type: 'ios' } },
-    }, { key: app.writeKey }));
-    const view = await stack.journey(anon, app.readToken, { type: 'anonymous' });
-    expectStatus(view, 200);
-    return view.json;
-  };
-  const organic = await install(erased, 'dvv-erased');
-  assert.equal(organic.touches.length, 0, JSON.stringify(organic.touches));
-  assert.equal(organic.conversions[0].basis, 'unattributed');
-  const matched = await install(kept, 'dvv-kept');
-  assert.equal(matched.touches.length, 1, 'the other device still matches by its IDFV');
-  assert.equal(matched.touches[0].source, 'tiktok');
-});
+// A device clicks a tracking link with its id in the query (`param`); a DEVICE_ID erasure of one
+// id leaves that device's install organic while another device's still matches. `device` is
+// the install's context.device for an id.
+const deviceErasureCases = [
+  { kind: 'IDFA', param: 'idfa', device: (id) => ({ advertisingId: id, adTrackingEnabled: true, type: 'ios' }) },
+  { kind: 'IDFV (no advertising id)', param: 'idfv', device: (id) => ({ id: id.toLowerCase(), adTrackingEnabled: false, type: 'ios' }) },
+];
+for (const { kind, param, device } of deviceErasureCases) {
+  test(`DEVICE_ID erasure empties the device-touches objects: an erased ${kind} no longer matches an install, another still does`, async () => {
+    const app = await stack.createApp();
+    const link = `dv-${param}-${app.appId}`;
+    await stack.createLink(app.appId, { id: link, destination: 'https://shop.example/app', source: 'metaads', campaign: 'c1' });
+    const iphone = 'Mozilla/5.0 (iPhone; CPU iPhone OS 17_4 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.4 Mobile/15E148 Safari/604.1';
+    const [erased, kept] = [randomBytes(16).toString('hex'), randomBytes(16).toString('hex')].map((h) =>
+      `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`.toUpperCase());
+    for (const id of [erased, kept]) {
+      ok(await stack.fetch(`${INGEST}/c/${link}?${param}=${id}`, { headers: { 'user-agent': iphone } }));
+    }
+    const res = await regulate(app.appId, { regulationType: 'DELETE_ONLY', subjectType: 'DEVICE_ID', subjectIds: [erased.toLowerCase()] });
+    expectStatus(res, 201);
+    assert.deepEqual(res.json.stores, { edge_device_touches: { status: 'done' } });
+    assert.equal(res.json.status, 'done');
+    const install = async (id, anon) => {
+      ok(await stack.segment('/v1/track', {
+        anonymousId: anon, event: 'Application Installed', messageId: `inst-${anon}`, timestamp: at(),
+        context: { device: device(id) },
+      }, { key: app.writeKey }));
+      const view = await stack.journey(anon, app.readToken, { type: 'anonymous' });
+      expectStatus(view, 200);
+      return view.json;
+    };
+    const organic = await install(erased, `dv-${param}-erased`);
+    assert.equal(organic.touches.length, 0, JSON.stringify(organic.touches));
+    assert.equal(organic.conversions[0].basis, 'unattributed');
+    const matched = await install(kept, `dv-${param}-kept`);
+    assert.equal(matched.touches.length, 1, 'the other device still matches');
+    assert.equal(matched.touches[0].source, 'metaads');
+    // Sent again: harmless.
+    const again = await regulate(app.appId, { regulationType: 'DELETE_ONLY', subjectType: 'DEVICE_ID', subjectIds: [erased] });
+    expectStatus(again, 201);
+    assert.equal(again.json.status, 'done');
+  });
+}
