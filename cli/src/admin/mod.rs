@@ -1,4 +1,4 @@
-//! `attrib apps|keys|links|postbacks|settings|spend|audit|whoami`: the management API
+//! `attrib apps|keys|links|postbacks|settings|spend|regulations|audit|whoami`: the management API
 //! (`/admin/v1/` on the query Worker) from a terminal. The endpoint and token come from
 //! `--endpoint`/`--token` or `ATTRIB_ENDPOINT`/`ATTRIB_TOKEN` (an admin token `at_...` or an
 //! app's manage key `mk_...`). Answers are printed as JSON; a refusal prints the API's error
@@ -39,8 +39,45 @@ pub enum AdminCommand {
     Settings(Settings),
     /// An app's ad spend: import a JSON or CSV file, list what is stored.
     Spend(Spend),
+    /// An app's data-subject regulations: create (erase, suppress, unsuppress), show, list.
+    Regulations(Regulations),
     /// An app's audit log, newest first.
     Audit(Audit),
+}
+
+#[derive(Debug, Args)]
+pub struct Regulations {
+    #[command(flatten)]
+    conn: Conn,
+    #[command(subcommand)]
+    action: RegulationsAction,
+}
+
+#[derive(Debug, Subcommand)]
+enum RegulationsAction {
+    /// Create one, carried out at once; prints its status per store.
+    Create {
+        app: String,
+        /// DELETE_ONLY, SUPPRESS_ONLY, SUPPRESS_WITH_DELETE or UNSUPPRESS.
+        #[arg(long = "type")]
+        regulation_type: String,
+        /// USER_ID, ANONYMOUS_ID or DEVICE_ID.
+        #[arg(long)]
+        subject_type: String,
+        /// The subjects' ids (at most 100).
+        #[arg(required = true)]
+        ids: Vec<String>,
+    },
+    /// One regulation and its status per store.
+    Show { app: String, id: String },
+    /// The app's regulations, newest first (`--before`: the previous page's next_before).
+    List {
+        app: String,
+        #[arg(long)]
+        limit: Option<usize>,
+        #[arg(long)]
+        before: Option<String>,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -602,6 +639,34 @@ pub fn run(command: AdminCommand) -> Result<()> {
                         ));
                     }
                     c.get(&format!("/apps/{}/spend{query}", seg(&app)))?
+                }
+            };
+            print(&out)
+        }
+        AdminCommand::Regulations(r) => {
+            let c = client(&r.conn)?;
+            let out = match r.action {
+                RegulationsAction::Create {
+                    app,
+                    regulation_type,
+                    subject_type,
+                    ids,
+                } => c.send(
+                    "POST",
+                    &format!("/apps/{}/regulations", seg(&app)),
+                    Some(json!({
+                        "regulationType": regulation_type,
+                        "subjectType": subject_type,
+                        "subjectIds": ids,
+                    })),
+                )?,
+                RegulationsAction::Show { app, id } => {
+                    c.get(&format!("/apps/{}/regulations/{}", seg(&app), seg(&id)))?
+                }
+                RegulationsAction::List { app, limit, before } => {
+                    let query =
+                        url_query(&[("limit", limit.map(|l| l.to_string())), ("before", before)]);
+                    c.get(&format!("/apps/{}/regulations{query}", seg(&app)))?
                 }
             };
             print(&out)
