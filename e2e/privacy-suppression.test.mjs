@@ -115,7 +115,7 @@ test('a suppressed user id is dropped at the edge, counted, and collected again 
   assert.equal(await droppedCount(app.appId), 3, 'gone-too is still suppressed');
 });
 
-test('anonymous ids and advertising ids are suppressed by their own subject types', async () => {
+test('anonymous ids and device ids (advertising or vendor) are suppressed by their own subject types', async () => {
   const app = await stack.createApp();
   const idfa = '6D92078A-8246-4BA4-AE5B-76104861E7DC';
   expectStatus(await regulate(admin, app.appId, { regulationType: 'SUPPRESS_ONLY', subjectType: 'ANONYMOUS_ID', subjectIds: ['anon-gone'] }), 201);
