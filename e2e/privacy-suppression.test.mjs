@@ -9,7 +9,7 @@ import { after, before, test } from 'node:test';
 import { AdminClient } from './lib/admin.mjs';
 import { loadDocument, ResponseChecker } from './lib/openapi.mjs';
 import { eventually, startReceiver } from './lib/receiver.mjs';
-import { Stack } from './lib/stack.mjs';
+import { at, INGEST, Stack } from './lib/stack.mjs';
 
 // The edge's settings cache is shortened to 1 s (AUTH_CACHE_TTL_SECS; 60 s by default): a
 // regulation reaches the ingest Worker within that time.
@@ -134,6 +134,47 @@ test('anonymous ids and device ids (advertising or vendor) are suppressed by the
   expectStatus(await stack.journey('device-user', app.readToken), 404);
   expectStatus(await stack.journey('vendor-user', app.readToken), 404);
   assert.equal(await droppedCount(app.appId), 3);
+});
+
+test('tracking-link clicks and impressions of a suppressed visitor or device are recorded nowhere, counted, and still answered', async () => {
+  const app = await stack.createApp();
+  const link = `sl-${app.appId}`;
+  await stack.createLink(app.appId, { id: link, destination: 'https://shop.example/app', source: 'metaads', campaign: 'c1' });
+  const [gone, kept] = [randomBytes(16).toString('hex'), randomBytes(16).toString('hex')].map((h) =>
+    `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`.toUpperCase());
+  const device = await regulate(admin, app.appId, { regulationType: 'SUPPRESS_ONLY', subjectType: 'DEVICE_ID', subjectIds: [gone] });
+  expectStatus(device, 201);
+  expectStatus(await regulate(admin, app.appId, { regulationType: 'SUPPRESS_ONLY', subjectType: 'ANONYMOUS_ID', subjectIds: ['link-anon-gone'] }), 201);
+  await sleep(TTL_MS + 200);
+  const iphone = { 'user-agent': 'Mozilla/5.0 (iPhone; CPU iPhone OS 17_4 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.4 Mobile/15E148 Safari/604.1' };
+  for (const id of [gone, kept]) {
+    const click = await stack.fetch(`${INGEST}/c/${link}?idfa=${id}`, { headers: iphone, redirect: 'manual' });
+    assert.equal(click.status, 302, 'the visitor is redirected either way');
+  }
+  const byVisitor = await stack.fetch(`${INGEST}/c/${link}?anonymous_id=link-anon-gone`, { redirect: 'manual' });
+  assert.equal(byVisitor.status, 302);
+  const pixel = await stack.fetch(`${INGEST}/i/${link}?anonymous_id=link-anon-gone`);
+  assert.equal(pixel.status, 200);
+  assert.equal(pixel.headers.get('content-type'), 'image/gif');
+  expectStatus(await stack.journey('link-anon-gone', app.readToken, { type: 'anonymous' }), 404);
+  assert.equal(await droppedCount(app.appId), 3);
+
+  // Unsuppressed, the device installs: the click it made while suppressed was never kept.
+  expectStatus(await regulate(admin, app.appId, { regulationType: 'UNSUPPRESS', subjectType: 'DEVICE_ID', subjectIds: [gone] }), 201);
+  await sleep(TTL_MS + 200);
+  const install = async (id, anon) => {
+    expectStatus(await stack.segment('/v1/track', {
+      anonymousId: anon, event: 'Application Installed', messageId: `inst-${anon}`, timestamp: at(),
+      context: { device: { advertisingId: id, adTrackingEnabled: true, type: 'ios' } },
+    }, { key: app.writeKey }), 200);
+    const view = await stack.journey(anon, app.readToken, { type: 'anonymous' });
+    expectStatus(view, 200);
+    return view.json;
+  };
+  assert.equal((await install(gone, 'link-inst-gone')).touches.length, 0, 'organic: no click was kept');
+  const matched = await install(kept, 'link-inst-kept');
+  assert.equal(matched.touches.length, 1, 'the other device\'s click matches');
+  assert.equal(matched.touches[0].source, 'metaads');
 });
 
 test('bad bodies name their field', async () => {

@@ -18,7 +18,8 @@
 //! an impression may then name no visitor at all.
 //!
 //! Both are judged by the ingest fraud rules ([`crate::fraud`]); a flagged click still
-//! redirects (the visitor is not told), its touch is stored rejected.
+//! redirects (the visitor is not told), its touch is stored rejected. A suppressed visitor or
+//! device id (issue 12) is recorded nowhere, counted, and still redirected or answered.
 
 use attrib_core::event::{Event, EventType};
 use attrib_core::geo::{place, Placement};
@@ -42,6 +43,7 @@ use crate::deliver::{deliver, Positioned};
 use crate::error::IngestError;
 use crate::fraud::{self, Signals};
 use crate::mobile;
+use crate::suppression;
 
 /// Link ids are chosen by the app: 1 to this many of `[A-Za-z0-9_-]`.
 pub const MAX_LINK_ID_CHARS: usize = 64;
@@ -307,7 +309,7 @@ fn placement_of(
 
 /// Records a link event in its journey, then its touch in the device objects of the device ids
 /// the network filled in, so an install can match it. A touch judged fraudulent is stored
-/// rejected: it must not match installs either.
+/// rejected: it must not match installs either. A suppressed visitor or device records nothing.
 async fn record(
     env: &Env,
     settings: &attrib_core::settings::AppSettings,
@@ -316,6 +318,9 @@ async fn record(
     flag: Option<attrib_core::fraud::Flag>,
     (kind, link, device_ids): (TouchKind, &Link, &[DeviceId]),
 ) -> Result<(), IngestError> {
+    if suppression::link_event_suppressed(env, settings, &event, device_ids).await? {
+        return Ok(());
+    }
     let touch = DeviceTouch {
         touch_id: event.message_id.clone(),
         kind,
