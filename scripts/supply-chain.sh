@@ -40,6 +40,13 @@ else
   log "supply chain: no advisory database snapshot at $snapshot (set ATTRIB_ADVISORY_DB); skipping advisories, checking licences and bans"
 fi
 
+# cargo-deny reads `cargo metadata` for every platform, so the crates of other platforms
+# (windows-sys, android_system_properties) must be in the registry cache, which builds on
+# Linux never download: on a fresh machine --offline failed on them. `cargo fetch` takes
+# every platform's crates from the package registry (skipped, saying so, without network).
+if ! cargo fetch --locked -q 2>/dev/null; then
+  log "supply chain: cargo fetch failed (no registry?); cargo deny may miss other platforms' crates"
+fi
 log "supply chain: cargo deny check ${checks[*]} (offline)"
 ATTRIB_TOOLS_DIR="$ATTRIB_TOOLS_DIR" cargo deny --offline --log-level error check \
   --hide-inclusion-graph "${checks[@]}"
