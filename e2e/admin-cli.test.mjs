@@ -2,30 +2,18 @@
 // real HTTP): create an app, issue keys, create a link, configure a postback, change settings,
 // read the audit log; refusals print the API's field and reason and exit 1.
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
-import { existsSync } from 'node:fs';
-import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { after, before, test } from 'node:test';
-import { INGEST, ROOT, Stack } from './lib/stack.mjs';
+import { assertCliBuilt, attribCli } from './lib/cli.mjs';
+import { INGEST, Stack } from './lib/stack.mjs';
 
-const run = promisify(execFile);
-const BIN = join(process.env.CARGO_TARGET_DIR ?? join(ROOT, 'target'), 'debug', 'attrib');
 let stack;
 before(async () => {
-  assert.ok(existsSync(BIN), `build the CLI first: cargo build -p attrib-cli (${BIN})`);
+  assertCliBuilt();
   stack = await Stack.start({ queryHttp: true });
 });
 after(() => stack?.dispose());
 
-const attrib = async (args, { token = stack.adminToken, env = {} } = {}) => {
-  try {
-    const { stdout } = await run(BIN, args, { env: { ...process.env, ATTRIB_ENDPOINT: stack.queryUrl, ATTRIB_TOKEN: token, ...env } });
-    return { code: 0, stdout, json: (() => { try { return JSON.parse(stdout); } catch { return undefined; } })() };
-  } catch (err) {
-    return { code: err.code, stdout: err.stdout, stderr: err.stderr };
-  }
-};
+const attrib = (args, options) => attribCli(stack, args, options);
 
 test('the CLI creates and runs an app end to end', async () => {
   const who = await attrib(['whoami']);

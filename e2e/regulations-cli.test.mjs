@@ -2,32 +2,20 @@
 // HTTP): a suppression and an erasure are created from the terminal, shown and listed back; a
 // bad type prints the API's field and reason and exits 1, and nothing is written.
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
-import { existsSync } from 'node:fs';
-import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { after, before, test } from 'node:test';
-import { ROOT, Stack } from './lib/stack.mjs';
+import { assertCliBuilt, attribCli } from './lib/cli.mjs';
+import { Stack } from './lib/stack.mjs';
 
-const run = promisify(execFile);
-const BIN = join(process.env.CARGO_TARGET_DIR ?? join(ROOT, 'target'), 'debug', 'attrib');
 let stack;
 before(async () => {
-  assert.ok(existsSync(BIN), `build the CLI first: cargo build -p attrib-cli (${BIN})`);
+  assertCliBuilt();
   stack = await Stack.start({ queryHttp: true });
 });
 after(async () => {
   await stack?.dispose();
 });
 
-const attrib = async (args) => {
-  try {
-    const { stdout } = await run(BIN, args, { env: { ...process.env, ATTRIB_ENDPOINT: stack.queryUrl, ATTRIB_TOKEN: stack.adminToken } });
-    return { code: 0, stdout, json: JSON.parse(stdout) };
-  } catch (err) {
-    return { code: err.code, stdout: err.stdout, stderr: err.stderr };
-  }
-};
+const attrib = (args) => attribCli(stack, args);
 
 test('attrib regulations creates, shows and lists an app\'s regulations; a bad type names its field', async () => {
   const app = await stack.createApp();

@@ -2,20 +2,17 @@
 // CSV file is uploaded and read back; a bad file prints every bad row and exits 1, and nothing
 // is stored.
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { after, before, test } from 'node:test';
-import { ROOT, Stack } from './lib/stack.mjs';
+import { assertCliBuilt, attribCli } from './lib/cli.mjs';
+import { Stack } from './lib/stack.mjs';
 
-const run = promisify(execFile);
-const BIN = join(process.env.CARGO_TARGET_DIR ?? join(ROOT, 'target'), 'debug', 'attrib');
 let stack;
 let dir;
 before(async () => {
-  assert.ok(existsSync(BIN), `build the CLI first: cargo build -p attrib-cli (${BIN})`);
+  assertCliBuilt();
   stack = await Stack.start({ queryHttp: true });
   dir = mkdtempSync(join(tmpdir(), 'attrib-spend-cli-'));
 });
@@ -24,14 +21,7 @@ after(async () => {
   if (dir) rmSync(dir, { recursive: true, force: true });
 });
 
-const attrib = async (args) => {
-  try {
-    const { stdout } = await run(BIN, args, { env: { ...process.env, ATTRIB_ENDPOINT: stack.queryUrl, ATTRIB_TOKEN: stack.adminToken } });
-    return { code: 0, stdout, json: JSON.parse(stdout) };
-  } catch (err) {
-    return { code: err.code, stdout: err.stdout, stderr: err.stderr };
-  }
-};
+const attrib = (args) => attribCli(stack, args);
 
 test('attrib spend import uploads a CSV file, list reads it back, a bad file names every bad row', async () => {
   const app = await stack.createApp();
