@@ -217,7 +217,11 @@ async function journey(app, anon, { touch = {}, order = {} } = {}) {
 const consentDropped = async (appId) => {
   const db = await stack.d1();
   const row = await db.prepare('SELECT SUM(events) AS n FROM consent_dropped_events WHERE app_id = ?').bind(appId).first();
-  return row?.n ?? 0;
+  const stored = row?.n ?? 0;
+  const api = await admin.get(`/apps/${appId}/dropped-events`);
+  assert.equal(api.status, 200, api.text);
+  assert.equal(api.json.totals.consent, stored, 'the dropped-events API answers what D1 holds');
+  return stored;
 };
 const anonView = async (app, anon) => {
   const res = await stack.journey(anon, app.readToken, { type: 'anonymous' });

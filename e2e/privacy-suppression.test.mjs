@@ -138,6 +138,7 @@ test('anonymous ids and device ids (advertising or vendor) are suppressed by the
 
 test('tracking-link clicks and impressions of a suppressed visitor or device are recorded nowhere, counted, and still answered', async () => {
   const app = await stack.createApp();
+  const other = await stack.createApp();
   const link = `sl-${app.appId}`;
   await stack.createLink(app.appId, { id: link, destination: 'https://shop.example/app', source: 'metaads', campaign: 'c1' });
   const [gone, kept] = [randomBytes(16).toString('hex'), randomBytes(16).toString('hex')].map((h) =>
@@ -158,6 +159,14 @@ test('tracking-link clicks and impressions of a suppressed visitor or device are
   assert.equal(pixel.headers.get('content-type'), 'image/gif');
   expectStatus(await stack.journey('link-anon-gone', app.readToken, { type: 'anonymous' }), 404);
   assert.equal(await droppedCount(app.appId), 3);
+  // Yesterday to tomorrow: the count's day is the ingest Worker's UTC day, whatever the clock.
+  const day = (offset) => new Date(Date.now() + offset * 86_400_000).toISOString().slice(0, 10);
+  const counts = await admin.get(`/apps/${app.appId}/dropped-events?from=${day(-1)}&to=${day(1)}`);
+  expectStatus(counts, 200);
+  assert.deepEqual(counts.json.days.map((d) => [d.suppressed, d.consent]), [[3, 0]]);
+  assert.deepEqual(counts.json.totals, { suppressed: 3, consent: 0 });
+  expectField(await admin.get(`/apps/${app.appId}/dropped-events?from=2026-13-01`), 400, 'from');
+  expectField(await admin.as(other.manageKey).get(`/apps/${app.appId}/dropped-events`), 403, 'app');
 
   // Unsuppressed, the device installs: the click it made while suppressed was never kept.
   expectStatus(await regulate(admin, app.appId, { regulationType: 'UNSUPPRESS', subjectType: 'DEVICE_ID', subjectIds: [gone] }), 201);

@@ -1,5 +1,5 @@
 //! The management API: `/admin/v1/...` (apps, keys, links, link hosts, postbacks, settings,
-//! audit, a journey's dead letters, privacy regulations).
+//! audit, a journey's dead letters, privacy regulations and the events dropped for them).
 //!
 //! Callers: the deployment's admin token (`Authorization: Bearer at_...`, whose SHA-256 is
 //! listed in the `ADMIN_TOKEN_HASHES` secret; every app) or an app's manage key (`mk_...`;
@@ -17,6 +17,7 @@ mod apps;
 mod audit;
 mod auth;
 mod dead_letters;
+mod dropped;
 mod erasure;
 mod exports;
 mod keys;
@@ -121,6 +122,7 @@ pub async fn handle(mut req: Request, env: &Env) -> Result<Response, QueryError>
             regulations::create(&cx, app, body(&mut req).await?).await
         }
         (Get, ["apps", app, "regulations"]) => regulations::list(&cx, app, &req).await,
+        (Get, ["apps", app, "dropped-events"]) => dropped::list(&cx, app, &req).await,
         (Get, ["apps", app, "regulations", id]) => regulations::show(&cx, app, id).await,
         (Get, ["apps", app, "subjects", subject_type, id, "export"]) => {
             exports::export(&cx, app, subject_type, id).await
