@@ -19,7 +19,7 @@ import { dirname, join } from 'node:path';
 import { Miniflare } from 'miniflare';
 import { unstable_getMiniflareWorkerOptions } from 'wrangler';
 import { startReceiver } from '../e2e/lib/receiver.mjs';
-import { ROOT, Stack } from '../e2e/lib/stack.mjs';
+import { journeyObjectName, ROOT, Stack } from '../e2e/lib/stack.mjs';
 
 const seconds = Number(process.argv[2] ?? 20);
 const concurrency = Number(process.argv[3] ?? 16);
@@ -192,7 +192,7 @@ const SHAPES = { single: { users: 50, perUser: 8, perRequest: 1 }, batch20: { us
 await withStack({ BENCH_COUNTERS: '1' }, async (stack, app, send) => {
   const ns = await stack.mf.getDurableObjectNamespace('JOURNEY', 'attrib-ingest');
   const counters = async (userId) => {
-    const stub = ns.get(ns.idFromName(`u:${app.appId}:${userId}`));
+    const stub = ns.get(ns.idFromName(journeyObjectName(app.appId, `u:${app.appId}:${userId}`)));
     const res = await stub.fetch('https://journey.internal/bench/counters');
     return res.json();
   };

@@ -2,7 +2,7 @@
 // conversions, read back per model from the query Worker.
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { at, CF, DAY, HOUR, INGEST, Stack } from './lib/stack.mjs';
+import { at, CF, DAY, HOUR, INGEST, journeyObjectName, Stack } from './lib/stack.mjs';
 
 let stack;
 let app;
@@ -81,6 +81,25 @@ test('click → landing page → sign-up: credit under every model', async () =>
   assert.equal(viaAnon.status, 200, viaAnon.text);
   assert.equal(viaAnon.json.journey, `u:${app.appId}:user-journey-1`);
   assert.equal(viaAnon.json.requested, `a:${app.appId}:${anon}`);
+});
+
+test('a journey\'s Durable Object is named by a keyed hash, never by the user id (issue 12, item 7)', async () => {
+  const user = 'named-user@example.com';
+  const res = await stack.segment('/v1/track', { userId: user, messageId: 'named-1', event: 'Viewed', timestamp: at() }, { key: app.writeKey });
+  assert.equal(res.status, 200, res.text);
+  const ns = await stack.mf.getDurableObjectNamespace('JOURNEY', 'attrib-ingest');
+  const view = async (name) => (await ns.get(ns.idFromName(name)).fetch('https://journey.internal/view')).json();
+  const hashed = journeyObjectName(app.appId, `u:${app.appId}:${user}`);
+  assert.match(hashed, new RegExp(`^j:${app.appId}:[0-9a-f]{64}$`));
+  const found = await view(hashed);
+  assert.equal(found.exists, true, 'the journey lives in the object of the hashed name');
+  assert.equal(found.journey, `u:${app.appId}:${user}`, 'and keeps its own name');
+  assert.equal(found.event_count, 1);
+  const raw = await view(`u:${app.appId}:${user}`);
+  assert.equal(raw.exists, false, 'no object is named by the user id');
+  const api = await stack.journey(user, app.readToken);
+  assert.equal(api.status, 200, api.text);
+  assert.equal(api.json.event_count, 1, 'the query Worker reaches it by the same name');
 });
 
 test('a retried batch leaves exactly one copy', async () => {

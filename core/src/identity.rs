@@ -73,6 +73,28 @@ impl JourneyKey {
         format!("{}:{}:{}", self.kind.prefix(), self.app_id, self.id)
     }
 
+    /// The name the Journey Durable Object is reached by (issue 12, item 7). With the
+    /// deployment's journey-name secret: `j:{app}:` and the keyed hash of [`Self::object_name`]
+    /// under it (`mobile::device::keyed_hash`), so no user or anonymous id is ever an object
+    /// name Cloudflare sees; without one (deployments whose objects were named before the
+    /// secret existed), the object name itself. The journey keeps `object_name` as its name in
+    /// every record, link and API.
+    pub fn durable_object_name(&self, secret: Option<&[u8]>) -> String {
+        match secret {
+            Some(secret) => format!(
+                "j:{}:{}",
+                self.app_id,
+                crate::mobile::device::keyed_hash(
+                    secret,
+                    &self.app_id,
+                    "journey",
+                    &self.object_name()
+                )
+            ),
+            None => self.object_name(),
+        }
+    }
+
     /// The Kafka partition key and the key of this person's rows downstream.
     pub fn user_key(&self) -> String {
         self.object_name()
@@ -256,6 +278,27 @@ mod tests {
     use super::*;
     use crate::event::Event;
     use serde_json::{json, Map};
+
+    /// Issue 12, item 7: with the secret, a journey's Durable Object name holds no user id, is
+    /// stable, differs per app, kind and secret; without it the legacy name stays.
+    #[test]
+    fn journey_object_names_hold_no_user_id_with_the_secret() {
+        let alice = JourneyKey::new("shop", JourneyKind::User, "alice@example.com");
+        let name = alice.durable_object_name(Some(b"journey-secret"));
+        assert!(name.starts_with("j:shop:"), "{name}");
+        assert!(!name.contains("alice"), "{name}");
+        assert_eq!(name.len(), "j:shop:".len() + 64);
+        assert_eq!(name, alice.durable_object_name(Some(b"journey-secret")));
+        let others = [
+            JourneyKey::new("shop2", JourneyKind::User, "alice@example.com"),
+            JourneyKey::new("shop", JourneyKind::Anonymous, "alice@example.com"),
+        ];
+        for other in others {
+            assert_ne!(name, other.durable_object_name(Some(b"journey-secret")));
+        }
+        assert_ne!(name, alice.durable_object_name(Some(b"another-secret")));
+        assert_eq!(alice.durable_object_name(None), alice.object_name());
+    }
 
     fn event(kind: EventType, user: Option<&str>, anon: Option<&str>) -> Event {
         Event {

@@ -1,7 +1,7 @@
 // The edge stack under test: the built ingest and query Workers in one Miniflare (real
 // workerd), sharing a D1 database migrated from migrations/, with test apps and keys.
 // Requests go through dispatchFetch so tests can inject request.cf.
-import { createHash, randomBytes } from 'node:crypto';
+import { createHash, createHmac, randomBytes } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -209,6 +209,19 @@ export class Stack {
 }
 
 /** ISO time `ms` milliseconds from now. */
+/**
+ * The name the Journey Durable Object of `journey` (`u:{app}:{user id}`, `a:...`, `c:...`) is
+ * reached by under wrangler.toml's local JOURNEY_NAME_SECRET, as
+ * `JourneyKey::durable_object_name` (core/src/identity.rs) gives it; the journey itself
+ * without the secret.
+ */
+export function journeyObjectName(appId, journey) {
+  const secret = readFileSync(join(ROOT, 'wrangler.toml'), 'utf8').match(/^JOURNEY_NAME_SECRET = "([^"]*)"/m)?.[1];
+  if (!secret) return journey;
+  const appKey = createHmac('sha256', secret).update(appId).digest();
+  return `j:${appId}:${createHmac('sha256', appKey).update(`journey:${journey}`).digest('hex')}`;
+}
+
 export const at = (ms = 0) => new Date(Date.now() + ms).toISOString();
 export const HOUR = 3_600_000;
 export const DAY = 24 * HOUR;

@@ -21,6 +21,10 @@ pub const DEVICE_BINDING: &str = "DEVICE";
 /// The key of the device hashes that name them (the same on both Workers: the ingest Worker
 /// names the objects, the query Worker erases them).
 pub const DEVICE_ID_SECRET: &str = "DEVICE_ID_SECRET";
+/// The key of the Journey Durable Objects' names (`JourneyKey::durable_object_name`; the same
+/// on both Workers). Unset: objects are named by the journey's name, user id included, as
+/// before it existed (README, Privacy: identifiers in names and logs).
+pub const JOURNEY_NAME_SECRET: &str = "JOURNEY_NAME_SECRET";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum JurisdictionMode {

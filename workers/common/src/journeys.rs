@@ -8,7 +8,7 @@ use serde::{de::DeserializeOwned, Serialize};
 use wasm_bindgen::{JsCast, JsValue};
 use worker::{Env, Headers, Method, ObjectNamespace, Request, RequestInit, Stub};
 
-use crate::config::JurisdictionMode;
+use crate::config::{self, JurisdictionMode};
 use crate::EdgeError;
 
 /// The Durable Object binding of the Journey class, in every Worker that reaches journeys.
@@ -46,7 +46,8 @@ pub fn namespace_of(
     }
 }
 
-/// The stub of `key`'s journey, created at `placement` if it does not exist yet.
+/// The stub of `key`'s journey, created at `placement` if it does not exist yet; named by the
+/// keyed hash of the journey when the deployment has a `JOURNEY_NAME_SECRET`.
 pub fn stub(
     env: &Env,
     key: &JourneyKey,
@@ -54,7 +55,8 @@ pub fn stub(
     mode: JurisdictionMode,
 ) -> Result<Stub, EdgeError> {
     let ns = namespace(env, placement.jurisdiction, mode)?;
-    let name = key.object_name();
+    let secret = config::secret(env, config::JOURNEY_NAME_SECRET);
+    let name = key.durable_object_name(secret.as_deref().map(str::as_bytes));
     let stub = match placement.location_hint {
         Some(hint) => ns.get_by_name_with_location_hint(&name, hint.as_str())?,
         None => ns.get_by_name(&name)?,
