@@ -11,6 +11,7 @@ pub mod config;
 pub mod contract;
 pub mod dead_letters;
 pub mod delivery;
+pub mod erased_journeys;
 pub mod erasure;
 pub mod http;
 pub mod limits;
@@ -55,6 +56,8 @@ pub enum StartError {
     RetentionSource(#[from] retention_source::RetentionSourceError),
     #[error(transparent)]
     DeadLetters(#[from] dead_letters::DeadLetterError),
+    #[error(transparent)]
+    ErasedJourneys(#[from] erased_journeys::ErasedJourneysError),
     #[error("cannot listen on {addr}: {source}")]
     Listen {
         addr: SocketAddr,
@@ -117,9 +120,19 @@ pub async fn start(config: Config) -> Result<RunningOrigin, StartError> {
         &dead,
         &stop_rx,
     );
+    // One secret keys the journeys' Kafka keys and the erased-journeys registry's hashes.
+    let key_secret = sinks::kafka::keys::secret(
+        config.kafka.as_ref().and_then(|k| k.key_secret.as_deref()),
+        &config.data_dir,
+    )
+    .map_err(sinks::kafka::KafkaError::KeySecret)?;
+    let erased = erased_journeys::ErasedJourneys::open(
+        &config.data_dir.join(erased_journeys::ERASED_JOURNEYS_FILE),
+        key_secret.clone(),
+        spool::now_ms(),
+    )
+    .await?;
     if let Some(kafka) = config.kafka.clone() {
-        let key_secret = sinks::kafka::keys::secret(kafka.key_secret.as_deref(), &config.data_dir)
-            .map_err(sinks::kafka::KafkaError::KeySecret)?;
         spawn_sink(
             &mut workers,
             KafkaSink::new(kafka, key_secret)?,
@@ -172,6 +185,7 @@ pub async fn start(config: Config) -> Result<RunningOrigin, StartError> {
         dead_letters: dead.clone(),
         admin_token: config.admin_token.clone().map(Arc::new),
         request_timeout: config.intake.request_timeout,
+        erased,
         eraser: Arc::new(erasure::Eraser {
             embedded: (config.embedded.mode == EmbeddedMode::On)
                 .then(|| config.embedded.path.clone()),

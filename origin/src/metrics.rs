@@ -52,6 +52,8 @@ pub struct Metrics {
     pub batches_accepted: Counter,
     pub records_accepted: Counter,
     pub records_duplicate: Counter,
+    /// Outbox batches of journeys erased lately, taken and dropped (`crate::erased_journeys`).
+    pub batches_of_erased_journeys: Counter,
     /// Rejected requests by error code (`bad_signature`, `batch_too_large`, ...).
     rejected: Mutex<BTreeMap<&'static str, u64>>,
     sinks: Mutex<BTreeMap<&'static str, Arc<SinkMetrics>>>,
@@ -104,6 +106,12 @@ impl Metrics {
             "counter",
             "Records received again and dropped by the spool's dedup.",
             plain(self.records_duplicate.get()),
+        );
+        metric(
+            "origin_batches_of_erased_journeys_total",
+            "counter",
+            "Outbox batches of journeys erased lately, taken and dropped.",
+            plain(self.batches_of_erased_journeys.get()),
         );
         let rejected = self.rejected.lock().map(|r| r.clone()).unwrap_or_default();
         metric(

@@ -703,3 +703,62 @@ async fn erasure_anonymises_the_rollup_facts_and_pushes_the_same_counts() {
     }
     origin.terminate();
 }
+
+/// Regression (issue 12, "an erasure that races with in-flight events leaves nothing behind"):
+/// an outbox batch made before its journey's erasure but reaching the origin after it (a
+/// Durable Object's flush already on its way) was spooled and stored, bringing the person
+/// back. It is now taken and dropped, also after a restart; other journeys' batches are not.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_late_outbox_batch_of_an_erased_journey_brings_nothing_back() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut origin = Origin::new(&dir.path().join("origin"), &[]);
+    origin.start().await;
+    let client = reqwest::Client::new();
+    let batch = |user: &str, tag: &str| {
+        attrib_origin::testkit::journey_batch("app1", user, tag, 2, true, START_MS)
+    };
+    let early = batch("late", "a");
+    let (status, body) = send_batch(&client, &origin, &early).await;
+    assert_eq!(status, 200, "{body}");
+    let (status, reply) = erase_journeys(&client, &origin, "app1", &["u:app1:late"]).await;
+    assert_eq!(status, 200, "{reply}");
+
+    let db_path = origin.data_dir.join("origin.db");
+    let late = batch("late", "b");
+    let late_ids = ids_of(std::slice::from_ref(&late));
+    let mut stored_after = Vec::new();
+    for round in 0..2 {
+        let (status, body) = send_batch(&client, &origin, &late).await;
+        assert_eq!(status, 200, "{body}");
+        assert_eq!(body["accepted"], 0, "{body}");
+        // A batch of another journey sent after it: once it is stored, the late one would be.
+        let other = batch(&format!("other{round}"), "c");
+        let (status, body) = send_batch(&client, &origin, &other).await;
+        assert_eq!(status, 200, "{body}");
+        stored_after.extend(ids_of(std::slice::from_ref(&other)));
+        eventually(
+            Duration::from_secs(30),
+            "the other journey stored",
+            || async {
+                let ids = embedded_id_list(&db_path).await;
+                stored_after.iter().all(|id| ids.contains(id))
+            },
+        )
+        .await;
+        let ids = embedded_id_list(&db_path).await;
+        assert!(
+            !ids.iter().any(|id| id.contains("-late-")),
+            "round {round}: nothing of the erased journey is stored: {ids:?} (late ids {late_ids:?})"
+        );
+        assert!(
+            origin
+                .metrics()
+                .await
+                .contains("origin_batches_of_erased_journeys_total 1"),
+            "round {round}"
+        );
+        // The registry survives a restart.
+        origin.terminate();
+        origin.start().await;
+    }
+}

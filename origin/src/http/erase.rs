@@ -13,6 +13,7 @@ use super::error::ApiError;
 use super::AppState;
 use crate::erasure::{drained, DRAIN_WAIT};
 use crate::limits::RETRY_AFTER_SECS;
+use crate::spool::now_ms;
 
 pub async fn receive(
     State(state): State<AppState>,
@@ -36,6 +37,19 @@ pub async fn receive(
     request.check().map_err(|e| {
         ApiError::new(StatusCode::BAD_REQUEST, "invalid_request", e.reason.clone()).at(e.field)
     })?;
+    // First, so a batch of these journeys still on its way is dropped from now on.
+    state
+        .erased
+        .remember(&request.app_id, &request.journeys, now_ms())
+        .await
+        .map_err(|e| {
+            ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "erasure_unrecorded",
+                format!("{e}; nothing was erased, retry"),
+            )
+            .retry_after(RETRY_AFTER_SECS)
+        })?;
     if !drained(&state.spool, DRAIN_WAIT).await {
         return Err(ApiError::new(
             StatusCode::SERVICE_UNAVAILABLE,

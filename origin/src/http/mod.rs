@@ -38,6 +38,8 @@ pub struct AppState {
     pub admin_token: Option<Arc<String>>,
     /// The stores `POST /v1/erase` reaches (issue 12).
     pub eraser: Arc<crate::erasure::Eraser>,
+    /// Journeys erased lately: their late outbox batches are dropped.
+    pub erased: crate::erased_journeys::ErasedJourneys,
 }
 
 pub fn router(state: AppState) -> Router {

@@ -24,7 +24,7 @@ use super::error::ApiError;
 use super::AppState;
 use crate::contract::parse_record;
 use crate::limits::RETRY_AFTER_SECS;
-use crate::spool::{EncodedBatch, SpoolError};
+use crate::spool::{now_ms, EncodedBatch, SpoolError};
 
 /// How much of an oversized body is read and dropped before the 413 (see [`read_limited`]).
 const DRAIN_LIMIT_BYTES: usize = 2 * MAX_OUTBOX_BATCH_BYTES;
@@ -92,9 +92,28 @@ async fn handle(
             )
         })??;
     authenticate(state, header, &body)?;
+    // Only while a journey was erased lately: the check parses the body once more.
+    if let Some(journey) = state.erased.any().then(|| batch_journey(&body)).flatten() {
+        if state.erased.holds(&journey, now_ms()) {
+            // Made before its journey was erased and late: taken, never stored (issue 12).
+            state.metrics.batches_of_erased_journeys.inc();
+            return Ok((0, 0));
+        }
+    }
     let records = parse(&body)?;
     let outcome = state.spool.append(records).await.map_err(spool_error)?;
     Ok((outcome.accepted, outcome.duplicates))
+}
+
+/// The batch's journey, read only for the erased-journeys check (the full parse follows).
+fn batch_journey(body: &[u8]) -> Option<String> {
+    #[derive(Deserialize)]
+    struct JourneyOnly {
+        journey: String,
+    }
+    serde_json::from_slice::<JourneyOnly>(body)
+        .ok()
+        .map(|b| b.journey)
 }
 
 fn spool_error(err: SpoolError) -> ApiError {
