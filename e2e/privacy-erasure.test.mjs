@@ -169,3 +169,29 @@ for (const { kind, param, device } of deviceErasureCases) {
     assert.equal(again.json.status, 'done');
   });
 }
+
+// Regression (issue 12, "an erasure that races with in-flight events leaves nothing behind"):
+// an alarm's copy of postback attempts to D1's log, on its way when the journey was erased,
+// landed after the regulation had cleared the log and stayed there. POSTBACK_LOG_DELAY_MS (a
+// test-only variable) holds the copy 3 s so the erasure lands inside it, every time.
+test('a postback-log copy on its way when the journey is erased leaves no row in D1', async () => {
+  const secret = randomBytes(16).toString('hex');
+  const slow = await Stack.start({ originUrl: receiver.url, secret, vars: { POSTBACK_LOG_DELAY_MS: '3000' } });
+  try {
+    const slowAdmin = new AdminClient(slow, slow.adminToken, new ResponseChecker(await loadDocument('query')));
+    const app = await newApp(slow, network.url);
+    const names = [`u:${app.appId}:lg-user`, `a:${app.appId}:lg-anon`];
+    await newPerson(slow, app, 'lg-user', 'lg-anon');
+    // A postback was tried: its attempt is now being copied to D1, held 3 s.
+    await eventually(async () => deliveriesOf(app.appId) >= 1, { timeoutMs: 30_000, intervalMs: 50 });
+    assert.equal(await attempts(slow, app.appId, names), 0, 'the copy has not landed yet');
+    const created = await slowAdmin.post(`/apps/${app.appId}/regulations`, { regulationType: 'DELETE_ONLY', subjectType: 'USER_ID', subjectIds: ['lg-user'] }, { route: ROUTE });
+    expectStatus(created, 201);
+    assert.deepEqual(created.json.stores.edge_journeys, { status: 'done' });
+    // The held copy lands after the erasure; the object sees it was erased and removes it.
+    await sleep(4_500);
+    assert.equal(await attempts(slow, app.appId, names), 0, 'no postback attempt of theirs in D1');
+  } finally {
+    await slow.dispose();
+  }
+});
