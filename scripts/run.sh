@@ -66,8 +66,9 @@ wrangler dev --ip 127.0.0.1 --port "$INGEST_PORT" --persist-to "$PERSIST" \
   --var "ORIGIN_URLS:$origins" --inspector-port 0 --show-interactive-dev-session=false &
 pids+=($!)
 log "starting the query Worker on 127.0.0.1:$QUERY_PORT"
+# ORIGIN_URLS here too: a regulation's erasure reaches the local origin (POST /v1/erase).
 (cd workers/query && exec wrangler dev --ip 127.0.0.1 --port "$QUERY_PORT" --persist-to "$PERSIST" \
-  --inspector-port 0 --show-interactive-dev-session=false) &
+  --var "ORIGIN_URLS:$origins" --inspector-port 0 --show-interactive-dev-session=false) &
 pids+=($!)
 
 for url in "http://127.0.0.1:$INGEST_PORT/healthz" "http://127.0.0.1:$QUERY_PORT/healthz" "http://127.0.0.1:$ORIGIN_PORT/healthz"; do
