@@ -47,12 +47,16 @@ pub async fn drop_suppressed(
         .map(|(event, _)| event)
         .collect();
     let dropped = before - kept.len();
-    // The count is bookkeeping: failing to write it must not let the events through or make
-    // the SDK retry them.
+    count(env, app_id, dropped).await;
+    Ok((kept, dropped))
+}
+
+/// Counts `dropped` events of `app_id`. The count is bookkeeping: failing to write it must not
+/// let the events through or make the SDK retry them.
+async fn count(env: &Env, app_id: &str, dropped: usize) {
     if let Err(err) = suppression::count_dropped(env, app_id, dropped).await {
         worker::console_error!("app {app_id}: {dropped} suppressed events not counted: {err}");
     }
-    Ok((kept, dropped))
 }
 
 /// Whether a tracking-link click or impression names a suppressed subject: its visitor
@@ -83,8 +87,6 @@ pub async fn link_event_suppressed(
     {
         return Ok(false);
     }
-    if let Err(err) = suppression::count_dropped(env, app_id, 1).await {
-        worker::console_error!("app {app_id}: a suppressed link event not counted: {err}");
-    }
+    count(env, app_id, 1).await;
     Ok(true)
 }

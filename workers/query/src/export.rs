@@ -8,12 +8,11 @@
 //! exports are rare and must reflect the store as it is.
 
 use attrib_core::FieldError;
-use chrono::DateTime;
-use worker::{Date, Env, Headers, Request, Response};
+use worker::{Env, Headers, Request, Response};
 
 use crate::auth;
 use crate::error::QueryError;
-use crate::params::Params;
+use crate::params::{today_utc, Params};
 use crate::queries::currencies;
 use crate::queries::datadriven::{load_paths, steps_of};
 use crate::store::ReadStore;
@@ -27,9 +26,7 @@ pub async fn csv(req: Request, env: &Env) -> Result<Response, QueryError> {
     let app = auth::app_of(&req, env).await?;
     let url = req.url()?;
     let params = Params::parse(url.query(), PARAMS).map_err(QueryError::BadField)?;
-    let today = DateTime::from_timestamp_millis(Date::now().as_millis() as i64)
-        .map(|t| t.date_naive())
-        .unwrap_or_default();
+    let today = today_utc();
     let range = params.range(today).map_err(QueryError::BadField)?;
     let mut currency = currencies(&params).map_err(QueryError::BadField)?;
     if currency.len() > 1 {

@@ -20,6 +20,13 @@ pub struct Params {
     values: BTreeMap<String, String>,
 }
 
+/// Today's UTC day: what `from`/`to` ranges default to.
+pub fn today_utc() -> NaiveDate {
+    chrono::DateTime::from_timestamp_millis(worker::Date::now().as_millis() as i64)
+        .map(|t| t.date_naive())
+        .unwrap_or_default()
+}
+
 impl Params {
     /// Parses `query` (without `?`), allowing only the names in `allowed`.
     pub fn parse(query: Option<&str>, allowed: &[&str]) -> Result<Params, FieldError> {

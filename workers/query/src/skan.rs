@@ -15,16 +15,16 @@ use std::collections::BTreeMap;
 
 use attrib_core::mobile::skan_sources::{mapped, SkanSources};
 use attrib_core::FieldError;
-use chrono::{DateTime, Duration};
+use chrono::Duration;
 use futures_util::future::try_join4;
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
-use worker::{Date, Env, Request, Response};
+use worker::{Env, Request, Response};
 
 use crate::auth;
 use crate::error::QueryError;
 use crate::limits::{DEFAULT_SKAN_ROWS, MAX_FILTER_VALUE_CHARS, MAX_SKAN_ROWS};
-use crate::params::{DayRange, Params};
+use crate::params::{today_utc, DayRange, Params};
 use crate::queries::sql::Where;
 use crate::store::d1::D1Store;
 use crate::store::{Param, SqlStore, Statement};
@@ -311,9 +311,7 @@ fn normalise(row: &mut Map<String, Value>) {
 pub async fn show(req: Request, env: &Env) -> Result<Response, QueryError> {
     let app = auth::app_of(&req, env).await?;
     let url = req.url()?;
-    let today = DateTime::from_timestamp_millis(Date::now().as_millis() as i64)
-        .map(|t| t.date_naive())
-        .unwrap_or_default();
+    let today = today_utc();
     let params = Params::parse(url.query(), PARAMS).map_err(QueryError::BadField)?;
     let query = SkanQuery::parse(&params, today).map_err(QueryError::BadField)?;
     // Unreadable settings leave the rows unnamed rather than the read failed.

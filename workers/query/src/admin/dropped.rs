@@ -4,15 +4,14 @@
 //! ingest Worker keeps them.
 
 use attrib_worker_common::apps::DB_BINDING;
-use chrono::DateTime;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
-use worker::{Date, Request, Response};
+use worker::{Request, Response};
 
 use super::write::{answer, load_app, text};
 use super::Cx;
 use crate::error::QueryError;
-use crate::params::Params;
+use crate::params::{today_utc, Params};
 
 #[derive(Debug, Deserialize, Serialize)]
 struct DroppedDay {
@@ -25,9 +24,7 @@ pub async fn list(cx: &Cx<'_>, app_id: &str, req: &Request) -> Result<Response, 
     let app = load_app(cx, app_id).await?;
     let url = req.url()?;
     let params = Params::parse(url.query(), &["from", "to"]).map_err(QueryError::BadField)?;
-    let today = DateTime::from_timestamp_millis(Date::now().as_millis() as i64)
-        .map(|t| t.date_naive())
-        .unwrap_or_default();
+    let today = today_utc();
     let range = params.range(today).map_err(QueryError::BadField)?;
     let (from, to) = (range.first_day(), range.last_day());
     let days: Vec<DroppedDay> = cx

@@ -25,7 +25,6 @@ use attrib_core::FieldError;
 use attrib_worker_common::body::{read_capped, BodyError};
 use attrib_worker_common::response::{self, ErrorBody};
 use attrib_worker_common::{apps, edge_facts};
-use chrono::DateTime;
 use serde::Deserialize;
 use serde_json::{json, Value};
 use worker::{Date, Request, Response};
@@ -33,7 +32,7 @@ use worker::{Date, Request, Response};
 use super::write::load_app;
 use super::{upload, Cx};
 use crate::error::QueryError;
-use crate::params::Params;
+use crate::params::{today_utc, Params};
 use crate::queries::sql::Where;
 use crate::store::{Param, ReadStore, SqlStore, Statement};
 
@@ -206,9 +205,7 @@ pub async fn list(cx: &Cx<'_>, app_id: &str, req: &Request) -> Result<Response, 
     let url = req.url()?;
     let params = Params::parse(url.query(), &["from", "to", "source", "campaign", "limit"])
         .map_err(QueryError::BadField)?;
-    let today = DateTime::from_timestamp_millis(Date::now().as_millis() as i64)
-        .map(|t| t.date_naive())
-        .unwrap_or_default();
+    let today = today_utc();
     let range = params.range(today).map_err(QueryError::BadField)?;
     let limit = params
         .number("limit", 1, MAX_SPEND_READ_ROWS, DEFAULT_READ_ROWS)
