@@ -17,6 +17,7 @@ pub mod memory;
 pub mod nulls;
 mod rerun;
 pub mod timing;
+pub mod unsent;
 
 pub use nulls::{close_null_paths, NullPathState, PathClosure};
 pub use rerun::RerunSummary;
@@ -49,16 +50,30 @@ pub trait JourneyStore {
     ) -> Result<T, E>;
 
     fn has_event(&self, message_id: &str) -> Result<bool, Self::Error>;
-    /// Stores `event` unless its message id is already stored; `false` when it was. One
-    /// statement instead of a lookup and an insert: this is the hot path of every event.
+    /// Stores `event` unless its message id is already stored; `false` when it was (a merge's
+    /// import: such events make no outbox records here).
     fn insert_event_if_new(&self, event: &Event) -> Result<bool, Self::Error>;
+    /// Stores a new event (its message id is not stored: [`Self::has_event`] said so) with the
+    /// outbox records it made, its own event record last. A store may keep the records with
+    /// the event's row instead of in the outbox (issue 15: one row written instead of two,
+    /// and no delete once sent); they reach the origin all the same.
+    fn insert_recorded_event(
+        &self,
+        event: &Event,
+        records: &[OutboxRecord],
+    ) -> Result<(), Self::Error> {
+        self.insert_event_if_new(event)?;
+        records.iter().try_for_each(|record| self.enqueue(record))
+    }
     /// The latest event time at or before `ts_ms`, other than event `excluding`.
     fn latest_activity(&self, ts_ms: i64, excluding: &str) -> Result<Option<i64>, Self::Error>;
     /// Like [`Self::latest_activity`], counting only engagement: events other than
     /// tracking-link clicks and impressions.
     fn latest_engagement(&self, ts_ms: i64, excluding: &str) -> Result<Option<i64>, Self::Error>;
 
-    fn has_touch(&self, touch_id: &str) -> Result<bool, Self::Error>;
+    /// Whether a touch with this id and time is stored (touches are keyed by both: time
+    /// order is the table's order, with no index to write).
+    fn has_touch(&self, touch: &Touch) -> Result<bool, Self::Error>;
     fn insert_touch(&self, touch: &Touch) -> Result<(), Self::Error>;
     /// The latest touch at or before `ts_ms`.
     fn latest_touch(&self, ts_ms: i64) -> Result<Option<Touch>, Self::Error>;
@@ -74,7 +89,8 @@ pub trait JourneyStore {
     ) -> Result<Vec<Touch>, Self::Error>;
 
     fn has_order(&self, conversion_name: &str, order_id: &str) -> Result<bool, Self::Error>;
-    fn has_attribution(&self, conversion_id: &str) -> Result<bool, Self::Error>;
+    /// Whether this conversion (by id and time, the attributions' key) is stored.
+    fn has_attribution(&self, result: &AttributionResult) -> Result<bool, Self::Error>;
     fn insert_attribution(&self, result: &AttributionResult) -> Result<(), Self::Error>;
     /// Stores a new revision of an attribution already stored, in its place.
     fn replace_attribution(&self, result: &AttributionResult) -> Result<(), Self::Error>;
@@ -244,9 +260,10 @@ impl<'a, S: JourneyStore> Journey<'a, S> {
             Ok(conversion) => conversion,
             Err(error) => return Ok(EventOutcome::Rejected { error }),
         };
-        if !self.store.insert_event_if_new(event)? {
+        if self.store.has_event(&event.message_id)? {
             return Ok(EventOutcome::Duplicate);
         }
+        let mut records = Vec::with_capacity(2);
         let mut touch = self.new_touch(event)?;
         if let Some(touch) = &mut touch {
             touch.rejected = flag.map(|f| f.reason.as_str().to_owned());
@@ -276,23 +293,23 @@ impl<'a, S: JourneyStore> Journey<'a, S> {
                 ) {
                     self.store.enqueue_postback(&postback)?;
                 }
-                self.store
-                    .enqueue(&OutboxRecord::Attribution(Box::new(AttributionRecord {
-                        app_id: self.settings.app_id.clone(),
-                        journey: self.key.object_name(),
-                        result: decided.result,
-                    })))?;
+                records.push(OutboxRecord::Attribution(Box::new(AttributionRecord {
+                    app_id: self.settings.app_id.clone(),
+                    journey: self.key.object_name(),
+                    result: decided.result,
+                })));
                 attributed = true;
             }
         }
-        self.store
-            .enqueue(&OutboxRecord::Event(Box::new(EventRecord {
-                app_id: self.settings.app_id.clone(),
-                journey: self.key.object_name(),
-                event: event.clone(),
-                touch: touch.clone(),
-                is_conversion: attributed,
-            })))?;
+        records.push(OutboxRecord::Event(Box::new(EventRecord {
+            app_id: self.settings.app_id.clone(),
+            journey: self.key.object_name(),
+            event: event.clone(),
+            touch: touch.clone(),
+            is_conversion: attributed,
+        })));
+        // Last: the reads above (visits, windows) exclude this event by its message id.
+        self.store.insert_recorded_event(event, &records)?;
         Ok(EventOutcome::Stored {
             touch: touch.is_some(),
             conversion: attributed,
@@ -312,7 +329,7 @@ impl<'a, S: JourneyStore> Journey<'a, S> {
                 .is_some_and(|last| touch.ts_ms - last < TOUCH_SESSION_TIMEOUT_MS))
         };
         let keep = match classified.recording {
-            Recording::Always => !self.store.has_touch(&touch.touch_id)?,
+            Recording::Always => !self.store.has_touch(&touch)?,
             Recording::UnlessSameVisit => {
                 let repeats_latest = self
                     .store
@@ -353,16 +370,13 @@ impl<'a, S: JourneyStore> Journey<'a, S> {
                 }
             }
             for touch in &export.touches {
-                if !self.store.has_touch(&touch.touch_id)? {
+                if !self.store.has_touch(touch)? {
                     self.store.insert_touch(touch)?;
                     summary.touches += 1;
                 }
             }
             for result in &export.attributions {
-                if !self
-                    .store
-                    .has_attribution(&result.conversion.conversion_id)?
-                {
+                if !self.store.has_attribution(result)? {
                     self.store.insert_attribution(result)?;
                     summary.conversions += 1;
                 }

@@ -30,6 +30,8 @@
 //! Apple's device nor a spend upload retries after our 200). Batches carry the edge journey's
 //! name; the records carry no journey of their own.
 
+pub mod stored;
+
 use hmac::{Hmac, Mac};
 use serde::{Deserialize, Serialize};
 use sha2::Sha256;

@@ -86,7 +86,11 @@ fn close_paths_if_due(store: &SqlJourneyStore) -> Option<i64> {
 async fn flush_if_due(store: &SqlJourneyStore, env: &Env) -> Option<i64> {
     let meta = Meta::new(store);
     let now = flush::now_ms();
-    let rows = store.outbox_has_rows().unwrap_or(true);
+    // A restarted object first finds what its earlier life left unsent.
+    let recovered = store.recover_unsent().inspect_err(|err| {
+        worker::console_error!("finding unsent events failed: {err}");
+    });
+    let rows = recovered.is_err() || store.outbox_has_rows().unwrap_or(true) || store.has_unsent();
     match flush_step(rows, meta.flush_next_ms().unwrap_or(0), now) {
         FlushStep::Idle => return None,
         FlushStep::NotYet(at) => return Some(at),
@@ -102,7 +106,7 @@ async fn flush_if_due(store: &SqlJourneyStore, env: &Env) -> Option<i64> {
 /// What storage holds now that needs the alarm.
 fn waiting(store: &SqlJourneyStore) -> Result<Waiting, StoreError> {
     Ok(Waiting {
-        outbox_rows: store.outbox_has_rows()?,
+        outbox_rows: store.outbox_has_rows()? || store.has_unsent(),
         flush_not_before_ms: Meta::new(store).flush_next_ms()?,
         postback_due_ms: if store.postbacks_idle() {
             None

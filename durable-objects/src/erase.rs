@@ -53,6 +53,7 @@ pub fn erase(
     })?;
     // The rows under the cache are gone.
     store.forget_meta();
+    store.forget_unsent();
     meta.set_erased_at_ms(now_ms)?;
     Ok(EraseReply {
         existed,

@@ -13,13 +13,16 @@
 use attrib_core::geo::Placement;
 use attrib_core::identity::JourneyKey;
 use attrib_core::journey::timing::FlushResult;
+use attrib_core::journey::unsent::{settled_through, WaitingEvent};
 use attrib_core::limits::MAX_OUTBOX_RECORDS_PER_BATCH;
+use attrib_core::outbox::stored::event_row_lines;
 use attrib_core::outbox::OUTBOX_PATH;
 use attrib_core::outbox_delivery::{rows_per_flush, Delivery, Fate};
 use attrib_core::signing::{Direction, Keyring};
 use attrib_worker_common::config;
 use attrib_worker_common::signed::{keyring, post_signed};
 use serde::Deserialize;
+use std::borrow::Cow;
 use worker::{Date, Env};
 
 use crate::dead_letters;
@@ -73,9 +76,10 @@ pub async fn flush(store: &SqlJourneyStore, env: &Env) -> FlushResult {
     }
 }
 
-/// Sends the oldest rows (bounded in records and bytes), splitting refused batches; `Ok(true)`
-/// when rows still wait afterwards. Configuration is checked before any row is read: an origin
-/// that cannot be reached costs no reading of records.
+/// Sends the oldest records (bounded in records and bytes): outbox rows first, then events
+/// keeping their records in their rows; splits refused batches. `Ok(true)` when records still
+/// wait afterwards. Configuration is checked before anything is read: an origin that cannot
+/// be reached costs no reading of records.
 async fn send(store: &SqlJourneyStore, env: &Env) -> Result<bool, FlushError> {
     let meta = Meta::new(store);
     let (Some(key), Some(placement)) = (meta.key()?, meta.placement()?) else {
@@ -86,76 +90,135 @@ async fn send(store: &SqlJourneyStore, env: &Env) -> Result<bool, FlushError> {
         .ok_or_else(|| FlushError::NotConfigured(config::ORIGIN_URLS.into()))?;
     let keys =
         keyring(env, Direction::Outbox).map_err(|e| FlushError::NotConfigured(e.to_string()))?;
-    let sizes: Vec<RowSize> = store
-        .sql
-        .exec(
-            "SELECT seq, records, bytes FROM outbox ORDER BY seq LIMIT ?",
-            vec![int(MAX_OUTBOX_RECORDS_PER_BATCH as i64)],
-        )
-        .map_err(StoreError::from)?
-        .to_array()
-        .map_err(StoreError::from)?;
+    let sizes: Vec<RowSize> = if store.outbox_has_rows()? {
+        store
+            .sql
+            .exec(
+                "SELECT seq, records, bytes FROM outbox ORDER BY seq LIMIT ?",
+                vec![int(MAX_OUTBOX_RECORDS_PER_BATCH as i64)],
+            )
+            .map_err(StoreError::from)?
+            .to_array()
+            .map_err(StoreError::from)?
+    } else {
+        Vec::new()
+    };
+    let waiting = store.unsent();
     let take = rows_per_flush(
         sizes
             .iter()
-            .map(|r| (r.records.max(1.0) as usize, r.bytes.max(0.0) as usize)),
+            .map(|r| (r.records.max(1.0) as usize, r.bytes.max(0.0) as usize))
+            .chain(waiting.iter().map(|w| (w.records, w.bytes))),
     );
-    let Some(last) = take.checked_sub(1).and_then(|i| sizes.get(i)) else {
+    let rows_taken = take.min(sizes.len());
+    let events = &waiting[..take - rows_taken];
+    let last_row = rows_taken
+        .checked_sub(1)
+        .and_then(|i| sizes.get(i))
+        .map(|r| r.seq as i64);
+    if last_row.is_none() && events.is_empty() {
         return Ok(false);
-    };
+    }
     // Records written while this batch is on its way go to newer rows.
-    store.set_flushing_through(Some(last.seq as i64));
-    let sent = send_rows(store, &origin, &keys, &key, &placement, last.seq as i64).await;
+    store.set_flushing_through(last_row);
+    let batch = Outgoing {
+        key: &key,
+        placement: &placement,
+        last_row,
+        events,
+    };
+    let sent = send_batch(store, &origin, &keys, &batch).await;
     store.set_flushing_through(None);
     sent?;
-    // Requests may have added rows while the batch was on its way.
-    Ok(store.outbox_has_rows()?)
+    // Requests may have added records while the batch was on its way.
+    Ok(store.outbox_has_rows()? || store.has_unsent())
 }
 
-/// Sends the rows up to `last_seq` and settles them.
-async fn send_rows(
+/// What one flush takes: outbox rows up to `last_row`, then `events`.
+struct Outgoing<'a> {
+    key: &'a JourneyKey,
+    placement: &'a Placement,
+    last_row: Option<i64>,
+    events: &'a [WaitingEvent],
+}
+
+/// Where a record of a flush comes from: an outbox row, or an event's row (by its place in
+/// [`Outgoing::events`]).
+#[derive(Clone, Copy, PartialEq)]
+enum Source {
+    Row(usize),
+    Event(usize),
+}
+
+/// Sends the batch's records and settles them.
+async fn send_batch(
     store: &SqlJourneyStore,
     origin: &str,
     keys: &Keyring,
-    key: &JourneyKey,
-    placement: &Placement,
-    last_seq: i64,
+    batch: &Outgoing<'_>,
 ) -> Result<(), FlushError> {
-    let rows: Vec<Row> = store
-        .sql
-        .exec(
-            "SELECT seq, body FROM outbox WHERE seq <= ? ORDER BY seq",
-            vec![int(last_seq)],
-        )
-        .map_err(StoreError::from)?
-        .to_array()
-        .map_err(StoreError::from)?;
-    // (row, record) in send order.
-    let records: Vec<(usize, &str)> = rows
+    let rows: Vec<Row> = match batch.last_row {
+        Some(last) => store
+            .sql
+            .exec(
+                "SELECT seq, body FROM outbox WHERE seq <= ? ORDER BY seq",
+                vec![int(last)],
+            )
+            .map_err(StoreError::from)?
+            .to_array()
+            .map_err(StoreError::from)?,
+        None => Vec::new(),
+    };
+    let ids: Vec<&str> = batch.events.iter().map(|e| e.message_id.as_str()).collect();
+    let mut event_rows = if ids.is_empty() {
+        Vec::new()
+    } else {
+        store.event_rows(&ids)?
+    };
+    // (source, record) in send order: the outbox rows' records, then each event's.
+    let mut records: Vec<(Source, Cow<'_, str>)> = rows
         .iter()
         .enumerate()
-        .flat_map(|(i, row)| row.body.split('\n').map(move |r| (i, r)))
+        .flat_map(|(i, row)| {
+            row.body
+                .split('\n')
+                .map(move |r| (Source::Row(i), r.into()))
+        })
         .collect();
+    let rows_records = records.len();
+    for (i, waiting) in batch.events.iter().enumerate() {
+        if let Some(at) = event_rows
+            .iter()
+            .position(|r| r.message_id == waiting.message_id)
+        {
+            let row = event_rows.swap_remove(at);
+            records.extend(
+                event_row_lines(&row.body, &row.out)
+                    .into_iter()
+                    .map(|line| (Source::Event(i), line.into())),
+            );
+        }
+    }
     let mut delivery = Delivery::new(&records.iter().map(|(_, r)| r.len()).collect::<Vec<_>>());
     let envelope = format!(
         "{{\"journey\":{},\"region\":\"{}\",\"records\":[",
-        serde_json::to_string(&key.object_name()).map_err(StoreError::from)?,
-        placement.origin_region.as_str()
+        serde_json::to_string(&batch.key.object_name()).map_err(StoreError::from)?,
+        batch.placement.origin_region.as_str()
     );
     let mut last_status = None;
-    while let Some(batch) = delivery.next_batch() {
+    while let Some(range) = delivery.next_batch() {
         // The rows already hold each record's JSON: splice them rather than decode and
         // re-encode.
         let mut body = String::with_capacity(
             envelope.len()
-                + records[batch.clone()]
+                + records[range.clone()]
                     .iter()
                     .map(|(_, r)| r.len() + 1)
                     .sum::<usize>()
                 + 2,
         );
         body.push_str(&envelope);
-        for (i, (_, record)) in records[batch].iter().enumerate() {
+        for (i, (_, record)) in records[range].iter().enumerate() {
             if i > 0 {
                 body.push(',');
             }
@@ -189,7 +252,19 @@ async fn send_rows(
             other => *other,
         })
         .collect();
-    settle(store, &rows, &records, &fates)?;
+    let row_records: Vec<(usize, &str)> = records[..rows_records]
+        .iter()
+        .map(|(source, record)| match source {
+            Source::Row(i) | Source::Event(i) => (*i, record.as_ref()),
+        })
+        .collect();
+    settle(store, &rows, &row_records, &fates[..rows_records])?;
+    settle_events(
+        store,
+        batch.events,
+        &records[rows_records..],
+        &fates[rows_records..],
+    )?;
     if full {
         return Err(FlushError::DeadLettersFull);
     }
@@ -197,6 +272,65 @@ async fn send_rows(
         return Err(FlushError::NotTaken(last_status));
     }
     Ok(())
+}
+
+/// Moves the mark over the events whose records all went (or were dead-lettered), up to the
+/// first that did not, with their dead letters, in one transaction. An event whose row is gone
+/// (retention) has nothing left to send.
+fn settle_events(
+    store: &SqlJourneyStore,
+    events: &[WaitingEvent],
+    records: &[(Source, Cow<'_, str>)],
+    fates: &[Fate],
+) -> Result<(), StoreError> {
+    let mine = |i: usize| {
+        records
+            .iter()
+            .zip(fates)
+            .filter(move |((source, _), _)| *source == Source::Event(i))
+    };
+    let Some(through) = settled_through(
+        events
+            .iter()
+            .enumerate()
+            .map(|(i, e)| (e.seq, mine(i).all(|(_, fate)| *fate != Fate::Waiting))),
+    ) else {
+        return Ok(());
+    };
+    let refused: Vec<(&str, u16)> = events
+        .iter()
+        .enumerate()
+        .take_while(|(_, e)| e.seq <= through)
+        .flat_map(|(i, _)| mine(i))
+        .filter_map(|((_, record), fate)| match fate {
+            Fate::DeadLettered(status) => Some((record.as_ref(), *status)),
+            _ => None,
+        })
+        .collect();
+    let meta = Meta::new(store);
+    let settled = if refused.is_empty() {
+        meta.set_sent_seq(through)
+    } else {
+        tx::atomically(
+            &store.storage,
+            || {
+                dead_letters::add(store, &refused, now_ms())?;
+                meta.set_sent_seq(through)
+            },
+            StoreError::Transaction,
+        )
+    };
+    match settled {
+        Ok(()) => {
+            store.sent_through(through);
+            Ok(())
+        }
+        Err(err) => {
+            // Rolled back: the cached mark may not be stored.
+            store.forget_meta();
+            Err(err)
+        }
+    }
 }
 
 /// Writes what became of the records, in one transaction: rows whose records all went (or

@@ -36,6 +36,9 @@ const MERGE_REFUSED_PREFIX: &str = "merge_refused:";
 const ERASED_AT_MS: &str = "erased_at_ms";
 /// [`NullPathState`]; `schema.rs` (version 3) writes it directly for journeys that predate it.
 pub const NULL_PATHS: &str = "null_paths";
+/// The outbox mark of events keeping their records in their rows: events with a higher
+/// `seq` wait (`attrib_core::journey::unsent`).
+const SENT_SEQ: &str = "sent_seq";
 /// [`RetentionState`]: the app's `retention_days` as last sent, and when expired rows go next.
 const RETENTION: &str = "retention";
 
@@ -199,6 +202,14 @@ impl<'a> Meta<'a> {
 
     pub fn set_flush_attempts(&self, attempts: u32) -> Result<(), StoreError> {
         self.put(FLUSH_ATTEMPTS, &attempts)
+    }
+
+    pub fn sent_seq(&self) -> Result<i64, StoreError> {
+        Ok(self.get(SENT_SEQ)?.unwrap_or(0))
+    }
+
+    pub fn set_sent_seq(&self, seq: i64) -> Result<(), StoreError> {
+        self.put(SENT_SEQ, &seq)
     }
 
     /// When the outbox may be flushed again after a failure (0: any time).

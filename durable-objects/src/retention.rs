@@ -77,7 +77,7 @@ fn run(store: &SqlJourneyStore, now_ms: i64) -> Result<Option<i64>, StoreError> 
     let (events, touches) = store.atomically(|| {
         let events = delete_before(store, "events", "message_id", cutoff.events_before_ms)?;
         let touches = match cutoff.touches_before_ms {
-            Some(before) => delete_before(store, "touches", "touch_id", before)?,
+            Some(before) => delete_before(store, "touches", "ts_ms, touch_id", before)?,
             None => 0,
         };
         // A pending postback's raw device ids (issue 10, scope 5) never outlive the events.
@@ -114,7 +114,7 @@ fn delete_before(
     // Rows written would count index entries too: the deleted rows are counted as returned.
     let cursor = store.sql.exec(
         &format!(
-            "DELETE FROM {table} WHERE {id} IN \
+            "DELETE FROM {table} WHERE ({id}) IN \
              (SELECT {id} FROM {table} WHERE ts_ms < ? ORDER BY ts_ms LIMIT ?) RETURNING 1 AS gone"
         ),
         vec![int(before_ms), int(MAX_RETENTION_DELETES_PER_RUN as i64)],

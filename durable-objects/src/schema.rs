@@ -112,20 +112,46 @@ const DEAD_LETTERS: &str = "CREATE TABLE IF NOT EXISTS dead_letters (seq INTEGER
 /// event, retention, export) scan the events instead.
 const V6: [&str; 1] = ["DROP INDEX IF EXISTS events_by_time"];
 
+/// Version 7 (issue 15): an event's outbox records live in its own row (`seq`, its place in
+/// the outbox, and `out`, what its records add to its body: `attrib_core::outbox::stored`);
+/// rows with a `seq` above `meta.sent_seq` wait for the flush. Touches and attributions are
+/// keyed by time and id, their time order being the table's own, so neither has a time index
+/// to write; nor do attributions keep one by name (the latest conversion of a name walks the
+/// journey's conversions back in time, which its size bounds). Rebuilding copies each touch
+/// and attribution once.
+const V7: [&str; 12] = [
+    // Earlier migrations ran after [`STATEMENTS`], which made this index again.
+    "DROP INDEX IF EXISTS events_by_time",
+    "ALTER TABLE events ADD COLUMN seq INTEGER",
+    "ALTER TABLE events ADD COLUMN out TEXT",
+    TOUCHES,
+    "INSERT INTO touches_v7 (ts_ms, touch_id, body) SELECT ts_ms, touch_id, body FROM touches",
+    "DROP TABLE touches",
+    "ALTER TABLE touches_v7 RENAME TO touches",
+    ATTRIBUTIONS,
+    "INSERT INTO attributions_v7 (ts_ms, conversion_id, name, order_id, rejected, body) \
+     SELECT ts_ms, conversion_id, name, order_id, rejected, body FROM attributions",
+    "DROP TABLE attributions",
+    "ALTER TABLE attributions_v7 RENAME TO attributions",
+    ATTRIBUTIONS_BY_ORDER,
+];
+
+const TOUCHES: &str = "CREATE TABLE IF NOT EXISTS touches_v7 (ts_ms INTEGER NOT NULL, \
+     touch_id TEXT NOT NULL, body TEXT NOT NULL, PRIMARY KEY (ts_ms, touch_id)) WITHOUT ROWID";
+const ATTRIBUTIONS: &str = "CREATE TABLE IF NOT EXISTS attributions_v7 (ts_ms INTEGER NOT NULL, \
+     conversion_id TEXT NOT NULL, name TEXT NOT NULL, order_id TEXT, rejected TEXT, \
+     body TEXT NOT NULL, PRIMARY KEY (ts_ms, conversion_id)) WITHOUT ROWID";
+
 /// The schema a new object creates: what [`STATEMENTS`] and every migration make, built
 /// directly.
-const CURRENT: [&str; 15] = [
+const CURRENT: [&str; 14] = [
     "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID",
     "CREATE TABLE IF NOT EXISTS events (message_id TEXT PRIMARY KEY, ts_ms INTEGER NOT NULL, \
-     body TEXT NOT NULL) WITHOUT ROWID",
-    "CREATE TABLE IF NOT EXISTS touches (touch_id TEXT PRIMARY KEY, ts_ms INTEGER NOT NULL, \
-     body TEXT NOT NULL) WITHOUT ROWID",
-    "CREATE INDEX IF NOT EXISTS touches_by_time ON touches (ts_ms)",
-    "CREATE TABLE IF NOT EXISTS attributions (conversion_id TEXT PRIMARY KEY, \
-     ts_ms INTEGER NOT NULL, name TEXT NOT NULL, order_id TEXT, rejected TEXT, \
-     body TEXT NOT NULL) WITHOUT ROWID",
-    ATTRIBUTIONS_BY_TIME,
-    ATTRIBUTIONS_BY_NAME,
+     seq INTEGER, body TEXT NOT NULL, out TEXT) WITHOUT ROWID",
+    TOUCHES,
+    "ALTER TABLE touches_v7 RENAME TO touches",
+    ATTRIBUTIONS,
+    "ALTER TABLE attributions_v7 RENAME TO attributions",
     ATTRIBUTIONS_BY_ORDER,
     "CREATE TABLE IF NOT EXISTS outbox (seq INTEGER PRIMARY KEY, records INTEGER NOT NULL, \
      bytes INTEGER NOT NULL, body TEXT NOT NULL)",
@@ -145,7 +171,7 @@ const CURRENT: [&str; 15] = [
 ];
 
 /// Every change after [`STATEMENTS`], oldest first; version n has run when n − 1 of them have.
-const MIGRATIONS: [&[&str]; 5] = [&V2, &V3, &V4, &V5, &V6];
+const MIGRATIONS: [&[&str]; 6] = [&V2, &V3, &V4, &V5, &V6, &V7];
 /// The version [`CURRENT`] is.
 pub const CURRENT_VERSION: u32 = MIGRATIONS.len() as u32 + 1;
 
@@ -210,11 +236,16 @@ fn table_exists(store: &SqlJourneyStore, table: &str) -> Result<bool, StoreError
 
 fn migrate(store: &SqlJourneyStore) -> Result<(), StoreError> {
     let (storage, sql) = (&store.storage, &store.sql);
-    for statement in STATEMENTS {
-        sql.exec(statement, None)?;
-    }
+    sql.exec(STATEMENTS[0], None)?;
     let meta = Meta::new(store);
     let applied = meta.schema_version()?.saturating_sub(1) as usize;
+    // Only an object from before versions holds tables of the first shape: run again on a
+    // later one, these statements made the indexes later versions dropped once more.
+    if applied == 0 {
+        for statement in &STATEMENTS[1..] {
+            sql.exec(statement, None)?;
+        }
+    }
     for (i, migration) in MIGRATIONS.iter().enumerate().skip(applied) {
         tx::atomically(
             storage,

@@ -12,7 +12,9 @@
 use attrib_core::attribution::AttributionResult;
 use attrib_core::event::Event;
 use attrib_core::journey::activity::{Answer, RecentActivity, Seen};
+use attrib_core::journey::unsent::{UnsentEvents, WaitingEvent};
 use attrib_core::journey::{JourneyStore, NullPathState};
+use attrib_core::outbox::stored::event_row_out;
 use attrib_core::outbox::OutboxRecord;
 use attrib_core::postback::Postback;
 use attrib_core::touch::Touch;
@@ -23,6 +25,7 @@ use std::collections::{HashMap, HashSet};
 
 use worker::{SqlStorageValue, Storage};
 
+use crate::flush::now_ms;
 use crate::meta::Meta;
 use crate::sql::CountedSql;
 use crate::tx::{self, TransactionError};
@@ -59,6 +62,8 @@ pub struct SqlJourneyStore {
     /// Journeys known to be merged into this one (web events name their anonymous id on
     /// every call: its merge is looked up once, not per call).
     merged: RefCell<HashSet<String>>,
+    /// Events whose records wait in their own rows (`attrib_core::journey::unsent`).
+    unsent: RefCell<UnsentEvents>,
 }
 
 /// Records in one outbox row: the records of one call share a row (one row written and one
@@ -111,6 +116,7 @@ impl SqlJourneyStore {
             flushing_through: Cell::new(None),
             postbacks_idle: Cell::new(false),
             merged: RefCell::new(HashSet::new()),
+            unsent: RefCell::new(UnsentEvents::default()),
         }
     }
 
@@ -128,6 +134,7 @@ impl SqlJourneyStore {
         *self.activity.borrow_mut() = Some(RecentActivity::from_latest(Vec::new()));
         self.outbox_rows.set(Some(false));
         self.postbacks_idle.set(true);
+        self.unsent.borrow_mut().none_stored();
     }
 
     pub fn cache_meta(&self, key: &str, value: Option<String>) {
@@ -295,14 +302,104 @@ impl SqlJourneyStore {
         let query = match table {
             Table::Events => "SELECT count(*) AS n FROM events",
             // A row holds the records of one call.
-            Table::Outbox => "SELECT coalesce(sum(records), 0) AS n FROM outbox",
+            Table::Outbox => {
+                "SELECT (SELECT coalesce(sum(records), 0) FROM outbox) + (SELECT \
+                 coalesce(sum(length(out) - length(replace(out, char(10), '')) + 1), 0) \
+                 FROM events WHERE seq > ? AND out IS NOT NULL) AS n"
+            }
         };
-        let rows: Vec<Count> = self.sql.exec(query, None)?.to_array()?;
+        let binds = match table {
+            Table::Events => Vec::new(),
+            Table::Outbox => vec![int(Meta::new(self).sent_seq()?)],
+        };
+        let rows: Vec<Count> = self.sql.exec(query, binds)?.to_array()?;
         Ok(rows.first().map_or(0, |c| c.n as u64))
     }
 }
 
+#[derive(Deserialize)]
+struct FoundWaiting {
+    seq: f64,
+    message_id: String,
+    records: f64,
+    bytes: f64,
+}
+
+/// The outbox lines of one stored event.
+#[derive(Deserialize)]
+pub struct EventRow {
+    pub message_id: String,
+    pub body: String,
+    pub out: String,
+}
+
 impl SqlJourneyStore {
+    /// Whether events wait for the flush (as this object knows them: see [`Self::recover_unsent`]).
+    pub fn has_unsent(&self) -> bool {
+        self.unsent.borrow().any()
+    }
+
+    /// The waiting events, oldest first.
+    pub fn unsent(&self) -> Vec<WaitingEvent> {
+        self.unsent.borrow().waiting().to_vec()
+    }
+
+    /// After a restart: finds the events an earlier life of the object wrote and did not send
+    /// (a scan: `seq` has no index, which would cost a row written per event). Once per life.
+    pub fn recover_unsent(&self) -> Result<(), StoreError> {
+        if self.unsent.borrow().recovered() {
+            return Ok(());
+        }
+        let sent_seq = Meta::new(self).sent_seq()?;
+        let found: Vec<FoundWaiting> = self
+            .sql
+            .exec(
+                "SELECT seq, message_id, \
+                 length(out) - length(replace(out, char(10), '')) + 1 AS records, \
+                 length(CAST(body AS BLOB)) + length(CAST(out AS BLOB)) AS bytes \
+                 FROM events WHERE seq > ? AND out IS NOT NULL ORDER BY seq",
+                vec![int(sent_seq)],
+            )?
+            .to_array()?;
+        self.unsent.borrow_mut().recover(
+            found
+                .into_iter()
+                .map(|f| WaitingEvent {
+                    seq: f.seq as i64,
+                    message_id: f.message_id,
+                    records: f.records as usize,
+                    bytes: f.bytes as usize,
+                })
+                .collect(),
+        );
+        Ok(())
+    }
+
+    /// The stored rows of `message_ids` (rows deleted since, by retention, are missing).
+    pub fn event_rows(&self, message_ids: &[&str]) -> Result<Vec<EventRow>, StoreError> {
+        let ids = serde_json::to_string(message_ids)?;
+        Ok(self
+            .sql
+            .exec(
+                // The ids drive the join (CROSS JOIN keeps that order): one key lookup each,
+                // where `IN` may scan every event of the journey.
+                "SELECT e.message_id, e.body, e.out FROM json_each(?) AS ids \
+                 CROSS JOIN events AS e ON e.message_id = ids.value WHERE e.out IS NOT NULL",
+                vec![text(&ids)],
+            )?
+            .to_array()?)
+    }
+
+    /// The mark moved: events up to `seq` are sent.
+    pub fn sent_through(&self, seq: i64) {
+        self.unsent.borrow_mut().sent_through(seq);
+    }
+
+    /// The journey was emptied (erasure): nothing waits.
+    pub fn forget_unsent(&self) {
+        self.unsent.borrow_mut().none_stored();
+    }
+
     /// Read once, then kept: only this object's writes change it.
     pub fn outbox_has_rows(&self) -> Result<bool, StoreError> {
         if let Some(known) = self.outbox_rows.get() {
@@ -378,6 +475,9 @@ impl JourneyStore for SqlJourneyStore {
             |t| E::from(StoreError::Transaction(t)),
         );
         self.depth.set(self.depth.get() - 1);
+        if outermost {
+            self.unsent.borrow_mut().transaction_ended(result.is_ok());
+        }
         if result.is_err() && outermost {
             // Rolled back: nothing buffered or cached during it may be kept.
             self.pending_outbox.borrow_mut().clear();
@@ -416,6 +516,46 @@ impl JourneyStore for SqlJourneyStore {
         Ok(stored)
     }
 
+    fn insert_recorded_event(
+        &self,
+        event: &Event,
+        records: &[OutboxRecord],
+    ) -> Result<(), StoreError> {
+        let Some(out) = event_row_out(records)? else {
+            self.insert_event_if_new(event)?;
+            return records.iter().try_for_each(|record| self.enqueue(record));
+        };
+        let body = serde_json::to_string(event)?;
+        let sent_seq = Meta::new(self).sent_seq()?;
+        let seq = self.unsent.borrow_mut().next_seq(sent_seq, now_ms());
+        let cursor = self.sql.exec(
+            "INSERT INTO events (message_id, ts_ms, seq, body, out) VALUES (?, ?, ?, ?, ?)",
+            vec![
+                text(&event.message_id),
+                int(event.timestamp_ms),
+                int(seq),
+                text(&body),
+                text(&out),
+            ],
+        )?;
+        for row in cursor.raw() {
+            row?;
+        }
+        if let Some(recent) = self.activity.borrow_mut().as_mut() {
+            recent.stored(Seen::of(event));
+        }
+        self.unsent.borrow_mut().written(
+            WaitingEvent {
+                seq,
+                message_id: event.message_id.clone(),
+                records: records.len(),
+                bytes: body.len() + out.len(),
+            },
+            self.depth.get() > 0,
+        );
+        Ok(())
+    }
+
     fn latest_activity(&self, ts_ms: i64, excluding: &str) -> Result<Option<i64>, StoreError> {
         match self.recent_answer(|r| r.latest_activity(ts_ms, excluding))? {
             Answer::Known(latest) => Ok(latest),
@@ -430,10 +570,10 @@ impl JourneyStore for SqlJourneyStore {
         }
     }
 
-    fn has_touch(&self, touch_id: &str) -> Result<bool, StoreError> {
+    fn has_touch(&self, touch: &Touch) -> Result<bool, StoreError> {
         self.exists(
-            "SELECT 1 AS found FROM touches WHERE touch_id = ?",
-            vec![text(touch_id)],
+            "SELECT 1 AS found FROM touches WHERE ts_ms = ? AND touch_id = ?",
+            vec![int(touch.ts_ms), text(&touch.touch_id)],
         )
     }
 
@@ -487,10 +627,13 @@ impl JourneyStore for SqlJourneyStore {
         )
     }
 
-    fn has_attribution(&self, conversion_id: &str) -> Result<bool, StoreError> {
+    fn has_attribution(&self, result: &AttributionResult) -> Result<bool, StoreError> {
         self.exists(
-            "SELECT 1 AS found FROM attributions WHERE conversion_id = ?",
-            vec![text(conversion_id)],
+            "SELECT 1 AS found FROM attributions WHERE ts_ms = ? AND conversion_id = ?",
+            vec![
+                int(result.conversion.ts_ms),
+                text(&result.conversion.conversion_id),
+            ],
         )
     }
 
@@ -516,13 +659,14 @@ impl JourneyStore for SqlJourneyStore {
 
     fn replace_attribution(&self, result: &AttributionResult) -> Result<(), StoreError> {
         self.sql.exec(
-            "UPDATE attributions SET rejected = ?, body = ? WHERE conversion_id = ?",
+            "UPDATE attributions SET rejected = ?, body = ? WHERE ts_ms = ? AND conversion_id = ?",
             vec![
                 result
                     .rejected
                     .as_deref()
                     .map_or(SqlStorageValue::Null, text),
                 text(&serde_json::to_string(result)?),
+                int(result.conversion.ts_ms),
                 text(&result.conversion.conversion_id),
             ],
         )?;
@@ -537,7 +681,7 @@ impl JourneyStore for SqlJourneyStore {
         let rows: Vec<MaybeTime> = self
             .sql
             .exec(
-                // Walks `attributions_by_name` down and stops at the first kept conversion.
+                // Walks the conversions back in time and stops at the first kept one of the name.
                 "SELECT ts_ms AS ts FROM attributions \
                  WHERE name = ? AND ts_ms < ? AND rejected IS NULL ORDER BY ts_ms DESC LIMIT 1",
                 vec![text(name), int(before_ms)],

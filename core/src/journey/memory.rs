@@ -117,8 +117,8 @@ impl JourneyStore for MemoryStore {
             .max())
     }
 
-    fn has_touch(&self, touch_id: &str) -> Result<bool, Self::Error> {
-        Ok(self.state.borrow().touches.contains_key(touch_id))
+    fn has_touch(&self, touch: &Touch) -> Result<bool, Self::Error> {
+        Ok(self.state.borrow().touches.contains_key(&touch.touch_id))
     }
 
     fn insert_touch(&self, touch: &Touch) -> Result<(), Self::Error> {
@@ -184,8 +184,12 @@ impl JourneyStore for MemoryStore {
         }))
     }
 
-    fn has_attribution(&self, conversion_id: &str) -> Result<bool, Self::Error> {
-        Ok(self.state.borrow().attributions.contains_key(conversion_id))
+    fn has_attribution(&self, result: &AttributionResult) -> Result<bool, Self::Error> {
+        Ok(self
+            .state
+            .borrow()
+            .attributions
+            .contains_key(&result.conversion.conversion_id))
     }
 
     fn insert_attribution(&self, result: &AttributionResult) -> Result<(), Self::Error> {
