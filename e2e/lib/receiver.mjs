@@ -9,6 +9,7 @@ export function verifySignature(secret, header, body) {
   return verifyHeader(secret, 'outbox', '/v1/outbox', header, body);
 }
 
+// `state.refusing = true` answers 503 until set back to false (an origin down for a while).
 export async function startReceiver(secret, { refuseFirst = 0, holdFirstMs = 0 } = {}) {
   const state = { batches: [], attempts: 0, badSignatures: 0, holding: false };
   const server = createServer((req, res) => {
@@ -21,7 +22,7 @@ export async function startReceiver(secret, { refuseFirst = 0, holdFirstMs = 0 }
         res.writeHead(401).end('{"error":"bad signature"}');
         return;
       }
-      if (state.attempts <= refuseFirst) {
+      if (state.attempts <= refuseFirst || state.refusing) {
         res.writeHead(503).end('{"error":"down for the test"}');
         return;
       }

@@ -76,7 +76,7 @@ export class Stack {
     // token's hash is the deployment secret the management API checks.
     const adminToken = newKey('at');
     const shared = { EDGE_ORIGIN_SECRET: secret, DO_JURISDICTIONS: 'record-only', ALLOW_LOOPBACK_TARGETS: '1', ADMIN_TOKEN_HASHES: sha256(adminToken), ...vars };
-    const mf = new Miniflare({
+    const options = {
       host: '127.0.0.1',
       port: nextPort ? nextPort++ : 0,
       ...miniflare,
@@ -90,11 +90,13 @@ export class Stack {
           ...(queryHttp ? { unsafeDirectSockets: [{ host: '127.0.0.1', port: 0 }] } : {}),
         },
       ],
-    });
+    };
+    const mf = new Miniflare(options);
     // A Miniflare left running keeps the test file's process (and the whole run) alive.
     try {
       const url = await mf.ready;
       const stack = new Stack(mf, url, secret);
+      stack.options = options;
       stack.adminToken = adminToken;
       if (queryHttp) stack.queryUrl = (await mf.unsafeGetDirectURL('attrib-query')).toString().replace(/\/$/, '');
       await stack.migrate();
@@ -201,6 +203,16 @@ export class Stack {
     return this.fetch(`${QUERY}/v1/journeys/${encodeURIComponent(id)}${query}`, {
       headers: token ? { authorization: `Bearer ${token}` } : {},
     });
+  }
+
+  /**
+   * Restarts workerd with the same options: every object loses what it held in memory and
+   * keeps its storage, as after an eviction. Needs persisted storage (`miniflare:
+   * {defaultPersistRoot}`) to keep anything.
+   */
+  async restart() {
+    await this.mf.setOptions(this.options);
+    this.url = await this.mf.ready;
   }
 
   async dispose() {
