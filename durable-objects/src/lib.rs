@@ -21,6 +21,7 @@ mod schema;
 mod sql;
 mod store;
 mod tx;
+mod unsent;
 
 pub use counter::ClickCounter;
 pub use device::DeviceTouches;
