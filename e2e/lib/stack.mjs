@@ -215,6 +215,16 @@ export class Stack {
     this.url = await this.mf.ready;
   }
 
+  /** Stops workerd; `resume()` starts it again over the same (persisted) storage. */
+  async stop() {
+    await this.mf.dispose();
+  }
+
+  async resume() {
+    this.mf = new Miniflare(this.options);
+    this.url = await this.mf.ready;
+  }
+
   async dispose() {
     await this.mf.dispose();
   }

@@ -1,0 +1,123 @@
+// A Journey object stored by the previous schema (version 6) upgrades itself on its first call
+// after a deploy (issue 15, version 7): its facts are kept, its new events keep their records
+// in their rows and reach the origin, and it ends with none of the indexes later versions
+// dropped. Objects that went through several versions had two of those back: migrations ran
+// the first schema's statements again, which re-made `events_by_time` and the old
+// `attributions_by_order` (each a row written per insert). The v6 object is made from a
+// current one by rewriting its SQLite file, as a v6 build left it.
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { eventually, startReceiver } from './lib/receiver.mjs';
+import { at, HOUR, Stack } from './lib/stack.mjs';
+
+const TO_V6 = `
+import sqlite3, sys
+db = sqlite3.connect(sys.argv[1])
+db.executescript('''
+BEGIN;
+CREATE TABLE events_v6 (message_id TEXT PRIMARY KEY, ts_ms INTEGER NOT NULL, body TEXT NOT NULL) WITHOUT ROWID;
+INSERT INTO events_v6 SELECT message_id, ts_ms, body FROM events;
+DROP TABLE events;
+ALTER TABLE events_v6 RENAME TO events;
+CREATE INDEX events_by_time ON events (ts_ms);
+CREATE TABLE touches_v6 (touch_id TEXT PRIMARY KEY, ts_ms INTEGER NOT NULL, body TEXT NOT NULL) WITHOUT ROWID;
+INSERT INTO touches_v6 SELECT touch_id, ts_ms, body FROM touches;
+DROP TABLE touches;
+ALTER TABLE touches_v6 RENAME TO touches;
+CREATE INDEX touches_by_time ON touches (ts_ms);
+CREATE TABLE attributions_v6 (conversion_id TEXT PRIMARY KEY, ts_ms INTEGER NOT NULL, name TEXT NOT NULL, order_id TEXT, rejected TEXT, body TEXT NOT NULL) WITHOUT ROWID;
+INSERT INTO attributions_v6 SELECT conversion_id, ts_ms, name, order_id, rejected, body FROM attributions;
+DROP TABLE attributions;
+ALTER TABLE attributions_v6 RENAME TO attributions;
+CREATE INDEX attributions_by_time ON attributions (ts_ms);
+CREATE INDEX attributions_by_name ON attributions (name, ts_ms);
+CREATE INDEX attributions_by_order_v4 ON attributions (name, order_id) WHERE order_id IS NOT NULL;
+CREATE INDEX attributions_by_order ON attributions (name, order_id);
+DELETE FROM meta WHERE key = 'sent_seq';
+UPDATE meta SET value = '6' WHERE key = 'schema_version';
+COMMIT;
+''')
+`;
+
+const SHAPE = `
+import json, sqlite3, sys
+db = sqlite3.connect(sys.argv[1])
+print(json.dumps({
+  'indexes': sorted(r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL")),
+  'tables': {r[0]: r[1] for r in db.execute("SELECT name, sql FROM sqlite_master WHERE type = 'table'")},
+  'version': db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()[0],
+  'counts': {t: db.execute(f'SELECT count(*) FROM {t}').fetchone()[0] for t in ('events', 'touches', 'attributions')},
+}))
+`;
+
+function journeyFile(persist) {
+  const dir = join(persist, 'do', 'attrib-ingest-JourneyObject');
+  const files = readdirSync(dir).filter((f) => f.endsWith('.sqlite') && f !== 'metadata.sqlite');
+  assert.equal(files.length, 1, `one journey object: ${files}`);
+  return join(dir, files[0]);
+}
+
+const python = (code, file) => execFileSync('python3', ['-c', code, file], { encoding: 'utf8' });
+
+test('a journey object of schema 6 upgrades on its next call: facts kept, records sent, no index a later version dropped', async () => {
+  const secret = randomBytes(16).toString('hex');
+  const origin = await startReceiver(secret);
+  const persist = mkdtempSync(join(tmpdir(), 'attrib-migration-'));
+  const stack = await Stack.start({ originUrl: origin.url, secret, miniflare: { defaultPersistRoot: persist } });
+  try {
+    const app = await stack.createApp();
+    const send = async (batch) => {
+      const res = await stack.segment('/v1/batch', { batch }, { key: app.writeKey });
+      assert.equal(res.status, 200, res.text);
+    };
+    await send([
+      { type: 'page', userId: 'mig-user', messageId: 'mg-1', timestamp: at(-2 * HOUR), context: { page: { url: 'https://s.example/?utm_source=spring&utm_medium=cpc' } } },
+      { type: 'track', userId: 'mig-user', messageId: 'mg-2', timestamp: at(-HOUR), event: 'Order Completed', properties: { order_id: 'o-1', revenue: 5 } },
+    ]);
+    const view = async () => (await stack.journey('mig-user', app.readToken)).json;
+    await eventually(async () => (await view()).outbox_pending === 0, { timeoutMs: 30_000 });
+    await stack.stop();
+
+    const file = journeyFile(persist);
+    python(TO_V6, file);
+    const old = JSON.parse(python(SHAPE, file));
+    assert.equal(old.version, '6');
+    assert.ok(old.indexes.includes('events_by_time') && old.indexes.includes('attributions_by_order'));
+
+    await stack.resume();
+    await send([
+      { type: 'track', userId: 'mig-user', messageId: 'mg-3', event: 'Order Completed', properties: { order_id: 'o-2', revenue: 7 } },
+      // The order id already stored before the upgrade is still known: not a second conversion.
+      { type: 'track', userId: 'mig-user', messageId: 'mg-4', event: 'Order Completed', properties: { order_id: 'o-1', revenue: 5 } },
+    ]);
+    await eventually(() => origin.records().some((r) => r.kind === 'attribution' && r.result.conversion.conversion_id === 'mg-3'), { timeoutMs: 30_000 });
+    const after = await view();
+    assert.equal(after.event_count, 4);
+    assert.equal(after.touches.length, 1);
+    assert.deepEqual(after.conversions.map((c) => c.conversion.conversion_id).sort(), ['mg-2', 'mg-3']);
+    const credited = after.conversions.find((c) => c.conversion.conversion_id === 'mg-3');
+    assert.ok(JSON.stringify(credited).includes('spring'), 'the conversion after the upgrade is credited to the touch from before it');
+    await eventually(async () => (await view()).outbox_pending === 0, { timeoutMs: 30_000 });
+    await stack.stop();
+
+    const now = JSON.parse(python(SHAPE, file));
+    assert.equal(now.version, '7');
+    assert.deepEqual(now.counts, { events: 4, touches: 1, attributions: 2 });
+    assert.deepEqual(now.indexes, ['attributions_by_order_v4', 'postback_attempts_unlogged', 'postbacks_due']);
+    assert.match(now.tables.touches, /PRIMARY KEY \(ts_ms, touch_id\)\) WITHOUT ROWID/);
+    assert.match(now.tables.attributions, /PRIMARY KEY \(ts_ms, conversion_id\)\) WITHOUT ROWID/);
+    assert.match(now.tables.events, /seq INTEGER/);
+    const ids = origin.records().map((r) => `${r.kind}:${r.event?.messageId ?? r.result?.conversion.conversion_id}`).sort();
+    assert.deepEqual(ids, ['attribution:mg-2', 'attribution:mg-3', 'event:mg-1', 'event:mg-2', 'event:mg-3', 'event:mg-4'], 'each record once');
+    await stack.resume();
+  } finally {
+    await stack.dispose().catch(() => {});
+    await origin.close();
+    rmSync(persist, { recursive: true, force: true });
+  }
+});
