@@ -118,8 +118,14 @@ test('a retried batch leaves exactly one copy', async () => {
     assert.equal(again.status, 200, again.text);
     assert.deepEqual([again.json.accepted, again.json.duplicates], [3, 3]);
   }
+  // Issue 15: a call's message ids are looked up together, and its rows written together at
+  // its end; an id twice in one batch is still stored once.
+  const twice = { type: 'track', userId: 'retry-user', messageId: 'r-3', event: 'Viewed Pricing' };
+  const repeated = await stack.segment('/v1/batch', { batch: [twice, batch.batch[1], twice] }, { key: app.writeKey });
+  assert.equal(repeated.status, 200, repeated.text);
+  assert.deepEqual([repeated.json.accepted, repeated.json.duplicates], [3, 2]);
   const view = (await stack.journey('retry-user', app.readToken)).json;
-  assert.equal(view.event_count, 3);
+  assert.equal(view.event_count, 4);
   assert.equal(view.touches.length, 1);
   assert.equal(view.conversions.length, 1);
 });

@@ -49,6 +49,11 @@ pub trait JourneyStore {
         work: impl FnOnce() -> Result<T, E>,
     ) -> Result<T, E>;
 
+    /// The events a call is about to record, before the first: a store may look their message
+    /// ids up at once rather than one by one in [`Self::has_event`]. Called in a transaction.
+    fn look_up_events(&self, _events: &[Event]) -> Result<(), Self::Error> {
+        Ok(())
+    }
     fn has_event(&self, message_id: &str) -> Result<bool, Self::Error>;
     /// Stores `event` unless its message id is already stored; `false` when it was (a merge's
     /// import: such events make no outbox records here).
@@ -232,6 +237,7 @@ impl<'a, S: JourneyStore> Journey<'a, S> {
         now_ms: i64,
     ) -> Result<Vec<EventOutcome>, JourneyError<S::Error>> {
         self.store.atomically(|| {
+            self.store.look_up_events(events)?;
             events
                 .iter()
                 .map(|event| self.record_within(event, flag_of(event), now_ms))

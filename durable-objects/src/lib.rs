@@ -11,6 +11,7 @@ mod counter;
 mod dead_letters;
 mod device;
 mod erase;
+mod event_batch;
 mod export;
 mod flush;
 mod journey_object;

@@ -25,6 +25,7 @@ use std::collections::{HashMap, HashSet};
 
 use worker::{SqlStorageValue, Storage};
 
+use crate::event_batch::{EventBatch, EventRow};
 use crate::flush::now_ms;
 use crate::meta::Meta;
 use crate::sql::CountedSql;
@@ -64,6 +65,8 @@ pub struct SqlJourneyStore {
     merged: RefCell<HashSet<String>>,
     /// Events whose records wait in their own rows (`crate::unsent`).
     pub(crate) unsent: RefCell<UnsentEvents>,
+    /// The call's events, looked up and written together (`crate::event_batch`).
+    pub(crate) event_batch: RefCell<EventBatch>,
 }
 
 /// Records in one outbox row: the records of one call share a row (one row written and one
@@ -117,6 +120,7 @@ impl SqlJourneyStore {
             postbacks_idle: Cell::new(false),
             merged: RefCell::new(HashSet::new()),
             unsent: RefCell::new(UnsentEvents::default()),
+            event_batch: RefCell::new(EventBatch::default()),
         }
     }
 
@@ -186,6 +190,7 @@ impl SqlJourneyStore {
         if let Some(recent) = self.activity.borrow().as_ref() {
             return Ok(ask(recent));
         }
+        self.write_event_rows()?;
         // The two latest by time, then their types: only two bodies are read.
         let rows: Vec<LatestRow> = self
             .sql
@@ -223,6 +228,7 @@ impl SqlJourneyStore {
         } else {
             "SELECT max(ts_ms) AS ts FROM events WHERE ts_ms <= ? AND message_id != ?"
         };
+        self.write_event_rows()?;
         let rows: Vec<MaybeTime> = self
             .sql
             .exec(query, vec![int(ts_ms), text(excluding)])?
@@ -385,6 +391,7 @@ impl JourneyStore for SqlJourneyStore {
             || {
                 let value = work()?;
                 if outermost {
+                    self.write_event_rows().map_err(E::from)?;
                     let bodies = std::mem::take(&mut *self.pending_outbox.borrow_mut());
                     self.insert_outbox_rows(&bodies).map_err(E::from)?;
                 }
@@ -395,6 +402,7 @@ impl JourneyStore for SqlJourneyStore {
         self.depth.set(self.depth.get() - 1);
         if outermost {
             self.unsent.borrow_mut().transaction_ended(result.is_ok());
+            self.end_event_batch();
         }
         if result.is_err() && outermost {
             // Rolled back: nothing buffered or cached during it may be kept.
@@ -404,7 +412,18 @@ impl JourneyStore for SqlJourneyStore {
         result
     }
 
+    fn look_up_events(&self, events: &[Event]) -> Result<(), StoreError> {
+        if self.depth.get() == 0 {
+            return Ok(());
+        }
+        self.look_up_call_events(events)
+    }
+
     fn has_event(&self, message_id: &str) -> Result<bool, StoreError> {
+        if let Some(known) = self.known_stored(message_id) {
+            return Ok(known);
+        }
+        self.write_event_rows()?;
         self.exists(
             "SELECT 1 AS found FROM events WHERE message_id = ?",
             vec![text(message_id)],
@@ -412,6 +431,7 @@ impl JourneyStore for SqlJourneyStore {
     }
 
     fn insert_event_if_new(&self, event: &Event) -> Result<bool, StoreError> {
+        self.write_event_rows()?;
         let cursor = self.sql.exec(
             "INSERT INTO events (message_id, ts_ms, body) VALUES (?, ?, ?) \
              ON CONFLICT (message_id) DO NOTHING",
@@ -427,6 +447,7 @@ impl JourneyStore for SqlJourneyStore {
         }
         let stored = cursor.rows_written() > 0;
         if stored {
+            self.note_stored(&event.message_id);
             if let Some(recent) = self.activity.borrow_mut().as_mut() {
                 recent.stored(Seen::of(event));
             }
@@ -446,18 +467,17 @@ impl JourneyStore for SqlJourneyStore {
         let body = serde_json::to_string(event)?;
         let sent_seq = Meta::new(self).sent_seq()?;
         let seq = self.unsent.borrow_mut().next_seq(sent_seq, now_ms());
-        let cursor = self.sql.exec(
-            "INSERT INTO events (message_id, ts_ms, seq, body, out) VALUES (?, ?, ?, ?, ?)",
-            vec![
-                text(&event.message_id),
-                int(event.timestamp_ms),
-                int(seq),
-                text(&body),
-                text(&out),
-            ],
-        )?;
-        for row in cursor.raw() {
-            row?;
+        let (records_bytes, in_transaction) = (body.len() + out.len(), self.depth.get() > 0);
+        let row = EventRow {
+            message_id: event.message_id.clone(),
+            ts_ms: event.timestamp_ms,
+            seq,
+            body,
+            out,
+        };
+        self.queue_event_row(row);
+        if !in_transaction {
+            self.write_event_rows()?;
         }
         if let Some(recent) = self.activity.borrow_mut().as_mut() {
             recent.stored(Seen::of(event));
@@ -467,9 +487,9 @@ impl JourneyStore for SqlJourneyStore {
                 seq,
                 message_id: event.message_id.clone(),
                 records: records.len(),
-                bytes: body.len() + out.len(),
+                bytes: records_bytes,
             },
-            self.depth.get() > 0,
+            in_transaction,
         );
         Ok(())
     }
@@ -654,6 +674,7 @@ impl JourneyStore for SqlJourneyStore {
     }
 
     fn all_events(&self) -> Result<Vec<Event>, StoreError> {
+        self.write_event_rows()?;
         self.bodies(
             "SELECT body FROM events ORDER BY ts_ms, message_id",
             Vec::new(),
