@@ -7,13 +7,12 @@
 // current one by rewriting its SQLite file, as a v6 build left it.
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
-import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { eventually, startReceiver } from './lib/receiver.mjs';
-import { at, HOUR, Stack } from './lib/stack.mjs';
+import { recordIds, withPersistedStack } from './lib/persisted.mjs';
+import { eventually } from './lib/receiver.mjs';
+import { at, HOUR } from './lib/stack.mjs';
 
 const TO_V6 = `
 import sqlite3, sys
@@ -64,17 +63,8 @@ function journeyFile(persist) {
 
 const python = (code, file) => execFileSync('python3', ['-c', code, file], { encoding: 'utf8' });
 
-test('a journey object of schema 6 upgrades on its next call: facts kept, records sent, no index a later version dropped', async () => {
-  const secret = randomBytes(16).toString('hex');
-  const origin = await startReceiver(secret);
-  const persist = mkdtempSync(join(tmpdir(), 'attrib-migration-'));
-  const stack = await Stack.start({ originUrl: origin.url, secret, miniflare: { defaultPersistRoot: persist } });
-  try {
-    const app = await stack.createApp();
-    const send = async (batch) => {
-      const res = await stack.segment('/v1/batch', { batch }, { key: app.writeKey });
-      assert.equal(res.status, 200, res.text);
-    };
+test('a journey object of schema 6 upgrades on its next call: facts kept, records sent, no index a later version dropped', () =>
+  withPersistedStack(async ({ stack, origin, app, persist, send }) => {
     await send([
       { type: 'page', userId: 'mig-user', messageId: 'mg-1', timestamp: at(-2 * HOUR), context: { page: { url: 'https://s.example/?utm_source=spring&utm_medium=cpc' } } },
       { type: 'track', userId: 'mig-user', messageId: 'mg-2', timestamp: at(-HOUR), event: 'Order Completed', properties: { order_id: 'o-1', revenue: 5 } },
@@ -112,12 +102,6 @@ test('a journey object of schema 6 upgrades on its next call: facts kept, record
     assert.match(now.tables.touches, /PRIMARY KEY \(ts_ms, touch_id\)\) WITHOUT ROWID/);
     assert.match(now.tables.attributions, /PRIMARY KEY \(ts_ms, conversion_id\)\) WITHOUT ROWID/);
     assert.match(now.tables.events, /seq INTEGER/);
-    const ids = origin.records().map((r) => `${r.kind}:${r.event?.messageId ?? r.result?.conversion.conversion_id}`).sort();
-    assert.deepEqual(ids, ['attribution:mg-2', 'attribution:mg-3', 'event:mg-1', 'event:mg-2', 'event:mg-3', 'event:mg-4'], 'each record once');
+    assert.deepEqual(recordIds(origin), ['attribution:mg-2', 'attribution:mg-3', 'event:mg-1', 'event:mg-2', 'event:mg-3', 'event:mg-4'], 'each record once');
     await stack.resume();
-  } finally {
-    await stack.dispose().catch(() => {});
-    await origin.close();
-    rmSync(persist, { recursive: true, force: true });
-  }
-});
+  }));

@@ -2,10 +2,8 @@
 // acknowledged, and then emptied.
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { after, before, test } from 'node:test';
+import { recordIds, withPersistedStack } from './lib/persisted.mjs';
 import { eventually, startReceiver } from './lib/receiver.mjs';
 import { at, HOUR, Stack } from './lib/stack.mjs';
 
@@ -81,18 +79,9 @@ test('an event stored while the alarm is sending the outbox is flushed soon, not
 // over it, and the object keeps the list of unsent events in memory. After a restart (an
 // eviction) that list is gone: the next life must find the unsent events in storage and send
 // them, and must not send again what went before the restart.
-test('events not sent when the object restarts are sent by its next life, and sent ones are not sent again', async () => {
-  const secret = randomBytes(16).toString('hex');
-  const origin = await startReceiver(secret);
-  origin.state.refusing = true;
-  const persist = mkdtempSync(join(tmpdir(), 'attrib-restart-'));
-  const local = await Stack.start({ originUrl: origin.url, secret, miniflare: { defaultPersistRoot: persist } });
-  try {
-    const own = await local.createApp();
-    const send = async (batch) => {
-      const res = await local.segment('/v1/batch', { batch }, { key: own.writeKey });
-      assert.equal(res.status, 200, res.text);
-    };
+test('events not sent when the object restarts are sent by its next life, and sent ones are not sent again', () =>
+  withPersistedStack(async ({ stack: local, origin, app: own, send }) => {
+    origin.state.refusing = true;
     await send([
       { type: 'page', userId: 'restart-user', messageId: 'r-1', timestamp: at(-HOUR), context: { page: { url: 'https://s.example/?utm_source=x&utm_medium=cpc' } } },
       { type: 'track', userId: 'restart-user', messageId: 'r-2', event: 'Viewed Pricing' },
@@ -101,7 +90,7 @@ test('events not sent when the object restarts are sent by its next life, and se
     await eventually(() => origin.state.attempts >= 1, { timeoutMs: 15_000, intervalMs: 50 });
     await local.restart();
     origin.state.refusing = false;
-    const ids = () => origin.records().map((r) => `${r.kind}:${r.event?.messageId ?? r.result?.conversion.conversion_id}`).sort();
+    const ids = () => recordIds(origin);
     await eventually(() => ids().length >= 4, { timeoutMs: 60_000 });
     assert.deepEqual(ids(), ['attribution:r-3', 'event:r-1', 'event:r-2', 'event:r-3']);
     assert.equal((await local.journey('restart-user', own.readToken)).json.outbox_pending, 0);
@@ -112,9 +101,4 @@ test('events not sent when the object restarts are sent by its next life, and se
     // Give a wrongly re-sent batch time to arrive.
     await new Promise((resolve) => setTimeout(resolve, 2_500));
     assert.deepEqual(ids(), ['attribution:r-3', 'event:r-1', 'event:r-2', 'event:r-3', 'event:r-4'], 'each record once');
-  } finally {
-    await local.dispose();
-    await origin.close();
-    rmSync(persist, { recursive: true, force: true });
-  }
-});
+  }));
