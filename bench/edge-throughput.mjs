@@ -196,14 +196,13 @@ await withStack({ BENCH_COUNTERS: '1' }, async (stack, app, send) => {
     const res = await stub.fetch('https://journey.internal/bench/counters');
     return res.json();
   };
+  // Waits until the receiver holds every record sent so far (one per event, two per
+  // conversion), so each flush's writes are counted: a pause in arrivals is no sign of a
+  // drained outbox when flushes wait FLUSH_DELAY_MS (core/src/journey/timing.rs).
+  let expected = receiver.records().length;
   const drained = async () => {
-    let last = -1;
-    for (let i = 0; i < 100; i++) {
-      await sleep(300);
-      const n = receiver.records().length;
-      if (n === last) return;
-      last = n;
-    }
+    for (let i = 0; i < 600 && receiver.records().length < expected; i++) await sleep(100);
+    if (receiver.records().length < expected) throw new Error(`outbox not drained: ${receiver.records().length} of ${expected} records`);
   };
   console.log('per event: SQLite rows read / written, statements, Durable Object invocations, storage bytes, workerd CPU');
   for (const [shapeName, shape] of Object.entries(SHAPES)) {
@@ -212,6 +211,7 @@ await withStack({ BENCH_COUNTERS: '1' }, async (stack, app, send) => {
       const users = Array.from({ length: shape.users }, (_, i) => `${shapeName}-${type}-${i}`);
       // Create each journey first: its creation is not this event type's cost.
       await Promise.all(users.map((u) => send(JSON.stringify({ batch: [EVENT_TYPES.track(u, newId())] }))));
+      expected += users.length;
       await drained();
       const before = await Promise.all(users.map(counters));
       const requests = [];
@@ -231,7 +231,9 @@ await withStack({ BENCH_COUNTERS: '1' }, async (stack, app, send) => {
           }
         }),
       );
+      expected += shape.users * shape.perUser * (type === 'conversion' ? 2 : 1);
       await drained();
+      // The mark is written once the receiver answered.
       await sleep(500);
       const cpuMs = workerdCpuMs() - cpuBefore;
       const after = await Promise.all(users.map(counters));

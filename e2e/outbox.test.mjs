@@ -65,7 +65,7 @@ test('an event stored while the alarm is sending the outbox is flushed soon, not
     const second = await send({ messageId: 'race-2', event: 'Viewed Pricing' });
     assert.equal(second.status, 200, second.text);
     assert.ok(slow.state.holding, 'the second event arrived while the first batch was being sent');
-    await eventually(() => slow.records().some((r) => r.event?.messageId === 'race-2'), { timeoutMs: 10_000 });
+    await eventually(() => slow.records().some((r) => r.event?.messageId === 'race-2'), { timeoutMs: 30_000 });
     const pending = (await local.journey('race-user', own.readToken)).json.outbox_pending;
     assert.equal(pending, 0);
     assert.deepEqual(slow.records().map((r) => r.event.messageId).sort(), ['race-1', 'race-2'], 'each record exactly once');

@@ -200,7 +200,12 @@ impl<'a> Meta<'a> {
         Ok(self.get(FLUSH_ATTEMPTS)?.unwrap_or(0))
     }
 
+    /// Writes only a change: a journey that never failed a flush has no row (0), and a
+    /// successful flush sets 0 (issue 15: a new journey's first flush wrote two rows of zeros).
     pub fn set_flush_attempts(&self, attempts: u32) -> Result<(), StoreError> {
+        if self.flush_attempts()? == attempts {
+            return Ok(());
+        }
         self.put(FLUSH_ATTEMPTS, &attempts)
     }
 
@@ -217,7 +222,11 @@ impl<'a> Meta<'a> {
         Ok(self.get(FLUSH_NEXT_MS)?.unwrap_or(0))
     }
 
+    /// Writes only a change (absent is 0), like [`Self::set_flush_attempts`].
     pub fn set_flush_next_ms(&self, at_ms: i64) -> Result<(), StoreError> {
+        if self.flush_next_ms()? == at_ms {
+            return Ok(());
+        }
         self.put(FLUSH_NEXT_MS, &at_ms)
     }
 
