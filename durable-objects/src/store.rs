@@ -1,9 +1,10 @@
 //! [`JourneyStore`] on the Durable Object's SQLite storage.
 //!
-//! Every SQL statement crosses from wasm into workerd, and statements are most of an event's
-//! cost, so the hot path keeps their number down: an event is deduplicated by the insert
-//! itself, outbox rows written in a transaction go out as one multi-row insert at its end,
-//! and meta values are read once per object (the object is its storage's only writer, so a
+//! Every SQL statement crosses from wasm into workerd, so the hot path keeps their number
+//! down: a call's events are looked up in one statement and written in one multi-row insert at
+//! the end of its transaction, each with its own outbox records (`crate::event_batch`,
+//! `crate::unsent`); other outbox rows written in a transaction go out as one multi-row insert
+//! at its end; and meta values are read once per object (the object is its storage's only writer, so a
 //! cached value stays true until it writes it; a rolled-back transaction drops the cache).
 //! Events have no time index (a row written per event): the latest activity comes from the
 //! two latest events, remembered the same way ([`RecentActivity`]), or from a scan when an
@@ -308,18 +309,14 @@ impl SqlJourneyStore {
         let query = match table {
             Table::Events => "SELECT count(*) AS n FROM events",
             // A row holds the records of one call.
-            Table::Outbox => {
-                "SELECT (SELECT coalesce(sum(records), 0) FROM outbox) + (SELECT \
-                 coalesce(sum(length(out) - length(replace(out, char(10), '')) + 1), 0) \
-                 FROM events WHERE seq > ? AND out IS NOT NULL) AS n"
-            }
+            Table::Outbox => "SELECT coalesce(sum(records), 0) AS n FROM outbox",
         };
-        let binds = match table {
-            Table::Events => Vec::new(),
-            Table::Outbox => vec![int(Meta::new(self).sent_seq()?)],
-        };
-        let rows: Vec<Count> = self.sql.exec(query, binds)?.to_array()?;
-        Ok(rows.first().map_or(0, |c| c.n as u64))
+        let rows: Vec<Count> = self.sql.exec(query, None)?.to_array()?;
+        let counted = rows.first().map_or(0, |c| c.n as u64);
+        Ok(match table {
+            Table::Events => counted,
+            Table::Outbox => counted + self.unsent_records_stored()?,
+        })
     }
 }
 

@@ -8,6 +8,14 @@ use serde::Deserialize;
 use crate::meta::Meta;
 use crate::store::{int, text, SqlJourneyStore, StoreError};
 
+/// How many records an event's `out` holds: one per line.
+const OUT_RECORDS: &str = "length(out) - length(replace(out, char(10), '')) + 1";
+
+#[derive(Deserialize)]
+struct Count {
+    n: f64,
+}
+
 #[derive(Deserialize)]
 struct FoundWaiting {
     seq: f64,
@@ -16,9 +24,9 @@ struct FoundWaiting {
     bytes: f64,
 }
 
-/// The outbox lines of one stored event.
+/// A waiting event's stored row, read back for the flush.
 #[derive(Deserialize)]
-pub struct EventRow {
+pub struct UnsentRow {
     pub message_id: String,
     pub body: String,
     pub out: String,
@@ -45,10 +53,11 @@ impl SqlJourneyStore {
         let found: Vec<FoundWaiting> = self
             .sql
             .exec(
-                "SELECT seq, message_id, \
-                 length(out) - length(replace(out, char(10), '')) + 1 AS records, \
-                 length(CAST(body AS BLOB)) + length(CAST(out AS BLOB)) AS bytes \
-                 FROM events WHERE seq > ? AND out IS NOT NULL ORDER BY seq",
+                &format!(
+                    "SELECT seq, message_id, {OUT_RECORDS} AS records, \
+                     length(CAST(body AS BLOB)) + length(CAST(out AS BLOB)) AS bytes \
+                     FROM events WHERE seq > ? AND out IS NOT NULL ORDER BY seq"
+                ),
                 vec![int(sent_seq)],
             )?
             .to_array()?;
@@ -67,7 +76,7 @@ impl SqlJourneyStore {
     }
 
     /// The stored rows of `message_ids` (rows deleted since, by retention, are missing).
-    pub fn event_rows(&self, message_ids: &[&str]) -> Result<Vec<EventRow>, StoreError> {
+    pub fn event_rows(&self, message_ids: &[&str]) -> Result<Vec<UnsentRow>, StoreError> {
         let ids = serde_json::to_string(message_ids)?;
         Ok(self
             .sql
@@ -84,6 +93,21 @@ impl SqlJourneyStore {
     /// The mark moved: events up to `seq` are sent.
     pub fn sent_through(&self, seq: i64) {
         self.unsent.borrow_mut().sent_through(seq);
+    }
+
+    /// How many records wait in events' rows, read from storage (the journey view).
+    pub fn unsent_records_stored(&self) -> Result<u64, StoreError> {
+        let rows: Vec<Count> = self
+            .sql
+            .exec(
+                &format!(
+                    "SELECT coalesce(sum({OUT_RECORDS}), 0) AS n FROM events \
+                     WHERE seq > ? AND out IS NOT NULL"
+                ),
+                vec![int(Meta::new(self).sent_seq()?)],
+            )?
+            .to_array()?;
+        Ok(rows.first().map_or(0, |c| c.n as u64))
     }
 
     /// The journey was emptied (erasure): nothing waits.
