@@ -1,9 +1,11 @@
 // Where an event's time and money go at the edge, in one run (issue 15):
 // 1. a ladder of throughputs, each with workerd CPU time per event: a no-op Rust Worker; the
 //    ingest Worker stopping after parsing and validation (BENCH_STAGE=validate); plus one
-//    Durable Object call per person to a no-op route (BENCH_STAGE=noop_object); the full path
-//    for returning users and for new users. Batches of 100 events (Segment /v1/batch, 10 users x
-//    10 events, one conversion per user), every event with a fresh messageId;
+//    Durable Object call per person to a no-op route (BENCH_STAGE=noop_object), for returning
+//    people and for a new object per person (what creating an object costs before any of its
+//    own work: the most new users can reach); the full path for returning users and for new
+//    users. Batches of 100 events (Segment /v1/batch, 10 users x 10 events, one conversion per
+//    user), every event with a fresh messageId;
 // 2. per event type (page with a campaign, plain track, conversion, identify) and per request
 //    shape (one event per request as analytics.js sends; 20 events of one user per request as
 //    mobile SDKs flush): SQLite rows read and written (the cursors' own counters, counted by
@@ -12,6 +14,8 @@
 // The outbox drains to a local signed receiver that acknowledges at once, as a healthy origin
 // would. Results go to BENCH_EDGE_OUT (default .state/bench-edge.json) for bench/cost.mjs.
 //   node bench/edge-throughput.mjs [seconds=20] [concurrency=16]
+// BENCH_LADDER_ONLY=1 runs the ladder alone. Where the time goes inside a step:
+// bench/profile-edge.mjs (a V8 CPU profile of the ingest isolate, Rust functions by name).
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
@@ -172,7 +176,11 @@ await noop.dispose();
 result.ladder.validate_only = await withStack({ BENCH_STAGE: 'validate' }, (_s, _a, send) => drive('ingest: parse and validate only', send));
 result.ladder.noop_object = await withStack({ BENCH_STAGE: 'noop_object', BENCH_COUNTERS: '1' }, async (_s, _a, send) => {
   await drive('  (warm-up: create the objects)', send);
-  return drive('ingest + one no-op object call per person', send);
+  const returning = await drive('ingest + one no-op object call per person', send);
+  let fresh = 0;
+  // Each call makes a new object (its SQLite database): the most a new user's event can go.
+  result.ladder.noop_new_object = await drive('  the same, each person a new object', send, () => `new-${fresh++}`);
+  return returning;
 });
 await withStack({}, async (_s, _a, send) => {
   await drive('  (warm-up: create the returning users)', send);
@@ -184,12 +192,15 @@ const noopRate = result.ladder.noop_worker.events_per_s;
 result.ratios = {
   returning_users: result.ladder.full_returning.events_per_s / noopRate,
   new_users: result.ladder.full_new.events_per_s / noopRate,
+  new_object_ceiling: result.ladder.noop_new_object.events_per_s / noopRate,
 };
-console.log(`ratio ingest / no-op: returning users ${result.ratios.returning_users.toFixed(3)}, new users ${result.ratios.new_users.toFixed(3)}`);
+console.log(
+  `ratio ingest / no-op: returning users ${result.ratios.returning_users.toFixed(3)}, new users ${result.ratios.new_users.toFixed(3)} (a new no-op object per person: ${result.ratios.new_object_ceiling.toFixed(3)})`,
+);
 
-// 2. Counts per event type and request shape.
+// 2. Counts per event type and request shape (BENCH_LADDER_ONLY=1 skips them).
 const SHAPES = { single: { users: 50, perUser: 8, perRequest: 1 }, batch20: { users: 20, perUser: 40, perRequest: 20 } };
-await withStack({ BENCH_COUNTERS: '1' }, async (stack, app, send) => {
+if (process.env.BENCH_LADDER_ONLY !== '1') await withStack({ BENCH_COUNTERS: '1' }, async (stack, app, send) => {
   const ns = await stack.mf.getDurableObjectNamespace('JOURNEY', 'attrib-ingest');
   const counters = async (userId) => {
     const stub = ns.get(ns.idFromName(journeyObjectName(app.appId, `u:${app.appId}:${userId}`)));

@@ -54,11 +54,27 @@ print(json.dumps({
 }))
 `;
 
-function journeyFile(persist) {
+// Every table's columns (name, type, not null, key position; by name, as migrations add
+// columns last) and every index's columns in order: what a query sees, whatever text made
+// them (a migrated table's SQL reads differently).
+const COLUMNS = `
+import json, sqlite3, sys
+db = sqlite3.connect(sys.argv[1])
+names = [r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type IN ('table', 'index') AND name NOT LIKE 'sqlite_%' AND name NOT LIKE '_cf_%' ORDER BY name")]
+print(json.dumps({n: sorted([list(c[1:3]) + [c[3], c[5]] for c in db.execute(f"PRAGMA table_info('{n}')")]) or [c[2] for c in db.execute(f"PRAGMA index_info('{n}')")] for n in names}))
+`;
+
+function journeyFiles(persist) {
   const dir = join(persist, 'do', 'attrib-ingest-JourneyObject');
-  const files = readdirSync(dir).filter((f) => f.endsWith('.sqlite') && f !== 'metadata.sqlite');
+  return readdirSync(dir)
+    .filter((f) => f.endsWith('.sqlite') && f !== 'metadata.sqlite')
+    .map((f) => join(dir, f));
+}
+
+function journeyFile(persist) {
+  const files = journeyFiles(persist);
   assert.equal(files.length, 1, `one journey object: ${files}`);
-  return join(dir, files[0]);
+  return files[0];
 }
 
 const python = (code, file) => execFileSync('python3', ['-c', code, file], { encoding: 'utf8' });
@@ -103,5 +119,18 @@ test('a journey object of schema 6 upgrades on its next call: facts kept, record
     assert.match(now.tables.attributions, /PRIMARY KEY \(ts_ms, conversion_id\)\) WITHOUT ROWID/);
     assert.match(now.tables.events, /seq INTEGER/);
     assert.deepEqual(recordIds(origin), ['attribution:mg-2', 'attribution:mg-3', 'event:mg-1', 'event:mg-2', 'event:mg-3', 'event:mg-4'], 'each record once');
+
+    // A new object builds the same schema at once (one statement list, one exec).
+    await stack.resume();
+    await send([{ type: 'track', userId: 'new-user', messageId: 'mg-new', event: 'Signed Up' }]);
+    await eventually(async () => (await stack.journey('new-user', app.readToken)).json.event_count === 1, { timeoutMs: 30_000 });
+    await stack.stop();
+    const fresh = journeyFiles(persist).find((f) => f !== file);
+    assert.ok(fresh, 'the new journey has its own object');
+    assert.equal(JSON.parse(python(SHAPE, fresh)).version, '7');
+    const [migrated, created] = [JSON.parse(python(COLUMNS, file)), JSON.parse(python(COLUMNS, fresh))];
+    assert.deepEqual(Object.keys(created).sort(), Object.keys(migrated).sort());
+    assert.ok(Object.keys(created).length >= 12, Object.keys(created).join(' '));
+    for (const name of Object.keys(migrated)) assert.deepEqual(created[name], migrated[name], name);
     await stack.resume();
   }));

@@ -16,6 +16,7 @@ mod decide;
 pub mod memory;
 pub mod nulls;
 mod rerun;
+pub mod size;
 pub mod timing;
 pub mod unsent;
 

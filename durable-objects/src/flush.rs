@@ -15,7 +15,7 @@ use attrib_core::identity::JourneyKey;
 use attrib_core::journey::timing::FlushResult;
 use attrib_core::journey::unsent::{settled_through, WaitingEvent};
 use attrib_core::limits::MAX_OUTBOX_RECORDS_PER_BATCH;
-use attrib_core::outbox::stored::event_row_lines;
+use attrib_core::outbox::stored::{event_row_lines, Owner};
 use attrib_core::outbox::OUTBOX_PATH;
 use attrib_core::outbox_delivery::{rows_per_flush, Delivery, Fate};
 use attrib_core::signing::{Direction, Keyring};
@@ -175,6 +175,12 @@ async fn send_batch(
     } else {
         store.event_rows(&ids)?
     };
+    let attributions = store.named_attributions(&event_rows)?;
+    let journey = batch.key.object_name();
+    let owner = Owner {
+        app_id: &batch.key.app_id,
+        journey: &journey,
+    };
     // (source, record) in send order: the outbox rows' records, then each event's.
     let mut records: Vec<(Source, Cow<'_, str>)> = rows
         .iter()
@@ -192,8 +198,18 @@ async fn send_batch(
             .position(|r| r.message_id == waiting.message_id)
         {
             let row = event_rows.swap_remove(at);
+            let lines = event_row_lines(&row.body, &row.out, owner, |named| {
+                let found = attributions.get(&(named.ts_ms, named.conversion_id.clone()));
+                if found.is_none() {
+                    worker::console_warn!(
+                        "outbox: the attribution of {} is no longer stored",
+                        named.conversion_id
+                    );
+                }
+                found.map(String::as_str)
+            });
             records.extend(
-                event_row_lines(&row.body, &row.out)
+                lines
                     .into_iter()
                     .map(|line| (Source::Event(i), line.into())),
             );
@@ -202,7 +218,7 @@ async fn send_batch(
     let mut delivery = Delivery::new(&records.iter().map(|(_, r)| r.len()).collect::<Vec<_>>());
     let envelope = format!(
         "{{\"journey\":{},\"region\":\"{}\",\"records\":[",
-        serde_json::to_string(&batch.key.object_name()).map_err(StoreError::from)?,
+        serde_json::to_string(&journey).map_err(StoreError::from)?,
         batch.placement.origin_region.as_str()
     );
     let mut last_status = None;

@@ -136,22 +136,47 @@ const V7: [&str; 12] = [
     ATTRIBUTIONS_BY_ORDER,
 ];
 
-const TOUCHES: &str = "CREATE TABLE IF NOT EXISTS touches_v7 (ts_ms INTEGER NOT NULL, \
-     touch_id TEXT NOT NULL, body TEXT NOT NULL, PRIMARY KEY (ts_ms, touch_id)) WITHOUT ROWID";
-const ATTRIBUTIONS: &str = "CREATE TABLE IF NOT EXISTS attributions_v7 (ts_ms INTEGER NOT NULL, \
-     conversion_id TEXT NOT NULL, name TEXT NOT NULL, order_id TEXT, rejected TEXT, \
-     body TEXT NOT NULL, PRIMARY KEY (ts_ms, conversion_id)) WITHOUT ROWID";
+/// A table keyed by time and id, `WITHOUT ROWID`, under `$name`: version 7 builds it beside
+/// the table it replaces, a new object under its final name.
+macro_rules! time_keyed_table {
+    ($name:literal, $columns:literal) => {
+        concat!(
+            "CREATE TABLE IF NOT EXISTS ",
+            $name,
+            " (ts_ms INTEGER NOT NULL, ",
+            $columns,
+            ") WITHOUT ROWID"
+        )
+    };
+}
+macro_rules! touches_table {
+    ($name:literal) => {
+        time_keyed_table!(
+            $name,
+            "touch_id TEXT NOT NULL, body TEXT NOT NULL, PRIMARY KEY (ts_ms, touch_id)"
+        )
+    };
+}
+macro_rules! attributions_table {
+    ($name:literal) => {
+        time_keyed_table!(
+            $name,
+            "conversion_id TEXT NOT NULL, name TEXT NOT NULL, order_id TEXT, rejected TEXT, \
+             body TEXT NOT NULL, PRIMARY KEY (ts_ms, conversion_id)"
+        )
+    };
+}
+const TOUCHES: &str = touches_table!("touches_v7");
+const ATTRIBUTIONS: &str = attributions_table!("attributions_v7");
 
 /// The schema a new object creates: what [`STATEMENTS`] and every migration make, built
-/// directly.
-const CURRENT: [&str; 14] = [
+/// directly, in one `exec` (a new object's first call pays for every statement).
+const CURRENT: [&str; 12] = [
     "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID",
     "CREATE TABLE IF NOT EXISTS events (message_id TEXT PRIMARY KEY, ts_ms INTEGER NOT NULL, \
      seq INTEGER, body TEXT NOT NULL, out TEXT) WITHOUT ROWID",
-    TOUCHES,
-    "ALTER TABLE touches_v7 RENAME TO touches",
-    ATTRIBUTIONS,
-    "ALTER TABLE attributions_v7 RENAME TO attributions",
+    touches_table!("touches"),
+    attributions_table!("attributions"),
     ATTRIBUTIONS_BY_ORDER,
     "CREATE TABLE IF NOT EXISTS outbox (seq INTEGER PRIMARY KEY, records INTEGER NOT NULL, \
      bytes INTEGER NOT NULL, body TEXT NOT NULL)",
@@ -180,58 +205,47 @@ struct Value {
     value: String,
 }
 
-/// Brings the object's storage to [`CURRENT_VERSION`]. A started object reads one meta row;
-/// a new one (no meta table yet) creates [`CURRENT`]; an older one migrates.
+/// Brings the object's storage to [`CURRENT_VERSION`]. A started object reads which tables
+/// it has and one meta row; a new one (no tables) creates [`CURRENT`]; an older one migrates.
+/// A new object's meta is not read: a failed read throws, and throwing costs more than asking.
 pub fn create(store: &SqlJourneyStore) -> Result<(), StoreError> {
     let sql = &store.sql;
-    let version = sql
-        .exec("SELECT value FROM meta WHERE key = 'schema_version'", None)
-        .and_then(|cursor| cursor.to_array::<Value>());
-    match version {
-        Ok(rows)
-            if rows
-                .first()
-                .is_some_and(|r| r.value == CURRENT_VERSION.to_string()) =>
-        {
-            Ok(())
-        }
-        Ok(_) => migrate(store),
-        // No meta table. Older objects always have one, but a read that failed for another
-        // reason must not take an old object for a new one (it would skip its migrations).
-        Err(_) if table_exists(store, "events")? => migrate(store),
-        Err(_) => {
-            tx::atomically(
-                &store.storage,
-                || {
-                    for statement in CURRENT {
-                        sql.exec(statement, None)?;
-                    }
-                    Meta::new(store).set_schema_version(CURRENT_VERSION)
-                },
-                StoreError::Transaction,
-            )
-            .inspect_err(|_| store.forget_meta())?;
-            store.created_empty();
-            Ok(())
-        }
+    // Older objects always have a meta table; one without it but with events is one of the
+    // first shape, which must migrate too.
+    let tables: Vec<Name> = sql
+        .exec(
+            "SELECT name FROM sqlite_master WHERE type = 'table' AND name IN ('meta', 'events')",
+            None,
+        )?
+        .to_array()?;
+    if tables.iter().any(|t| t.name == "meta") {
+        let rows: Vec<Value> = sql
+            .exec("SELECT value FROM meta WHERE key = 'schema_version'", None)?
+            .to_array()?;
+        return match rows.first() {
+            Some(r) if r.value == CURRENT_VERSION.to_string() => Ok(()),
+            _ => migrate(store),
+        };
     }
+    if !tables.is_empty() {
+        return migrate(store);
+    }
+    tx::atomically(
+        &store.storage,
+        || {
+            sql.exec(&CURRENT.join(";\n"), None)?;
+            Meta::new(store).set_schema_version(CURRENT_VERSION)
+        },
+        StoreError::Transaction,
+    )
+    .inspect_err(|_| store.forget_meta())?;
+    store.created_empty();
+    Ok(())
 }
 
 #[derive(serde::Deserialize)]
 struct Name {
-    #[allow(dead_code)]
     name: String,
-}
-
-fn table_exists(store: &SqlJourneyStore, table: &str) -> Result<bool, StoreError> {
-    let rows: Vec<Name> = store
-        .sql
-        .exec(
-            "SELECT name FROM sqlite_master WHERE type = 'table' AND name = ?",
-            vec![table.into()],
-        )?
-        .to_array()?;
-    Ok(!rows.is_empty())
 }
 
 fn migrate(store: &SqlJourneyStore) -> Result<(), StoreError> {

@@ -3,8 +3,13 @@
 //! when the `BENCH_COUNTERS` variable is "1" (`scripts/bench-edge.sh` sets it): a cursor's
 //! counters are final only once it is run out, so counted cursors are kept until
 //! [`CountedSql::settle`] at the end of each request.
+//!
+//! It also keeps the upper bound of the database's size between measures
+//! (`attrib_core::journey::size`), from what each statement binds.
 
 use std::cell::{Cell, RefCell};
+
+use attrib_core::journey::size::StorageEstimate;
 
 use serde::Serialize;
 use worker::{SqlCursor, SqlStorage, SqlStorageValue};
@@ -26,6 +31,7 @@ pub struct CountedSql {
     counting: bool,
     pending: RefCell<Vec<SqlCursor>>,
     totals: Cell<Counters>,
+    size: Cell<StorageEstimate>,
 }
 
 impl CountedSql {
@@ -35,6 +41,7 @@ impl CountedSql {
             counting,
             pending: RefCell::new(Vec::new()),
             totals: Cell::new(Counters::default()),
+            size: Cell::new(StorageEstimate::default()),
         }
     }
 
@@ -43,6 +50,11 @@ impl CountedSql {
         query: &str,
         bindings: impl Into<Option<Vec<SqlStorageValue>>>,
     ) -> worker::Result<SqlCursor> {
+        let bindings = bindings.into();
+        let bound_bytes: usize = bindings.iter().flatten().map(value_bytes).sum();
+        let mut size = self.size.get();
+        size.ran(1, bound_bytes as u64);
+        self.size.set(size);
         let cursor = self.inner.exec(query, bindings)?;
         if self.counting {
             let full = {
@@ -87,5 +99,24 @@ impl CountedSql {
 
     pub fn database_size(&self) -> usize {
         self.inner.database_size()
+    }
+
+    /// The most the database can hold now: measured when the bound since the last measure
+    /// reaches the journey limit, else that bound.
+    pub fn database_bytes_at_most(&self) -> u64 {
+        let mut size = self.size.get();
+        if size.must_measure() {
+            size.measured(self.inner.database_size() as u64);
+            self.size.set(size);
+        }
+        size.at_most().unwrap_or(u64::MAX)
+    }
+}
+
+fn value_bytes(value: &SqlStorageValue) -> usize {
+    match value {
+        SqlStorageValue::String(s) => s.len(),
+        SqlStorageValue::Blob(b) => b.len(),
+        _ => 8,
     }
 }

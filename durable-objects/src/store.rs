@@ -457,14 +457,16 @@ impl JourneyStore for SqlJourneyStore {
         event: &Event,
         records: &[OutboxRecord],
     ) -> Result<(), StoreError> {
-        let Some(out) = event_row_out(records)? else {
+        let Some(stored) = event_row_out(records)? else {
             self.insert_event_if_new(event)?;
             return records.iter().try_for_each(|record| self.enqueue(record));
         };
+        let (out, named_bytes) = (stored.out, stored.named_bytes);
         let body = serde_json::to_string(event)?;
         let sent_seq = Meta::new(self).sent_seq()?;
         let seq = self.unsent.borrow_mut().next_seq(sent_seq, now_ms());
-        let (records_bytes, in_transaction) = (body.len() + out.len(), self.depth.get() > 0);
+        let records_bytes = body.len() + out.len() + named_bytes;
+        let in_transaction = self.depth.get() > 0;
         let row = EventRow {
             message_id: event.message_id.clone(),
             ts_ms: event.timestamp_ms,
@@ -593,6 +595,7 @@ impl JourneyStore for SqlJourneyStore {
     }
 
     fn replace_attribution(&self, result: &AttributionResult) -> Result<(), StoreError> {
+        self.keep_unsent_revision(result)?;
         self.sql.exec(
             "UPDATE attributions SET rejected = ?, body = ? WHERE ts_ms = ? AND conversion_id = ?",
             vec![

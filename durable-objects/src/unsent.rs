@@ -2,7 +2,13 @@
 //! of them wait for the flush, found again after a restart; the rules are in
 //! `attrib_core::journey::unsent`, the records' shape in `attrib_core::outbox::stored`.
 
+use std::collections::HashMap;
+
+use attrib_core::attribution::AttributionResult;
 use attrib_core::journey::unsent::WaitingEvent;
+use attrib_core::outbox::stored::{
+    attribution_line, attribution_row_line, attribution_rows, Owner,
+};
 use serde::Deserialize;
 
 use crate::meta::Meta;
@@ -10,6 +16,23 @@ use crate::store::{int, text, SqlJourneyStore, StoreError};
 
 /// How many records an event's `out` holds: one per line.
 const OUT_RECORDS: &str = "length(out) - length(replace(out, char(10), '')) + 1";
+/// The bytes of the attribution a conversion's `out` names (`attrib_core::outbox::stored`):
+/// its own, kept under the event's time and message id.
+const NAMED_BYTES: &str = "coalesce((SELECT length(CAST(a.body AS BLOB)) FROM attributions AS a \
+     WHERE a.ts_ms = events.ts_ms AND a.conversion_id = events.message_id \
+     AND instr(events.out, '\"attribution_row\"') > 0), 0)";
+
+#[derive(Deserialize)]
+struct Body {
+    body: String,
+}
+
+#[derive(Deserialize)]
+struct NamedAttribution {
+    ts_ms: f64,
+    conversion_id: String,
+    body: String,
+}
 
 #[derive(Deserialize)]
 struct Count {
@@ -55,8 +78,8 @@ impl SqlJourneyStore {
             .exec(
                 &format!(
                     "SELECT seq, message_id, {OUT_RECORDS} AS records, \
-                     length(CAST(body AS BLOB)) + length(CAST(out AS BLOB)) AS bytes \
-                     FROM events WHERE seq > ? AND out IS NOT NULL ORDER BY seq"
+                     length(CAST(body AS BLOB)) + length(CAST(out AS BLOB)) + {NAMED_BYTES} \
+                     AS bytes FROM events WHERE seq > ? AND out IS NOT NULL ORDER BY seq"
                 ),
                 vec![int(sent_seq)],
             )?
@@ -88,6 +111,75 @@ impl SqlJourneyStore {
                 vec![text(&ids)],
             )?
             .to_array()?)
+    }
+
+    /// The attributions the `out` of `rows` name, by (time, conversion id), read at once.
+    pub fn named_attributions(
+        &self,
+        rows: &[UnsentRow],
+    ) -> Result<HashMap<(i64, String), String>, StoreError> {
+        let named: Vec<(i64, String)> = rows
+            .iter()
+            .flat_map(|row| attribution_rows(&row.out))
+            .map(|n| (n.ts_ms, n.conversion_id))
+            .collect();
+        if named.is_empty() {
+            return Ok(HashMap::new());
+        }
+        let found: Vec<NamedAttribution> = self
+            .sql
+            .exec(
+                "SELECT a.ts_ms, a.conversion_id, a.body FROM json_each(?) AS n \
+                 CROSS JOIN attributions AS a ON a.ts_ms = json_extract(n.value, '$[0]') \
+                 AND a.conversion_id = json_extract(n.value, '$[1]')",
+                vec![text(&serde_json::to_string(&named)?)],
+            )?
+            .to_array()?;
+        Ok(found
+            .into_iter()
+            .map(|a| ((a.ts_ms as i64, a.conversion_id), a.body))
+            .collect())
+    }
+
+    /// Before `result` replaces its conversion's stored attribution: if the conversion's event
+    /// is not sent yet, its `out` names that row, so the revision being replaced goes into
+    /// `out` whole (the origin gets every revision, this one before the new).
+    pub fn keep_unsent_revision(&self, result: &AttributionResult) -> Result<(), StoreError> {
+        let conversion = &result.conversion;
+        let meta = Meta::new(self);
+        let Some(key) = meta.key()? else {
+            return Ok(());
+        };
+        let stored: Vec<Body> = self
+            .sql
+            .exec(
+                "SELECT body FROM attributions WHERE ts_ms = ? AND conversion_id = ?",
+                vec![int(conversion.ts_ms), text(&conversion.conversion_id)],
+            )?
+            .to_array()?;
+        let Some(stored) = stored.first() else {
+            return Ok(());
+        };
+        let journey = key.object_name();
+        let owner = Owner {
+            app_id: &key.app_id,
+            journey: &journey,
+        };
+        self.write_event_rows()?;
+        self.sql.exec(
+            "UPDATE events SET out = replace(out, ?, ?) \
+             WHERE message_id = ? AND seq > ? AND out IS NOT NULL",
+            vec![
+                text(&attribution_row_line(
+                    conversion.ts_ms,
+                    &conversion.conversion_id,
+                )?),
+                text(&attribution_line(owner, &stored.body)),
+                text(&conversion.conversion_id),
+                int(meta.sent_seq()?),
+            ],
+        )?;
+        Ok(())
     }
 
     /// The mark moved: events up to `seq` are sent.

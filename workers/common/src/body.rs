@@ -20,10 +20,23 @@ pub async fn read_capped(req: &mut Request, limit: usize) -> Result<Vec<u8>, Bod
         .ok()
         .flatten()
         .and_then(|v| v.trim().parse::<usize>().ok());
-    if declared.is_some_and(|len| len > limit) {
-        return Err(BodyError::TooLarge { limit });
+    match declared {
+        Some(len) if len > limit => return Err(BodyError::TooLarge { limit }),
+        // The declared length frames the body: it cannot be longer, so one read takes it
+        // (a stream read costs a round trip to JS per chunk).
+        Some(_) => {
+            let body = req
+                .bytes()
+                .await
+                .map_err(|e| BodyError::Unreadable(e.to_string()))?;
+            return match body.len() > limit {
+                true => Err(BodyError::TooLarge { limit }),
+                false => Ok(body),
+            };
+        }
+        None => {}
     }
-    let mut body = Vec::with_capacity(declared.unwrap_or(0).min(limit));
+    let mut body = Vec::new();
     let mut stream = match req.stream() {
         Ok(stream) => stream,
         // No body at all.

@@ -88,9 +88,17 @@ pub async fn get<Rep: DeserializeOwned>(stub: &Stub, path: &str) -> Result<Rep, 
     .await
 }
 
-async fn decode<Rep: DeserializeOwned>(mut response: worker::Response) -> Result<Rep, EdgeError> {
+async fn decode<Rep: DeserializeOwned>(response: worker::Response) -> Result<Rep, EdgeError> {
     let status = response.status_code();
-    let text = response.text().await?;
+    // The runtime reads the whole body at once; `worker::Response::text` would read a
+    // fetched body chunk by chunk, a round trip to JS each.
+    let raw: worker::web_sys::Response = response.into();
+    let text =
+        worker::wasm_bindgen_futures::JsFuture::from(raw.text().map_err(worker::Error::from)?)
+            .await
+            .map_err(worker::Error::from)?
+            .as_string()
+            .unwrap_or_default();
     if !(200..300).contains(&status) {
         return Err(EdgeError::Journey { status, body: text });
     }
