@@ -19,6 +19,15 @@ import sqlite3, sys
 db = sqlite3.connect(sys.argv[1])
 db.executescript('''
 BEGIN;
+-- A v6 build made every table with the object; this one was made by the current build,
+-- which makes these on first use.
+CREATE TABLE IF NOT EXISTS outbox (seq INTEGER PRIMARY KEY, records INTEGER NOT NULL, bytes INTEGER NOT NULL, body TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS merged_from (journey TEXT PRIMARY KEY, merged_at_ms INTEGER NOT NULL) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS postbacks (key TEXT PRIMARY KEY, conversion_id TEXT NOT NULL, network TEXT NOT NULL, created_ms INTEGER NOT NULL, status TEXT NOT NULL, attempts INTEGER NOT NULL DEFAULT 0, next_attempt_ms INTEGER, last_status INTEGER, last_error TEXT, last_attempt_ms INTEGER, body TEXT NOT NULL, device_ids TEXT) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS postbacks_due ON postbacks (status, next_attempt_ms);
+CREATE TABLE IF NOT EXISTS postback_attempts (key TEXT NOT NULL, attempt INTEGER NOT NULL, at_ms INTEGER NOT NULL, status INTEGER, error TEXT, outcome TEXT NOT NULL, duration_ms INTEGER NOT NULL, logged INTEGER NOT NULL DEFAULT 0, PRIMARY KEY (key, attempt)) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS postback_attempts_unlogged ON postback_attempts (logged);
+CREATE TABLE IF NOT EXISTS dead_letters (seq INTEGER PRIMARY KEY, at_ms INTEGER NOT NULL, status INTEGER NOT NULL, body TEXT NOT NULL);
 CREATE TABLE events_v6 (message_id TEXT PRIMARY KEY, ts_ms INTEGER NOT NULL, body TEXT NOT NULL) WITHOUT ROWID;
 INSERT INTO events_v6 SELECT message_id, ts_ms, body FROM events;
 DROP TABLE events;
@@ -120,7 +129,8 @@ test('a journey object of schema 6 upgrades on its next call: facts kept, record
     assert.match(now.tables.events, /seq INTEGER/);
     assert.deepEqual(recordIds(origin), ['attribution:mg-2', 'attribution:mg-3', 'event:mg-1', 'event:mg-2', 'event:mg-3', 'event:mg-4'], 'each record once');
 
-    // A new object builds the same schema at once (one statement list, one exec).
+    // A new object builds the same schema at once (one statement list, one exec), but for
+    // the tables most journeys never need, made on first use (durable-objects/src/extras.rs).
     await stack.resume();
     await send([{ type: 'track', userId: 'new-user', messageId: 'mg-new', event: 'Signed Up' }]);
     await eventually(async () => (await stack.journey('new-user', app.readToken)).json.event_count === 1, { timeoutMs: 30_000 });
@@ -129,8 +139,9 @@ test('a journey object of schema 6 upgrades on its next call: facts kept, record
     assert.ok(fresh, 'the new journey has its own object');
     assert.equal(JSON.parse(python(SHAPE, fresh)).version, '7');
     const [migrated, created] = [JSON.parse(python(COLUMNS, file)), JSON.parse(python(COLUMNS, fresh))];
-    assert.deepEqual(Object.keys(created).sort(), Object.keys(migrated).sort());
-    assert.ok(Object.keys(created).length >= 12, Object.keys(created).join(' '));
-    for (const name of Object.keys(migrated)) assert.deepEqual(created[name], migrated[name], name);
+    const later = ['dead_letters', 'merged_from', 'outbox', 'postback_attempts', 'postback_attempts_unlogged', 'postbacks', 'postbacks_due'];
+    assert.deepEqual(Object.keys(migrated).filter((n) => !(n in created)).sort(), later);
+    assert.deepEqual(Object.keys(created).filter((n) => !(n in migrated)), []);
+    for (const name of Object.keys(created)) assert.deepEqual(created[name], migrated[name], name);
     await stack.resume();
   }));

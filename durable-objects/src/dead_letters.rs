@@ -9,6 +9,7 @@ use attrib_core::limits::{MAX_DEAD_LETTERS_PER_JOURNEY, MAX_DEAD_LETTERS_PER_REQ
 use attrib_core::protocol::{DeadLetter, DeadLettersView, ReplayReply, ReplayRequest};
 use serde::Deserialize;
 
+use crate::extras::Extra;
 use crate::store::{int, text, SqlJourneyStore, StoreError};
 
 #[derive(Deserialize)]
@@ -31,6 +32,9 @@ pub fn add(
     refused: &[(&str, u16)],
     now_ms: i64,
 ) -> Result<(), StoreError> {
+    if !refused.is_empty() {
+        store.ensure(Extra::DeadLetters)?;
+    }
     for (record, status) in refused {
         worker::console_error!(
             "outbox: the origin refused a record for good ({status}); dead-lettered"
@@ -49,6 +53,9 @@ pub fn room(store: &SqlJourneyStore) -> Result<usize, StoreError> {
 }
 
 pub fn count(store: &SqlJourneyStore) -> Result<u64, StoreError> {
+    if !store.has(Extra::DeadLetters)? {
+        return Ok(0);
+    }
     let rows: Vec<Count> = store
         .sql
         .exec("SELECT count(*) AS n FROM dead_letters", None)?
@@ -57,6 +64,9 @@ pub fn count(store: &SqlJourneyStore) -> Result<u64, StoreError> {
 }
 
 fn oldest(store: &SqlJourneyStore) -> Result<Vec<Row>, StoreError> {
+    if !store.has(Extra::DeadLetters)? {
+        return Ok(Vec::new());
+    }
     Ok(store
         .sql
         .exec(
@@ -88,6 +98,12 @@ pub fn view(store: &SqlJourneyStore, journey: String) -> Result<DeadLettersView,
 /// Moves the chosen dead letters back into the outbox (one row), in one transaction; the
 /// caller schedules the alarm.
 pub fn replay(store: &SqlJourneyStore, request: &ReplayRequest) -> Result<ReplayReply, StoreError> {
+    if !store.has(Extra::DeadLetters)? {
+        return Ok(ReplayReply {
+            replayed: 0,
+            left: 0,
+        });
+    }
     crate::tx::atomically(
         &store.storage,
         || {
@@ -123,4 +139,6 @@ pub fn replay(store: &SqlJourneyStore, request: &ReplayRequest) -> Result<Replay
         },
         StoreError::Transaction,
     )
+    // Rolled back: the outbox made for the replay may be gone again.
+    .inspect_err(|_| store.forget_meta())
 }

@@ -12,19 +12,21 @@
 use attrib_core::journey::JourneyStore;
 use attrib_core::protocol::{EraseReply, EraseRequest};
 
+use crate::extras::Extra;
 use crate::meta::Meta;
 use crate::store::{SqlJourneyStore, StoreError, Table};
 
-/// Every table with facts about the person. `meta` is handled apart (the schema version
-/// stays); `merged_from` goes with `forget_links`.
-const PERSONAL_TABLES: [&str; 7] = [
-    "events",
-    "touches",
-    "attributions",
-    "outbox",
-    "dead_letters",
-    "postbacks",
-    "postback_attempts",
+/// Every table with facts about the person, with the extra it comes with when it is made on
+/// first use (`crate::extras`). `meta` is handled apart (the schema version stays);
+/// `merged_from` goes with `forget_links`.
+const PERSONAL_TABLES: [(&str, Option<Extra>); 7] = [
+    ("events", None),
+    ("touches", None),
+    ("attributions", None),
+    ("outbox", Some(Extra::Outbox)),
+    ("dead_letters", Some(Extra::DeadLetters)),
+    ("postbacks", Some(Extra::Postbacks)),
+    ("postback_attempts", Some(Extra::Postbacks)),
 ];
 
 pub fn erase(
@@ -35,11 +37,15 @@ pub fn erase(
     let meta = Meta::new(store);
     let existed = meta.key()?.is_some() || store.count(Table::Events)? > 0;
     store.atomically(|| {
-        for table in PERSONAL_TABLES {
-            store.sql.exec(&format!("DELETE FROM {table}"), None)?;
+        for (table, extra) in PERSONAL_TABLES {
+            if extra.map_or(Ok(true), |e| store.has(e))? {
+                store.sql.exec(&format!("DELETE FROM {table}"), None)?;
+            }
         }
         if request.forget_links {
-            store.sql.exec("DELETE FROM merged_from", None)?;
+            if store.has(Extra::MergedFrom)? {
+                store.sql.exec("DELETE FROM merged_from", None)?;
+            }
             store
                 .sql
                 .exec("DELETE FROM meta WHERE key <> 'schema_version'", None)?;

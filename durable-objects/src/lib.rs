@@ -13,6 +13,7 @@ mod device;
 mod erase;
 mod event_batch;
 mod export;
+mod extras;
 mod flush;
 mod journey_object;
 mod meta;

@@ -12,6 +12,7 @@ use attrib_core::limits::MAX_REMEMBERED_MERGE_REFUSALS;
 use serde::{de::DeserializeOwned, Deserialize, Serialize};
 use worker::SqlStorageValue;
 
+use crate::extras::Extra;
 use crate::store::{SqlJourneyStore, StoreError};
 
 const KEY: &str = "key";
@@ -153,6 +154,9 @@ impl<'a> Meta<'a> {
     }
 
     pub fn merged_from(&self) -> Result<Vec<String>, StoreError> {
+        if !self.store.has(Extra::MergedFrom)? {
+            return Ok(Vec::new());
+        }
         let rows: Vec<Journey> = self
             .store
             .sql
@@ -170,6 +174,9 @@ impl<'a> Meta<'a> {
         if self.store.known_merged(&name) {
             return Ok(true);
         }
+        if !self.store.has(Extra::MergedFrom)? {
+            return Ok(false);
+        }
         let rows: Vec<Journey> = self
             .store
             .sql
@@ -186,6 +193,7 @@ impl<'a> Meta<'a> {
     }
 
     pub fn mark_merged(&self, source: &JourneyKey, now_ms: i64) -> Result<(), StoreError> {
+        self.store.ensure(Extra::MergedFrom)?;
         self.store.sql.exec(
             "INSERT OR IGNORE INTO merged_from (journey, merged_at_ms) VALUES (?, ?)",
             vec![

@@ -37,6 +37,7 @@ use worker::{
     AbortController, Delay, Env, Fetch, Headers, Method, Request, RequestInit, RequestRedirect,
 };
 
+use crate::extras::Extra;
 use crate::flush::now_ms;
 use crate::meta::Meta;
 use crate::store::{int, text, SqlJourneyStore, StoreError};
@@ -69,7 +70,7 @@ struct Attempt {
 
 /// Sends every due postback; returns when the next one is due (or logging must be retried).
 pub async fn send_due(store: &SqlJourneyStore, env: &Env, journey: &str) -> Option<i64> {
-    if store.postbacks_idle() {
+    if store.postbacks_idle() || !store.has(Extra::Postbacks).unwrap_or(true) {
         return None;
     }
     if let Err(err) = send_batch(store, apps::targets(env)).await {
@@ -291,6 +292,9 @@ struct MaybeTime {
 
 /// When the earliest pending postback is due.
 pub fn next_due(store: &SqlJourneyStore) -> Result<Option<i64>, StoreError> {
+    if !store.has(Extra::Postbacks)? {
+        return Ok(None);
+    }
     let rows: Vec<MaybeTime> = store
         .sql
         .exec(
@@ -440,6 +444,9 @@ struct StateRow {
 
 /// Every postback of the journey with its delivery state, oldest first.
 pub fn states(store: &SqlJourneyStore) -> Result<Vec<PostbackState>, StoreError> {
+    if !store.has(Extra::Postbacks)? {
+        return Ok(Vec::new());
+    }
     let rows: Vec<StateRow> = store
         .sql
         .exec(
@@ -457,6 +464,9 @@ pub fn newest_states(
     store: &SqlJourneyStore,
     limit: usize,
 ) -> Result<Vec<PostbackState>, StoreError> {
+    if !store.has(Extra::Postbacks)? {
+        return Ok(Vec::new());
+    }
     let rows: Vec<StateRow> = store
         .sql
         .exec(

@@ -12,6 +12,7 @@ use attrib_core::journey::JourneyStore;
 use attrib_core::limits::MAX_RETENTION_DELETES_PER_RUN;
 use serde::Deserialize;
 
+use crate::extras::Extra;
 use crate::meta::Meta;
 use crate::store::{int, SqlJourneyStore, StoreError};
 
@@ -81,11 +82,13 @@ fn run(store: &SqlJourneyStore, now_ms: i64) -> Result<Option<i64>, StoreError> 
             None => 0,
         };
         // A pending postback's raw device ids (issue 10, scope 5) never outlive the events.
-        store.sql.exec(
-            "UPDATE postbacks SET device_ids = NULL \
-             WHERE device_ids IS NOT NULL AND created_ms < ?",
-            vec![int(cutoff.events_before_ms)],
-        )?;
+        if store.has(Extra::Postbacks)? {
+            store.sql.exec(
+                "UPDATE postbacks SET device_ids = NULL \
+                 WHERE device_ids IS NOT NULL AND created_ms < ?",
+                vec![int(cutoff.events_before_ms)],
+            )?;
+        }
         Ok::<_, StoreError>((events, touches))
     })?;
     if events > 0 {

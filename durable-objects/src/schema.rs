@@ -170,18 +170,27 @@ const TOUCHES: &str = touches_table!("touches_v7");
 const ATTRIBUTIONS: &str = attributions_table!("attributions_v7");
 
 /// The schema a new object creates: what [`STATEMENTS`] and every migration make, built
-/// directly, in one `exec` (a new object's first call pays for every statement).
-const CURRENT: [&str; 12] = [
+/// directly, in one `exec` (a new object's first call pays for every statement), but for the
+/// tables most journeys never need, made on first use (`crate::extras`).
+const CURRENT: [&str; 5] = [
     "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID",
     "CREATE TABLE IF NOT EXISTS events (message_id TEXT PRIMARY KEY, ts_ms INTEGER NOT NULL, \
      seq INTEGER, body TEXT NOT NULL, out TEXT) WITHOUT ROWID",
     touches_table!("touches"),
     attributions_table!("attributions"),
     ATTRIBUTIONS_BY_ORDER,
+];
+
+/// The outbox's table as the migrations leave it (`crate::extras::Extra::Outbox`).
+pub const OUTBOX_TABLES: [&str; 1] = [
     "CREATE TABLE IF NOT EXISTS outbox (seq INTEGER PRIMARY KEY, records INTEGER NOT NULL, \
      bytes INTEGER NOT NULL, body TEXT NOT NULL)",
-    "CREATE TABLE IF NOT EXISTS merged_from (journey TEXT PRIMARY KEY, \
-     merged_at_ms INTEGER NOT NULL) WITHOUT ROWID",
+];
+/// The journeys merged into this one, as the migrations leave them.
+pub const MERGED_FROM_TABLES: [&str; 1] = ["CREATE TABLE IF NOT EXISTS merged_from (journey TEXT \
+     PRIMARY KEY, merged_at_ms INTEGER NOT NULL) WITHOUT ROWID"];
+/// Postbacks and their attempts, as the migrations leave them.
+pub const POSTBACK_TABLES: [&str; 4] = [
     "CREATE TABLE IF NOT EXISTS postbacks (key TEXT PRIMARY KEY, conversion_id TEXT NOT NULL, \
      network TEXT NOT NULL, created_ms INTEGER NOT NULL, status TEXT NOT NULL, \
      attempts INTEGER NOT NULL DEFAULT 0, next_attempt_ms INTEGER, last_status INTEGER, \
@@ -192,8 +201,9 @@ const CURRENT: [&str; 12] = [
      duration_ms INTEGER NOT NULL, logged INTEGER NOT NULL DEFAULT 0, \
      PRIMARY KEY (key, attempt)) WITHOUT ROWID",
     "CREATE INDEX IF NOT EXISTS postback_attempts_unlogged ON postback_attempts (logged)",
-    DEAD_LETTERS,
 ];
+/// Dead letters, as the migrations leave them.
+pub const DEAD_LETTER_TABLES: [&str; 1] = [DEAD_LETTERS];
 
 /// Every change after [`STATEMENTS`], oldest first; version n has run when n − 1 of them have.
 const MIGRATIONS: [&[&str]; 6] = [&V2, &V3, &V4, &V5, &V6, &V7];
@@ -240,6 +250,7 @@ pub fn create(store: &SqlJourneyStore) -> Result<(), StoreError> {
     )
     .inspect_err(|_| store.forget_meta())?;
     store.created_empty();
+    store.extras.none();
     Ok(())
 }
 

@@ -27,6 +27,7 @@ use std::collections::{HashMap, HashSet};
 use worker::{SqlStorageValue, Storage};
 
 use crate::event_batch::{EventBatch, EventRow};
+use crate::extras::{Extra, KnownExtras};
 use crate::flush::now_ms;
 use crate::meta::Meta;
 use crate::sql::CountedSql;
@@ -68,6 +69,8 @@ pub struct SqlJourneyStore {
     pub(crate) unsent: RefCell<UnsentEvents>,
     /// The call's events, looked up and written together (`crate::event_batch`).
     pub(crate) event_batch: RefCell<EventBatch>,
+    /// Which tables made on first use exist (`crate::extras`).
+    pub(crate) extras: KnownExtras,
 }
 
 /// Records in one outbox row: the records of one call share a row (one row written and one
@@ -122,6 +125,7 @@ impl SqlJourneyStore {
             merged: RefCell::new(HashSet::new()),
             unsent: RefCell::new(UnsentEvents::default()),
             event_batch: RefCell::new(EventBatch::default()),
+            extras: KnownExtras::default(),
         }
     }
 
@@ -155,6 +159,7 @@ impl SqlJourneyStore {
         self.outbox_rows.set(None);
         self.postbacks_idle.set(false);
         self.merged.borrow_mut().clear();
+        self.extras.forget();
     }
 
     pub fn known_merged(&self, journey: &str) -> bool {
@@ -244,6 +249,7 @@ impl SqlJourneyStore {
         if records.is_empty() {
             return Ok(());
         }
+        self.ensure(Extra::Outbox)?;
         let mut rows = pack_records(records);
         if self.outbox_rows.get() != Some(false) && self.append_outbox(&rows[0])? {
             rows.remove(0);
@@ -311,8 +317,13 @@ impl SqlJourneyStore {
             // A row holds the records of one call.
             Table::Outbox => "SELECT coalesce(sum(records), 0) AS n FROM outbox",
         };
-        let rows: Vec<Count> = self.sql.exec(query, None)?.to_array()?;
-        let counted = rows.first().map_or(0, |c| c.n as u64);
+        let counted = match table {
+            Table::Outbox if !self.has(Extra::Outbox)? => 0,
+            _ => {
+                let rows: Vec<Count> = self.sql.exec(query, None)?.to_array()?;
+                rows.first().map_or(0, |c| c.n as u64)
+            }
+        };
         Ok(match table {
             Table::Events => counted,
             Table::Outbox => counted + self.unsent_records_stored()?,
@@ -326,7 +337,8 @@ impl SqlJourneyStore {
         if let Some(known) = self.outbox_rows.get() {
             return Ok(known);
         }
-        let rows = self.exists("SELECT 1 AS found FROM outbox LIMIT 1", Vec::new())?;
+        let rows = self.has(Extra::Outbox)?
+            && self.exists("SELECT 1 AS found FROM outbox LIMIT 1", Vec::new())?;
         self.outbox_rows.set(Some(rows));
         Ok(rows)
     }
@@ -651,6 +663,7 @@ impl JourneyStore for SqlJourneyStore {
     }
 
     fn enqueue_postback(&self, postback: &Postback) -> Result<(), StoreError> {
+        self.ensure(Extra::Postbacks)?;
         self.postbacks_idle.set(false);
         self.sql.exec(
             "INSERT OR IGNORE INTO postbacks (key, conversion_id, network, created_ms, status, \

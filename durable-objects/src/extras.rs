@@ -1,0 +1,115 @@
+//! Tables a journey creates when it first needs them (issue 15). Every table and index costs
+//! a page of the object's database however little it holds, and storage is billed by the
+//! database's size: a journey of one event weighed 57,344 bytes (14 pages) when every table
+//! was made with the object. Most journeys never hold an outbox row (merges, null paths,
+//! re-runs, edge facts), a merge, a postback or a dead letter, so those tables wait.
+//!
+//! Writers call [`SqlJourneyStore::ensure`] first; readers ask [`SqlJourneyStore::has`] and
+//! read nothing when the table is not there. Objects created before this hold every table.
+
+use std::cell::Cell;
+
+use serde::Deserialize;
+
+use crate::schema;
+use crate::store::{SqlJourneyStore, StoreError};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Extra {
+    Outbox,
+    MergedFrom,
+    Postbacks,
+    DeadLetters,
+}
+
+impl Extra {
+    const ALL: [Extra; 4] = [
+        Extra::Outbox,
+        Extra::MergedFrom,
+        Extra::Postbacks,
+        Extra::DeadLetters,
+    ];
+
+    /// The table whose presence stands for the extra (created with its others in one `exec`).
+    pub fn table(self) -> &'static str {
+        match self {
+            Extra::Outbox => "outbox",
+            Extra::MergedFrom => "merged_from",
+            Extra::Postbacks => "postbacks",
+            Extra::DeadLetters => "dead_letters",
+        }
+    }
+
+    fn statements(self) -> &'static [&'static str] {
+        match self {
+            Extra::Outbox => &schema::OUTBOX_TABLES,
+            Extra::MergedFrom => &schema::MERGED_FROM_TABLES,
+            Extra::Postbacks => &schema::POSTBACK_TABLES,
+            Extra::DeadLetters => &schema::DEAD_LETTER_TABLES,
+        }
+    }
+
+    fn bit(self) -> u8 {
+        1 << (self as u8)
+    }
+}
+
+/// Which extras the database holds, once read (`None`: not known, read `sqlite_master`).
+#[derive(Default)]
+pub struct KnownExtras(Cell<Option<u8>>);
+
+impl KnownExtras {
+    /// A new object: none yet.
+    pub fn none(&self) {
+        self.0.set(Some(0));
+    }
+
+    /// Storage may have changed under what is known (a rollback): read it again when asked.
+    pub fn forget(&self) {
+        self.0.set(None);
+    }
+}
+
+#[derive(Deserialize)]
+struct Name {
+    name: String,
+}
+
+impl SqlJourneyStore {
+    fn extras(&self) -> Result<u8, StoreError> {
+        if let Some(known) = self.extras.0.get() {
+            return Ok(known);
+        }
+        let names: Vec<Name> = self
+            .sql
+            .exec(
+                "SELECT name FROM sqlite_master WHERE type = 'table' \
+                 AND name IN ('outbox', 'merged_from', 'postbacks', 'dead_letters')",
+                None,
+            )?
+            .to_array()?;
+        let known = Extra::ALL
+            .iter()
+            .filter(|extra| names.iter().any(|n| n.name == extra.table()))
+            .fold(0, |bits, extra| bits | extra.bit());
+        self.extras.0.set(Some(known));
+        Ok(known)
+    }
+
+    /// Whether the database holds `extra`'s tables.
+    pub fn has(&self, extra: Extra) -> Result<bool, StoreError> {
+        Ok(self.extras()? & extra.bit() != 0)
+    }
+
+    /// Creates `extra`'s tables if they are not there yet (in the caller's transaction: a
+    /// rollback takes them back, and forgets what is known).
+    pub fn ensure(&self, extra: Extra) -> Result<(), StoreError> {
+        let known = self.extras()?;
+        if known & extra.bit() != 0 {
+            return Ok(());
+        }
+        self.sql.exec(&extra.statements().join(";\n"), None)?;
+        self.extras.0.set(Some(known | extra.bit()));
+        Ok(())
+    }
+}
