@@ -31,7 +31,7 @@ impl Extra {
     ];
 
     /// The table whose presence stands for the extra (created with its others in one `exec`).
-    pub fn table(self) -> &'static str {
+    pub const fn table(self) -> &'static str {
         match self {
             Extra::Outbox => "outbox",
             Extra::MergedFrom => "merged_from",
@@ -68,32 +68,50 @@ impl KnownExtras {
     pub fn forget(&self) {
         self.0.set(None);
     }
+
+    /// The database holds the tables `present` (read from `sqlite_master`).
+    pub fn found(&self, present: &[String]) -> u8 {
+        let known = Extra::ALL
+            .iter()
+            .filter(|extra| present.iter().any(|name| name == extra.table()))
+            .fold(0, |bits, extra| bits | extra.bit());
+        self.0.set(Some(known));
+        known
+    }
 }
+
+/// The table names every extra stands by, for a read of `sqlite_master`.
+pub const EXTRA_TABLES: [&str; 4] = [
+    Extra::Outbox.table(),
+    Extra::MergedFrom.table(),
+    Extra::Postbacks.table(),
+    Extra::DeadLetters.table(),
+];
 
 #[derive(Deserialize)]
 struct Name {
     name: String,
 }
 
+/// Which of `wanted` the database holds as tables.
+pub fn tables_present(store: &SqlJourneyStore, wanted: &[&str]) -> Result<Vec<String>, StoreError> {
+    let names: Vec<Name> = store
+        .sql
+        .exec(
+            "SELECT name FROM sqlite_master WHERE type = 'table' \
+             AND name IN (SELECT value FROM json_each(?))",
+            vec![serde_json::to_string(wanted)?.into()],
+        )?
+        .to_array()?;
+    Ok(names.into_iter().map(|n| n.name).collect())
+}
+
 impl SqlJourneyStore {
     fn extras(&self) -> Result<u8, StoreError> {
-        if let Some(known) = self.extras.0.get() {
-            return Ok(known);
+        match self.extras.0.get() {
+            Some(known) => Ok(known),
+            None => Ok(self.extras.found(&tables_present(self, &EXTRA_TABLES)?)),
         }
-        let names: Vec<Name> = self
-            .sql
-            .exec(
-                "SELECT name FROM sqlite_master WHERE type = 'table' \
-                 AND name IN ('outbox', 'merged_from', 'postbacks', 'dead_letters')",
-                None,
-            )?
-            .to_array()?;
-        let known = Extra::ALL
-            .iter()
-            .filter(|extra| names.iter().any(|n| n.name == extra.table()))
-            .fold(0, |bits, extra| bits | extra.bit());
-        self.extras.0.set(Some(known));
-        Ok(known)
     }
 
     /// Whether the database holds `extra`'s tables.

@@ -9,6 +9,7 @@
 //! a table row and an index entry), and each secondary index must earn its place (version 4).
 //! A new object creates [`CURRENT`] at once; older objects migrate in order.
 
+use crate::extras::{tables_present, EXTRA_TABLES};
 use crate::meta::Meta;
 use crate::store::{SqlJourneyStore, StoreError};
 use crate::tx;
@@ -221,19 +222,20 @@ struct Value {
 pub fn create(store: &SqlJourneyStore) -> Result<(), StoreError> {
     let sql = &store.sql;
     // Older objects always have a meta table; one without it but with events is one of the
-    // first shape, which must migrate too.
-    let tables: Vec<Name> = sql
-        .exec(
-            "SELECT name FROM sqlite_master WHERE type = 'table' AND name IN ('meta', 'events')",
-            None,
-        )?
-        .to_array()?;
-    if tables.iter().any(|t| t.name == "meta") {
+    // first shape, which must migrate too. The same read tells which extras a started object
+    // holds (a migration forgets it: it may make some).
+    let mut wanted = vec!["meta", "events"];
+    wanted.extend(EXTRA_TABLES);
+    let tables = tables_present(store, &wanted)?;
+    if tables.iter().any(|t| t == "meta") {
         let rows: Vec<Value> = sql
             .exec("SELECT value FROM meta WHERE key = 'schema_version'", None)?
             .to_array()?;
         return match rows.first() {
-            Some(r) if r.value == CURRENT_VERSION.to_string() => Ok(()),
+            Some(r) if r.value == CURRENT_VERSION.to_string() => {
+                store.extras.found(&tables);
+                Ok(())
+            }
             _ => migrate(store),
         };
     }
@@ -252,11 +254,6 @@ pub fn create(store: &SqlJourneyStore) -> Result<(), StoreError> {
     store.created_empty();
     store.extras.none();
     Ok(())
-}
-
-#[derive(serde::Deserialize)]
-struct Name {
-    name: String,
 }
 
 fn migrate(store: &SqlJourneyStore) -> Result<(), StoreError> {

@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use attrib_core::attribution::AttributionResult;
 use attrib_core::journey::unsent::WaitingEvent;
 use attrib_core::outbox::stored::{
-    attribution_line, attribution_row_line, attribution_rows, Owner,
+    attribution_line_start, attribution_row_line, attribution_rows, Owner,
 };
 use serde::Deserialize;
 
@@ -21,11 +21,6 @@ const OUT_RECORDS: &str = "length(out) - length(replace(out, char(10), '')) + 1"
 const NAMED_BYTES: &str = "coalesce((SELECT length(CAST(a.body AS BLOB)) FROM attributions AS a \
      WHERE a.ts_ms = events.ts_ms AND a.conversion_id = events.message_id \
      AND instr(events.out, '\"attribution_row\"') > 0), 0)";
-
-#[derive(Deserialize)]
-struct Body {
-    body: String,
-}
 
 #[derive(Deserialize)]
 struct NamedAttribution {
@@ -143,21 +138,12 @@ impl SqlJourneyStore {
 
     /// Before `result` replaces its conversion's stored attribution: if the conversion's event
     /// is not sent yet, its `out` names that row, so the revision being replaced goes into
-    /// `out` whole (the origin gets every revision, this one before the new).
+    /// `out` whole (the origin gets every revision, this one before the new). One statement,
+    /// which changes nothing when the event was sent: a re-run over history reads no body.
     pub fn keep_unsent_revision(&self, result: &AttributionResult) -> Result<(), StoreError> {
         let conversion = &result.conversion;
         let meta = Meta::new(self);
         let Some(key) = meta.key()? else {
-            return Ok(());
-        };
-        let stored: Vec<Body> = self
-            .sql
-            .exec(
-                "SELECT body FROM attributions WHERE ts_ms = ? AND conversion_id = ?",
-                vec![int(conversion.ts_ms), text(&conversion.conversion_id)],
-            )?
-            .to_array()?;
-        let Some(stored) = stored.first() else {
             return Ok(());
         };
         let journey = key.object_name();
@@ -165,16 +151,17 @@ impl SqlJourneyStore {
             app_id: &key.app_id,
             journey: &journey,
         };
+        let named = attribution_row_line(conversion.ts_ms, &conversion.conversion_id)?;
         self.write_event_rows()?;
         self.sql.exec(
-            "UPDATE events SET out = replace(out, ?, ?) \
-             WHERE message_id = ? AND seq > ? AND out IS NOT NULL",
+            "UPDATE events SET out = replace(out, ?1, ?2 || \
+             (SELECT body FROM attributions WHERE ts_ms = ?3 AND conversion_id = ?4) || '}') \
+             WHERE message_id = ?4 AND seq > ?5 AND instr(out, ?1) > 0 \
+             AND EXISTS (SELECT 1 FROM attributions WHERE ts_ms = ?3 AND conversion_id = ?4)",
             vec![
-                text(&attribution_row_line(
-                    conversion.ts_ms,
-                    &conversion.conversion_id,
-                )?),
-                text(&attribution_line(owner, &stored.body)),
+                text(&named),
+                text(&attribution_line_start(owner)),
+                int(conversion.ts_ms),
                 text(&conversion.conversion_id),
                 int(meta.sent_seq()?),
             ],

@@ -120,8 +120,14 @@ pub fn attribution_row_line(ts_ms: i64, conversion_id: &str) -> Result<String, s
 
 /// The attribution record of `owner` whose result's JSON is `result`.
 pub fn attribution_line(owner: Owner<'_>, result: &str) -> String {
+    format!("{}{result}}}", attribution_line_start(owner))
+}
+
+/// [`attribution_line`] up to its result, which follows, then a closing brace (for SQL that
+/// splices a stored result in).
+pub fn attribution_line_start(owner: Owner<'_>) -> String {
     let (app_id, journey) = owner_json(owner);
-    format!("{{\"kind\":\"attribution\",\"app_id\":{app_id},\"journey\":{journey},\"result\":{result}}}")
+    format!("{{\"kind\":\"attribution\",\"app_id\":{app_id},\"journey\":{journey},\"result\":")
 }
 
 fn owner_json(owner: Owner<'_>) -> (String, String) {
