@@ -2,7 +2,9 @@
 // workerd), sharing a D1 database migrated from migrations/, with test apps and keys.
 // Requests go through dispatchFetch so tests can inject request.cf.
 import { createHash, createHmac, randomBytes } from 'node:crypto';
-import { readdirSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
+import { rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Miniflare } from 'miniflare';
@@ -14,6 +16,37 @@ export const QUERY = 'http://query.test';
 
 const sha256 = (s) => createHash('sha256').update(s).digest('hex');
 export const newKey = (prefix) => `${prefix}_${randomBytes(24).toString('hex')}`;
+
+/**
+ * A Miniflare whose storage directory is known, so `removeMiniflare` can wait for its removal:
+ * Miniflare's own dispose removes it without waiting, and a test file ended by
+ * `--test-force-exit` left it behind (about 100 directories, 200 MB, per CI run).
+ */
+export function newMiniflare(options) {
+  const dir = mkdtempSync(join(tmpdir(), 'attrib-stack-'));
+  const before = process.env.TMPDIR;
+  // Miniflare places its directory in os.tmpdir(), read once, in its constructor.
+  process.env.TMPDIR = dir;
+  try {
+    const mf = new Miniflare(options);
+    miniflareDirs.set(mf, dir);
+    return mf;
+  } finally {
+    if (before === undefined) delete process.env.TMPDIR;
+    else process.env.TMPDIR = before;
+  }
+}
+const miniflareDirs = new WeakMap();
+
+/** Disposes `mf` and waits until its storage directory is gone. */
+export async function removeMiniflare(mf) {
+  try {
+    await mf.dispose();
+  } finally {
+    const dir = miniflareDirs.get(mf);
+    if (dir) await rm(dir, { recursive: true, force: true, maxRetries: 5, retryDelay: 100 });
+  }
+}
 
 function workerOptions(configPath, name, host, bindings) {
   const { workerOptions, main } = unstable_getMiniflareWorkerOptions(configPath);
@@ -91,7 +124,7 @@ export class Stack {
         },
       ],
     };
-    const mf = new Miniflare(options);
+    const mf = newMiniflare(options);
     // A Miniflare left running keeps the test file's process (and the whole run) alive.
     try {
       const url = await mf.ready;
@@ -102,7 +135,7 @@ export class Stack {
       await stack.migrate();
       return stack;
     } catch (error) {
-      await mf.dispose().catch(() => {});
+      await removeMiniflare(mf).catch(() => {});
       throw error;
     }
   }
@@ -217,16 +250,16 @@ export class Stack {
 
   /** Stops workerd; `resume()` starts it again over the same (persisted) storage. */
   async stop() {
-    await this.mf.dispose();
+    await removeMiniflare(this.mf);
   }
 
   async resume() {
-    this.mf = new Miniflare(this.options);
+    this.mf = newMiniflare(this.options);
     this.url = await this.mf.ready;
   }
 
   async dispose() {
-    await this.mf.dispose();
+    await removeMiniflare(this.mf);
   }
 }
 
