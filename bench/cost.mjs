@@ -12,6 +12,8 @@
 //   storage or the origin is not CPU;
 // - SQLite rows read and written as counted by the cursors; storage: bytes added per event
 //   kept for one month.
+// Then what each new person adds once, on top of their events (per million new journeys): the
+// rows its first event writes beyond a returning person's, and its database's size for a month.
 import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -57,3 +59,29 @@ for (const [name, mix] of Object.entries(model.mixes)) {
   console.log(`${'rows written / event'.padEnd(22)}${priced.map((x) => x.rows_written.toFixed(2).padStart(14)).join('')}`);
   console.log(`${'rows read / event'.padEnd(22)}${priced.map((x) => x.rows_read.toFixed(2).padStart(14)).join('')}`);
 }
+
+// A new journey's own cost: its first event's rows beyond those of a returning person's page
+// with a campaign (the same event), and a month of its database's size, which holds the
+// tables every journey has (bench-edge measures it after that first event).
+function priceNewJourney(result) {
+  const p = model.prices_usd;
+  const first = result.new_journey;
+  if (!first) return null;
+  const returning = result.per_type.single.page_campaign;
+  const parts = {
+    rows_written: p.sqlite_rows_written_per_million * (first.rows_written - returning.rows_written),
+    rows_read: p.sqlite_rows_read_per_million * (first.rows_read - returning.rows_read),
+    storage_month: (p.sqlite_storage_gb_month * first.storage_bytes * 1e6) / 1e9,
+  };
+  parts.total = Object.values(parts).reduce((a, b) => a + b, 0);
+  return { parts, rows_written: first.rows_written };
+}
+
+console.log('\na new journey, once per person on top of its events (USD per million new journeys)');
+const journeys = results.map((r) => priceNewJourney(r.data));
+console.log(`${''.padEnd(22)}${results.map((r) => (r.data.label || r.file).padStart(14)).join('')}`);
+const cell = (j, f) => (j ? f(j) : 'not measured').padStart(14);
+for (const key of ['rows_written', 'rows_read', 'storage_month', 'total']) {
+  console.log(`${key.padEnd(22)}${journeys.map((j) => cell(j, (x) => `$${x.parts[key].toFixed(3)}`)).join('')}`);
+}
+console.log(`${'rows, first event'.padEnd(22)}${journeys.map((j) => cell(j, (x) => x.rows_written.toFixed(2))).join('')}`);

@@ -235,6 +235,29 @@ if (process.env.BENCH_LADDER_ONLY !== '1') await withStack({ BENCH_COUNTERS: '1'
     for (let i = 0; i < 600 && receiver.records().length < expected; i++) await sleep(100);
     if (receiver.records().length < expected) throw new Error(`outbox not drained: ${receiver.records().length} of ${expected} records`);
   };
+  // What a new journey costs before its events do: a person's first event (a page with a
+  // campaign, in its own request, as a first visit sends it), counted from the object's
+  // creation to its first flush. Per-event rows below exclude it.
+  const firsts = Array.from({ length: 50 }, (_, i) => `first-${i}`);
+  let cpuBefore = workerdCpuMs();
+  await Promise.all(firsts.map((u) => send(JSON.stringify({ batch: [EVENT_TYPES.page_campaign(u, newId())] }))));
+  expected += firsts.length;
+  await drained();
+  await sleep(500);
+  const firstCpuMs = workerdCpuMs() - cpuBefore;
+  const created = await Promise.all(firsts.map(counters));
+  const mean = (f) => created.reduce((t, c) => t + f(c), 0) / firsts.length;
+  result.new_journey = {
+    rows_read: mean((c) => c.counters.rows_read),
+    rows_written: mean((c) => c.counters.rows_written),
+    statements: mean((c) => c.counters.statements),
+    storage_bytes: mean((c) => c.database_bytes),
+    cpu_ms: firstCpuMs / firsts.length,
+  };
+  const nj = result.new_journey;
+  console.log(
+    `a new journey's first event (a page with a campaign, alone in its request, to its first flush): rows read ${nj.rows_read.toFixed(2)}  written ${nj.rows_written.toFixed(2)}  statements ${nj.statements.toFixed(2)}  storage ${nj.storage_bytes.toFixed(0)} B  CPU ${(nj.cpu_ms * 1000).toFixed(0)} µs`,
+  );
   console.log('per event: SQLite rows read / written, statements, Durable Object invocations, storage bytes, workerd CPU');
   for (const [shapeName, shape] of Object.entries(SHAPES)) {
     result.per_type[shapeName] = {};
@@ -251,7 +274,7 @@ if (process.env.BENCH_LADDER_ONLY !== '1') await withStack({ BENCH_COUNTERS: '1'
           requests.push(JSON.stringify({ batch: Array.from({ length: shape.perRequest }, () => make(u, newId())) }));
         }
       }
-      const cpuBefore = workerdCpuMs();
+      cpuBefore = workerdCpuMs();
       let errors = 0;
       let next = 0;
       await Promise.all(

@@ -15,7 +15,7 @@ import { eventually } from './lib/receiver.mjs';
 import { at, HOUR } from './lib/stack.mjs';
 
 const TO_V6 = `
-import sqlite3, sys
+import json, sqlite3, sys
 db = sqlite3.connect(sys.argv[1])
 db.executescript('''
 BEGIN;
@@ -50,6 +50,12 @@ DELETE FROM meta WHERE key = 'sent_seq';
 UPDATE meta SET value = '6' WHERE key = 'schema_version';
 COMMIT;
 ''')
+# A v6 build kept each meta value in its own row; the current one packs some into 'journey'.
+for (packed,) in db.execute("SELECT value FROM meta WHERE key = 'journey'").fetchall():
+    for name, value in json.loads(packed).items():
+        db.execute('INSERT INTO meta (key, value) VALUES (?, ?)', (name, json.dumps(value)))
+db.execute("DELETE FROM meta WHERE key = 'journey'")
+db.commit()
 `;
 
 const SHAPE = `
@@ -59,6 +65,7 @@ print(json.dumps({
   'indexes': sorted(r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL")),
   'tables': {r[0]: r[1] for r in db.execute("SELECT name, sql FROM sqlite_master WHERE type = 'table'")},
   'version': db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()[0],
+  'meta': {r[0]: json.loads(r[1]) for r in db.execute('SELECT key, value FROM meta')},
   'counts': {t: db.execute(f'SELECT count(*) FROM {t}').fetchone()[0] for t in ('events', 'touches', 'attributions')},
 }))
 `;
@@ -102,6 +109,7 @@ test('a journey object of schema 6 upgrades on its next call: facts kept, record
     python(TO_V6, file);
     const old = JSON.parse(python(SHAPE, file));
     assert.equal(old.version, '6');
+    assert.ok(old.meta.key && old.meta.placement && old.meta.windows && !old.meta.journey, 'the v6 object keeps its values in rows of their own');
     assert.ok(old.indexes.includes('events_by_time') && old.indexes.includes('attributions_by_order'));
 
     await stack.resume();
@@ -137,7 +145,13 @@ test('a journey object of schema 6 upgrades on its next call: facts kept, record
     await stack.stop();
     const fresh = journeyFiles(persist).find((f) => f !== file);
     assert.ok(fresh, 'the new journey has its own object');
-    assert.equal(JSON.parse(python(SHAPE, fresh)).version, '7');
+    const freshShape = JSON.parse(python(SHAPE, fresh));
+    assert.equal(freshShape.version, '7');
+    // Its key, placement, windows and retention went into one row, written once (issue 15).
+    const { journey: packed, ...rows } = freshShape.meta;
+    assert.deepEqual(Object.keys(packed).sort(), ['key', 'placement', 'retention', 'windows']);
+    assert.match(JSON.stringify(packed.key), /new-user/);
+    assert.deepEqual(Object.keys(rows).filter((k) => !['schema_version', 'sent_seq'].includes(k)), []);
     const [migrated, created] = [JSON.parse(python(COLUMNS, file)), JSON.parse(python(COLUMNS, fresh))];
     const later = ['dead_letters', 'merged_from', 'outbox', 'postback_attempts', 'postback_attempts_unlogged', 'postbacks', 'postbacks_due'];
     assert.deepEqual(Object.keys(migrated).filter((n) => !(n in created)).sort(), later);

@@ -55,6 +55,8 @@ pub fn erase(
                 None,
             )?;
         }
+        // Nothing cached may be written back at the transaction's end.
+        store.forget_meta();
         Ok::<_, StoreError>(())
     })?;
     // The rows under the cache are gone.

@@ -242,21 +242,37 @@ impl JourneyObject {
         if let Some(target) = meta.merged_into()? {
             return self.forward(request, target).await;
         }
-        let placement = meta.adopt(&request.key, &request.placement)?;
-        meta.keep_windows(&Windows::of(&request.settings))?;
-        self.merge_named_journeys(&request, &placement).await?;
+        let windows = Windows::of(&request.settings);
+        let sources = self.merge_sources(&request)?;
+        let placement = if sources.is_empty() {
+            meta.placement()?.unwrap_or(request.placement)
+        } else {
+            // Stored before the merge waits on other objects: an alarm may run meanwhile.
+            let placement = meta.adopt(&request.key, &request.placement)?;
+            meta.keep_windows(&windows)?;
+            self.merge(&request, &placement, sources).await?;
+            placement
+        };
 
         let now = flush::now_ms();
         let journey = Journey::new(&self.store, &request.key, &request.settings)
             .using_bytes(self.store.sql.database_bytes_at_most())
             .with_device_ids(&request.device_ids);
-        let outcomes = journey.record_all(
-            &request.events,
-            |event| request.flags.get(&event.message_id),
-            now,
-        )?;
         let oldest = request.events.iter().map(|e| e.timestamp_ms).min();
-        retention::note_events(&self.store, request.settings.retention_days, oldest, now)?;
+        // One transaction, so the values kept in meta's one row are written once (`meta::PACK`).
+        let outcomes = self
+            .store
+            .atomically(|| -> std::result::Result<_, ObjectError> {
+                meta.adopt(&request.key, &request.placement)?;
+                meta.keep_windows(&windows)?;
+                let outcomes = journey.record_all(
+                    &request.events,
+                    |event| request.flags.get(&event.message_id),
+                    now,
+                )?;
+                retention::note_events(&self.store, request.settings.retention_days, oldest, now)?;
+                Ok(outcomes)
+            })?;
         self.schedule_flush().await?;
         Ok(RecordReply {
             outcomes,
@@ -367,11 +383,11 @@ impl JourneyObject {
     }
 
     /// Pulls in every journey the events name (anonymous ids, alias, click ids) not merged yet.
-    async fn merge_named_journeys(
+    /// The journeys this request's events name that are not merged into this one yet.
+    fn merge_sources(
         &self,
         request: &RecordRequest,
-        placement: &Placement,
-    ) -> std::result::Result<(), ObjectError> {
+    ) -> std::result::Result<BTreeSet<JourneyKey>, ObjectError> {
         let meta = Meta::new(&self.store);
         let mut sources = BTreeSet::new();
         for event in &request.events {
@@ -384,9 +400,16 @@ impl JourneyObject {
                 }
             }
         }
-        if sources.is_empty() {
-            return Ok(());
-        }
+        Ok(sources)
+    }
+
+    async fn merge(
+        &self,
+        request: &RecordRequest,
+        placement: &Placement,
+        sources: BTreeSet<JourneyKey>,
+    ) -> std::result::Result<(), ObjectError> {
+        let meta = Meta::new(&self.store);
         let mode = config::jurisdiction_mode(&self.env)
             .map_err(|e| ObjectError::Merge(self.log_label(&request.key), e))?;
         let journey = Journey::new(&self.store, &request.key, &request.settings);

@@ -43,6 +43,13 @@ const SENT_SEQ: &str = "sent_seq";
 /// [`RetentionState`]: the app's `retention_days` as last sent, and when expired rows go next.
 const RETENTION: &str = "retention";
 
+/// The row holding the values a request keeps writing (issue 15): a new journey's first call
+/// set five rows (key, placement, windows, null paths, retention), each billed as a row
+/// written; kept in one JSON object, they are one row, written once per transaction.
+/// Journeys from before keep their separate rows, read where the object lacks the value.
+const PACK: &str = "journey";
+const PACKED: [&str; 5] = [KEY, PLACEMENT, WINDOWS, NULL_PATHS, RETENTION];
+
 #[derive(Deserialize)]
 struct Value {
     value: String,
@@ -65,7 +72,19 @@ impl<'a> Meta<'a> {
     }
 
     fn get<T: DeserializeOwned>(&self, name: &str) -> Result<Option<T>, StoreError> {
-        let text = match self.store.cached_meta(name) {
+        if PACKED.contains(&name) {
+            if let Some(value) = self.packed(name)? {
+                return Ok(Some(serde_json::from_value(value)?));
+            }
+        }
+        self.row_text(name)?
+            .map(|t| serde_json::from_str(&t).map_err(StoreError::from))
+            .transpose()
+    }
+
+    /// A row's value as stored, through the cache.
+    fn row_text(&self, name: &str) -> Result<Option<String>, StoreError> {
+        Ok(match self.store.cached_meta(name) {
             Some(cached) => cached,
             None => {
                 let rows: Vec<Value> = self
@@ -77,13 +96,30 @@ impl<'a> Meta<'a> {
                 self.store.cache_meta(name, text.clone());
                 text
             }
-        };
-        text.map(|t| serde_json::from_str(&t).map_err(StoreError::from))
-            .transpose()
+        })
+    }
+
+    fn packed(&self, name: &str) -> Result<Option<serde_json::Value>, StoreError> {
+        if self.store.meta_pack.borrow().is_none() {
+            let pack = match self.row_text(PACK)? {
+                Some(text) => serde_json::from_str(&text)?,
+                None => serde_json::Map::new(),
+            };
+            *self.store.meta_pack.borrow_mut() = Some(pack);
+        }
+        Ok(self
+            .store
+            .meta_pack
+            .borrow()
+            .as_ref()
+            .and_then(|pack| pack.get(name).cloned()))
     }
 
     /// Writes only a changed value (a row written is billed, the cache says what is stored).
     fn put<T: Serialize>(&self, name: &str, value: &T) -> Result<(), StoreError> {
+        if PACKED.contains(&name) {
+            return self.put_packed(name, serde_json::to_value(value)?);
+        }
         let text = serde_json::to_string(value)?;
         if self.store.cached_meta(name).flatten().as_deref() == Some(text.as_str()) {
             return Ok(());
@@ -93,6 +129,46 @@ impl<'a> Meta<'a> {
             vec![name.into(), SqlStorageValue::String(text.clone())],
         )?;
         self.store.cache_meta(name, Some(text));
+        Ok(())
+    }
+
+    /// Inside a transaction the row is written once, at its end ([`Self::write_pack`]).
+    fn put_packed(&self, name: &str, value: serde_json::Value) -> Result<(), StoreError> {
+        let current = match self.packed(name)? {
+            Some(packed) => Some(packed),
+            None => self
+                .row_text(name)?
+                .map(|t| serde_json::from_str::<serde_json::Value>(&t))
+                .transpose()?,
+        };
+        if current.as_ref() == Some(&value) {
+            return Ok(());
+        }
+        if let Some(pack) = self.store.meta_pack.borrow_mut().as_mut() {
+            pack.insert(name.to_owned(), value);
+        }
+        self.store.meta_pack_waiting.set(true);
+        if self.store.in_transaction() {
+            return Ok(());
+        }
+        self.write_pack()
+    }
+
+    /// Writes the packed values if they changed since last written.
+    pub fn write_pack(&self) -> Result<(), StoreError> {
+        if !self.store.meta_pack_waiting.get() {
+            return Ok(());
+        }
+        let text = match self.store.meta_pack.borrow().as_ref() {
+            Some(pack) => serde_json::to_string(pack)?,
+            None => return Ok(()),
+        };
+        self.store.sql.exec(
+            "INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            vec![PACK.into(), SqlStorageValue::String(text.clone())],
+        )?;
+        self.store.cache_meta(PACK, Some(text));
+        self.store.meta_pack_waiting.set(false);
         Ok(())
     }
 

@@ -53,6 +53,10 @@ pub struct SqlJourneyStore {
     meta_cache: RefCell<HashMap<String, Option<String>>>,
     /// Every meta value is in `meta_cache`: a key not there is absent (a new object).
     meta_complete: Cell<bool>,
+    /// The values `crate::meta` keeps together in one row, as stored or about to be (`None`:
+    /// not read yet), and whether they changed inside the transaction and wait for its end.
+    pub(crate) meta_pack: RefCell<Option<serde_json::Map<String, serde_json::Value>>>,
+    pub(crate) meta_pack_waiting: Cell<bool>,
     /// The latest stored events (`None`: not read yet, or forgotten).
     activity: RefCell<Option<RecentActivity>>,
     /// Whether the outbox has rows, as last written or read (`None`: unknown).
@@ -118,6 +122,8 @@ impl SqlJourneyStore {
             pending_outbox: RefCell::new(Vec::new()),
             meta_cache: RefCell::new(HashMap::new()),
             meta_complete: Cell::new(false),
+            meta_pack: RefCell::new(None),
+            meta_pack_waiting: Cell::new(false),
             activity: RefCell::new(None),
             outbox_rows: Cell::new(None),
             flushing_through: Cell::new(None),
@@ -146,6 +152,11 @@ impl SqlJourneyStore {
         self.unsent.borrow_mut().none_stored();
     }
 
+    /// Inside [`JourneyStore::atomically`]: writes may wait for its end.
+    pub fn in_transaction(&self) -> bool {
+        self.depth.get() > 0
+    }
+
     pub fn cache_meta(&self, key: &str, value: Option<String>) {
         self.meta_cache.borrow_mut().insert(key.to_owned(), value);
     }
@@ -155,6 +166,8 @@ impl SqlJourneyStore {
     pub fn forget_meta(&self) {
         self.meta_cache.borrow_mut().clear();
         self.meta_complete.set(false);
+        self.meta_pack.borrow_mut().take();
+        self.meta_pack_waiting.set(false);
         self.forget_activity();
         self.outbox_rows.set(None);
         self.postbacks_idle.set(false);
@@ -401,6 +414,7 @@ impl JourneyStore for SqlJourneyStore {
                 let value = work()?;
                 if outermost {
                     self.write_event_rows().map_err(E::from)?;
+                    Meta::new(self).write_pack().map_err(E::from)?;
                     let bodies = std::mem::take(&mut *self.pending_outbox.borrow_mut());
                     self.insert_outbox_rows(&bodies).map_err(E::from)?;
                 }
