@@ -11,6 +11,7 @@ use attrib_core::touch::Touch;
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
 
+use crate::extras::Extra;
 use crate::store::{int, SqlJourneyStore, StoreError};
 
 #[derive(Deserialize)]
@@ -29,12 +30,16 @@ pub struct Newest {
 /// budget is spent.
 pub fn newest(store: &SqlJourneyStore, with_events: bool) -> Result<Newest, StoreError> {
     let mut budget = MAX_EXPORT_BYTES;
-    let attributions = read(
-        store,
-        "SELECT body FROM attributions ORDER BY ts_ms DESC, conversion_id DESC LIMIT ?",
-        MAX_EXPORT_CONVERSIONS,
-        &mut budget,
-    )?;
+    let attributions = if store.has(Extra::Attributions)? {
+        read(
+            store,
+            "SELECT body FROM attributions ORDER BY ts_ms DESC, conversion_id DESC LIMIT ?",
+            MAX_EXPORT_CONVERSIONS,
+            &mut budget,
+        )?
+    } else {
+        Vec::new()
+    };
     let touches = read(
         store,
         "SELECT body FROM touches ORDER BY ts_ms DESC, touch_id DESC LIMIT ?",

@@ -22,7 +22,7 @@ use crate::store::{SqlJourneyStore, StoreError, Table};
 const PERSONAL_TABLES: [(&str, Option<Extra>); 7] = [
     ("events", None),
     ("touches", None),
-    ("attributions", None),
+    ("attributions", Some(Extra::Attributions)),
     ("outbox", Some(Extra::Outbox)),
     ("dead_letters", Some(Extra::DeadLetters)),
     ("postbacks", Some(Extra::Postbacks)),

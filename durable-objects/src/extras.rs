@@ -1,8 +1,9 @@
 //! Tables a journey creates when it first needs them (issue 15). Every table and index costs
 //! a page of the object's database however little it holds, and storage is billed by the
 //! database's size: a journey of one event weighed 57,344 bytes (14 pages) when every table
-//! was made with the object. Most journeys never hold an outbox row (merges, null paths,
-//! re-runs, edge facts), a merge, a postback or a dead letter, so those tables wait.
+//! was made with the object. Most journeys never hold a conversion, an outbox row (merges,
+//! null paths, re-runs, edge facts), a merge, a postback or a dead letter, so those tables
+//! wait.
 //!
 //! Writers call [`SqlJourneyStore::ensure`] first; readers ask [`SqlJourneyStore::has`] and
 //! read nothing when the table is not there. Objects created before this hold every table.
@@ -16,6 +17,7 @@ use crate::store::{SqlJourneyStore, StoreError};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Extra {
+    Attributions,
     Outbox,
     MergedFrom,
     Postbacks,
@@ -23,7 +25,8 @@ pub enum Extra {
 }
 
 impl Extra {
-    const ALL: [Extra; 4] = [
+    const ALL: [Extra; 5] = [
+        Extra::Attributions,
         Extra::Outbox,
         Extra::MergedFrom,
         Extra::Postbacks,
@@ -33,6 +36,7 @@ impl Extra {
     /// The table whose presence stands for the extra (created with its others in one `exec`).
     pub const fn table(self) -> &'static str {
         match self {
+            Extra::Attributions => "attributions",
             Extra::Outbox => "outbox",
             Extra::MergedFrom => "merged_from",
             Extra::Postbacks => "postbacks",
@@ -42,6 +46,7 @@ impl Extra {
 
     fn statements(self) -> &'static [&'static str] {
         match self {
+            Extra::Attributions => &schema::ATTRIBUTION_TABLES,
             Extra::Outbox => &schema::OUTBOX_TABLES,
             Extra::MergedFrom => &schema::MERGED_FROM_TABLES,
             Extra::Postbacks => &schema::POSTBACK_TABLES,
@@ -81,7 +86,8 @@ impl KnownExtras {
 }
 
 /// The table names every extra stands by, for a read of `sqlite_master`.
-pub const EXTRA_TABLES: [&str; 4] = [
+pub const EXTRA_TABLES: [&str; 5] = [
+    Extra::Attributions.table(),
     Extra::Outbox.table(),
     Extra::MergedFrom.table(),
     Extra::Postbacks.table(),

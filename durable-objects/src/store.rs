@@ -584,6 +584,9 @@ impl JourneyStore for SqlJourneyStore {
     }
 
     fn has_order(&self, conversion_name: &str, order_id: &str) -> Result<bool, StoreError> {
+        if !self.has(Extra::Attributions)? {
+            return Ok(false);
+        }
         self.exists(
             "SELECT 1 AS found FROM attributions WHERE name = ? AND order_id = ?",
             vec![text(conversion_name), text(order_id)],
@@ -591,6 +594,9 @@ impl JourneyStore for SqlJourneyStore {
     }
 
     fn has_attribution(&self, result: &AttributionResult) -> Result<bool, StoreError> {
+        if !self.has(Extra::Attributions)? {
+            return Ok(false);
+        }
         self.exists(
             "SELECT 1 AS found FROM attributions WHERE ts_ms = ? AND conversion_id = ?",
             vec![
@@ -601,6 +607,7 @@ impl JourneyStore for SqlJourneyStore {
     }
 
     fn insert_attribution(&self, result: &AttributionResult) -> Result<(), StoreError> {
+        self.ensure(Extra::Attributions)?;
         let c = &result.conversion;
         self.sql.exec(
             "INSERT INTO attributions (conversion_id, ts_ms, name, order_id, rejected, body) \
@@ -621,6 +628,9 @@ impl JourneyStore for SqlJourneyStore {
     }
 
     fn replace_attribution(&self, result: &AttributionResult) -> Result<(), StoreError> {
+        if !self.has(Extra::Attributions)? {
+            return Ok(());
+        }
         self.keep_unsent_revision(result)?;
         self.sql.exec(
             "UPDATE attributions SET rejected = ?, body = ? WHERE ts_ms = ? AND conversion_id = ?",
@@ -642,6 +652,9 @@ impl JourneyStore for SqlJourneyStore {
         name: &str,
         before_ms: i64,
     ) -> Result<Option<i64>, StoreError> {
+        if !self.has(Extra::Attributions)? {
+            return Ok(None);
+        }
         let rows: Vec<MaybeTime> = self
             .sql
             .exec(
@@ -655,6 +668,9 @@ impl JourneyStore for SqlJourneyStore {
     }
 
     fn first_conversion_before(&self, before_ms: i64) -> Result<Option<i64>, StoreError> {
+        if !self.has(Extra::Attributions)? {
+            return Ok(None);
+        }
         let rows: Vec<MaybeTime> = self
             .sql
             .exec(
@@ -716,6 +732,9 @@ impl JourneyStore for SqlJourneyStore {
     }
 
     fn all_attributions(&self) -> Result<Vec<AttributionResult>, StoreError> {
+        if !self.has(Extra::Attributions)? {
+            return Ok(Vec::new());
+        }
         self.bodies(
             "SELECT body FROM attributions ORDER BY ts_ms, conversion_id",
             Vec::new(),
@@ -723,6 +742,9 @@ impl JourneyStore for SqlJourneyStore {
     }
 
     fn conversion_times_since(&self, from_ms: i64) -> Result<Vec<i64>, StoreError> {
+        if !self.has(Extra::Attributions)? {
+            return Ok(Vec::new());
+        }
         // Covered by `attributions_by_time` (schema version 3): no JSON body is read.
         let rows: Vec<Time> = self
             .sql

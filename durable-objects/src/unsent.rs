@@ -11,6 +11,7 @@ use attrib_core::outbox::stored::{
 };
 use serde::Deserialize;
 
+use crate::extras::Extra;
 use crate::meta::Meta;
 use crate::store::{int, text, SqlJourneyStore, StoreError};
 
@@ -68,12 +69,18 @@ impl SqlJourneyStore {
             return Ok(());
         }
         let sent_seq = Meta::new(self).sent_seq()?;
+        // Without the attributions table no `out` names a row in it.
+        let named_bytes = if self.has(Extra::Attributions)? {
+            NAMED_BYTES
+        } else {
+            "0"
+        };
         let found: Vec<FoundWaiting> = self
             .sql
             .exec(
                 &format!(
                     "SELECT seq, message_id, {OUT_RECORDS} AS records, \
-                     length(CAST(body AS BLOB)) + length(CAST(out AS BLOB)) + {NAMED_BYTES} \
+                     length(CAST(body AS BLOB)) + length(CAST(out AS BLOB)) + {named_bytes} \
                      AS bytes FROM events WHERE seq > ? AND out IS NOT NULL ORDER BY seq"
                 ),
                 vec![int(sent_seq)],
@@ -118,7 +125,7 @@ impl SqlJourneyStore {
             .flat_map(|row| attribution_rows(&row.out))
             .map(|n| (n.ts_ms, n.conversion_id))
             .collect();
-        if named.is_empty() {
+        if named.is_empty() || !self.has(Extra::Attributions)? {
             return Ok(HashMap::new());
         }
         let found: Vec<NamedAttribution> = self
@@ -141,6 +148,9 @@ impl SqlJourneyStore {
     /// `out` whole (the origin gets every revision, this one before the new). One statement,
     /// which changes nothing when the event was sent: a re-run over history reads no body.
     pub fn keep_unsent_revision(&self, result: &AttributionResult) -> Result<(), StoreError> {
+        if !self.has(Extra::Attributions)? {
+            return Ok(());
+        }
         let conversion = &result.conversion;
         let meta = Meta::new(self);
         let Some(key) = meta.key()? else {
