@@ -138,8 +138,8 @@ test('a journey object of schema 6 upgrades on its next call: facts kept, record
     assert.deepEqual(recordIds(origin), ['attribution:mg-2', 'attribution:mg-3', 'event:mg-1', 'event:mg-2', 'event:mg-3', 'event:mg-4'], 'each record once');
 
     // A new object builds the same schema at once (one statement list, one exec), but for
-    // the tables most journeys never need (a conversion's among them), made on first use
-    // (durable-objects/src/extras.rs).
+    // the tables many journeys never need (touches and conversions among them), made on first
+    // use (durable-objects/src/extras.rs).
     await stack.resume();
     await send([{ type: 'track', userId: 'new-user', messageId: 'mg-new', event: 'Product Viewed' }]);
     await eventually(async () => (await stack.journey('new-user', app.readToken)).json.event_count === 1, { timeoutMs: 30_000 });
@@ -154,17 +154,22 @@ test('a journey object of schema 6 upgrades on its next call: facts kept, record
     assert.match(JSON.stringify(packed.key), /new-user/);
     assert.deepEqual(Object.keys(rows).filter((k) => !['schema_version', 'sent_seq'].includes(k)), []);
     const [migrated, created] = [JSON.parse(python(COLUMNS, file)), JSON.parse(python(COLUMNS, fresh))];
-    const later = ['attributions', 'attributions_by_order_v4', 'dead_letters', 'merged_from', 'outbox', 'postback_attempts', 'postback_attempts_unlogged', 'postbacks', 'postbacks_due'];
+    const later = ['attributions', 'attributions_by_order_v4', 'dead_letters', 'merged_from', 'outbox', 'postback_attempts', 'postback_attempts_unlogged', 'postbacks', 'postbacks_due', 'touches'];
     assert.deepEqual(Object.keys(migrated).filter((n) => !(n in created)).sort(), later);
     assert.deepEqual(Object.keys(created).filter((n) => !(n in migrated)), []);
     for (const name of Object.keys(created)) assert.deepEqual(created[name], migrated[name], name);
 
-    // Its first conversion makes the attributions table and index, as a migrated object has them.
+    // Its first touch and first conversion make their tables, as a migrated object has them.
     await stack.resume();
-    await send([{ type: 'track', userId: 'new-user', messageId: 'mg-new-order', event: 'Order Completed', properties: { order_id: 'o-9', revenue: 3 } }]);
-    await eventually(async () => (await stack.journey('new-user', app.readToken)).json.conversions?.length === 1, { timeoutMs: 30_000 });
+    await send([
+      { type: 'page', userId: 'new-user', messageId: 'mg-new-page', context: { page: { url: 'https://s.example/?utm_source=fall&utm_medium=cpc' } } },
+      { type: 'track', userId: 'new-user', messageId: 'mg-new-order', event: 'Order Completed', properties: { order_id: 'o-9', revenue: 3 } },
+    ]);
+    const converted = async () => (await stack.journey('new-user', app.readToken)).json;
+    await eventually(async () => (await converted()).conversions?.length === 1, { timeoutMs: 30_000 });
+    assert.ok(JSON.stringify((await converted()).conversions).includes('fall'), 'the conversion is credited to the touch');
     await stack.stop();
-    const converted = JSON.parse(python(COLUMNS, fresh));
-    for (const name of ['attributions', 'attributions_by_order_v4']) assert.deepEqual(converted[name], migrated[name], name);
+    const grown = JSON.parse(python(COLUMNS, fresh));
+    for (const name of ['attributions', 'attributions_by_order_v4', 'touches']) assert.deepEqual(grown[name], migrated[name], name);
     await stack.resume();
   }));

@@ -40,12 +40,16 @@ pub fn newest(store: &SqlJourneyStore, with_events: bool) -> Result<Newest, Stor
     } else {
         Vec::new()
     };
-    let touches = read(
-        store,
-        "SELECT body FROM touches ORDER BY ts_ms DESC, touch_id DESC LIMIT ?",
-        MAX_EXPORT_TOUCHES,
-        &mut budget,
-    )?;
+    let touches = if store.has(Extra::Touches)? {
+        read(
+            store,
+            "SELECT body FROM touches ORDER BY ts_ms DESC, touch_id DESC LIMIT ?",
+            MAX_EXPORT_TOUCHES,
+            &mut budget,
+        )?
+    } else {
+        Vec::new()
+    };
     let events = if with_events {
         read(
             store,

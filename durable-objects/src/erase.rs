@@ -21,7 +21,7 @@ use crate::store::{SqlJourneyStore, StoreError, Table};
 /// `merged_from` goes with `forget_links`.
 const PERSONAL_TABLES: [(&str, Option<Extra>); 7] = [
     ("events", None),
-    ("touches", None),
+    ("touches", Some(Extra::Touches)),
     ("attributions", Some(Extra::Attributions)),
     ("outbox", Some(Extra::Outbox)),
     ("dead_letters", Some(Extra::DeadLetters)),

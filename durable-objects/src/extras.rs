@@ -1,9 +1,9 @@
 //! Tables a journey creates when it first needs them (issue 15). Every table and index costs
 //! a page of the object's database however little it holds, and storage is billed by the
 //! database's size: a journey of one event weighed 57,344 bytes (14 pages) when every table
-//! was made with the object. Most journeys never hold a conversion, an outbox row (merges,
-//! null paths, re-runs, edge facts), a merge, a postback or a dead letter, so those tables
-//! wait.
+//! was made with the object. Many journeys never hold a touch (direct visits), most never a
+//! conversion, an outbox row (merges, null paths, re-runs, edge facts), a merge, a postback or
+//! a dead letter, so those tables wait.
 //!
 //! Writers call [`SqlJourneyStore::ensure`] first; readers ask [`SqlJourneyStore::has`] and
 //! read nothing when the table is not there. Objects created before this hold every table.
@@ -17,6 +17,7 @@ use crate::store::{SqlJourneyStore, StoreError};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Extra {
+    Touches,
     Attributions,
     Outbox,
     MergedFrom,
@@ -25,7 +26,8 @@ pub enum Extra {
 }
 
 impl Extra {
-    const ALL: [Extra; 5] = [
+    const ALL: [Extra; 6] = [
+        Extra::Touches,
         Extra::Attributions,
         Extra::Outbox,
         Extra::MergedFrom,
@@ -36,6 +38,7 @@ impl Extra {
     /// The table whose presence stands for the extra (created with its others in one `exec`).
     pub const fn table(self) -> &'static str {
         match self {
+            Extra::Touches => "touches",
             Extra::Attributions => "attributions",
             Extra::Outbox => "outbox",
             Extra::MergedFrom => "merged_from",
@@ -46,6 +49,7 @@ impl Extra {
 
     fn statements(self) -> &'static [&'static str] {
         match self {
+            Extra::Touches => &schema::TOUCH_TABLES,
             Extra::Attributions => &schema::ATTRIBUTION_TABLES,
             Extra::Outbox => &schema::OUTBOX_TABLES,
             Extra::MergedFrom => &schema::MERGED_FROM_TABLES,
@@ -86,7 +90,8 @@ impl KnownExtras {
 }
 
 /// The table names every extra stands by, for a read of `sqlite_master`.
-pub const EXTRA_TABLES: [&str; 5] = [
+pub const EXTRA_TABLES: [&str; 6] = [
+    Extra::Touches.table(),
     Extra::Attributions.table(),
     Extra::Outbox.table(),
     Extra::MergedFrom.table(),

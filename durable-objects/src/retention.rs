@@ -78,8 +78,10 @@ fn run(store: &SqlJourneyStore, now_ms: i64) -> Result<Option<i64>, StoreError> 
     let (events, touches) = store.atomically(|| {
         let events = delete_before(store, "events", "message_id", cutoff.events_before_ms)?;
         let touches = match cutoff.touches_before_ms {
-            Some(before) => delete_before(store, "touches", "ts_ms, touch_id", before)?,
-            None => 0,
+            Some(before) if store.has(Extra::Touches)? => {
+                delete_before(store, "touches", "ts_ms, touch_id", before)?
+            }
+            _ => 0,
         };
         // A pending postback's raw device ids (issue 10, scope 5) never outlive the events.
         if store.has(Extra::Postbacks)? {
@@ -94,7 +96,12 @@ fn run(store: &SqlJourneyStore, now_ms: i64) -> Result<Option<i64>, StoreError> 
     if events > 0 {
         store.forget_activity();
     }
-    let oldest = [oldest(store, "events")?, oldest(store, "touches")?]
+    let oldest_touch = if store.has(Extra::Touches)? {
+        oldest(store, "touches")?
+    } else {
+        None
+    };
+    let oldest = [oldest(store, "events")?, oldest_touch]
         .into_iter()
         .flatten()
         .min();

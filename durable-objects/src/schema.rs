@@ -173,12 +173,15 @@ const ATTRIBUTIONS: &str = attributions_table!("attributions_v7");
 /// The schema a new object creates: what [`STATEMENTS`] and every migration make, built
 /// directly, in one `exec` (a new object's first call pays for every statement), but for the
 /// tables most journeys never need, made on first use (`crate::extras`).
-const CURRENT: [&str; 3] = [
+const CURRENT: [&str; 2] = [
     "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID",
     "CREATE TABLE IF NOT EXISTS events (message_id TEXT PRIMARY KEY, ts_ms INTEGER NOT NULL, \
      seq INTEGER, body TEXT NOT NULL, out TEXT) WITHOUT ROWID",
-    touches_table!("touches"),
 ];
+
+/// Touches, as the migrations leave them (`crate::extras::Extra::Touches`): a journey of
+/// direct visits has none.
+pub const TOUCH_TABLES: [&str; 1] = [touches_table!("touches")];
 
 /// Conversions' attributions and their order-id index, as the migrations leave them
 /// (`crate::extras::Extra::Attributions`): most journeys never convert.

@@ -534,6 +534,9 @@ impl JourneyStore for SqlJourneyStore {
     }
 
     fn has_touch(&self, touch: &Touch) -> Result<bool, StoreError> {
+        if !self.has(Extra::Touches)? {
+            return Ok(false);
+        }
         self.exists(
             "SELECT 1 AS found FROM touches WHERE ts_ms = ? AND touch_id = ?",
             vec![int(touch.ts_ms), text(&touch.touch_id)],
@@ -541,6 +544,7 @@ impl JourneyStore for SqlJourneyStore {
     }
 
     fn insert_touch(&self, touch: &Touch) -> Result<(), StoreError> {
+        self.ensure(Extra::Touches)?;
         self.sql.exec(
             "INSERT INTO touches (touch_id, ts_ms, body) VALUES (?, ?, ?)",
             vec![
@@ -553,6 +557,9 @@ impl JourneyStore for SqlJourneyStore {
     }
 
     fn latest_touch(&self, ts_ms: i64) -> Result<Option<Touch>, StoreError> {
+        if !self.has(Extra::Touches)? {
+            return Ok(None);
+        }
         Ok(self
             .bodies(
                 "SELECT body FROM touches WHERE ts_ms <= ? ORDER BY ts_ms DESC, touch_id DESC LIMIT 1",
@@ -562,6 +569,9 @@ impl JourneyStore for SqlJourneyStore {
     }
 
     fn touches_since(&self, from_ms: i64) -> Result<Vec<Touch>, StoreError> {
+        if !self.has(Extra::Touches)? {
+            return Ok(Vec::new());
+        }
         self.bodies(
             "SELECT body FROM touches WHERE ts_ms >= ?",
             vec![time_bound(from_ms)],
@@ -574,6 +584,9 @@ impl JourneyStore for SqlJourneyStore {
         to_ms: i64,
         limit: usize,
     ) -> Result<Vec<Touch>, StoreError> {
+        if !self.has(Extra::Touches)? {
+            return Ok(Vec::new());
+        }
         let mut touches: Vec<Touch> = self.bodies(
             "SELECT body FROM touches WHERE ts_ms >= ? AND ts_ms <= ? \
              ORDER BY ts_ms DESC, touch_id DESC LIMIT ?",
@@ -725,6 +738,9 @@ impl JourneyStore for SqlJourneyStore {
     }
 
     fn all_touches(&self) -> Result<Vec<Touch>, StoreError> {
+        if !self.has(Extra::Touches)? {
+            return Ok(Vec::new());
+        }
         self.bodies(
             "SELECT body FROM touches ORDER BY ts_ms, touch_id",
             Vec::new(),
