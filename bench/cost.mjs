@@ -60,28 +60,33 @@ for (const [name, mix] of Object.entries(model.mixes)) {
   console.log(`${'rows read / event'.padEnd(22)}${priced.map((x) => x.rows_read.toFixed(2).padStart(14)).join('')}`);
 }
 
-// A new journey's own cost: its first event's rows beyond those of a returning person's page
-// with a campaign (the same event), and a month of its database's size, which holds the
-// tables every journey has (bench-edge measures it after that first event).
-function priceNewJourney(result) {
+// A new journey's own cost: its first event's rows beyond those of a returning person's same
+// event, and a month of its database's size, which holds the tables that journey has
+// (bench-edge measures it after that first event), for a campaign visit and a direct one.
+const FIRST_EVENT = { campaign: 'page_campaign', direct: 'track' };
+function priceNewJourney(result, kind) {
   const p = model.prices_usd;
-  const first = result.new_journey;
+  // Files from before the direct visit was measured hold the campaign one alone.
+  const first = (result.new_journeys ?? { campaign: result.new_journey })[kind];
   if (!first) return null;
-  const returning = result.per_type.single.page_campaign;
+  const returning = result.per_type.single[FIRST_EVENT[kind]];
   const parts = {
     rows_written: p.sqlite_rows_written_per_million * (first.rows_written - returning.rows_written),
     rows_read: p.sqlite_rows_read_per_million * (first.rows_read - returning.rows_read),
     storage_month: (p.sqlite_storage_gb_month * first.storage_bytes * 1e6) / 1e9,
   };
   parts.total = Object.values(parts).reduce((a, b) => a + b, 0);
-  return { parts, rows_written: first.rows_written };
+  return { parts, rows_written: first.rows_written, storage_bytes: first.storage_bytes };
 }
 
-console.log('\na new journey, once per person on top of its events (USD per million new journeys)');
-const journeys = results.map((r) => priceNewJourney(r.data));
-console.log(`${''.padEnd(22)}${results.map((r) => (r.data.label || r.file).padStart(14)).join('')}`);
-const cell = (j, f) => (j ? f(j) : 'not measured').padStart(14);
-for (const key of ['rows_written', 'rows_read', 'storage_month', 'total']) {
-  console.log(`${key.padEnd(22)}${journeys.map((j) => cell(j, (x) => `$${x.parts[key].toFixed(3)}`)).join('')}`);
+for (const kind of Object.keys(FIRST_EVENT)) {
+  console.log(`\na new journey, ${kind} visit: once per person on top of its events (USD per million new journeys)`);
+  const journeys = results.map((r) => priceNewJourney(r.data, kind));
+  console.log(`${''.padEnd(22)}${results.map((r) => (r.data.label || r.file).padStart(14)).join('')}`);
+  const cell = (j, f) => (j ? f(j) : 'not measured').padStart(14);
+  for (const key of ['rows_written', 'rows_read', 'storage_month', 'total']) {
+    console.log(`${key.padEnd(22)}${journeys.map((j) => cell(j, (x) => `$${x.parts[key].toFixed(3)}`)).join('')}`);
+  }
+  console.log(`${'rows, first event'.padEnd(22)}${journeys.map((j) => cell(j, (x) => x.rows_written.toFixed(2))).join('')}`);
+  console.log(`${'database bytes'.padEnd(22)}${journeys.map((j) => cell(j, (x) => x.storage_bytes.toFixed(0))).join('')}`);
 }
-console.log(`${'rows, first event'.padEnd(22)}${journeys.map((j) => cell(j, (x) => x.rows_written.toFixed(2))).join('')}`);

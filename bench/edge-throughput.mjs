@@ -235,37 +235,42 @@ if (process.env.BENCH_LADDER_ONLY !== '1') await withStack({ BENCH_COUNTERS: '1'
     for (let i = 0; i < 600 && receiver.records().length < expected; i++) await sleep(100);
     if (receiver.records().length < expected) throw new Error(`outbox not drained: ${receiver.records().length} of ${expected} records`);
   };
-  // What a new journey costs before its events do: a person's first event (a page with a
-  // campaign, in its own request, as a first visit sends it), counted from the object's
-  // creation to its first flush. Per-event rows below exclude it.
-  const firsts = Array.from({ length: 50 }, (_, i) => `first-${i}`);
-  let cpuBefore = workerdCpuMs();
-  await Promise.all(firsts.map((u) => send(JSON.stringify({ batch: [EVENT_TYPES.page_campaign(u, newId())] }))));
-  expected += firsts.length;
-  await drained();
-  await sleep(500);
-  const firstCpuMs = workerdCpuMs() - cpuBefore;
-  const created = await Promise.all(firsts.map(counters));
-  const mean = (f) => created.reduce((t, c) => t + f(c), 0) / firsts.length;
-  result.new_journey = {
-    rows_read: mean((c) => c.counters.rows_read),
-    rows_written: mean((c) => c.counters.rows_written),
-    statements: mean((c) => c.counters.statements),
-    storage_bytes: mean((c) => c.database_bytes),
-    cpu_ms: firstCpuMs / firsts.length,
-  };
-  const nj = result.new_journey;
-  console.log(
-    `a new journey's first event (a page with a campaign, alone in its request, to its first flush): rows read ${nj.rows_read.toFixed(2)}  written ${nj.rows_written.toFixed(2)}  statements ${nj.statements.toFixed(2)}  storage ${nj.storage_bytes.toFixed(0)} B  CPU ${(nj.cpu_ms * 1000).toFixed(0)} µs`,
-  );
+  // What a new journey costs before its events do: a person's first event in its own request,
+  // as a first visit sends it, counted from the object's creation to its first flush; a visit
+  // from a campaign (a page with one) and a direct one (a track). Per-event rows exclude it.
+  result.new_journeys = {};
+  for (const [kind, make] of [['campaign', EVENT_TYPES.page_campaign], ['direct', EVENT_TYPES.track]]) {
+    const firsts = Array.from({ length: 50 }, (_, i) => `first-${kind}-${i}`);
+    const cpuBefore = workerdCpuMs();
+    await Promise.all(firsts.map((u) => send(JSON.stringify({ batch: [make(u, newId())] }))));
+    expected += firsts.length;
+    await drained();
+    await sleep(500);
+    const cpuMs = workerdCpuMs() - cpuBefore;
+    const created = await Promise.all(firsts.map(counters));
+    const mean = (f) => created.reduce((t, c) => t + f(c), 0) / firsts.length;
+    const nj = {
+      rows_read: mean((c) => c.counters.rows_read),
+      rows_written: mean((c) => c.counters.rows_written),
+      statements: mean((c) => c.counters.statements),
+      storage_bytes: mean((c) => c.database_bytes),
+      cpu_ms: cpuMs / firsts.length,
+    };
+    result.new_journeys[kind] = nj;
+    console.log(
+      `a new journey's first event, ${kind} visit (alone in its request, to its first flush): rows read ${nj.rows_read.toFixed(2)}  written ${nj.rows_written.toFixed(2)}  statements ${nj.statements.toFixed(2)}  storage ${nj.storage_bytes.toFixed(0)} B  CPU ${(nj.cpu_ms * 1000).toFixed(0)} µs`,
+    );
+  }
   console.log('per event: SQLite rows read / written, statements, Durable Object invocations, storage bytes, workerd CPU');
   for (const [shapeName, shape] of Object.entries(SHAPES)) {
     result.per_type[shapeName] = {};
     for (const [type, make] of Object.entries(EVENT_TYPES)) {
       const users = Array.from({ length: shape.users }, (_, i) => `${shapeName}-${type}-${i}`);
-      // Create each journey first: its creation is not this event type's cost.
-      await Promise.all(users.map((u) => send(JSON.stringify({ batch: [EVENT_TYPES.track(u, newId())] }))));
-      expected += users.length;
+      // Create each journey first with an event of the type: neither its creation nor the
+      // table its first touch or conversion makes (durable-objects/src/extras.rs) is this
+      // event type's cost.
+      await Promise.all(users.map((u) => send(JSON.stringify({ batch: [make(u, newId())] }))));
+      expected += users.length * (type === 'conversion' ? 2 : 1);
       await drained();
       const before = await Promise.all(users.map(counters));
       const requests = [];
@@ -274,7 +279,7 @@ if (process.env.BENCH_LADDER_ONLY !== '1') await withStack({ BENCH_COUNTERS: '1'
           requests.push(JSON.stringify({ batch: Array.from({ length: shape.perRequest }, () => make(u, newId())) }));
         }
       }
-      cpuBefore = workerdCpuMs();
+      const cpuBefore = workerdCpuMs();
       let errors = 0;
       let next = 0;
       await Promise.all(

@@ -137,7 +137,7 @@ test('a journey object of schema 6 upgrades on its next call: facts kept, record
     assert.match(now.tables.events, /seq INTEGER/);
     assert.deepEqual(recordIds(origin), ['attribution:mg-2', 'attribution:mg-3', 'event:mg-1', 'event:mg-2', 'event:mg-3', 'event:mg-4'], 'each record once');
 
-    // A new object builds the same schema at once (one statement list, one exec), but for
+    // A new object builds the same schema at once, but for
     // the tables many journeys never need (touches and conversions among them), made on first
     // use (durable-objects/src/extras.rs).
     await stack.resume();

@@ -35,7 +35,7 @@ impl Extra {
         Extra::DeadLetters,
     ];
 
-    /// The table whose presence stands for the extra (created with its others in one `exec`).
+    /// The table whose presence stands for the extra (created with its others, first of them).
     pub const fn table(self) -> &'static str {
         match self {
             Extra::Touches => "touches",
@@ -137,7 +137,10 @@ impl SqlJourneyStore {
         if known & extra.bit() != 0 {
             return Ok(());
         }
-        self.sql.exec(&extra.statements().join(";\n"), None)?;
+        // One statement per `exec`, so the counted rows are all of them (`schema::CURRENT`).
+        for statement in extra.statements() {
+            self.sql.exec(statement, None)?;
+        }
         self.extras.0.set(Some(known | extra.bit()));
         Ok(())
     }
