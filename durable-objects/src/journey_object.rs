@@ -382,8 +382,8 @@ impl JourneyObject {
         })
     }
 
-    /// Pulls in every journey the events name (anonymous ids, alias, click ids) not merged yet.
-    /// The journeys this request's events name that are not merged into this one yet.
+    /// The journeys the events name (anonymous ids, alias, click ids) not merged into this one
+    /// yet, leaving out sources that refused a client key before.
     fn merge_sources(
         &self,
         request: &RecordRequest,
@@ -403,6 +403,7 @@ impl JourneyObject {
         Ok(sources)
     }
 
+    /// Pulls in every journey of `sources`.
     async fn merge(
         &self,
         request: &RecordRequest,

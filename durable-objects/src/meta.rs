@@ -124,6 +124,10 @@ impl<'a> Meta<'a> {
         if self.store.cached_meta(name).flatten().as_deref() == Some(text.as_str()) {
             return Ok(());
         }
+        self.write_row(name, text)
+    }
+
+    fn write_row(&self, name: &str, text: String) -> Result<(), StoreError> {
         self.store.sql.exec(
             "INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
             vec![name.into(), SqlStorageValue::String(text.clone())],
@@ -163,11 +167,7 @@ impl<'a> Meta<'a> {
             Some(pack) => serde_json::to_string(pack)?,
             None => return Ok(()),
         };
-        self.store.sql.exec(
-            "INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-            vec![PACK.into(), SqlStorageValue::String(text.clone())],
-        )?;
-        self.store.cache_meta(PACK, Some(text));
+        self.write_row(PACK, text)?;
         self.store.meta_pack_waiting.set(false);
         Ok(())
     }
