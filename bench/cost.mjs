@@ -66,8 +66,7 @@ for (const [name, mix] of Object.entries(model.mixes)) {
 const FIRST_EVENT = { campaign: 'page_campaign', direct: 'track' };
 function priceNewJourney(result, kind) {
   const p = model.prices_usd;
-  // Files from before the direct visit was measured hold the campaign one alone.
-  const first = (result.new_journeys ?? { campaign: result.new_journey })[kind];
+  const first = result.new_journeys?.[kind];
   if (!first) return null;
   const returning = result.per_type.single[FIRST_EVENT[kind]];
   const parts = {

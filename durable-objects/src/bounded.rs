@@ -30,26 +30,22 @@ pub struct Newest {
 /// budget is spent.
 pub fn newest(store: &SqlJourneyStore, with_events: bool) -> Result<Newest, StoreError> {
     let mut budget = MAX_EXPORT_BYTES;
-    let attributions = if store.has(Extra::Attributions)? {
+    let attributions = store.reading(Extra::Attributions, || {
         read(
             store,
             "SELECT body FROM attributions ORDER BY ts_ms DESC, conversion_id DESC LIMIT ?",
             MAX_EXPORT_CONVERSIONS,
             &mut budget,
-        )?
-    } else {
-        Vec::new()
-    };
-    let touches = if store.has(Extra::Touches)? {
+        )
+    })?;
+    let touches = store.reading(Extra::Touches, || {
         read(
             store,
             "SELECT body FROM touches ORDER BY ts_ms DESC, touch_id DESC LIMIT ?",
             MAX_EXPORT_TOUCHES,
             &mut budget,
-        )?
-    } else {
-        Vec::new()
-    };
+        )
+    })?;
     let events = if with_events {
         read(
             store,

@@ -53,27 +53,25 @@ pub fn room(store: &SqlJourneyStore) -> Result<usize, StoreError> {
 }
 
 pub fn count(store: &SqlJourneyStore) -> Result<u64, StoreError> {
-    if !store.has(Extra::DeadLetters)? {
-        return Ok(0);
-    }
-    let rows: Vec<Count> = store
-        .sql
-        .exec("SELECT count(*) AS n FROM dead_letters", None)?
-        .to_array()?;
-    Ok(rows.first().map_or(0, |c| c.n as u64))
+    store.reading(Extra::DeadLetters, || {
+        let rows: Vec<Count> = store
+            .sql
+            .exec("SELECT count(*) AS n FROM dead_letters", None)?
+            .to_array()?;
+        Ok(rows.first().map_or(0, |c| c.n as u64))
+    })
 }
 
 fn oldest(store: &SqlJourneyStore) -> Result<Vec<Row>, StoreError> {
-    if !store.has(Extra::DeadLetters)? {
-        return Ok(Vec::new());
-    }
-    Ok(store
-        .sql
-        .exec(
-            "SELECT seq, at_ms, status, body FROM dead_letters ORDER BY seq LIMIT ?",
-            vec![int(MAX_DEAD_LETTERS_PER_REQUEST as i64)],
-        )?
-        .to_array()?)
+    store.reading(Extra::DeadLetters, || {
+        Ok(store
+            .sql
+            .exec(
+                "SELECT seq, at_ms, status, body FROM dead_letters ORDER BY seq LIMIT ?",
+                vec![int(MAX_DEAD_LETTERS_PER_REQUEST as i64)],
+            )?
+            .to_array()?)
+    })
 }
 
 pub fn view(store: &SqlJourneyStore, journey: String) -> Result<DeadLettersView, StoreError> {

@@ -5,8 +5,9 @@
 //! conversion, an outbox row (merges, null paths, re-runs, edge facts), a merge, a postback or
 //! a dead letter, so those tables wait.
 //!
-//! Writers call [`SqlJourneyStore::ensure`] first; readers ask [`SqlJourneyStore::has`] and
-//! read nothing when the table is not there. Objects created before this hold every table.
+//! Writers call [`SqlJourneyStore::ensure`] first; readers go through
+//! [`SqlJourneyStore::reading`] (or ask [`SqlJourneyStore::has`]) and read nothing when the
+//! table is not there. Objects created before this hold every table.
 
 use std::cell::Cell;
 
@@ -128,6 +129,20 @@ impl SqlJourneyStore {
     /// Whether the database holds `extra`'s tables.
     pub fn has(&self, extra: Extra) -> Result<bool, StoreError> {
         Ok(self.extras()? & extra.bit() != 0)
+    }
+
+    /// What `read` gives when `extra`'s tables are there; nothing (the default) when they are
+    /// not, without a statement.
+    pub fn reading<T: Default>(
+        &self,
+        extra: Extra,
+        read: impl FnOnce() -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        if self.has(extra)? {
+            read()
+        } else {
+            Ok(T::default())
+        }
     }
 
     /// Creates `extra`'s tables if they are not there yet (in the caller's transaction: a

@@ -230,18 +230,17 @@ impl<'a> Meta<'a> {
     }
 
     pub fn merged_from(&self) -> Result<Vec<String>, StoreError> {
-        if !self.store.has(Extra::MergedFrom)? {
-            return Ok(Vec::new());
-        }
-        let rows: Vec<Journey> = self
-            .store
-            .sql
-            .exec(
-                "SELECT journey FROM merged_from ORDER BY merged_at_ms, journey",
-                None,
-            )?
-            .to_array()?;
-        Ok(rows.into_iter().map(|r| r.journey).collect())
+        self.store.reading(Extra::MergedFrom, || {
+            let rows: Vec<Journey> = self
+                .store
+                .sql
+                .exec(
+                    "SELECT journey FROM merged_from ORDER BY merged_at_ms, journey",
+                    None,
+                )?
+                .to_array()?;
+            Ok(rows.into_iter().map(|r| r.journey).collect())
+        })
     }
 
     /// A merge, once seen, stays (only erasure removes it, and drops the cache).

@@ -292,17 +292,16 @@ struct MaybeTime {
 
 /// When the earliest pending postback is due.
 pub fn next_due(store: &SqlJourneyStore) -> Result<Option<i64>, StoreError> {
-    if !store.has(Extra::Postbacks)? {
-        return Ok(None);
-    }
-    let rows: Vec<MaybeTime> = store
-        .sql
-        .exec(
-            "SELECT min(next_attempt_ms) AS ts FROM postbacks WHERE status = 'pending'",
-            None,
-        )?
-        .to_array()?;
-    Ok(rows.first().and_then(|r| r.ts).map(|t| t as i64))
+    store.reading(Extra::Postbacks, || {
+        let rows: Vec<MaybeTime> = store
+            .sql
+            .exec(
+                "SELECT min(next_attempt_ms) AS ts FROM postbacks WHERE status = 'pending'",
+                None,
+            )?
+            .to_array()?;
+        Ok(rows.first().and_then(|r| r.ts).map(|t| t as i64))
+    })
 }
 
 #[derive(Deserialize)]
@@ -444,19 +443,18 @@ struct StateRow {
 
 /// Every postback of the journey with its delivery state, oldest first.
 pub fn states(store: &SqlJourneyStore) -> Result<Vec<PostbackState>, StoreError> {
-    if !store.has(Extra::Postbacks)? {
-        return Ok(Vec::new());
-    }
-    let rows: Vec<StateRow> = store
-        .sql
-        .exec(
-            "SELECT status, attempts, next_attempt_ms, last_status, last_error, last_attempt_ms, \
-             body, device_ids IS NOT NULL AS holds_device_ids FROM postbacks \
-             ORDER BY created_ms, key",
-            None,
-        )?
-        .to_array()?;
-    rows.into_iter().map(state_of).collect()
+    store.reading(Extra::Postbacks, || {
+        let rows: Vec<StateRow> = store
+            .sql
+            .exec(
+                "SELECT status, attempts, next_attempt_ms, last_status, last_error, last_attempt_ms, \
+                 body, device_ids IS NOT NULL AS holds_device_ids FROM postbacks \
+                 ORDER BY created_ms, key",
+                None,
+            )?
+            .to_array()?;
+        rows.into_iter().map(state_of).collect()
+    })
 }
 
 /// The newest `limit` postbacks with their delivery state, oldest first (the export's bound).
@@ -464,24 +462,23 @@ pub fn newest_states(
     store: &SqlJourneyStore,
     limit: usize,
 ) -> Result<Vec<PostbackState>, StoreError> {
-    if !store.has(Extra::Postbacks)? {
-        return Ok(Vec::new());
-    }
-    let rows: Vec<StateRow> = store
-        .sql
-        .exec(
-            "SELECT status, attempts, next_attempt_ms, last_status, last_error, last_attempt_ms, \
-             body, device_ids IS NOT NULL AS holds_device_ids FROM postbacks \
-             ORDER BY created_ms DESC, key DESC LIMIT ?",
-            vec![int(limit as i64)],
-        )?
-        .to_array()?;
-    let mut states = rows
-        .into_iter()
-        .map(state_of)
-        .collect::<Result<Vec<_>, _>>()?;
-    states.reverse();
-    Ok(states)
+    store.reading(Extra::Postbacks, || {
+        let rows: Vec<StateRow> = store
+            .sql
+            .exec(
+                "SELECT status, attempts, next_attempt_ms, last_status, last_error, last_attempt_ms, \
+                 body, device_ids IS NOT NULL AS holds_device_ids FROM postbacks \
+                 ORDER BY created_ms DESC, key DESC LIMIT ?",
+                vec![int(limit as i64)],
+            )?
+            .to_array()?;
+        let mut states = rows
+            .into_iter()
+            .map(state_of)
+            .collect::<Result<Vec<_>, _>>()?;
+        states.reverse();
+        Ok(states)
+    })
 }
 
 fn state_of(row: StateRow) -> Result<PostbackState, StoreError> {

@@ -96,11 +96,7 @@ fn run(store: &SqlJourneyStore, now_ms: i64) -> Result<Option<i64>, StoreError> 
     if events > 0 {
         store.forget_activity();
     }
-    let oldest_touch = if store.has(Extra::Touches)? {
-        oldest(store, "touches")?
-    } else {
-        None
-    };
+    let oldest_touch = store.reading(Extra::Touches, || oldest(store, "touches"))?;
     let oldest = [oldest(store, "events")?, oldest_touch]
         .into_iter()
         .flatten()

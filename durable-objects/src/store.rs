@@ -534,13 +534,12 @@ impl JourneyStore for SqlJourneyStore {
     }
 
     fn has_touch(&self, touch: &Touch) -> Result<bool, StoreError> {
-        if !self.has(Extra::Touches)? {
-            return Ok(false);
-        }
-        self.exists(
-            "SELECT 1 AS found FROM touches WHERE ts_ms = ? AND touch_id = ?",
-            vec![int(touch.ts_ms), text(&touch.touch_id)],
-        )
+        self.reading(Extra::Touches, || {
+            self.exists(
+                "SELECT 1 AS found FROM touches WHERE ts_ms = ? AND touch_id = ?",
+                vec![int(touch.ts_ms), text(&touch.touch_id)],
+            )
+        })
     }
 
     fn insert_touch(&self, touch: &Touch) -> Result<(), StoreError> {
@@ -557,25 +556,23 @@ impl JourneyStore for SqlJourneyStore {
     }
 
     fn latest_touch(&self, ts_ms: i64) -> Result<Option<Touch>, StoreError> {
-        if !self.has(Extra::Touches)? {
-            return Ok(None);
-        }
-        Ok(self
-            .bodies(
-                "SELECT body FROM touches WHERE ts_ms <= ? ORDER BY ts_ms DESC, touch_id DESC LIMIT 1",
-                vec![int(ts_ms)],
-            )?
-            .pop())
+        self.reading(Extra::Touches, || {
+            Ok(self
+                .bodies(
+                    "SELECT body FROM touches WHERE ts_ms <= ? ORDER BY ts_ms DESC, touch_id DESC LIMIT 1",
+                    vec![int(ts_ms)],
+                )?
+                .pop())
+        })
     }
 
     fn touches_since(&self, from_ms: i64) -> Result<Vec<Touch>, StoreError> {
-        if !self.has(Extra::Touches)? {
-            return Ok(Vec::new());
-        }
-        self.bodies(
-            "SELECT body FROM touches WHERE ts_ms >= ?",
-            vec![time_bound(from_ms)],
-        )
+        self.reading(Extra::Touches, || {
+            self.bodies(
+                "SELECT body FROM touches WHERE ts_ms >= ?",
+                vec![time_bound(from_ms)],
+            )
+        })
     }
 
     fn touches_between(
@@ -584,39 +581,36 @@ impl JourneyStore for SqlJourneyStore {
         to_ms: i64,
         limit: usize,
     ) -> Result<Vec<Touch>, StoreError> {
-        if !self.has(Extra::Touches)? {
-            return Ok(Vec::new());
-        }
-        let mut touches: Vec<Touch> = self.bodies(
-            "SELECT body FROM touches WHERE ts_ms >= ? AND ts_ms <= ? \
-             ORDER BY ts_ms DESC, touch_id DESC LIMIT ?",
-            vec![time_bound(from_ms), time_bound(to_ms), int(limit as i64)],
-        )?;
-        touches.reverse();
-        Ok(touches)
+        self.reading(Extra::Touches, || {
+            let mut touches: Vec<Touch> = self.bodies(
+                "SELECT body FROM touches WHERE ts_ms >= ? AND ts_ms <= ? \
+                 ORDER BY ts_ms DESC, touch_id DESC LIMIT ?",
+                vec![time_bound(from_ms), time_bound(to_ms), int(limit as i64)],
+            )?;
+            touches.reverse();
+            Ok(touches)
+        })
     }
 
     fn has_order(&self, conversion_name: &str, order_id: &str) -> Result<bool, StoreError> {
-        if !self.has(Extra::Attributions)? {
-            return Ok(false);
-        }
-        self.exists(
-            "SELECT 1 AS found FROM attributions WHERE name = ? AND order_id = ?",
-            vec![text(conversion_name), text(order_id)],
-        )
+        self.reading(Extra::Attributions, || {
+            self.exists(
+                "SELECT 1 AS found FROM attributions WHERE name = ? AND order_id = ?",
+                vec![text(conversion_name), text(order_id)],
+            )
+        })
     }
 
     fn has_attribution(&self, result: &AttributionResult) -> Result<bool, StoreError> {
-        if !self.has(Extra::Attributions)? {
-            return Ok(false);
-        }
-        self.exists(
-            "SELECT 1 AS found FROM attributions WHERE ts_ms = ? AND conversion_id = ?",
-            vec![
-                int(result.conversion.ts_ms),
-                text(&result.conversion.conversion_id),
-            ],
-        )
+        self.reading(Extra::Attributions, || {
+            self.exists(
+                "SELECT 1 AS found FROM attributions WHERE ts_ms = ? AND conversion_id = ?",
+                vec![
+                    int(result.conversion.ts_ms),
+                    text(&result.conversion.conversion_id),
+                ],
+            )
+        })
     }
 
     fn insert_attribution(&self, result: &AttributionResult) -> Result<(), StoreError> {
@@ -641,23 +635,22 @@ impl JourneyStore for SqlJourneyStore {
     }
 
     fn replace_attribution(&self, result: &AttributionResult) -> Result<(), StoreError> {
-        if !self.has(Extra::Attributions)? {
-            return Ok(());
-        }
-        self.keep_unsent_revision(result)?;
-        self.sql.exec(
-            "UPDATE attributions SET rejected = ?, body = ? WHERE ts_ms = ? AND conversion_id = ?",
-            vec![
-                result
-                    .rejected
-                    .as_deref()
-                    .map_or(SqlStorageValue::Null, text),
-                text(&serde_json::to_string(result)?),
-                int(result.conversion.ts_ms),
-                text(&result.conversion.conversion_id),
-            ],
-        )?;
-        Ok(())
+        self.reading(Extra::Attributions, || {
+            self.keep_unsent_revision(result)?;
+            self.sql.exec(
+                "UPDATE attributions SET rejected = ?, body = ? WHERE ts_ms = ? AND conversion_id = ?",
+                vec![
+                    result
+                        .rejected
+                        .as_deref()
+                        .map_or(SqlStorageValue::Null, text),
+                    text(&serde_json::to_string(result)?),
+                    int(result.conversion.ts_ms),
+                    text(&result.conversion.conversion_id),
+                ],
+            )?;
+            Ok(())
+        })
     }
 
     fn latest_conversion_named(
@@ -665,34 +658,32 @@ impl JourneyStore for SqlJourneyStore {
         name: &str,
         before_ms: i64,
     ) -> Result<Option<i64>, StoreError> {
-        if !self.has(Extra::Attributions)? {
-            return Ok(None);
-        }
-        let rows: Vec<MaybeTime> = self
-            .sql
-            .exec(
-                // Walks the conversions back in time and stops at the first kept one of the name.
-                "SELECT ts_ms AS ts FROM attributions \
-                 WHERE name = ? AND ts_ms < ? AND rejected IS NULL ORDER BY ts_ms DESC LIMIT 1",
-                vec![text(name), int(before_ms)],
-            )?
-            .to_array()?;
-        Ok(rows.first().and_then(|r| r.ts).map(|t| t as i64))
+        self.reading(Extra::Attributions, || {
+            let rows: Vec<MaybeTime> = self
+                .sql
+                .exec(
+                    // Walks the conversions back in time and stops at the first kept one of the name.
+                    "SELECT ts_ms AS ts FROM attributions \
+                     WHERE name = ? AND ts_ms < ? AND rejected IS NULL ORDER BY ts_ms DESC LIMIT 1",
+                    vec![text(name), int(before_ms)],
+                )?
+                .to_array()?;
+            Ok(rows.first().and_then(|r| r.ts).map(|t| t as i64))
+        })
     }
 
     fn first_conversion_before(&self, before_ms: i64) -> Result<Option<i64>, StoreError> {
-        if !self.has(Extra::Attributions)? {
-            return Ok(None);
-        }
-        let rows: Vec<MaybeTime> = self
-            .sql
-            .exec(
-                "SELECT ts_ms AS ts FROM attributions WHERE ts_ms < ? AND rejected IS NULL \
-                 ORDER BY ts_ms LIMIT 1",
-                vec![int(before_ms)],
-            )?
-            .to_array()?;
-        Ok(rows.first().and_then(|r| r.ts).map(|t| t as i64))
+        self.reading(Extra::Attributions, || {
+            let rows: Vec<MaybeTime> = self
+                .sql
+                .exec(
+                    "SELECT ts_ms AS ts FROM attributions WHERE ts_ms < ? AND rejected IS NULL \
+                     ORDER BY ts_ms LIMIT 1",
+                    vec![int(before_ms)],
+                )?
+                .to_array()?;
+            Ok(rows.first().and_then(|r| r.ts).map(|t| t as i64))
+        })
     }
 
     fn enqueue(&self, record: &OutboxRecord) -> Result<(), StoreError> {
@@ -738,38 +729,35 @@ impl JourneyStore for SqlJourneyStore {
     }
 
     fn all_touches(&self) -> Result<Vec<Touch>, StoreError> {
-        if !self.has(Extra::Touches)? {
-            return Ok(Vec::new());
-        }
-        self.bodies(
-            "SELECT body FROM touches ORDER BY ts_ms, touch_id",
-            Vec::new(),
-        )
+        self.reading(Extra::Touches, || {
+            self.bodies(
+                "SELECT body FROM touches ORDER BY ts_ms, touch_id",
+                Vec::new(),
+            )
+        })
     }
 
     fn all_attributions(&self) -> Result<Vec<AttributionResult>, StoreError> {
-        if !self.has(Extra::Attributions)? {
-            return Ok(Vec::new());
-        }
-        self.bodies(
-            "SELECT body FROM attributions ORDER BY ts_ms, conversion_id",
-            Vec::new(),
-        )
+        self.reading(Extra::Attributions, || {
+            self.bodies(
+                "SELECT body FROM attributions ORDER BY ts_ms, conversion_id",
+                Vec::new(),
+            )
+        })
     }
 
     fn conversion_times_since(&self, from_ms: i64) -> Result<Vec<i64>, StoreError> {
-        if !self.has(Extra::Attributions)? {
-            return Ok(Vec::new());
-        }
-        // Covered by `attributions_by_time` (schema version 3): no JSON body is read.
-        let rows: Vec<Time> = self
-            .sql
-            .exec(
-                "SELECT ts_ms AS ts FROM attributions WHERE ts_ms >= ? ORDER BY ts_ms",
-                vec![time_bound(from_ms)],
-            )?
-            .to_array()?;
-        Ok(rows.into_iter().map(|r| r.ts as i64).collect())
+        self.reading(Extra::Attributions, || {
+            // Covered by `attributions_by_time` (schema version 3): no JSON body is read.
+            let rows: Vec<Time> = self
+                .sql
+                .exec(
+                    "SELECT ts_ms AS ts FROM attributions WHERE ts_ms >= ? ORDER BY ts_ms",
+                    vec![time_bound(from_ms)],
+                )?
+                .to_array()?;
+            Ok(rows.into_iter().map(|r| r.ts as i64).collect())
+        })
     }
 
     fn null_path_state(&self) -> Result<NullPathState, StoreError> {

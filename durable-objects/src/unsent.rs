@@ -148,35 +148,34 @@ impl SqlJourneyStore {
     /// `out` whole (the origin gets every revision, this one before the new). One statement,
     /// which changes nothing when the event was sent: a re-run over history reads no body.
     pub fn keep_unsent_revision(&self, result: &AttributionResult) -> Result<(), StoreError> {
-        if !self.has(Extra::Attributions)? {
-            return Ok(());
-        }
-        let conversion = &result.conversion;
-        let meta = Meta::new(self);
-        let Some(key) = meta.key()? else {
-            return Ok(());
-        };
-        let journey = key.object_name();
-        let owner = Owner {
-            app_id: &key.app_id,
-            journey: &journey,
-        };
-        let named = attribution_row_line(conversion.ts_ms, &conversion.conversion_id)?;
-        self.write_event_rows()?;
-        self.sql.exec(
-            "UPDATE events SET out = replace(out, ?1, ?2 || \
-             (SELECT body FROM attributions WHERE ts_ms = ?3 AND conversion_id = ?4) || '}') \
-             WHERE message_id = ?4 AND seq > ?5 AND instr(out, ?1) > 0 \
-             AND EXISTS (SELECT 1 FROM attributions WHERE ts_ms = ?3 AND conversion_id = ?4)",
-            vec![
-                text(&named),
-                text(&attribution_line_start(owner)),
-                int(conversion.ts_ms),
-                text(&conversion.conversion_id),
-                int(meta.sent_seq()?),
-            ],
-        )?;
-        Ok(())
+        self.reading(Extra::Attributions, || {
+            let conversion = &result.conversion;
+            let meta = Meta::new(self);
+            let Some(key) = meta.key()? else {
+                return Ok(());
+            };
+            let journey = key.object_name();
+            let owner = Owner {
+                app_id: &key.app_id,
+                journey: &journey,
+            };
+            let named = attribution_row_line(conversion.ts_ms, &conversion.conversion_id)?;
+            self.write_event_rows()?;
+            self.sql.exec(
+                "UPDATE events SET out = replace(out, ?1, ?2 || \
+                 (SELECT body FROM attributions WHERE ts_ms = ?3 AND conversion_id = ?4) || '}') \
+                 WHERE message_id = ?4 AND seq > ?5 AND instr(out, ?1) > 0 \
+                 AND EXISTS (SELECT 1 FROM attributions WHERE ts_ms = ?3 AND conversion_id = ?4)",
+                vec![
+                    text(&named),
+                    text(&attribution_line_start(owner)),
+                    int(conversion.ts_ms),
+                    text(&conversion.conversion_id),
+                    int(meta.sent_seq()?),
+                ],
+            )?;
+            Ok(())
+        })
     }
 
     /// The mark moved: events up to `seq` are sent.
