@@ -444,16 +444,10 @@ struct StateRow {
 /// Every postback of the journey with its delivery state, oldest first.
 pub fn states(store: &SqlJourneyStore) -> Result<Vec<PostbackState>, StoreError> {
     store.reading(Extra::Postbacks, || {
-        let rows: Vec<StateRow> = store
-            .sql
-            .exec(
-                "SELECT status, attempts, next_attempt_ms, last_status, last_error, last_attempt_ms, \
-                 body, device_ids IS NOT NULL AS holds_device_ids FROM postbacks \
-                 ORDER BY created_ms, key",
-                None,
-            )?
-            .to_array()?;
-        rows.into_iter().map(state_of).collect()
+        state_rows(store, "ORDER BY created_ms, key", Vec::new())?
+            .into_iter()
+            .map(state_of)
+            .collect()
     })
 }
 
@@ -463,15 +457,11 @@ pub fn newest_states(
     limit: usize,
 ) -> Result<Vec<PostbackState>, StoreError> {
     store.reading(Extra::Postbacks, || {
-        let rows: Vec<StateRow> = store
-            .sql
-            .exec(
-                "SELECT status, attempts, next_attempt_ms, last_status, last_error, last_attempt_ms, \
-                 body, device_ids IS NOT NULL AS holds_device_ids FROM postbacks \
-                 ORDER BY created_ms DESC, key DESC LIMIT ?",
-                vec![int(limit as i64)],
-            )?
-            .to_array()?;
+        let rows = state_rows(
+            store,
+            "ORDER BY created_ms DESC, key DESC LIMIT ?",
+            vec![int(limit as i64)],
+        )?;
         let mut states = rows
             .into_iter()
             .map(state_of)
@@ -479,6 +469,24 @@ pub fn newest_states(
         states.reverse();
         Ok(states)
     })
+}
+
+fn state_rows(
+    store: &SqlJourneyStore,
+    order: &str,
+    binds: Vec<worker::SqlStorageValue>,
+) -> Result<Vec<StateRow>, StoreError> {
+    Ok(store
+        .sql
+        .exec(
+            &format!(
+                "SELECT status, attempts, next_attempt_ms, last_status, last_error, \
+                 last_attempt_ms, body, device_ids IS NOT NULL AS holds_device_ids \
+                 FROM postbacks {order}"
+            ),
+            binds,
+        )?
+        .to_array()?)
 }
 
 fn state_of(row: StateRow) -> Result<PostbackState, StoreError> {
