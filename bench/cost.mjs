@@ -11,7 +11,8 @@
 //   Worker's share. A lower bound: objects are billed wall time while active, and waiting on
 //   storage or the origin is not CPU;
 // - SQLite rows read and written as counted by the cursors; storage: bytes added per event
-//   kept for one month.
+//   kept for one month (from the mix's `storage_shape` when its own shape cannot see it).
+// The web mix comes twice: a visit's events sharing a flush, and each event flushing alone.
 // Then what each new person adds once, on top of their events (per million new journeys): the
 // rows its first event writes beyond a returning person's, and its database's size for a month.
 import { readFileSync } from 'node:fs';
@@ -24,12 +25,17 @@ if (files.length === 0) {
   console.error('usage: node bench/cost.mjs <bench-edge.json> [<another.json>]');
   process.exit(2);
 }
-const EVENTS_PER_REQUEST = { single: 1, batch20: 20 };
+const EVENTS_PER_REQUEST = { single: 1, spaced: 1, batch20: 20 };
 
 function price(result, mix) {
   const p = model.prices_usd;
   const rows = result.per_type[mix.shape];
-  const weighted = (field) => Object.entries(mix.events).reduce((t, [type, w]) => t + w * rows[type][field], 0);
+  // Result files from before a shape was measured (e.g. a before-and-after pair).
+  if (!rows) return null;
+  const weightedOver = (shapeRows, field) => Object.entries(mix.events).reduce((t, [type, w]) => t + w * shapeRows[type][field], 0);
+  const weighted = (field) => weightedOver(rows, field);
+  // A shape of one event per person cannot see storage grow (a page holds several events).
+  const storageRows = result.per_type[mix.storage_shape ?? mix.shape] ?? rows;
   const workerCpuMs = result.ladder.validate_only.cpu_ms_per_event;
   const doCpuMs = Math.max(0, weighted('cpu_ms') - workerCpuMs);
   const parts = {
@@ -40,12 +46,13 @@ function price(result, mix) {
     rows_read: p.sqlite_rows_read_per_million * weighted('rows_read'),
     rows_written: p.sqlite_rows_written_per_million * weighted('rows_written'),
     // bytes per event x 1e6 events, in GB, kept one month
-    storage_month: (p.sqlite_storage_gb_month * weighted('storage_bytes') * 1e6) / 1e9,
+    storage_month: (p.sqlite_storage_gb_month * weightedOver(storageRows, 'storage_bytes') * 1e6) / 1e9,
   };
   parts.total = Object.values(parts).reduce((a, b) => a + b, 0);
   return { parts, rows_written: weighted('rows_written'), rows_read: weighted('rows_read') };
 }
 
+const cell = (measured, show) => (measured ? show(measured) : 'not measured').padStart(14);
 const results = files.map((f) => ({ file: f, data: JSON.parse(readFileSync(f, 'utf8')) }));
 console.log(`prices read ${model.read_on} (${model.sources.join(', ')}); USD per million events`);
 for (const [name, mix] of Object.entries(model.mixes)) {
@@ -53,11 +60,10 @@ for (const [name, mix] of Object.entries(model.mixes)) {
   const priced = results.map((r) => price(r.data, mix));
   const header = results.map((r) => (r.data.label || r.file).padStart(14)).join('');
   console.log(`${''.padEnd(22)}${header}`);
-  for (const key of Object.keys(priced[0].parts)) {
-    console.log(`${key.padEnd(22)}${priced.map((x) => `$${x.parts[key].toFixed(3)}`.padStart(14)).join('')}`);
-  }
-  console.log(`${'rows written / event'.padEnd(22)}${priced.map((x) => x.rows_written.toFixed(2).padStart(14)).join('')}`);
-  console.log(`${'rows read / event'.padEnd(22)}${priced.map((x) => x.rows_read.toFixed(2).padStart(14)).join('')}`);
+  const keys = Object.keys(priced.find(Boolean)?.parts ?? { total: 0 });
+  for (const key of keys) console.log(`${key.padEnd(22)}${priced.map((x) => cell(x, (m) => `$${m.parts[key].toFixed(3)}`)).join('')}`);
+  console.log(`${'rows written / event'.padEnd(22)}${priced.map((x) => cell(x, (m) => m.rows_written.toFixed(2))).join('')}`);
+  console.log(`${'rows read / event'.padEnd(22)}${priced.map((x) => cell(x, (m) => m.rows_read.toFixed(2))).join('')}`);
 }
 
 // A new journey's own cost: its first event's rows beyond those of a returning person's same
@@ -82,7 +88,6 @@ for (const kind of Object.keys(FIRST_EVENT)) {
   console.log(`\na new journey, ${kind} visit: once per person on top of its events (USD per million new journeys)`);
   const journeys = results.map((r) => priceNewJourney(r.data, kind));
   console.log(`${''.padEnd(22)}${results.map((r) => (r.data.label || r.file).padStart(14)).join('')}`);
-  const cell = (j, f) => (j ? f(j) : 'not measured').padStart(14);
   for (const key of ['rows_written', 'rows_read', 'storage_month', 'total']) {
     console.log(`${key.padEnd(22)}${journeys.map((j) => cell(j, (x) => `$${x.parts[key].toFixed(3)}`)).join('')}`);
   }

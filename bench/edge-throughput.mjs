@@ -219,7 +219,14 @@ console.log(
 );
 
 // 2. Counts per event type and request shape (BENCH_LADDER_ONLY=1 skips them).
-const SHAPES = { single: { users: 50, perUser: 8, perRequest: 1 }, batch20: { users: 20, perUser: 40, perRequest: 20 } };
+// single: a visit's events, one per request, close enough together (within FLUSH_DELAY_MS) to
+// share a flush; spaced: each event of a person more than FLUSH_DELAY_MS after the previous, so
+// each flushes alone (its own alarm run and mark); batch20: a mobile SDK's flush.
+const SHAPES = {
+  single: { users: 50, perUser: 8, perRequest: 1 },
+  spaced: { users: 50, perUser: 1, perRequest: 1 },
+  batch20: { users: 20, perUser: 40, perRequest: 20 },
+};
 if (process.env.BENCH_LADDER_ONLY !== '1') await withStack({ BENCH_COUNTERS: '1' }, async (stack, app, send) => {
   const ns = await stack.mf.getDurableObjectNamespace('JOURNEY', 'attrib-ingest');
   const counters = async (userId) => {
