@@ -19,8 +19,8 @@ test('@segment/analytics-node delivers every call type', async () => {
   const responses = [];
   analytics.on('error', (err) => errors.push(err));
   // flushAt 4 sends the first four calls as one batch at once and the rest at closeAndFlush; the
-  // two requests may overtake each other, and a touch arriving after its conversion is not
-  // credited (no re-attribution of late touches yet), so the order is made certain here.
+  // two requests may overtake each other. The order is made certain here so the conversion is
+  // credited at its first revision (a touch arriving after it gives it a second: e2e late-touch).
   const firstBatch = new Promise((resolve) => analytics.once('http_response', resolve));
   analytics.on('http_response', (res) => responses.push(res.status));
   const userId = 'node-client-user';

@@ -6,12 +6,14 @@
 //! attribution under every model, its outbox records, its postbacks) is written in one atomic
 //! unit, and an event id already stored is never stored again, however many times it is
 //! retried. How a conversion is judged (lifecycle, fraud, models, re-engagement) is in
-//! [`decide`]; re-running attribution over the stored history is [`Journey::reattribute`].
+//! [`decide`]; re-running attribution over the stored history is [`Journey::reattribute`], and
+//! a touch that arrives after the conversions it precedes has them judged again ([`late`]).
 //! Touches that end without a conversion are closed into null paths by [`nulls`], from the
 //! journey's alarm; recording and merging keep its due time ([`NullPathState`]) up to date.
 
 pub mod activity;
 mod decide;
+mod late;
 #[cfg(any(test, feature = "memory-store"))]
 pub mod memory;
 pub mod nulls;
@@ -39,6 +41,7 @@ use crate::postback::device::PostbackDeviceIds;
 use crate::postback::Postback;
 use crate::settings::AppSettings;
 use crate::touch::{classify, Recording, Touch};
+use late::LateTouches;
 
 /// Storage for one journey. Methods take `&self`: a Durable Object's storage handle is shared.
 pub trait JourneyStore {
@@ -76,6 +79,9 @@ pub trait JourneyStore {
     /// Like [`Self::latest_activity`], counting only engagement: events other than
     /// tracking-link clicks and impressions.
     fn latest_engagement(&self, ts_ms: i64, excluding: &str) -> Result<Option<i64>, Self::Error>;
+    /// Whether an event other than `excluding` is stored with a time at or after `ts_ms`:
+    /// the event being recorded may have arrived out of order.
+    fn has_event_since(&self, ts_ms: i64, excluding: &str) -> Result<bool, Self::Error>;
 
     /// Whether a touch with this id and time is stored (touches are keyed by both: time
     /// order is the table's order, with no index to write).
@@ -116,6 +122,14 @@ pub trait JourneyStore {
     fn all_events(&self) -> Result<Vec<Event>, Self::Error>;
     fn all_touches(&self) -> Result<Vec<Touch>, Self::Error>;
     fn all_attributions(&self) -> Result<Vec<AttributionResult>, Self::Error>;
+    /// The stored conversions from `from_ms` to `to_ms` (both included), oldest first, the
+    /// first `limit` of them.
+    fn attributions_between(
+        &self,
+        from_ms: i64,
+        to_ms: i64,
+        limit: usize,
+    ) -> Result<Vec<AttributionResult>, Self::Error>;
 
     /// Times of the stored conversions (every attribution: credited, organic or
     /// fraud-rejected) at or after `from_ms`, oldest first. Null paths end at them.
@@ -223,8 +237,12 @@ impl<'a, S: JourneyStore> Journey<'a, S> {
         flag: Option<&Flag>,
         now_ms: i64,
     ) -> Result<EventOutcome, JourneyError<S::Error>> {
-        self.store
-            .atomically(|| self.record_within(event, flag, now_ms))
+        self.store.atomically(|| {
+            let mut late = LateTouches::default();
+            let outcome = self.record_within(event, flag, now_ms, &mut late)?;
+            self.credit_late_touches(late, now_ms)?;
+            Ok(outcome)
+        })
     }
 
     /// Records events in order in one transaction (one commit instead of one per event), each
@@ -239,20 +257,24 @@ impl<'a, S: JourneyStore> Journey<'a, S> {
     ) -> Result<Vec<EventOutcome>, JourneyError<S::Error>> {
         self.store.atomically(|| {
             self.store.look_up_events(events)?;
-            events
+            let mut late = LateTouches::default();
+            let outcomes = events
                 .iter()
-                .map(|event| self.record_within(event, flag_of(event), now_ms))
-                .collect()
+                .map(|event| self.record_within(event, flag_of(event), now_ms, &mut late))
+                .collect::<Result<Vec<_>, S::Error>>()?;
+            self.credit_late_touches(late, now_ms)?;
+            Ok(outcomes)
         })
     }
 
-    /// [`Self::record_flagged`] without its transaction.
+    /// [`Self::record_flagged`] without its transaction, noting a touch that came late.
     fn record_within(
         &self,
         event: &Event,
         flag: Option<&Flag>,
         now_ms: i64,
-    ) -> Result<EventOutcome, JourneyError<S::Error>> {
+        late: &mut LateTouches,
+    ) -> Result<EventOutcome, S::Error> {
         if self.full {
             return Ok(if self.store.has_event(&event.message_id)? {
                 EventOutcome::Duplicate
@@ -276,6 +298,7 @@ impl<'a, S: JourneyStore> Journey<'a, S> {
             touch.rejected = flag.map(|f| f.reason.as_str().to_owned());
             self.store.insert_touch(touch)?;
             nulls::touch_recorded(self.store, touch, &Windows::of(self.settings))?;
+            self.note_if_late(touch, &event.message_id, late)?;
         }
         let mut attributed = false;
         if let Some(conversion) = conversion {
@@ -411,6 +434,8 @@ impl<'a, S: JourneyStore> Journey<'a, S> {
 mod consent_tests;
 #[cfg(test)]
 mod fraud_tests;
+#[cfg(test)]
+mod late_tests;
 #[cfg(test)]
 mod limit_tests;
 #[cfg(test)]

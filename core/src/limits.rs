@@ -26,6 +26,10 @@ pub const MAX_TOUCHES_PER_ATTRIBUTION: usize = 1_000;
 /// (ten times what attribution keeps, so clicks are not crowded out by a burst of views short
 /// of a flood).
 pub const MAX_TOUCHES_READ_PER_CONVERSION: usize = 10 * MAX_TOUCHES_PER_ATTRIBUTION;
+/// Stored conversions one call judges again because its touches arrived after them
+/// (`crate::journey::late`), oldest first: what a late touch costs stays near what a call's
+/// new conversions cost.
+pub const MAX_CONVERSIONS_REJUDGED_PER_CALL: usize = 100;
 /// Storage one journey may use (its Durable Object's SQLite database, in bytes). Past it, new
 /// events to the journey are refused, each with the error [`JOURNEY_FULL_REASON`] (a retry of
 /// an event already stored is still answered as a duplicate); what it holds is kept, and its

@@ -205,7 +205,7 @@ impl SqlJourneyStore {
     }
 
     /// Answers from the remembered latest events, reading them first if needed.
-    fn recent_answer(&self, ask: impl Fn(&RecentActivity) -> Answer) -> Result<Answer, StoreError> {
+    fn recent_answer<T>(&self, ask: impl Fn(&RecentActivity) -> T) -> Result<T, StoreError> {
         if let Some(recent) = self.activity.borrow().as_ref() {
             return Ok(ask(recent));
         }
@@ -526,6 +526,10 @@ impl JourneyStore for SqlJourneyStore {
         }
     }
 
+    fn has_event_since(&self, ts_ms: i64, excluding: &str) -> Result<bool, StoreError> {
+        self.recent_answer(|r| r.any_since(ts_ms, excluding))
+    }
+
     fn latest_engagement(&self, ts_ms: i64, excluding: &str) -> Result<Option<i64>, StoreError> {
         match self.recent_answer(|r| r.latest_engagement(ts_ms, excluding))? {
             Answer::Known(latest) => Ok(latest),
@@ -742,6 +746,21 @@ impl JourneyStore for SqlJourneyStore {
             self.bodies(
                 "SELECT body FROM attributions ORDER BY ts_ms, conversion_id",
                 Vec::new(),
+            )
+        })
+    }
+
+    fn attributions_between(
+        &self,
+        from_ms: i64,
+        to_ms: i64,
+        limit: usize,
+    ) -> Result<Vec<AttributionResult>, StoreError> {
+        self.reading(Extra::Attributions, || {
+            self.bodies(
+                "SELECT body FROM attributions WHERE ts_ms >= ? AND ts_ms <= ? \
+                 ORDER BY ts_ms, conversion_id LIMIT ?",
+                vec![time_bound(from_ms), time_bound(to_ms), int(limit as i64)],
             )
         })
     }

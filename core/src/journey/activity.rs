@@ -91,6 +91,16 @@ impl RecentActivity {
         self.latest_where(ts_ms, excluding, |s| s.engaged)
     }
 
+    /// Whether an event other than `excluding` is at or after `ts_ms`: the event being
+    /// recorded may have arrived out of order. Always known: the first other remembered event
+    /// is the latest of all the others.
+    pub fn any_since(&self, ts_ms: i64, excluding: &str) -> bool {
+        self.latest
+            .iter()
+            .find(|s| s.message_id != excluding)
+            .is_some_and(|latest| latest.ts_ms >= ts_ms)
+    }
+
     fn latest_where(&self, ts_ms: i64, excluding: &str, counts: impl Fn(&Seen) -> bool) -> Answer {
         let mut others = self.latest.iter().filter(|s| s.message_id != excluding);
         if self.complete {
@@ -207,6 +217,11 @@ mod tests {
                 all.push(event);
                 let at = next() % 60;
                 let excluding = format!("e{}", next() % (i + 2));
+                let later = |all: &[Seen]| {
+                    all.iter()
+                        .any(|s| s.ts_ms >= at && s.message_id != excluding)
+                };
+                assert_eq!(recent.any_since(at, &excluding), later(&all));
                 for engaged_only in [false, true] {
                     let answer = if engaged_only {
                         recent.latest_engagement(at, &excluding)
@@ -224,6 +239,8 @@ mod tests {
             sorted.truncate(2);
             let reloaded = RecentActivity::from_latest(sorted);
             for at in [0, 25, 60] {
+                let later = all.iter().any(|s| s.ts_ms >= at && s.message_id != "e0");
+                assert_eq!(reloaded.any_since(at, "e0"), later);
                 if let Answer::Known(known) = reloaded.latest_activity(at, "e0") {
                     assert_eq!(known, scan(&all, at, "e0", false));
                 }

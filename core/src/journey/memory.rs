@@ -102,6 +102,15 @@ impl JourneyStore for MemoryStore {
             .max())
     }
 
+    fn has_event_since(&self, ts_ms: i64, excluding: &str) -> Result<bool, Self::Error> {
+        Ok(self
+            .state
+            .borrow()
+            .events
+            .values()
+            .any(|e| e.timestamp_ms >= ts_ms && e.message_id != excluding))
+    }
+
     fn latest_engagement(&self, ts_ms: i64, excluding: &str) -> Result<Option<i64>, Self::Error> {
         Ok(self
             .state
@@ -253,6 +262,28 @@ impl JourneyStore for MemoryStore {
 
     fn all_attributions(&self) -> Result<Vec<AttributionResult>, Self::Error> {
         Ok(self.state.borrow().attributions.values().cloned().collect())
+    }
+
+    fn attributions_between(
+        &self,
+        from_ms: i64,
+        to_ms: i64,
+        limit: usize,
+    ) -> Result<Vec<AttributionResult>, Self::Error> {
+        let mut found: Vec<AttributionResult> = self
+            .state
+            .borrow()
+            .attributions
+            .values()
+            .filter(|a| (from_ms..=to_ms).contains(&a.conversion.ts_ms))
+            .cloned()
+            .collect();
+        found.sort_by(|a, b| {
+            (a.conversion.ts_ms, &a.conversion.conversion_id)
+                .cmp(&(b.conversion.ts_ms, &b.conversion.conversion_id))
+        });
+        found.truncate(limit);
+        Ok(found)
     }
 
     fn conversion_times_since(&self, from_ms: i64) -> Result<Vec<i64>, Self::Error> {

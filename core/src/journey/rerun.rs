@@ -43,48 +43,66 @@ impl<S: JourneyStore> Journey<'_, S> {
                 conversions: stored.len(),
                 revised: Vec::new(),
             };
-            let lookback_ms = i64::from(
-                self.settings
-                    .click_window_secs
-                    .max(self.settings.view_window_secs)
-                    .max(self.settings.reengagement_window_secs),
-            ) * 1000;
-            for old in stored {
-                let conversion = &old.conversion;
-                if !super::timing::rerun_may_judge(
-                    conversion.ts_ms,
-                    lookback_ms,
-                    self.settings.retention_days,
-                    now_ms,
-                ) {
-                    continue;
+            for old in &stored {
+                if let Some(new) = self.judge_again(old, now_ms)? {
+                    summary.revised.push(new);
                 }
-                let after = if old.reattributed {
-                    self.store
-                        .latest_conversion_named(&conversion.name, conversion.ts_ms)?
-                } else {
-                    None
-                };
-                let kept = self.kept_rejection(&old);
-                let mut new = self
-                    .evaluate(conversion, kept.as_ref(), after, now_ms)?
-                    .result;
-                new.reattributed = old.reattributed;
-                if same_outcome(&old, &new) {
-                    continue;
-                }
-                new.revision = old.revision.saturating_add(1);
-                self.store.replace_attribution(&new)?;
-                self.store
-                    .enqueue(&OutboxRecord::Attribution(Box::new(AttributionRecord {
-                        app_id: self.settings.app_id.clone(),
-                        journey: self.key.object_name(),
-                        result: new.clone(),
-                    })))?;
-                summary.revised.push(new);
             }
             Ok(summary)
         })
+    }
+
+    /// How far back a conversion's touches may lie: the longest of the click, view and
+    /// re-engagement windows.
+    pub(super) fn lookback_ms(&self) -> i64 {
+        i64::from(
+            self.settings
+                .click_window_secs
+                .max(self.settings.view_window_secs)
+                .max(self.settings.reengagement_window_secs),
+        ) * 1000
+    }
+
+    /// Judges a stored conversion again, exactly as a new one would be. When the outcome
+    /// differs, its next revision replaces it and goes in the outbox; it is returned.
+    pub(super) fn judge_again(
+        &self,
+        old: &AttributionResult,
+        now_ms: i64,
+    ) -> Result<Option<AttributionResult>, S::Error> {
+        let conversion = &old.conversion;
+        let settings = self.settings;
+        if !super::timing::rerun_may_judge(
+            conversion.ts_ms,
+            self.lookback_ms(),
+            settings.retention_days,
+            now_ms,
+        ) {
+            return Ok(None);
+        }
+        let after = if old.reattributed {
+            self.store
+                .latest_conversion_named(&conversion.name, conversion.ts_ms)?
+        } else {
+            None
+        };
+        let kept = self.kept_rejection(old);
+        let mut new = self
+            .evaluate(conversion, kept.as_ref(), after, now_ms)?
+            .result;
+        new.reattributed = old.reattributed;
+        if same_outcome(old, &new) {
+            return Ok(None);
+        }
+        new.revision = old.revision.saturating_add(1);
+        self.store.replace_attribution(&new)?;
+        self.store
+            .enqueue(&OutboxRecord::Attribution(Box::new(AttributionRecord {
+                app_id: settings.app_id.clone(),
+                journey: self.key.object_name(),
+                result: new.clone(),
+            })))?;
+        Ok(Some(new))
     }
 
     /// An ingest-time rejection stands while its rule is on; attribution-time ones are
