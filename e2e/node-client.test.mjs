@@ -20,7 +20,7 @@ test('@segment/analytics-node delivers every call type', async () => {
   analytics.on('error', (err) => errors.push(err));
   // flushAt 4 sends the first four calls as one batch at once and the rest at closeAndFlush; the
   // two requests may overtake each other. The order is made certain here so the conversion is
-  // credited at its first revision (a touch arriving after it gives it a second: e2e late-touch).
+  // credited at its first revision (a touch arriving after it gives it a second: e2e reattribution).
   const firstBatch = new Promise((resolve) => analytics.once('http_response', resolve));
   analytics.on('http_response', (res) => responses.push(res.status));
   const userId = 'node-client-user';

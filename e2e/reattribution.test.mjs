@@ -1,6 +1,8 @@
-// Re-attribution and re-engagement windows, and re-running attribution over a journey's stored
-// history with the app's new settings (a new revision, visible in the journey view and sent
-// to the origin).
+// Re-attribution and re-engagement windows, re-running attribution over a journey's stored
+// history with the app's new settings, and touches that arrive after the conversion they
+// preceded (batches that overtook each other, a mobile SDK's offline queue;
+// core/src/journey/late.rs): each a new revision, visible in the journey view and sent to the
+// origin.
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { after, before, test } from 'node:test';
@@ -131,4 +133,47 @@ test('re-engagement window: a retargeted user credits the retargeting click too,
   const order = (await view(app, 'reengaged')).conversions.find((c) => c.conversion.conversion_id === 'reengaged-order');
   assert.equal(order.basis, 'unattributed', 'outside the 1-day click window');
   assert.deepEqual([order.reengagement.source, order.reengagement.credit, order.reengagement.value], ['retarget', 1, 40]);
+});
+
+const conversionsOf = async (app, user) => (await view(app, user)).conversions;
+const revisionsAtOrigin = (orderId, count) =>
+  eventually(() => {
+    const seen = origin.records().filter((r) => r.kind === 'attribution' && r.result.conversion.conversion_id === orderId);
+    return seen.length === count && seen.map((r) => r.result.revision).sort();
+  });
+
+test('regression late touch: a campaign page arriving after the order it preceded is credited with a new revision', async () => {
+  const app = await stack.createApp();
+  const user = 'late-1';
+  ok(await send(app, '/v1/track', { userId: user, messageId: 'late-order', timestamp: at(0), event: 'Order Completed', properties: { revenue: 30 } }));
+  const first = (await conversionsOf(app, user))[0];
+  assert.equal(first.revision, 1);
+  assert.deepEqual(sources(first, 'last_click'), [], 'nothing to credit yet');
+
+  ok(await send(app, '/v1/page', { userId: user, timestamp: at(-HOUR), context: campaign('google') }));
+  const conversions = await conversionsOf(app, user);
+  assert.equal(conversions.length, 1, 'the revision replaces the conversion');
+  assert.equal(conversions[0].revision, 2);
+  assert.deepEqual(sources(conversions[0], 'last_click'), ['google']);
+  assert.deepEqual(await revisionsAtOrigin('late-order', 2), [1, 2]);
+
+  // A touch after the order, in order, changes nothing.
+  ok(await send(app, '/v1/page', { userId: user, timestamp: at(HOUR), context: campaign('bing') }));
+  assert.equal((await conversionsOf(app, user))[0].revision, 2);
+});
+
+test('an offline queue sent in one batch, the order before the touch, ends as in time order', async () => {
+  const app = await stack.createApp();
+  const user = 'late-batch';
+  const batch = [
+    { type: 'track', userId: user, messageId: 'queued-order', timestamp: at(0), event: 'Order Completed', properties: { revenue: 5 } },
+    { type: 'page', userId: user, timestamp: at(-2 * HOUR), context: campaign('meta') },
+    { type: 'page', userId: user, timestamp: at(-HOUR), context: campaign('tiktok') },
+  ];
+  ok(await send(app, '/v1/batch', { batch }));
+  const [conversion] = await conversionsOf(app, user);
+  assert.equal(conversion.revision, 2, 'judged again once for the call, not once per touch');
+  assert.deepEqual(sources(conversion, 'first_click'), ['meta']);
+  assert.deepEqual(sources(conversion, 'last_click'), ['tiktok']);
+  assert.deepEqual(await revisionsAtOrigin('queued-order', 2), [1, 2]);
 });

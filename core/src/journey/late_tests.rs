@@ -1,27 +1,12 @@
 //! Touches that arrive after the conversions they precede ([`super::late`]).
 
 use super::memory::MemoryStore;
+use super::window_tests::{campaign_page, key, T0};
 use super::*;
-use crate::identity::JourneyKind;
 use crate::outbox::OutboxRecord;
 use crate::testkit::*;
 use proptest::prelude::*;
 use serde_json::json;
-
-const T0: i64 = 400 * DAY_MS;
-
-fn key() -> JourneyKey {
-    JourneyKey::new("app", JourneyKind::User, "u1")
-}
-
-fn campaign_page(id: &str, ts: i64, source: &str) -> Event {
-    page(
-        id,
-        ts,
-        &format!("https://shop.example/?utm_source={source}&utm_medium=cpc&utm_campaign=c"),
-        None,
-    )
-}
 
 fn order(id: &str, ts: i64) -> Event {
     track(id, "Order Completed", ts, json!({"revenue": 10}))

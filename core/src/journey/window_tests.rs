@@ -10,13 +10,13 @@ use crate::testkit::*;
 use proptest::prelude::*;
 use serde_json::json;
 
-const T0: i64 = 400 * DAY_MS;
+pub(super) const T0: i64 = 400 * DAY_MS;
 
-fn key() -> JourneyKey {
+pub(super) fn key() -> JourneyKey {
     JourneyKey::new("app", JourneyKind::User, "u1")
 }
 
-fn campaign_page(id: &str, ts: i64, source: &str) -> Event {
+pub(super) fn campaign_page(id: &str, ts: i64, source: &str) -> Event {
     page(
         id,
         ts,
