@@ -177,3 +177,18 @@ test('an offline queue sent in one batch, the order before the touch, ends as in
   assert.deepEqual(sources(conversion, 'last_click'), ['tiktok']);
   assert.deepEqual(await revisionsAtOrigin('queued-order', 2), [1, 2]);
 });
+
+test('regression merge: touches a merge brings credit the earlier conversion of the journey they join', async () => {
+  const app = await stack.createApp();
+  // An ad visit on one device, a purchase signed in on another, linked by a later identify.
+  ok(await send(app, '/v1/page', { anonymousId: 'merge-anon', timestamp: at(-HOUR), context: campaign('google') }));
+  ok(await send(app, '/v1/track', { userId: 'merge-user', messageId: 'merge-order', timestamp: at(0), event: 'Order Completed', properties: { revenue: 12 } }));
+  assert.deepEqual(sources((await conversionsOf(app, 'merge-user'))[0], 'last_click'), []);
+  ok(await send(app, '/v1/identify', { userId: 'merge-user', anonymousId: 'merge-anon', timestamp: at(1000) }));
+  const view = (await stack.journey('merge-user', app.readToken)).json;
+  assert.deepEqual(view.merged_from, [`a:${app.appId}:merge-anon`]);
+  const [order] = view.conversions;
+  assert.equal(order.revision, 2);
+  assert.deepEqual(sources(order, 'last_click'), ['google']);
+  assert.deepEqual(await revisionsAtOrigin('merge-order', 2), [1, 2]);
+});

@@ -383,7 +383,8 @@ impl<'a, S: JourneyStore> Journey<'a, S> {
 
     /// Takes in the journey `from` hands over. Already-present facts are skipped, so importing
     /// the same export twice changes nothing the second time. Conversions keep the attribution
-    /// they got in their own journey. The null-path mark becomes the later of both marks
+    /// they got in their own journey; this journey's own conversions that the imported touches
+    /// may credit are judged again, as after late touches ([`late`]). The null-path mark becomes the later of both marks
     /// (see [`nulls`] for the edge case this accepts), and closing is due at once so the
     /// merged touches are judged together.
     pub fn import(
@@ -399,12 +400,17 @@ impl<'a, S: JourneyStore> Journey<'a, S> {
                     summary.events += 1;
                 }
             }
+            let mut late = LateTouches::default();
             for touch in &export.touches {
                 if !self.store.has_touch(touch)? {
                     self.store.insert_touch(touch)?;
                     summary.touches += 1;
+                    late.add_unless_rejected(touch);
                 }
             }
+            // This journey's own conversions, before the imported ones join them: an imported
+            // touch may precede one, as a late touch does.
+            self.credit_late_touches(late, now_ms)?;
             for result in &export.attributions {
                 if !self.store.has_attribution(result)? {
                     self.store.insert_attribution(result)?;

@@ -10,7 +10,9 @@
 //! ([`super::rerun`]): a changed outcome becomes the conversion's next revision, sent in the
 //! outbox, and sends no postback (a conversion's postbacks leave when it is first attributed,
 //! as ad networks expect). At most [`MAX_CONVERSIONS_REJUDGED_PER_CALL`] are judged per call,
-//! oldest first.
+//! oldest first. A merge's imported touches are treated alike for the importing journey's own
+//! conversions (a visit from an ad on one device, the purchase signed in on another, the two
+//! linked later).
 
 use super::{Journey, JourneyStore};
 use crate::limits::MAX_CONVERSIONS_REJUDGED_PER_CALL;
@@ -23,6 +25,13 @@ pub(super) struct LateTouches {
 }
 
 impl LateTouches {
+    /// A touch stored in this call that events already stored may follow (a merge's import).
+    pub(super) fn add_unless_rejected(&mut self, touch: &Touch) {
+        if touch.rejected.is_none() {
+            self.add(touch.ts_ms);
+        }
+    }
+
     fn add(&mut self, ts_ms: i64) {
         self.span = Some(match self.span {
             Some((from, to)) => (from.min(ts_ms), to.max(ts_ms)),

@@ -139,6 +139,42 @@ fn touches_in_order_or_outside_the_window_revise_nothing() {
     assert_eq!(revisions_sent(&store, "o1"), vec![1]);
 }
 
+#[test]
+fn regression_a_merge_credits_the_touches_it_brings_to_earlier_conversions() {
+    // Before: a visit from an ad on one device (an anonymous journey), a purchase signed in on
+    // another, the two linked later: the merge brought the touch but the order kept no credit.
+    let settings = AppSettings::with_defaults("app");
+    let anon_key = JourneyKey::new("app", crate::identity::JourneyKind::Anonymous, "a1");
+    let anon_store = MemoryStore::default();
+    let anon = Journey::new(&anon_store, &anon_key, &settings);
+    anon.record(&campaign_page("p1", T0 - HOUR_MS, "google"), T0)
+        .expect("ok");
+    anon.record(&order("anon-order", T0 - HOUR_MS + 1_000), T0)
+        .expect("ok");
+
+    let (user_key, user_store) = (key(), MemoryStore::default());
+    let user = Journey::new(&user_store, &user_key, &settings);
+    user.record(&order("o1", T0), T0).expect("ok");
+    let export = anon.export().expect("export");
+    user.import(&anon_key, &export, T0 + 1_000).expect("import");
+
+    let revised = result_of(&user_store, "o1");
+    assert_eq!(revised.revision, 2);
+    assert_eq!(
+        revised.credits_of(crate::attribution::Model::LastClick)[0].source,
+        "google"
+    );
+    assert_eq!(revisions_sent(&user_store, "o1"), vec![1, 2]);
+    // The imported conversion keeps what its own journey gave it.
+    assert_eq!(
+        result_of(&user_store, "anon-order"),
+        result_of(&anon_store, "anon-order")
+    );
+    // Importing again changes nothing.
+    user.import(&anon_key, &export, T0 + 2_000).expect("again");
+    assert_eq!(revisions_sent(&user_store, "o1"), vec![1, 2]);
+}
+
 proptest! {
     /// Whatever order the events of a journey arrive in, one request each, every conversion
     /// ends with the credit it gets when they arrive in time order.
