@@ -384,9 +384,9 @@ impl<'a, S: JourneyStore> Journey<'a, S> {
     /// Takes in the journey `from` hands over. Already-present facts are skipped, so importing
     /// the same export twice changes nothing the second time. Conversions keep the attribution
     /// they got in their own journey; this journey's own conversions that the imported touches
-    /// may credit are judged again, as after late touches ([`late`]). The null-path mark becomes the later of both marks
-    /// (see [`nulls`] for the edge case this accepts), and closing is due at once so the
-    /// merged touches are judged together.
+    /// may credit are judged again, as after late touches ([`late`]). The null-path mark
+    /// becomes the later of both marks (see [`nulls`] for the edge case this accepts), and
+    /// closing is due at once so the merged touches are judged together.
     pub fn import(
         &self,
         from: &JourneyKey,

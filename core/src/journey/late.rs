@@ -25,17 +25,16 @@ pub(super) struct LateTouches {
 }
 
 impl LateTouches {
-    /// A touch stored in this call that events already stored may follow (a merge's import).
+    /// A touch stored in this call that stored events may follow; a rejected touch earns no
+    /// credit, so it changes nothing.
     pub(super) fn add_unless_rejected(&mut self, touch: &Touch) {
-        if touch.rejected.is_none() {
-            self.add(touch.ts_ms);
+        if touch.rejected.is_some() {
+            return;
         }
-    }
-
-    fn add(&mut self, ts_ms: i64) {
+        let ts = touch.ts_ms;
         self.span = Some(match self.span {
-            Some((from, to)) => (from.min(ts_ms), to.max(ts_ms)),
-            None => (ts_ms, ts_ms),
+            Some((from, to)) => (from.min(ts), to.max(ts)),
+            None => (ts, ts),
         });
     }
 }
@@ -48,32 +47,29 @@ impl<S: JourneyStore> Journey<'_, S> {
         message_id: &str,
         late: &mut LateTouches,
     ) -> Result<(), S::Error> {
-        if touch.rejected.is_none() && self.store.has_event_since(touch.ts_ms, message_id)? {
-            late.add(touch.ts_ms);
+        if self.store.has_event_since(touch.ts_ms, message_id)? {
+            late.add_unless_rejected(touch);
         }
         Ok(())
     }
 
-    /// Judges again the conversions the call's late touches may credit; how many changed.
+    /// Judges again the conversions the call's late touches may credit.
     pub(super) fn credit_late_touches(
         &self,
         late: LateTouches,
         now_ms: i64,
-    ) -> Result<usize, S::Error> {
+    ) -> Result<(), S::Error> {
         let Some((from, to)) = late.span else {
-            return Ok(0);
+            return Ok(());
         };
         let stored = self.store.attributions_between(
             from,
             to.saturating_add(self.lookback_ms()),
             MAX_CONVERSIONS_REJUDGED_PER_CALL,
         )?;
-        let mut revised = 0;
         for old in &stored {
-            if self.judge_again(old, now_ms)?.is_some() {
-                revised += 1;
-            }
+            self.judge_again(old, now_ms)?;
         }
-        Ok(revised)
+        Ok(())
     }
 }
